@@ -1,0 +1,70 @@
+"""The ``clestudy`` command line: one command per user task, thin over the core and the store.
+
+Each command group lives in its own module with a ``register(app)`` function. Errors are
+translated here, once: a :class:`~clestudy.errors.ClestudyError` becomes a one-line message on
+stderr and its exit code (2 for bad input, 1 for failure), never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from clestudy import __version__
+from clestudy.cli import _audit, _demo, _immuno, _score, _stats
+from clestudy.errors import ClestudyError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="clestudy",
+    help="Run clinical treatment studies in cutaneous lupus: protocol, capture, scores, "
+    "analysis, reports.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"clestudy {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", callback=_version_callback,
+        is_eager=True,
+    ),
+) -> None:
+    """Run clinical treatment studies in cutaneous lupus."""
+
+
+for _module in (_demo, _audit, _score, _stats, _immuno):
+    _module.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code; errors become one line on stderr.
+
+    Usage errors (an unknown option, a missing argument) are reported by Typer itself with exit
+    code 2; clestudy's own errors are printed here as ``error: <message>`` with their exit code.
+    """
+    try:
+        app(args=argv, prog_name="clestudy")
+    except SystemExit as exc:
+        code = exc.code
+        if code is None:
+            return 0
+        return code if isinstance(code, int) else 1
+    except ClestudyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    return 0
+
+
+def _entry() -> None:  # pragma: no cover - exercised through the console script
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Helpers shared by the CLI command modules: JSON output and input reading."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from clestudy.errors import InputError
+
+__all__ = ["echo_json", "read_json_input"]
+
+
+def echo_json(obj: Any) -> None:
+    """Print ``obj`` as JSON on stdout (NaN is refused: JSON has no NaN)."""
+    typer.echo(json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False))
+
+
+def read_json_input(source: str | None) -> Any:
+    """Read one JSON document from a file path, or from stdin when ``source`` is ``None`` or ``-``.
+
+    Raises
+    ------
+    InputError
+        When the file is missing or the text is not JSON; the message names the file and line.
+    """
+    if source is None or source == "-":
+        name, text = "<stdin>", sys.stdin.read()
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"{source}: no such file")
+        name, text = source, path.read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{name}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}")
