@@ -15,5 +15,7 @@ FIXTURES_DIR = SHARED_DIR / "fixtures"
 def shared_fixtures() -> Path:
     """The read-only ``../shared/fixtures`` folder; skips the test, saying why, when it is absent."""
     if not FIXTURES_DIR.is_dir():
-        pytest.skip(f"shared fixtures not found at {FIXTURES_DIR} (they live beside the repository)")
+        pytest.skip(
+            f"shared fixtures not found at {FIXTURES_DIR} (they live beside the repository)"
+        )
     return FIXTURES_DIR

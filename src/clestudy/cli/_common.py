@@ -37,4 +37,6 @@ def read_json_input(source: str | None) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{name}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}")
+        raise InputError(
+            f"{name}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}"
+        ) from None

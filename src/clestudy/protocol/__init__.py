@@ -1,0 +1,44 @@
+"""Study protocols as data: the typed model, the YAML loader and record validation.
+
+Examples
+--------
+>>> from clestudy.protocol import load_protocol
+>>> p = load_protocol("lenalidomide-cle-open-label")
+>>> [v.day for v in p.visits]
+[0, 42, 84, 168, 364]
+"""
+
+from clestudy.protocol._loader import BUILTIN_PROTOCOLS, load_protocol, parse_protocol
+from clestudy.protocol._model import (
+    AnalysisSpec,
+    Arm,
+    Choice,
+    DerivedScoreSpec,
+    Endpoint,
+    FieldSpec,
+    FieldType,
+    FormSpec,
+    Protocol,
+    Site,
+    Visit,
+)
+from clestudy.protocol._records import StoredValue, validate_values
+
+__all__ = [
+    "BUILTIN_PROTOCOLS",
+    "AnalysisSpec",
+    "Arm",
+    "Choice",
+    "DerivedScoreSpec",
+    "Endpoint",
+    "FieldSpec",
+    "FieldType",
+    "FormSpec",
+    "Protocol",
+    "Site",
+    "StoredValue",
+    "Visit",
+    "load_protocol",
+    "parse_protocol",
+    "validate_values",
+]

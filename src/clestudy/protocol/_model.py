@@ -1,0 +1,185 @@
+"""The typed model of a study protocol (pydantic v2).
+
+A protocol describes a study once, as data: its arms and sites, its visits with their target day
+and window, its case report forms and their fields, which forms are collected at which visit, the
+derived scores computed on save, the endpoints, and the statistical analysis plan. Every other
+layer reads it: the store validates records against it, the analysis finds its endpoints in it, and
+the report lays out its tables from it.
+
+Field identifiers are lower-case snake_case. Where CDASH has a variable for the item, the field id
+is that variable in lower case (``sex``, ``brthdat``, ``aeterm``) and ``cdash`` names it; lower case
+also makes every field a valid REDCap variable name.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "AnalysisSpec",
+    "Arm",
+    "Choice",
+    "DerivedScoreSpec",
+    "Endpoint",
+    "FieldSpec",
+    "FieldType",
+    "FormSpec",
+    "Protocol",
+    "Site",
+    "Visit",
+]
+
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+FieldType = Literal[
+    "integer", "decimal", "text", "date", "boolean", "single_choice", "multiple_choice"
+]
+AnalysisRule = Literal["t-then-wilcoxon", "t", "wilcoxon", "both"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Arm(_Strict):
+    """A treatment arm."""
+
+    id: Identifier
+    name: str
+
+
+class Site(_Strict):
+    """A recruiting site."""
+
+    id: Identifier
+    name: str
+
+
+class Choice(_Strict):
+    """One coded answer of a choice field (the code is stored, the label is shown)."""
+
+    code: str = Field(min_length=1, max_length=64)
+    label: str
+
+
+class FieldSpec(_Strict):
+    """One item of a case report form."""
+
+    id: Identifier
+    label: str
+    type: FieldType
+    unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+    required: bool = False
+    choices: tuple[Choice, ...] = ()
+    cdash: str | None = Field(default=None, description="CDASH variable this item collects")
+    help: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> FieldSpec:
+        is_choice = self.type in ("single_choice", "multiple_choice")
+        if is_choice and not self.choices:
+            raise ValueError(f"field '{self.id}' of type {self.type} needs choices")
+        if not is_choice and self.choices:
+            raise ValueError(f"field '{self.id}' of type {self.type} cannot have choices")
+        if (self.min is not None or self.max is not None) and self.type not in (
+            "integer",
+            "decimal",
+        ):
+            raise ValueError(f"field '{self.id}': min/max apply only to integer and decimal fields")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"field '{self.id}': min {self.min} is greater than max {self.max}")
+        codes = [c.code for c in self.choices]
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"field '{self.id}': duplicated choice codes")
+        return self
+
+
+class FormSpec(_Strict):
+    """A case report form: an ordered list of fields, optionally repeating (e.g. adverse events)."""
+
+    id: Identifier
+    name: str
+    domain: str | None = Field(default=None, description="CDASH/SDTM domain, e.g. DM, LB, AE")
+    repeating: bool = False
+    fields: tuple[FieldSpec, ...] = Field(min_length=1)
+
+    def field(self, field_id: str) -> FieldSpec | None:
+        """Return the field with this id, or ``None``."""
+        return next((f for f in self.fields if f.id == field_id), None)
+
+
+class Visit(_Strict):
+    """A scheduled visit: target study day, allowed window, and the forms collected."""
+
+    id: Identifier
+    name: str
+    day: int
+    window_before: int = Field(default=0, ge=0)
+    window_after: int = Field(default=0, ge=0)
+    forms: tuple[Identifier, ...] = ()
+
+
+class DerivedScoreSpec(_Strict):
+    """A score computed on save by a named instrument over the fields of one form."""
+
+    id: Identifier
+    instrument: Identifier
+    form: Identifier
+
+
+class Endpoint(_Strict):
+    """An outcome measure: a form field or a derived-score value."""
+
+    id: Identifier
+    label: str
+    form: Identifier
+    item: Identifier = Field(description="a field id of the form, or a derived-score output")
+    unit: str | None = None
+    role: Literal["primary", "secondary", "exploratory", "safety"] = "secondary"
+
+
+class AnalysisSpec(_Strict):
+    """One prespecified comparison of an endpoint between two visits."""
+
+    endpoint: Identifier
+    before_visit: Identifier
+    after_visit: Identifier
+    rule: AnalysisRule = "t-then-wilcoxon"
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+
+
+class Protocol(_Strict):
+    """A whole study definition."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)
+    title: str
+    version: str
+    description: str = ""
+    synthetic_note: str | None = None
+    arms: tuple[Arm, ...] = Field(min_length=1)
+    sites: tuple[Site, ...] = Field(min_length=1)
+    visits: tuple[Visit, ...] = Field(min_length=1)
+    forms: tuple[FormSpec, ...] = Field(min_length=1)
+    derived_scores: tuple[DerivedScoreSpec, ...] = ()
+    endpoints: tuple[Endpoint, ...] = ()
+    analysis_plan: tuple[AnalysisSpec, ...] = ()
+    settings: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    def form(self, form_id: str) -> FormSpec | None:
+        """Return the form with this id, or ``None``."""
+        return next((f for f in self.forms if f.id == form_id), None)
+
+    def visit(self, visit_id: str) -> Visit | None:
+        """Return the visit with this id, or ``None``."""
+        return next((v for v in self.visits if v.id == visit_id), None)
+
+    def endpoint(self, endpoint_id: str) -> Endpoint | None:
+        """Return the endpoint with this id, or ``None``."""
+        return next((e for e in self.endpoints if e.id == endpoint_id), None)
+
+    def derived_for_form(self, form_id: str) -> tuple[DerivedScoreSpec, ...]:
+        """The derived scores computed when a record of ``form_id`` is saved."""
+        return tuple(d for d in self.derived_scores if d.form == form_id)
