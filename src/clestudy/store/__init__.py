@@ -1,0 +1,38 @@
+"""The store: SQLAlchemy models, Alembic migrations and the one audited write path.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from clestudy.store import open_store, verify_audit
+>>> url = "sqlite:///" + str(pathlib.Path(tempfile.mkdtemp()) / "doc.db")
+>>> store = open_store(url, "pediatric-cle-chart-review")
+>>> _ = store.add_subject("P01", arm="lenalidomide", site="site01", actor="coordinator")
+>>> rec = store.save_record("P01", "initiation", "steroids", {"prednisone_mg_day": "20"},
+...                         actor="coordinator")
+>>> rec.version, rec.values
+(1, {'prednisone_mg_day': '20'})
+>>> verify_audit(url).ok
+True
+"""
+
+from clestudy.store._audit import canonical_json, chain_hash
+from clestudy.store._engine import make_engine
+from clestudy.store._open import AuditVerification, list_studies, open_store, verify_audit
+from clestudy.store._service import RecordInput, RecordState, Store, SubjectState
+from clestudy.store._tables import endpoint_table, tidy_table
+
+__all__ = [
+    "AuditVerification",
+    "RecordInput",
+    "RecordState",
+    "Store",
+    "SubjectState",
+    "canonical_json",
+    "chain_hash",
+    "endpoint_table",
+    "list_studies",
+    "make_engine",
+    "open_store",
+    "tidy_table",
+    "verify_audit",
+]

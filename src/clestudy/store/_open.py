@@ -1,0 +1,186 @@
+"""Open a study in a database, and verify the whole audit chain."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from clestudy.errors import AuditChainError, ClestudyError, NotFoundError
+from clestudy.protocol import BUILTIN_PROTOCOLS, Protocol, load_protocol
+from clestudy.store._audit import GENESIS_HASH, AuditEntry, chain_hash
+from clestudy.store._engine import make_engine
+from clestudy.store._migrate import upgrade_to_head
+from clestudy.store._schema import AuditRow, StudyRow
+from clestudy.store._service import Store, study_row
+
+__all__ = ["AuditVerification", "list_studies", "open_store", "verify_audit"]
+
+
+def _engine_ready(url: str) -> Engine:
+    engine = make_engine(url)
+    try:
+        upgrade_to_head(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        raise ClestudyError(f"database {url}: cannot open ({exc.orig})") from None
+    return engine
+
+
+def open_store(url: str, protocol: Protocol | str, *, actor: str = "system") -> Store:
+    """Open (and if needed register) a study in the database at ``url``.
+
+    Parameters
+    ----------
+    url
+        ``sqlite:///path/to/clestudy.db`` or ``postgresql+psycopg://user@host/db``. The schema is
+        migrated to the newest version first.
+    protocol
+        A :class:`~clestudy.protocol.Protocol` to register or check against the stored one, or a
+        study id already in the database (or a built-in protocol name).
+    actor
+        Who registers the study when it is new (audited).
+
+    Raises
+    ------
+    NotFoundError
+        When ``protocol`` is a study id that is neither in the database nor built in.
+    ClestudyError
+        When the given protocol differs from the one the database was set up with.
+    """
+    engine = _engine_ready(url)
+    try:
+        return _open(engine, url, protocol, actor)
+    except BaseException:
+        engine.dispose()
+        raise
+
+
+def _open(engine: Engine, url: str, protocol: Protocol | str, actor: str) -> Store:
+    if isinstance(protocol, str):
+        with Session(engine) as session:
+            row = study_row(session, protocol)
+            if row is not None:
+                stored = Protocol.model_validate(json.loads(row.protocol_json))
+                return Store(engine, stored, row.id)
+        if protocol not in BUILTIN_PROTOCOLS:
+            raise NotFoundError(f"study '{protocol}' is not in database {url}")
+        protocol = load_protocol(protocol)
+    snapshot = protocol.model_dump_json()
+    with Session(engine) as session:
+        row = study_row(session, protocol.id)
+        if row is not None:
+            if json.loads(row.protocol_json) != json.loads(snapshot):
+                raise ClestudyError(
+                    f"study '{protocol.id}' in {url} was set up with protocol version "
+                    f"{row.protocol_version}; the given protocol (version {protocol.version}) "
+                    "differs from it, and protocol amendments are not supported yet"
+                )
+            return Store(engine, protocol, row.id)
+    store = Store(engine, protocol, study_pk=0)
+    with store._write() as session:
+        row = study_row(session, protocol.id)  # another process may have registered it
+        if row is None:
+            row = StudyRow(
+                study_key=protocol.id,
+                protocol_version=protocol.version,
+                protocol_json=snapshot,
+                created_at=store._now(),
+            )
+            session.add(row)
+            session.flush()
+            store._append_audit(
+                session,
+                actor=actor,
+                action="register",
+                entity_type="study",
+                entity_key=protocol.id,
+                before=None,
+                after={"protocol_id": protocol.id, "protocol_version": protocol.version},
+                reason=None,
+            )
+        store.study_pk = row.id
+    return store
+
+
+def list_studies(url: str) -> list[str]:
+    """The ids of the studies registered in the database at ``url``."""
+    engine = _engine_ready(url)
+    try:
+        with Session(engine) as session:
+            return list(session.scalars(select(StudyRow.study_key).order_by(StudyRow.id)))
+    finally:
+        engine.dispose()
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    """Result of :func:`verify_audit`: how many events verified, and the first broken one."""
+
+    events: int
+    head_hash: str
+    first_broken_seq: int | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the whole chain verifies."""
+        return self.first_broken_seq is None
+
+
+def verify_audit(url: str, *, raise_on_error: bool = False) -> AuditVerification:
+    """Recompute the audit hash chain from the first event and report the first broken one.
+
+    Raises
+    ------
+    AuditChainError
+        When ``raise_on_error`` and the chain is broken (naming the event).
+    """
+    engine = _engine_ready(url)
+    try:
+        return _verify(engine, raise_on_error)
+    finally:
+        engine.dispose()
+
+
+def _verify(engine: Engine, raise_on_error: bool) -> AuditVerification:
+    prev_hash = GENESIS_HASH
+    count = 0
+    expected_seq = 1
+    with Session(engine) as session:
+        for row in session.scalars(select(AuditRow).order_by(AuditRow.seq)):
+            problem = None
+            if row.seq != expected_seq:
+                problem = f"sequence gap: expected event {expected_seq}, found {row.seq}"
+            elif row.prev_hash != prev_hash:
+                problem = "prev_hash does not match the previous event's hash"
+            else:
+                try:
+                    entry = AuditEntry(
+                        seq=row.seq,
+                        occurred_at=row.occurred_at,
+                        actor=row.actor,
+                        action=row.action,
+                        entity_type=row.entity_type,
+                        entity_key=row.entity_key,
+                        before=None if row.before_json is None else json.loads(row.before_json),
+                        after=None if row.after_json is None else json.loads(row.after_json),
+                        reason=row.reason,
+                        format_version=row.format_version,
+                    )
+                    if chain_hash(prev_hash, entry) != row.hash:
+                        problem = "stored hash does not match the event's content"
+                except (ValueError, ClestudyError) as exc:
+                    problem = f"event content cannot be read ({exc})"
+            if problem is not None:
+                result = AuditVerification(count, prev_hash, row.seq, problem)
+                if raise_on_error:
+                    raise AuditChainError(f"audit event {row.seq}: {problem}")
+                return result
+            prev_hash = row.hash
+            count += 1
+            expected_seq += 1
+    return AuditVerification(count, prev_hash)

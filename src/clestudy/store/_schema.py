@@ -1,0 +1,101 @@
+"""SQLAlchemy 2 models of the store. The schema itself is created only by Alembic migrations.
+
+A test checks that the migrations produce exactly these models (``tests/store/test_migrations.py``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["AuditRow", "Base", "DerivedRow", "RecordRow", "StudyRow", "SubjectRow"]
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class StudyRow(Base):
+    """A study and the snapshot of the protocol it runs on."""
+
+    __tablename__ = "study"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_key: Mapped[str] = mapped_column(String(64), unique=True)
+    protocol_version: Mapped[str] = mapped_column(String(32))
+    protocol_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[str] = mapped_column(String(32))
+
+
+class SubjectRow(Base):
+    """An enrolled subject."""
+
+    __tablename__ = "subject"
+    __table_args__ = (UniqueConstraint("study_id", "subject_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id"))
+    subject_key: Mapped[str] = mapped_column(String(64))
+    arm: Mapped[str] = mapped_column(String(64))
+    site: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[str] = mapped_column(String(32))
+
+
+class RecordRow(Base):
+    """The current state of one form record (history lives in the audit trail)."""
+
+    __tablename__ = "form_record"
+    __table_args__ = (UniqueConstraint("subject_id", "visit_key", "form_key", "instance"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id"))
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    visit_key: Mapped[str] = mapped_column(String(64))
+    form_key: Mapped[str] = mapped_column(String(64))
+    instance: Mapped[int] = mapped_column(Integer)
+    values_json: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[str] = mapped_column(String(32))
+    updated_by: Mapped[str] = mapped_column(String(128))
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's own convention
+
+
+class DerivedRow(Base):
+    """A derived score of a record, with the instrument version that computed it."""
+
+    __tablename__ = "derived_score"
+    __table_args__ = (UniqueConstraint("record_id", "score_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("form_record.id"))
+    score_key: Mapped[str] = mapped_column(String(64))
+    instrument: Mapped[str] = mapped_column(String(64))
+    instrument_version: Mapped[str] = mapped_column(String(64))
+    values_json: Mapped[str] = mapped_column(Text)
+    computed_at: Mapped[str] = mapped_column(String(32))
+
+
+class AuditRow(Base):
+    """One append-only, hash-chained audit event. Database triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_event"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    format_version: Mapped[int] = mapped_column(Integer)
+    occurred_at: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_key: Mapped[str] = mapped_column(String(256))
+    before_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    after_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
