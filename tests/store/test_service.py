@@ -218,9 +218,7 @@ def test_derived_scores_are_computed_on_save_with_instrument_version(
         store.save_record("L01", "week_6", "clasi", {"scalp_scarring": 2}, actor="a")
 
 
-def test_reopening_with_a_changed_protocol_is_refused(
-    open_study: OpenStudy, db_url: str
-) -> None:
+def test_reopening_with_a_changed_protocol_is_refused(open_study: OpenStudy, db_url: str) -> None:
     open_study(db_url, "pediatric-cle-chart-review")
     changed = load_protocol("pediatric-cle-chart-review").model_copy(update={"version": "2.0"})
     with pytest.raises(ClestudyError, match=r"was set up with protocol version 1\.0"):
