@@ -1,0 +1,37 @@
+"""Validated clinical instruments: pure functions with versioned definitions.
+
+Each calculator cites its source in its docstring, rejects invalid input with
+:class:`InstrumentInputError` (naming the item, the value and the allowed values) and never clamps
+or guesses. :func:`derive` is the entry point the store uses to compute a form's derived scores.
+The study-level settings and their defaults are listed in ``docs/instruments.md``.
+"""
+
+from clestudy.instruments._checks import InstrumentInputError
+from clestudy.instruments._clasi import (
+    CLASI_AREAS,
+    CLASI_FIELDS,
+    ClasiScore,
+    clasi_activity_severity,
+    clasi_from_fields,
+    clasi_score,
+)
+from clestudy.instruments._derive import (
+    INSTRUMENT_FIELDS,
+    INSTRUMENT_VERSIONS,
+    DerivedScore,
+    derive,
+)
+
+__all__ = [
+    "CLASI_AREAS",
+    "CLASI_FIELDS",
+    "INSTRUMENT_FIELDS",
+    "INSTRUMENT_VERSIONS",
+    "ClasiScore",
+    "DerivedScore",
+    "InstrumentInputError",
+    "clasi_activity_severity",
+    "clasi_from_fields",
+    "clasi_score",
+    "derive",
+]

@@ -1,0 +1,109 @@
+"""Derived scores of a flat form record, as the store computes them on save.
+
+The store passes the fields named in :data:`INSTRUMENT_FIELDS` and the protocol's ``settings``;
+the result carries the instrument's definition version, which the store records next to the
+values. Bump a version whenever the code's output for the same input changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from clestudy.instruments._checks import InstrumentInputError, join_allowed
+from clestudy.instruments._clasi import CLASI_FIELDS, clasi_from_fields
+
+__all__ = ["INSTRUMENT_FIELDS", "INSTRUMENT_VERSIONS", "DerivedScore", "DerivedValue", "derive"]
+
+DerivedValue = int | float | str | bool | None
+
+
+@dataclass(frozen=True)
+class DerivedScore:
+    """The derived values of one instrument over one record, with the definition version.
+
+    Attributes
+    ----------
+    instrument : str
+        The instrument name, e.g. ``"clasi"``.
+    version : str
+        The definition version implemented, e.g. ``"clasi-2005/1"``.
+    values : dict
+        Output name -> value, e.g. ``{"clasi_activity": 12, "clasi_damage": 3,
+        "clasi_activity_severity": "moderate"}``.
+    """
+
+    instrument: str
+    version: str
+    values: dict[str, DerivedValue]
+
+
+def _derive_clasi(
+    values: Mapping[str, object], settings: Mapping[str, object]
+) -> dict[str, DerivedValue]:
+    score = clasi_from_fields(values)
+    return {
+        "clasi_activity": score.activity,
+        "clasi_damage": score.damage,
+        "clasi_activity_severity": score.activity_severity,
+    }
+
+
+_Deriver = Callable[[Mapping[str, object], Mapping[str, object]], dict[str, DerivedValue]]
+
+_DERIVERS: dict[str, tuple[str, tuple[str, ...], _Deriver]] = {
+    "clasi": ("clasi-2005/1", CLASI_FIELDS, _derive_clasi),
+}
+
+INSTRUMENT_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {name: fields for name, (_, fields, _) in _DERIVERS.items()}
+)
+"""Instrument name -> the flat form-field names it reads (form-based instruments only)."""
+
+INSTRUMENT_VERSIONS: Mapping[str, str] = MappingProxyType(
+    {name: version for name, (version, _, _) in _DERIVERS.items()}
+)
+"""Instrument name -> the definition version :func:`derive` implements."""
+
+
+def derive(
+    instrument: str,
+    values: Mapping[str, object],
+    settings: Mapping[str, object] | None = None,
+) -> DerivedScore:
+    """Compute an instrument's derived scores from a flat form record.
+
+    Parameters
+    ----------
+    instrument : str
+        A name in :data:`INSTRUMENT_FIELDS`.
+    values : mapping
+        Field name -> value as entered. Fields the instrument does not read are ignored; a missing
+        or ``None`` item counts 0 / false where the definition says a left-out item scores 0
+        (CLASI, SLEDAI-2K).
+    settings : mapping, optional
+        The protocol's study-level settings; keys an instrument does not use are ignored.
+
+    Returns
+    -------
+    DerivedScore
+
+    Raises
+    ------
+    InstrumentInputError
+        An unknown instrument (the message lists the known ones), or an item value the definition
+        does not allow (the message names the item, value and allowed values).
+
+    Examples
+    --------
+    >>> derive("clasi", {"nose_erythema": 2, "nose_scale": 1}).values
+    {'clasi_activity': 3, 'clasi_damage': 0, 'clasi_activity_severity': 'mild'}
+    """
+    entry = _DERIVERS.get(instrument)
+    if entry is None:
+        raise InstrumentInputError(
+            f"unknown instrument {instrument!r}; known: {join_allowed(sorted(_DERIVERS))}"
+        )
+    version, _, compute = entry
+    return DerivedScore(instrument, version, compute(values, settings or {}))
