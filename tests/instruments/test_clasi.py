@@ -104,7 +104,9 @@ def test_severity_band_boundaries(activity: int, band: str) -> None:
 
 @pytest.mark.parametrize("activity", [-1, 71, 9.5, True, "10"])
 def test_severity_rejects_impossible_activity(activity: object) -> None:
-    with pytest.raises(InstrumentInputError, match=r"^clasi: activity: got .*; allowed: 0, 1, "):
+    with pytest.raises(
+        InstrumentInputError, match=r"^clasi: activity: got .*; allowed: an integer 0-70$"
+    ):
         clasi_activity_severity(activity)  # type: ignore[arg-type]
 
 

@@ -21,17 +21,31 @@ from clestudy.instruments._derive import (
     DerivedScore,
     derive,
 )
+from clestudy.instruments._sledai import (
+    DEFAULT_SLEDAI2K_ARTHRITIS_RULE,
+    DEFAULT_SLEDAI2K_WINDOW_DAYS,
+    SLEDAI2K_DESCRIPTORS,
+    SLEDAI2K_SEROLOGY,
+    Sledai2kScore,
+    sledai2k_score,
+)
 
 __all__ = [
     "CLASI_AREAS",
     "CLASI_FIELDS",
+    "DEFAULT_SLEDAI2K_ARTHRITIS_RULE",
+    "DEFAULT_SLEDAI2K_WINDOW_DAYS",
     "INSTRUMENT_FIELDS",
     "INSTRUMENT_VERSIONS",
+    "SLEDAI2K_DESCRIPTORS",
+    "SLEDAI2K_SEROLOGY",
     "ClasiScore",
     "DerivedScore",
     "InstrumentInputError",
+    "Sledai2kScore",
     "clasi_activity_severity",
     "clasi_from_fields",
     "clasi_score",
     "derive",
+    "sledai2k_score",
 ]

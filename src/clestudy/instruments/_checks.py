@@ -17,6 +17,7 @@ __all__ = [
     "InstrumentInputError",
     "check_bool",
     "check_choice",
+    "check_count",
     "check_int",
     "check_number",
     "exact",
@@ -70,7 +71,22 @@ def check_int(instrument: str, item: str, value: object, allowed: Sequence[int])
     clestudy.instruments._checks.InstrumentInputError: clasi: scalp_scarring: got 2; allowed: 0, 3, 4, 5 or 6
     """
     if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
+        if isinstance(allowed, range) and len(allowed) > 4 and allowed.step == 1:
+            raise _fail(instrument, item, value, f"an integer {allowed.start}-{allowed.stop - 1}")
         raise _fail(instrument, item, value, join_allowed(allowed))
+    return value
+
+
+def check_count(instrument: str, item: str, value: object) -> int:
+    """Return ``value`` if it is a non-negative integer (not a bool); raise otherwise.
+
+    Examples
+    --------
+    >>> check_count("sledai2k", "arthritis_joint_count", 3)
+    3
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _fail(instrument, item, value, "an integer >= 0")
     return value
 
 

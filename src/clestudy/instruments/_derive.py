@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 from clestudy.instruments._checks import InstrumentInputError, join_allowed
 from clestudy.instruments._clasi import CLASI_FIELDS, clasi_from_fields
+from clestudy.instruments._sledai import SLEDAI2K_DESCRIPTORS, sledai2k_score, sledai2k_settings
 
 __all__ = ["INSTRUMENT_FIELDS", "INSTRUMENT_VERSIONS", "DerivedScore", "DerivedValue", "derive"]
 
@@ -50,10 +51,24 @@ def _derive_clasi(
     }
 
 
+def _derive_sledai2k(
+    values: Mapping[str, object], settings: Mapping[str, object]
+) -> dict[str, DerivedValue]:
+    window, rule = sledai2k_settings(settings)
+    descriptors = {k: v for k, v in values.items() if k in SLEDAI2K_DESCRIPTORS}
+    score = sledai2k_score(descriptors, window_days=window, arthritis_rule=rule)
+    return {
+        "sledai2k_score": score.score,
+        "sledai2k_clinical_score": score.clinical_score,
+        "sledai2k_window_days": score.window_days,
+    }
+
+
 _Deriver = Callable[[Mapping[str, object], Mapping[str, object]], dict[str, DerivedValue]]
 
 _DERIVERS: dict[str, tuple[str, tuple[str, ...], _Deriver]] = {
     "clasi": ("clasi-2005/1", CLASI_FIELDS, _derive_clasi),
+    "sledai2k": ("sledai2k-2002/1", tuple(SLEDAI2K_DESCRIPTORS), _derive_sledai2k),
 }
 
 INSTRUMENT_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -84,6 +99,8 @@ def derive(
         (CLASI, SLEDAI-2K).
     settings : mapping, optional
         The protocol's study-level settings; keys an instrument does not use are ignored.
+        SLEDAI-2K reads ``sledai2k_window_days`` (10 or 30, default 10; recorded in the output as
+        ``sledai2k_window_days``) and ``sledai2k_arthritis_rule`` (``">=2"`` default, or ``">2"``).
 
     Returns
     -------
