@@ -15,6 +15,13 @@ from clestudy.instruments._clasi import (
     clasi_from_fields,
     clasi_score,
 )
+from clestudy.instruments._clasi_response import (
+    CLASI_RESPONSE_RULES,
+    DEFAULT_CLASI_RESPONSE_RULE,
+    ResponseResult,
+    clasi_response,
+    clasi_response_rule_setting,
+)
 from clestudy.instruments._derive import (
     INSTRUMENT_FIELDS,
     INSTRUMENT_VERSIONS,
@@ -33,6 +40,8 @@ from clestudy.instruments._sledai import (
 __all__ = [
     "CLASI_AREAS",
     "CLASI_FIELDS",
+    "CLASI_RESPONSE_RULES",
+    "DEFAULT_CLASI_RESPONSE_RULE",
     "DEFAULT_SLEDAI2K_ARTHRITIS_RULE",
     "DEFAULT_SLEDAI2K_WINDOW_DAYS",
     "INSTRUMENT_FIELDS",
@@ -42,9 +51,12 @@ __all__ = [
     "ClasiScore",
     "DerivedScore",
     "InstrumentInputError",
+    "ResponseResult",
     "Sledai2kScore",
     "clasi_activity_severity",
     "clasi_from_fields",
+    "clasi_response",
+    "clasi_response_rule_setting",
     "clasi_score",
     "derive",
     "sledai2k_score",
