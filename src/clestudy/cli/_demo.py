@@ -1,9 +1,29 @@
-"""Command group placeholder: filled in by the issue that owns it."""
+"""``clestudy demo``: generate the synthetic demo study and its report."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+__all__ = ["register"]
+
+
+def demo(
+    out: Path = typer.Option(
+        Path("clestudy-demo"), "--out", help="Directory for clestudy.db and report.html."
+    ),
+) -> None:
+    """Generate a synthetic lenalidomide study (both seed protocols) and write its report."""
+    from clestudy.demo import run_demo  # imported here: keeps `clestudy --help` fast
+
+    result = run_demo(out)
+    typer.echo(f"Report: {result.report.resolve()}")
+    typer.echo(f"Database: {result.database.resolve()}")
+    typer.echo("")
+    typer.echo(result.summary())
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app`` (none yet)."""
+    """Add ``demo`` to the CLI."""
+    app.command("demo")(demo)

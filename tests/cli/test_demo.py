@@ -1,0 +1,87 @@
+"""`clestudy demo` end to end: database, audit trail, report; and tamper detection via the CLI."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from clestudy.cli import main
+from clestudy.store import endpoint_table, open_store, verify_audit
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["demo", "--out", str(out)]) == 0
+    return out
+
+
+def test_demo_prints_report_path_and_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"Report: {(tmp_path / 'report.html').resolve()}" in out
+    assert "Synthetic demo study" in out
+    # a second run refuses to overwrite
+    assert main(["demo", "--out", str(tmp_path)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_demo_database_holds_both_studies_through_the_store(demo_dir: Path) -> None:
+    url = f"sqlite:///{demo_dir / 'clestudy.db'}"
+    with open_store(url, "lenalidomide-cle-open-label") as adult:
+        assert [s.subject_id for s in adult.subjects()] == ["L01", "L02", "L03", "L04", "L05"]
+        clasi = endpoint_table(adult, ["clasi_activity"], ["week_0", "week_12"])
+        pivot = clasi.pivot(index="subject", columns="visit", values="clasi_activity")
+        falls = pivot["week_0"] - pivot["week_12"]
+        assert (falls >= 4).sum() == 4, "four responders and one non-responder"
+        aes = adult.records(form_id="ae")
+        assert any("Systemic lupus" in str(r.values["aeterm"]) for r in aes)
+        derived = adult.records(form_id="clasi")[0].derived["clasi"]
+        assert derived["instrument"] == "clasi" and derived["version"]
+    with open_store(url, "pediatric-cle-chart-review") as ped:
+        wide = endpoint_table(ped, ["prednisone_mg_day"])
+        pivot = wide.pivot(index="subject", columns="visit", values="prednisone_mg_day")
+        assert (pivot["month_6"] < pivot["initiation"]).all(), "steroids tapered in everyone"
+    assert verify_audit(url).ok
+
+
+def test_report_is_standalone_with_tables_and_figure(demo_dir: Path) -> None:
+    html = (demo_dir / "report.html").read_text(encoding="utf-8")
+    assert "SYNTHETIC DATA" in html
+    assert "Table 1. Baseline characteristics" in html
+    assert "Table 2. Prespecified paired comparisons" in html
+    assert html.count("<svg") == 2
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "no external assets"
+    assert "<script" not in html and "<link" not in html
+    for text in ("p (Wilcoxon, exact)", "normal approx.", "achieved level", "exact_wilcoxon"):
+        assert text in html or text.replace("_", " ") in html
+
+
+def test_report_shows_clasi_severity_and_response(demo_dir: Path) -> None:
+    html = (demo_dir / "report.html").read_text(encoding="utf-8")
+    assert "CLASI activity by visit (severity band) and response" in html
+    assert "(moderate)" in html and "(mild)" in html
+    assert "non-responder" in html and ">responder<" in html
+
+
+def test_audit_verify_passes_then_names_the_edited_event(
+    demo_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "copy.db"
+    with sqlite3.connect(demo_dir / "clestudy.db") as src, sqlite3.connect(db) as dst:
+        src.backup(dst)
+    assert main(["audit", "verify", "--db", str(db)]) == 0
+    assert capsys.readouterr().out.startswith("audit trail OK: ")
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TRIGGER audit_event_no_update")
+        conn.execute("UPDATE audit_event SET reason = 'edited' WHERE seq = 7")
+    assert main(["audit", "verify", "--db", str(db)]) == 1
+    err = capsys.readouterr().err
+    assert err == "error: audit event 7: stored hash does not match the event's content\n"
+    assert main(["audit", "verify", "--db", str(db), "--json"]) == 1
+    assert '"first_broken_seq": 7' in capsys.readouterr().out

@@ -1,0 +1,59 @@
+"""Architecture rules: the core never imports I/O frameworks or upper layers; __all__ is sorted."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "clestudy"
+CORE = ("protocol", "instruments", "stats", "immuno")
+FORBIDDEN = ("sqlalchemy", "alembic", "fastapi", "typer", "click", "starlette", "psycopg")
+UPPER = ("clestudy.store", "clestudy.report", "clestudy.cli", "clestudy.demo", "clestudy.web")
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+CORE_MODULES = sorted(p for pkg in CORE for p in (SRC / pkg).rglob("*.py"))
+
+
+def test_core_packages_exist() -> None:
+    assert CORE_MODULES, "no core modules found"
+    for package in ("protocol", "instruments", "stats"):
+        assert (SRC / package / "__init__.py").is_file()
+
+
+@pytest.mark.parametrize("path", CORE_MODULES, ids=lambda p: str(p.relative_to(SRC)))
+def test_core_module_imports_no_framework_or_upper_layer(path: Path) -> None:
+    bad = sorted(
+        name for name in _imports(path) if name.split(".")[0] in FORBIDDEN or name.startswith(UPPER)
+    )
+    assert bad == [], f"{path.relative_to(SRC)} imports {bad}"
+
+
+def test_rule_catches_a_forbidden_import(tmp_path: Path) -> None:
+    sample = tmp_path / "m.py"
+    sample.write_text("import typer\nfrom sqlalchemy.orm import Session\nfrom . import x\n")
+    assert _imports(sample) == {"typer", "sqlalchemy.orm"}
+
+
+PUBLIC = ["clestudy.errors", "clestudy.protocol", "clestudy.store", "clestudy.report"]
+
+
+@pytest.mark.parametrize("module_name", PUBLIC)
+def test_all_is_sorted_and_exported(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    exported = list(module.__all__)
+    assert exported == sorted(exported, key=lambda n: (not n.isupper(), n))
+    for name in exported:
+        assert hasattr(module, name), f"{module_name}.__all__ names missing {name}"
