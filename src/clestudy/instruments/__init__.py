@@ -22,6 +22,16 @@ from clestudy.instruments._clasi_response import (
     clasi_response,
     clasi_response_rule_setting,
 )
+from clestudy.instruments._ctcae_lab import (
+    ABNORMAL_BASELINE_ARMS,
+    CTCAE_LAB_TERMS,
+    CTCAE_VERSIONS,
+    DEFAULT_ABNORMAL_BASELINE_ARM,
+    DEFAULT_CTCAE_VERSION,
+    LabGrade,
+    ctcae_lab_grade,
+    ctcae_settings,
+)
 from clestudy.instruments._derive import (
     INSTRUMENT_FIELDS,
     INSTRUMENT_VERSIONS,
@@ -38,10 +48,15 @@ from clestudy.instruments._sledai import (
 )
 
 __all__ = [
+    "ABNORMAL_BASELINE_ARMS",
     "CLASI_AREAS",
     "CLASI_FIELDS",
     "CLASI_RESPONSE_RULES",
+    "CTCAE_LAB_TERMS",
+    "CTCAE_VERSIONS",
+    "DEFAULT_ABNORMAL_BASELINE_ARM",
     "DEFAULT_CLASI_RESPONSE_RULE",
+    "DEFAULT_CTCAE_VERSION",
     "DEFAULT_SLEDAI2K_ARTHRITIS_RULE",
     "DEFAULT_SLEDAI2K_WINDOW_DAYS",
     "INSTRUMENT_FIELDS",
@@ -51,6 +66,7 @@ __all__ = [
     "ClasiScore",
     "DerivedScore",
     "InstrumentInputError",
+    "LabGrade",
     "ResponseResult",
     "Sledai2kScore",
     "clasi_activity_severity",
@@ -58,6 +74,8 @@ __all__ = [
     "clasi_response",
     "clasi_response_rule_setting",
     "clasi_score",
+    "ctcae_lab_grade",
+    "ctcae_settings",
     "derive",
     "sledai2k_score",
 ]
