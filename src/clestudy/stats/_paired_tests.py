@@ -1,0 +1,177 @@
+"""Descriptives, tests and effect sizes for one set of complete pairs (no plan rule, no warnings).
+
+Every SciPy call names its ``method`` explicitly: SciPy's ``method='auto'`` for ``wilcoxon`` changed
+in 1.15 (shared/reference/statistics-and-flow.md §1.2), and a report must not depend on it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
+
+from clestudy.stats._signed_rank import (
+    hodges_lehmann,
+    min_attainable_p_signed_rank,
+    signed_rank_exact_p,
+)
+
+__all__ = [
+    "METHOD_SIGN",
+    "METHOD_T",
+    "METHOD_WILCOXON_ASYMPTOTIC",
+    "METHOD_WILCOXON_EXACT",
+    "METHOD_WILCOXON_PERMUTATION",
+    "ZERO_METHOD",
+    "pair_statistics",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+ZERO_METHOD = "wilcox"
+METHOD_T = "paired Student t-test (scipy.stats.ttest_rel)"
+METHOD_WILCOXON_EXACT = (
+    "Wilcoxon signed-rank, exact null distribution (scipy.stats.wilcoxon, method='exact'); "
+    "zero differences dropped (zero_method='wilcox'); two-sided"
+)
+METHOD_WILCOXON_PERMUTATION = (
+    "Wilcoxon signed-rank, exact permutation distribution of W+ given the tied mid-ranks "
+    "(all 2^n sign assignments; clestudy.stats.signed_rank_exact_p); zero differences dropped "
+    "(Wilcoxon's rule); two-sided"
+)
+METHOD_WILCOXON_ASYMPTOTIC = (
+    "Wilcoxon signed-rank, normal approximation without continuity correction, tie-corrected "
+    "variance (scipy.stats.wilcoxon, method='asymptotic', correction=False); zero differences "
+    "dropped (zero_method='wilcox'); two-sided"
+)
+METHOD_SIGN = (
+    "exact sign test (scipy.stats.binomtest, p = 0.5); zero differences dropped; two-sided"
+)
+
+
+def _describe(values: FloatArray, suffix: str) -> dict[str, float]:
+    n = values.size
+    if n == 0:
+        nan = math.nan
+        return {f"{k}_{suffix}": nan for k in ("mean", "sd", "median", "q1", "q3")}
+    q1, median, q3 = np.percentile(values, [25.0, 50.0, 75.0])  # R's default quantile type 7
+    return {
+        f"mean_{suffix}": float(np.mean(values)),
+        f"sd_{suffix}": float(np.std(values, ddof=1)) if n > 1 else math.nan,
+        f"median_{suffix}": float(median),
+        f"q1_{suffix}": float(q1),
+        f"q3_{suffix}": float(q3),
+    }
+
+
+def _t_test(before: FloatArray, after: FloatArray, confidence_level: float) -> dict[str, float]:
+    d = after - before
+    if d.size < 2 or float(np.ptp(d)) == 0.0:
+        # n < 2 or constant differences: t is undefined (0/0) or infinite; report nothing.
+        return {
+            "t_statistic": math.nan,
+            "t_df": math.nan,
+            "p_t": math.nan,
+            "ci_mean_difference_low": math.nan,
+            "ci_mean_difference_high": math.nan,
+        }
+    result = stats.ttest_rel(after, before, alternative="two-sided")
+    interval = result.confidence_interval(confidence_level=confidence_level)
+    return {
+        "t_statistic": float(result.statistic),
+        "t_df": float(result.df),
+        "p_t": float(result.pvalue),
+        "ci_mean_difference_low": float(interval.low),
+        "ci_mean_difference_high": float(interval.high),
+    }
+
+
+def _wilcoxon(d: FloatArray) -> dict[str, Any]:
+    nonzero = d[d != 0]
+    n_nonzero = int(nonzero.size)
+    ties = bool(np.unique(np.abs(nonzero)).size < n_nonzero)
+    out: dict[str, Any] = {
+        "n_nonzero_differences": n_nonzero,
+        "has_ties": ties,
+        "min_attainable_p_wilcoxon": min_attainable_p_signed_rank(n_nonzero),
+    }
+    if n_nonzero == 0:
+        out.update(
+            wilcoxon_w_plus=math.nan,
+            p_wilcoxon_exact=math.nan,
+            method_wilcoxon_exact="not computed: no non-zero difference",
+            wilcoxon_z=math.nan,
+            p_wilcoxon_asymptotic=math.nan,
+        )
+        return out
+    ranks = stats.rankdata(np.abs(nonzero), method="average")
+    out["wilcoxon_w_plus"] = float(ranks[nonzero > 0].sum())
+    if ties:
+        out["p_wilcoxon_exact"] = signed_rank_exact_p(nonzero)
+        out["method_wilcoxon_exact"] = METHOD_WILCOXON_PERMUTATION
+    else:
+        exact = stats.wilcoxon(d, zero_method=ZERO_METHOD, alternative="two-sided", method="exact")
+        out["p_wilcoxon_exact"] = float(exact.pvalue)
+        out["method_wilcoxon_exact"] = METHOD_WILCOXON_EXACT
+    asymptotic = stats.wilcoxon(
+        d, zero_method=ZERO_METHOD, correction=False, alternative="two-sided", method="asymptotic"
+    )
+    out["wilcoxon_z"] = float(asymptotic.zstatistic)
+    out["p_wilcoxon_asymptotic"] = float(asymptotic.pvalue)
+    return out
+
+
+def pair_statistics(
+    before: FloatArray, after: FloatArray, *, confidence_level: float
+) -> dict[str, Any]:
+    """Everything the paired engine computes from complete pairs; differences are after - before.
+
+    Examples
+    --------
+    >>> row = pair_statistics(np.array([20.0, 15, 30, 25, 10]), np.array([10.0, 7.5, 25, 12.5,
+    ...                       7.5]), confidence_level=0.95)
+    >>> row["p_wilcoxon_exact"], round(row["p_wilcoxon_asymptotic"], 6)
+    (0.0625, 0.043114)
+    """
+    d = after - before
+    n = int(d.size)
+    sd_d = float(np.std(d, ddof=1)) if n > 1 else math.nan
+    mean_d = float(np.mean(d)) if n else math.nan
+    row: dict[str, Any] = {"n_pairs": n}
+    row.update(_describe(before, "before"))
+    row.update(_describe(after, "after"))
+    row.update(
+        mean_difference=mean_d,
+        sd_difference=sd_d,
+        median_difference=float(np.median(d)) if n else math.nan,
+        n_increased=int(np.count_nonzero(d > 0)),
+        n_decreased=int(np.count_nonzero(d < 0)),
+        n_unchanged=int(np.count_nonzero(d == 0)),
+    )
+    row.update(_t_test(before, after, confidence_level))
+    row["method_t"] = METHOD_T
+    row.update(_wilcoxon(d))
+    row["method_wilcoxon_asymptotic"] = METHOD_WILCOXON_ASYMPTOTIC
+    row["zero_method"] = ZERO_METHOD
+    trials = row["n_increased"] + row["n_decreased"]
+    row["p_sign"] = (
+        float(stats.binomtest(row["n_increased"], trials, 0.5, alternative="two-sided").pvalue)
+        if trials
+        else math.nan
+    )
+    row["method_sign"] = METHOD_SIGN
+    hl = hodges_lehmann(d, confidence_level=confidence_level)
+    row.update(
+        hodges_lehmann=hl.estimate,
+        hl_ci_low=hl.ci_low,
+        hl_ci_high=hl.ci_high,
+        hl_ci_achieved_level=hl.achieved_level,
+        method_hodges_lehmann=(
+            f"Hodges-Lehmann median of Walsh averages; {hl.method}; zero differences dropped"
+        ),
+        cohen_dz=mean_d / sd_d if n > 1 and sd_d > 0 else math.nan,
+    )
+    return row
