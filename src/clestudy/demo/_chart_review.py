@@ -70,7 +70,7 @@ def populate_chart_review(store: Store, rng: np.random.Generator) -> None:
         ]  # fmt: skip
         for visit, day in (("initiation", day0), ("month_6", day6)):
             values = seed[(subject, visit)]
-            lym = rng.normal(0.85 if visit == "initiation" else 0.95, 0.12)
+            lym = rng.normal(0.85, 0.15)  # lymphopenic throughout, no systematic change
             labs: dict[str, Any] = {
                 "lbdat": day.isoformat(), "esr": int(values["esr_mm_hr"]),
                 "lym": f"{lym:.2f}", "wbc": f"{lym + rng.normal(3.4, 0.4):.1f}",

@@ -37,18 +37,21 @@ class _Adult:
     involved: tuple[str, ...]
     dyspigmented: tuple[str, ...]
     scarred: tuple[str, ...]
+    new_damage: tuple[str, ...] = ()  # areas that gain dyspigmentation from week 12 on
 
 
 SUBJECTS = (
     _Adult("L01", 46, "F", "WHITE", "dle", 71.0, 165.0, 10, (18, 12, 6, 4, 3),
-           ("scalp", "ears", "nose", "rest_of_face", "arms"), ("ears", "nose"), ("ears",)),
+           ("scalp", "ears", "nose", "rest_of_face", "arms"), ("ears", "nose"), ("ears",),
+           ("rest_of_face",)),
     _Adult("L02", 38, "F", "BLACK OR AFRICAN AMERICAN", "scle", 64.5, 160.0, 10, (24, 15, 7, 9),
-           ("nose", "rest_of_face", "v_neck", "chest", "back_buttocks", "arms"), ("v_neck",), ()),
+           ("nose", "rest_of_face", "v_neck", "chest", "back_buttocks", "arms"), ("v_neck",), (),
+           ("chest",)),
     _Adult("L03", 57, "F", "WHITE", "dle", 80.2, 170.0, 5, (14, 10, 5, 3, 2),
            ("scalp", "ears", "rest_of_face", "hands"), ("ears", "rest_of_face"), ("scalp", "ears")),
     _Adult("L04", 42, "M", "WHITE", "mixed", 88.0, 181.0, 10, (20, 21, 19, 22, 20),
            ("scalp", "ears", "nose", "rest_of_face", "v_neck", "arms", "hands"),
-           ("nose", "arms"), ("scalp", "nose")),
+           ("nose", "arms"), ("scalp", "nose"), ("ears", "hands")),
     _Adult("L05", 51, "F", "ASIAN", "scle", 58.3, 158.0, 5, (12, 8, 4, 2, 1),
            ("v_neck", "chest", "posterior_neck_shoulders", "arms"), ("chest",), ()),
 )  # fmt: skip
@@ -116,7 +119,8 @@ def populate_open_label(store: Store, rng: np.random.Generator) -> None:
                 "vs": {"vsdat": day.isoformat(), "weight": f"{adult.weight + rng.normal(0, 0.6):.1f}",
                        "height": f"{adult.height:.0f}"},
                 "clasi": {"rsdat": day.isoformat(), **clasi_items(
-                    rng, activity, involved=adult.involved, dyspigmented=adult.dyspigmented,
+                    rng, activity, involved=adult.involved,
+                    dyspigmented=adult.dyspigmented + (adult.new_damage if index >= 2 else ()),
                     scarred=adult.scarred, dyspigmentation_12_months=adult.subject in ("L01", "L03"))},
                 "labs": _labs(rng, adult, index, day),
             }  # fmt: skip

@@ -65,23 +65,24 @@ def _line_for(index: dict[Loc, int], loc: Loc) -> int | None:
 
 def _reference_errors(p: Protocol) -> Iterator[tuple[Loc, str]]:
     """Yield (path, message) for every broken cross-reference or duplicated id."""
-    for name, items in (
-        ("arms", p.arms),
-        ("sites", p.sites),
-        ("visits", p.visits),
-        ("forms", p.forms),
-        ("derived_scores", p.derived_scores),
-        ("endpoints", p.endpoints),
-    ):
+    id_lists: tuple[tuple[str, list[str]], ...] = (
+        ("arms", [a.id for a in p.arms]),
+        ("sites", [s.id for s in p.sites]),
+        ("visits", [v.id for v in p.visits]),
+        ("forms", [f.id for f in p.forms]),
+        ("derived_scores", [d.id for d in p.derived_scores]),
+        ("endpoints", [e.id for e in p.endpoints]),
+    )
+    for name, ids in id_lists:
         seen: set[str] = set()
-        for i, item in enumerate(items):
-            if item.id in seen:
-                yield (name, i, "id"), f"duplicated id '{item.id}'"
-            seen.add(item.id)
+        for i, item_id in enumerate(ids):
+            if item_id in seen:
+                yield (name, i, "id"), f"duplicated id '{item_id}'"
+            seen.add(item_id)
     form_ids = [f.id for f in p.forms]
-    for fi, form in enumerate(p.forms):
+    for fi, form_spec in enumerate(p.forms):
         seen_fields: set[str] = set()
-        for j, field in enumerate(form.fields):
+        for j, field in enumerate(form_spec.fields):
             if field.id in seen_fields:
                 yield ("forms", fi, "fields", j, "id"), f"duplicated field id '{field.id}'"
             seen_fields.add(field.id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import jinja2
 import scipy
@@ -28,7 +28,7 @@ def render_html(
     generated_at: str,
     database: str,
     audit_summary: str,
-    visits: dict[str, Sequence[Visit]],
+    visits: Mapping[str, Sequence[Visit]],
     synthetic: bool = False,
 ) -> str:
     """The report as one HTML document."""

@@ -39,6 +39,7 @@ class StudySection:
     responders: list[dict[str, str]] = field(default_factory=list)
     responder_rule: str | None = None
     safety: list[dict[str, str]] = field(default_factory=list)
+    methods: list[str] = field(default_factory=list)
 
 
 def _baseline_visit(protocol: Protocol, form_id: str) -> str | None:
@@ -67,6 +68,21 @@ def _subject_frame(store: Store, tidy: pd.DataFrame) -> tuple[pd.DataFrame, list
             values = part[part["item"] == spec.id].set_index("subject")["value"]
             frame[spec.id] = frame["subject"].map(values)
             specs.append(spec)
+    for analysis in protocol.analysis_plan:
+        endpoint = protocol.endpoint(analysis.endpoint)
+        if endpoint is None or endpoint.role != "primary" or endpoint.id in frame:
+            continue
+        wide = endpoint_table(store, [endpoint.id], [analysis.before_visit])
+        frame[endpoint.id] = frame["subject"].map(wide.set_index("subject")[endpoint.id])
+        before = protocol.visit(analysis.before_visit)
+        specs.append(
+            FieldSpec(
+                id=endpoint.id,
+                label=f"{endpoint.label} at {before.name if before else analysis.before_visit}",
+                type="decimal",
+                unit=endpoint.unit,
+            )
+        )
     return frame, specs
 
 
@@ -126,7 +142,6 @@ def _outcomes(store: Store) -> pd.DataFrame:
         )
         result.insert(1, "before_visit", analysis.before_visit)
         result.insert(2, "after_visit", analysis.after_visit)
-        result.insert(3, "alpha", analysis.alpha)
         frames.append(result)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -267,6 +282,7 @@ def build_study_section(store: Store) -> StudySection:
     svg, caption = _figure(store)
     responders, responder_rule = _responders(store, tidy)
     protocol = store.protocol
+    outcome_rows = _outcome_rows(store, outcomes)
     return StudySection(
         study_id=protocol.id,
         title=protocol.title,
@@ -274,11 +290,12 @@ def build_study_section(store: Store) -> StudySection:
         protocol_version=protocol.version,
         n_subjects=len(store.subjects()),
         table_one=_table_one_rows(store, tidy),
-        outcomes=_outcome_rows(store, outcomes),
+        outcomes=outcome_rows,
         outcome_frame=outcomes,
         figure_svg=svg,
         figure_caption=caption,
         responders=responders,
         responder_rule=responder_rule,
         safety=_safety(store),
+        methods=list(dict.fromkeys(m for row in outcome_rows for m in row["methods"])),
     )
