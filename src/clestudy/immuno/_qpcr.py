@@ -1,0 +1,298 @@
+"""qPCR plate exports to the 6-gene type I interferon score of Rice et al.
+
+The score follows Rice GI et al., *Lancet Neurol* 2013;12:1159-69, doi:10.1016/S1474-4422(13)70258-8,
+as reproduced in ``reference/instruments.md`` §7.1::
+
+    dCt_g(s)  = Ct_g(s) - mean(Ct_ref(s))            # mean over the reference genes
+    RQ_g(s)   = 2 ** -(dCt_g(s) - dCt_g(calibrator))
+    FC_g(s)   = RQ_g(s) / median over healthy controls c of RQ_g(c)   # linear scale
+    score(s)  = median over the genes g of FC_g(s);  positive when score > threshold
+
+The calibrator cancels out of ``FC`` (it divides numerator and denominator alike); clestudy uses
+the mean control dCt as calibrator. The median of the controls is taken on the *linear* RQ scale,
+which differs from ``2 ** -median(dCt)`` when the number of controls is even.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from clestudy.immuno._errors import PlateFileError
+
+__all__ = [
+    "DEFAULT_IFN_GENES",
+    "DEFAULT_REFERENCE_GENES",
+    "RICE_2013_THRESHOLD",
+    "IfnScoreResult",
+    "QpcrSettings",
+    "ifn_score",
+    "ifn_score_records",
+    "read_plate_csv",
+]
+
+#: The six interferon-stimulated genes of Rice et al. 2013 (``reference/instruments.md`` §7.1).
+DEFAULT_IFN_GENES: tuple[str, ...] = ("IFI27", "IFI44L", "IFIT1", "ISG15", "RSAD2", "SIGLEC1")
+#: Reference genes of the same protocol: HPRT1 and 18S rRNA.
+DEFAULT_REFERENCE_GENES: tuple[str, ...] = ("HPRT1", "18S")
+#: Positivity cut-off of Rice et al. 2013 (mean + 2 SD of their 29 healthy controls). It holds only
+#: for that assay and control set; a lab with its own controls should derive its own.
+RICE_2013_THRESHOLD = 2.466
+
+UndeterminedRule = Literal["max_cycle", "drop"]
+
+
+@dataclass(frozen=True)
+class QpcrSettings:
+    """Settings of the interferon score; every default cites its source.
+
+    Attributes
+    ----------
+    genes, reference_genes
+        Target and reference genes (Rice et al. 2013, ``reference/instruments.md`` §7.1).
+    threshold
+        Positive when the score is strictly above it; default 2.466 (Rice et al. 2013).
+    undetermined
+        ``"max_cycle"`` replaces an ``Undetermined`` Ct by ``max_cycle`` (censoring at the limit of
+        detection, as in ``reference/statistics-and-flow.md`` §4); ``"drop"`` removes the well and
+        warns.
+    max_cycle
+        The number of cycles of the run; 40 is the standard TaqMan cycling programme.
+    replicate_sd_max
+        Technical replicates whose Ct SD exceeds this many cycles are averaged with a warning;
+        0.5 cycles as in ``reference/statistics-and-flow.md`` §4.
+    control_value
+        The value of the sample-type column that marks a healthy control.
+    """
+
+    genes: tuple[str, ...] = DEFAULT_IFN_GENES
+    reference_genes: tuple[str, ...] = DEFAULT_REFERENCE_GENES
+    threshold: float = RICE_2013_THRESHOLD
+    undetermined: UndeterminedRule = "max_cycle"
+    max_cycle: float = 40.0
+    replicate_sd_max: float = 0.5
+    control_value: str = "control"
+
+
+@dataclass(frozen=True)
+class IfnScoreResult:
+    """Scores, per-gene fold changes, replicate summaries and the warnings raised on the way."""
+
+    scores: pd.DataFrame
+    fold_changes: pd.DataFrame
+    replicates: pd.DataFrame
+    warnings: tuple[str, ...] = field(default=())
+
+
+_UNDETERMINED = "undetermined"
+
+
+def read_plate_csv(path: str | Path, *, sample_type_column: str = "sample_type") -> pd.DataFrame:
+    """Read a plate export CSV with the columns ``sample, gene, ct`` (+ ``well``, sample type).
+
+    Column names are matched case-insensitively. ``ct`` holds a number or ``Undetermined``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``sample, gene, ct`` (NaN where undetermined), ``undetermined`` (bool),
+        ``sample_type``, ``well`` and ``line`` (the CSV line number, for messages).
+
+    Raises
+    ------
+    PlateFileError
+        A missing column or a Ct that is neither a number nor ``Undetermined``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PlateFileError(f"{path}: no such file")
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    columns = {str(c).strip().lower(): str(c) for c in raw.columns}
+    wanted = ["sample", "gene", "ct", sample_type_column.lower()]
+    missing = [c for c in wanted if c not in columns]
+    if missing:
+        raise PlateFileError(
+            f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(raw.columns)}"
+        )
+    out = pd.DataFrame(
+        {
+            "sample": raw[columns["sample"]].str.strip(),
+            "gene": raw[columns["gene"]].str.strip(),
+            "sample_type": raw[columns[sample_type_column.lower()]].str.strip(),
+            "well": raw[columns["well"]].str.strip() if "well" in columns else "",
+            "line": np.arange(2, len(raw) + 2),
+        }
+    )
+    cts: list[float] = []
+    for line, text in zip(out["line"], raw[columns["ct"]], strict=True):
+        value = str(text).strip()
+        if value.lower() == _UNDETERMINED:
+            cts.append(math.nan)
+            continue
+        try:
+            ct = float(value)
+        except ValueError:
+            raise PlateFileError(
+                f"{path}: line {line}: ct: {value!r} is neither a number nor 'Undetermined'"
+            ) from None
+        if not math.isfinite(ct) or ct < 0:
+            raise PlateFileError(f"{path}: line {line}: ct: {value!r} must be a number >= 0")
+        cts.append(ct)
+    out.insert(2, "ct", cts)
+    out.insert(3, "undetermined", out["ct"].isna())
+    return out
+
+
+def ifn_score(plate: pd.DataFrame, settings: QpcrSettings | None = None) -> IfnScoreResult:
+    """Compute the 6-gene interferon score (Rice et al. 2013) of every sample on a plate.
+
+    Parameters
+    ----------
+    plate
+        As returned by :func:`read_plate_csv`: ``sample, gene, ct, undetermined, sample_type``.
+    settings
+        Gene sets, threshold, Undetermined rule and replicate SD limit (:class:`QpcrSettings`).
+
+    Returns
+    -------
+    IfnScoreResult
+        ``scores`` has one row per sample (controls included): ``sample, sample_type,
+        is_control, ifn_score, positive, threshold, method``; ``fold_changes`` one row per sample
+        and gene: ``sample, gene, delta_ct, rq, fold_change``.
+
+    Raises
+    ------
+    PlateFileError
+        No control sample, a sample with two sample types, or a gene without a usable Ct.
+
+    Notes
+    -----
+    Formula in the module docstring. Source: Rice GI et al., Lancet Neurol 2013;12:1159-69,
+    doi:10.1016/S1474-4422(13)70258-8; ``reference/instruments.md`` §7.1.
+
+    Examples
+    --------
+    >>> rows = []
+    >>> for sample, kind, ct in [("HC1", "control", 30.0), ("HC2", "control", 32.0),
+    ...                          ("P1", "case", 27.0)]:
+    ...     rows += [dict(sample=sample, sample_type=kind, gene="IFI27", ct=ct),
+    ...              dict(sample=sample, sample_type=kind, gene="HPRT1", ct=20.0)]
+    >>> plate = pd.DataFrame(rows)
+    >>> plate["undetermined"] = False
+    >>> s = QpcrSettings(genes=("IFI27",), reference_genes=("HPRT1",))
+    >>> result = ifn_score(plate, s)
+    >>> # controls RQ 2 and 0.5 (vs mean dCt 11): median 1.25; P1 RQ 16 -> 16/1.25 = 12.8
+    >>> float(result.scores.set_index("sample").loc["P1", "ifn_score"])
+    12.8
+    """
+    s = settings or QpcrSettings()
+    warnings: list[str] = []
+    plate = _apply_undetermined(plate, s, warnings)
+    replicates = _summarise_replicates(plate, s, warnings)
+    types = _sample_types(plate, s)
+    ct = replicates.pivot(index="sample", columns="gene", values="ct_mean")
+    for gene in (*s.reference_genes, *s.genes):
+        absent = [str(x) for x in types.index if gene not in ct.columns or pd.isna(ct.at[x, gene])]
+        if absent:
+            raise PlateFileError(
+                f"sample {absent[0]}: gene {gene}: no usable Ct (needed: "
+                f"{', '.join((*s.reference_genes, *s.genes))})"
+            )
+    ct = ct.loc[types.index]
+    is_control = types == s.control_value.lower()
+    if not is_control.any():
+        raise PlateFileError(
+            f"no healthy control on the plate: no sample has sample type {s.control_value!r}"
+        )
+    delta_ct = ct[list(s.genes)].sub(ct[list(s.reference_genes)].mean(axis=1), axis=0)
+    calibrator = delta_ct[is_control].mean(axis=0)
+    rq = np.exp2(-(delta_ct - calibrator))
+    fold = rq / rq[is_control].median(axis=0)
+    score = fold.median(axis=1)
+    scores = pd.DataFrame(
+        {
+            "sample": types.index.astype(str),
+            "sample_type": types.to_numpy(),
+            "is_control": is_control.to_numpy(),
+            "ifn_score": score.to_numpy(dtype=float),
+            "positive": (score > s.threshold).to_numpy(),
+            "threshold": s.threshold,
+            "method": "rice2013_median_fold_change",
+        }
+    )
+    long = pd.DataFrame(
+        {
+            "sample": np.repeat(types.index.astype(str), len(s.genes)),
+            "gene": np.tile(np.array(s.genes, dtype=object), len(types)),
+            "delta_ct": delta_ct.to_numpy(dtype=float).ravel(),
+            "rq": rq.to_numpy(dtype=float).ravel(),
+            "fold_change": fold.to_numpy(dtype=float).ravel(),
+        }
+    )
+    return IfnScoreResult(scores, long, replicates, tuple(warnings))
+
+
+def _apply_undetermined(plate: pd.DataFrame, s: QpcrSettings, warnings: list[str]) -> pd.DataFrame:
+    plate = plate.copy()
+    undetermined = plate["undetermined"].astype(bool) | plate["ct"].isna()
+    for _, row in plate[undetermined].iterrows():
+        where = f"sample {row['sample']}, gene {row['gene']}"
+        if "well" in plate.columns and row["well"]:
+            where += f", well {row['well']}"
+        if s.undetermined == "drop":
+            warnings.append(f"{where}: Undetermined Ct dropped")
+        else:
+            warnings.append(f"{where}: Undetermined Ct set to the maximum cycle {s.max_cycle:g}")
+    if s.undetermined == "drop":
+        return plate[~undetermined]
+    plate.loc[undetermined, "ct"] = s.max_cycle
+    return plate
+
+
+def _summarise_replicates(
+    plate: pd.DataFrame, s: QpcrSettings, warnings: list[str]
+) -> pd.DataFrame:
+    grouped = plate.groupby(["sample", "gene"], sort=False)["ct"]
+    summary = grouped.agg(["mean", "std", "count"]).reset_index()
+    summary.columns = pd.Index(["sample", "gene", "ct_mean", "ct_sd", "n_replicates"])
+    for row in summary.itertuples(index=False):
+        if pd.notna(row.ct_sd) and float(row.ct_sd) > s.replicate_sd_max:
+            warnings.append(
+                f"sample {row.sample}, gene {row.gene}: replicate Ct SD {float(row.ct_sd):.3g} "
+                f"exceeds {s.replicate_sd_max:g}; replicates averaged"
+            )
+    return summary
+
+
+def _sample_types(plate: pd.DataFrame, s: QpcrSettings) -> pd.Series:
+    types = plate.groupby("sample", sort=False)["sample_type"].agg(
+        lambda v: sorted({str(x).strip().lower() for x in v})
+    )
+    for sample, values in types.items():
+        if len(values) != 1:
+            raise PlateFileError(
+                f"sample {sample}: sample type must be one value, got {', '.join(values)}"
+            )
+    return types.map(lambda v: v[0])
+
+
+def ifn_score_records(result: IfnScoreResult, genes: Sequence[str]) -> list[dict[str, object]]:
+    """One JSON-ready object per case sample: ``sample, ifn_score, positive, fold_changes``."""
+    fold = result.fold_changes.set_index(["sample", "gene"])["fold_change"]
+    out: list[dict[str, object]] = []
+    for row in result.scores[~result.scores["is_control"]].itertuples(index=False):
+        out.append(
+            {
+                "sample": str(row.sample),
+                "ifn_score": float(row.ifn_score),
+                "positive": bool(row.positive),
+                "fold_changes": {g: float(fold[(row.sample, g)]) for g in genes},
+            }
+        )
+    return out
