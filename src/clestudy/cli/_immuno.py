@@ -1,9 +1,448 @@
-"""Command group placeholder: filled in by the issue that owns it."""
+"""``clestudy flow``, ``clestudy qpcr`` and ``clestudy ihc``: lab files to biomarker tables.
+
+Each command prints a table (or JSON with ``--json``) without a database; with ``--db`` it also
+stores the values as records of the ``immune_profile`` form (one transaction for the whole batch:
+nothing is stored when any file fails). The mapping from results to form fields is explicit:
+``--field FIELD=GATE:METRIC`` for flow, fixed names for qPCR and IHC.
+"""
 
 from __future__ import annotations
 
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from clestudy.cli._audit import DB_HELP, database_url
+from clestudy.cli._common import echo_json
+from clestudy.errors import InputError
+
+__all__ = ["register"]
+
+flow_app = typer.Typer(help="Flow cytometry: gate FCS files with FlowKit.", no_args_is_help=True)
+qpcr_app = typer.Typer(help="qPCR: type I interferon score.", no_args_is_help=True)
+ihc_app = typer.Typer(help="Skin IHC: QuPath measurements to densities.", no_args_is_help=True)
+
+STUDY_HELP = "Study id in the database or built-in protocol (visits checked against it)."
+FORM_HELP = "Form that receives the values when storing with --db."
+DEFAULT_STUDY = "lenalidomide-cle-open-label"
+DEFAULT_FORM = "immune_profile"
+
+
+def _study_ids(db: str | None, study: str | None) -> tuple[set[str] | None, set[str] | None]:
+    """Known subjects (from the store, with --db) and visits (from the protocol)."""
+    if db is not None:
+        from clestudy.store import open_store
+
+        with open_store(database_url(db), study or DEFAULT_STUDY) as store:
+            subjects = {s.subject_id for s in store.subjects()}
+            return subjects, {v.id for v in store.protocol.visits}
+    if study is None:
+        return None, None
+    from clestudy.protocol import load_protocol
+
+    return None, {v.id for v in load_protocol(study).visits}
+
+
+def _store(db: str, study: str | None, form: str, rows: Sequence[dict[str, Any]], why: str) -> int:
+    from clestudy.store import RecordInput, open_store
+
+    records = [
+        RecordInput(r["subject_id"], r["visit_id"], form, dict(r["values"]))
+        for r in rows
+        if r["values"]
+    ]
+    with open_store(database_url(db), study or DEFAULT_STUDY) as store:
+        store.save_records(records, actor="clestudy-immuno", reason=why)
+    return len(records)
+
+
+def _warn(lines: Sequence[str]) -> None:
+    for line in lines:
+        typer.echo(f"warning: {line}", err=True)
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*columns)
+    for row in rows:
+        cells = []
+        for c in columns:
+            v = row.get(c)
+            cells.append(f"{v:.4g}" if isinstance(v, float) else ("" if v is None else str(v)))
+        table.add_row(*cells)
+    Console(width=200).print(table)
+
+
+def _parse_fields(fields: Sequence[str]) -> dict[str, tuple[str, str]]:
+    out: dict[str, tuple[str, str]] = {}
+    for item in fields:
+        name, _, spec = item.partition("=")
+        gate, _, metric = spec.partition(":")
+        if not (name and gate and metric):
+            raise InputError(
+                f"--field {item!r}: expected FIELD=GATE:METRIC, e.g. treg_pct=Treg:percent_parent"
+            )
+        out[name.strip()] = (gate.strip(), metric.strip())
+    return out
+
+
+@flow_app.command("gate")
+def flow_gate(
+    fcs_files: list[Path] = typer.Argument(None, help="FCS files (without --manifest)."),
+    strategy: Path = typer.Option(..., "--strategy", help="Gating-ML 2.0 file or FlowJo .wsp."),
+    manifest: Path | None = typer.Option(
+        None,
+        "--manifest",
+        help="CSV: file,subject_id,visit_id,sample_date[,beads_per_test,volume_ul].",
+    ),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    study: str | None = typer.Option(None, "--study", help=STUDY_HELP),
+    form: str = typer.Option(DEFAULT_FORM, "--form", help=FORM_HELP),
+    field: list[str] = typer.Option(
+        [],
+        "--field",
+        help="FIELD=GATE:METRIC to store (metric: count, percent_parent, percent_total, percent_reference, absolute_count_per_ul, median_<CHANNEL>).",
+    ),
+    reference: str | None = typer.Option(None, "--reference", help="Gate for percent_reference."),
+    median: list[str] = typer.Option(
+        [], "--median", help="Channel whose median to report (repeat)."
+    ),
+    min_events: int = typer.Option(100, "--min-events", help="Warn below this many events."),
+    bead_gate: str | None = typer.Option(None, "--bead-gate", help="Gate of the counting beads."),
+    compensation: Path | None = typer.Option(
+        None, "--compensation", help="Spillover matrix file used instead of $SPILL."
+    ),
+    workers: int | None = typer.Option(None, "--workers", help="Worker processes (default: CPUs)."),
+    ignore_offset_error: bool = typer.Option(
+        False, "--ignore-offset-error", help="Read files whose data offset is off by one."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Gate FCS files with a strategy; print populations per sample and gate, or store them."""
+    from clestudy.immuno import (
+        BeadCount,
+        FlowOptions,
+        gate_batch,
+        population_records,
+        read_manifest,
+    )
+
+    fields = _parse_fields(field)
+    if db is not None and manifest is None:
+        raise InputError("--db needs --manifest (which subject and visit each file belongs to)")
+    if db is not None and not fields:
+        raise InputError("--db needs at least one --field FIELD=GATE:METRIC to store")
+    meta: list[dict[str, Any]] = []
+    beads: list[BeadCount | None] = []
+    if manifest is not None:
+        if fcs_files:
+            raise InputError("give FCS files either on the command line or in --manifest, not both")
+        subjects, visits = _study_ids(db, study)
+        table = read_manifest(manifest, known_subjects=subjects, known_visits=visits)
+        meta = table.to_dict("records")
+        paths = [str(m["path"]) for m in meta]
+        beads = [_beads(manifest, m) for m in meta]
+    elif fcs_files:
+        paths = [str(p) for p in fcs_files]
+        beads = [None] * len(paths)
+    else:
+        raise InputError("no FCS files: give them as arguments or with --manifest")
+    options = FlowOptions(
+        reference_gate=reference,
+        median_channels=tuple(median),
+        min_events=min_events,
+        bead_gate=bead_gate,
+        compensation_file=None if compensation is None else str(compensation),
+        ignore_offset_error=ignore_offset_error,
+    )
+    results = _run_batch(paths, strategy, options, beads, workers, gate_batch)
+    for r in results:
+        _warn(r.warnings)
+    rows = population_records(results)
+    if meta:
+        for row, m in zip(rows, _expand(meta, results), strict=True):
+            row.update(m)
+    if db is not None:
+        store_rows = [_flow_values(r, m, fields) for r, m in zip(results, meta, strict=True)]
+        n = _store(db, study, form, store_rows, f"flow gating with {strategy.name}")
+        typer.echo(f"stored {n} {form} record(s)", err=True)
+    if as_json:
+        echo_json(rows if not (median or reference or bead_gate) else _full_rows(results, meta))
+        return
+    _print_table(
+        _full_rows(results, meta),
+        [
+            "sample",
+            "gate",
+            "parent",
+            "count",
+            "percent_parent",
+            "percent_reference",
+            *(f"median_{c}" for c in median),
+        ],
+    )
+
+
+def _beads(manifest: Path, m: dict[str, Any]) -> Any:
+    from clestudy.immuno import BeadCount
+
+    per_test, volume = m.get("beads_per_test", ""), m.get("volume_ul", "")
+    if not per_test and not volume:
+        return None
+    try:
+        return BeadCount(float(per_test), float(volume))
+    except ValueError:
+        raise InputError(
+            f"{manifest}: line {m['line']}: beads_per_test {per_test!r} and volume_ul {volume!r} must be numbers"
+        ) from None
+
+
+def _run_batch(
+    paths: list[str],
+    strategy: Path,
+    options: Any,
+    beads: list[Any],
+    workers: int | None,
+    gate_batch: Any,
+) -> Any:
+    if not sys.stderr.isatty():
+        return gate_batch(paths, strategy, options, beads=beads, workers=workers)
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("gating", total=len(paths))
+        return gate_batch(
+            paths,
+            strategy,
+            options,
+            beads=beads,
+            workers=workers,
+            progress=lambda done, total, path: bar.update(task, completed=done),
+        )
+
+
+def _expand(meta: list[dict[str, Any]], results: Sequence[Any]) -> list[dict[str, Any]]:
+    out = []
+    for m, r in zip(meta, results, strict=True):
+        out += [{"subject_id": m["subject_id"], "visit_id": m["visit_id"]}] * len(r.populations)
+    return out
+
+
+def _full_rows(results: Sequence[Any], meta: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for i, r in enumerate(results):
+        extra = (
+            {"subject_id": meta[i]["subject_id"], "visit_id": meta[i]["visit_id"]} if meta else {}
+        )
+        for rec in r.populations.to_dict("records"):
+            rows.append({**{k: _finite(v) for k, v in rec.items()}, **extra})
+    return rows
+
+
+def _flow_values(
+    result: Any, m: dict[str, Any], fields: dict[str, tuple[str, str]]
+) -> dict[str, Any]:
+    table = result.populations
+    values: dict[str, Any] = {}
+    for name, (gate, metric) in fields.items():
+        hit = table[table["gate"] == gate]
+        if hit.empty or metric not in table.columns:
+            raise InputError(
+                f"--field {name}={gate}:{metric}: {result.path} has no gate {gate!r} or no metric {metric!r} (metrics: {', '.join(table.columns[4:])})"
+            )
+        value = _finite(float(hit[metric].iloc[0]))
+        if value is not None:
+            values[name] = value
+    return {"subject_id": m["subject_id"], "visit_id": m["visit_id"], "values": values}
+
+
+@flow_app.command("template")
+def flow_template(
+    name: str = typer.Argument(..., help="activated_t, monocyte_hladr, pdc or treg."),
+) -> None:
+    """Print a packaged Gating-ML template; save it, then set your panel's channels and thresholds."""
+    from clestudy.immuno import template_path
+
+    typer.echo(template_path(name).read_text(encoding="utf-8"), nl=False)
+
+
+@qpcr_app.command("ifn-score")
+def qpcr_ifn_score(
+    ct: Path = typer.Option(..., "--ct", help="Plate CSV: sample, gene, ct, sample_type[, well]."),
+    controls_from_column: str = typer.Option(
+        "sample_type", "--controls-from-column", help="Column marking healthy controls."
+    ),
+    control_value: str = typer.Option(
+        "control", "--control-value", help="Value of that column for a healthy control."
+    ),
+    genes: str | None = typer.Option(
+        None, "--genes", help="Comma-separated target genes (default: the 6 of Rice 2013)."
+    ),
+    reference_genes: str | None = typer.Option(
+        None, "--reference-genes", help="Comma-separated reference genes (default HPRT1,18S)."
+    ),
+    threshold: float | None = typer.Option(
+        None,
+        "--threshold",
+        help="Positive above this score (default 2.466, Rice 2013; valid only for that assay and controls).",
+    ),
+    undetermined: str = typer.Option(
+        "max_cycle",
+        "--undetermined",
+        help="'max_cycle' (censor at --max-cycle) or 'drop' (drop with a warning).",
+    ),
+    max_cycle: float = typer.Option(40.0, "--max-cycle", help="Cycle number of the run."),
+    replicate_sd_max: float = typer.Option(
+        0.5, "--replicate-sd-max", help="Warn when replicate Ct SD exceeds this."
+    ),
+    manifest: Path | None = typer.Option(
+        None, "--manifest", help="CSV sample,subject_id,visit_id (needed with --db)."
+    ),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    study: str | None = typer.Option(None, "--study", help=STUDY_HELP),
+    form: str = typer.Option(DEFAULT_FORM, "--form", help=FORM_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Compute the 6-gene interferon score (median fold change vs healthy controls)."""
+    from clestudy.immuno import (
+        QpcrSettings,
+        ifn_score,
+        ifn_score_records,
+        read_manifest,
+        read_plate_csv,
+    )
+
+    if undetermined not in ("max_cycle", "drop"):
+        raise InputError(f"--undetermined: {undetermined!r} must be 'max_cycle' or 'drop'")
+    base = QpcrSettings()
+    settings = QpcrSettings(
+        genes=_split(genes) or base.genes,
+        reference_genes=_split(reference_genes) or base.reference_genes,
+        threshold=base.threshold if threshold is None else threshold,
+        undetermined="drop" if undetermined == "drop" else "max_cycle",
+        max_cycle=max_cycle,
+        replicate_sd_max=replicate_sd_max,
+        control_value=control_value,
+    )
+    meta: dict[str, dict[str, Any]] = {}
+    if db is not None and manifest is None:
+        raise InputError("--db needs --manifest (which subject and visit each sample belongs to)")
+    if manifest is not None:
+        subjects, visits = _study_ids(db, study)
+        table = read_manifest(
+            manifest,
+            key="sample",
+            required=("sample", "subject_id", "visit_id"),
+            files=False,
+            known_subjects=subjects,
+            known_visits=visits,
+        )
+        meta = {str(m["sample"]): m for m in table.to_dict("records")}
+    result = ifn_score(read_plate_csv(ct, sample_type_column=controls_from_column), settings)
+    _warn(result.warnings)
+    records = ifn_score_records(result, settings.genes)
+    if meta:
+        unknown = [r["sample"] for r in records if r["sample"] not in meta]
+        if unknown:
+            raise InputError(f"{manifest}: sample {unknown[0]} of {ct} is not in the manifest")
+        for r in records:
+            r.update(
+                subject_id=meta[r["sample"]]["subject_id"], visit_id=meta[r["sample"]]["visit_id"]
+            )
+    if db is not None:
+        rows = [
+            {
+                "subject_id": r["subject_id"],
+                "visit_id": r["visit_id"],
+                "values": {"ifn_score": r["ifn_score"], "ifn_positive": r["positive"]},
+            }
+            for r in records
+        ]
+        n = _store(db, study, form, rows, f"interferon score from {ct.name}")
+        typer.echo(f"stored {n} {form} record(s)", err=True)
+    if as_json:
+        echo_json(records)
+        return
+    _print_table(
+        [{**r, "fold_changes": None} for r in records], ["sample", "ifn_score", "positive"]
+    )
+
+
+def _split(text: str | None) -> tuple[str, ...]:
+    return tuple(g.strip() for g in text.split(",") if g.strip()) if text else ()
+
+
+@ihc_app.command("import")
+def ihc_import(
+    measurements: Path = typer.Option(
+        ..., "--measurements", help="QuPath annotation or detection export."
+    ),
+    manifest: Path = typer.Option(..., "--manifest", help="CSV image,subject_id,visit_id,marker."),
+    annotations: Path | None = typer.Option(
+        None, "--annotations", help="Annotation export with tissue areas (with a detection export)."
+    ),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    study: str | None = typer.Option(None, "--study", help=STUDY_HELP),
+    form: str = typer.Option(DEFAULT_FORM, "--form", help=FORM_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Positive cells per mm2 (CD3, CD4, CD8, CXCL10) and mucin area fraction per biopsy."""
+    from clestudy.immuno import ihc_densities, ihc_wide, read_manifest, read_qupath_csv
+
+    subjects, visits = _study_ids(db, study)
+    table = read_manifest(
+        manifest,
+        key="image",
+        required=("image", "subject_id", "visit_id", "marker"),
+        files=False,
+        known_subjects=subjects,
+        known_visits=visits,
+        unique_by=("subject_id", "visit_id", "marker"),
+    )
+    extra = None if annotations is None else read_qupath_csv(annotations)
+    dens = ihc_densities(read_qupath_csv(measurements), table, annotations=extra)
+    rows = [{k: _finite(v) for k, v in rec.items()} for rec in dens.to_dict("records")]
+    if db is not None:
+        wide = ihc_wide(dens).to_dict("records")
+        store_rows = [
+            {
+                "subject_id": w.pop("subject_id"),
+                "visit_id": w.pop("visit_id"),
+                "values": {f"ihc_{k}": v for k, v in w.items() if _finite(v) is not None},
+            }
+            for w in wide
+        ]
+        n = _store(db, study, form, store_rows, f"IHC import from {measurements.name}")
+        typer.echo(f"stored {n} {form} record(s)", err=True)
+    if as_json:
+        echo_json(rows)
+        return
+    _print_table(
+        rows,
+        [
+            "subject_id",
+            "visit_id",
+            "image",
+            "marker",
+            "area_mm2",
+            "positive_per_mm2",
+            "stained_area_fraction",
+        ],
+    )
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app`` (none yet)."""
+    """Add the ``flow``, ``qpcr`` and ``ihc`` command groups to ``app``."""
+    app.add_typer(flow_app, name="flow")
+    app.add_typer(qpcr_app, name="qpcr")
+    app.add_typer(ihc_app, name="ihc")

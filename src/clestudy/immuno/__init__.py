@@ -1,0 +1,93 @@
+"""Immune profiling: FCS files to cell populations, qPCR to interferon scores, skin IHC.
+
+Files in, tidy tables out. FlowKit does the FCS reading and the gate geometry; this package
+validates the inputs, runs batches in parallel processes, and turns results into DataFrames with
+snake_case columns. It knows nothing of the store: the CLI stores the tables.
+
+Examples
+--------
+>>> from clestudy.immuno import DEFAULT_IFN_GENES, RICE_2013_THRESHOLD
+>>> len(DEFAULT_IFN_GENES), RICE_2013_THRESHOLD
+(6, 2.466)
+"""
+
+from clestudy.immuno._batch import default_workers, gate_batch
+from clestudy.immuno._errors import (
+    FcsFileError,
+    GatingStrategyError,
+    ManifestError,
+    MeasurementFileError,
+    PlateFileError,
+)
+from clestudy.immuno._gating import (
+    DEFAULT_MIN_EVENTS,
+    POPULATION_COLUMNS,
+    BeadCount,
+    FlowOptions,
+    SampleResult,
+    gate_fcs,
+    population_records,
+    read_sample,
+)
+from clestudy.immuno._ihc import IHC_MARKERS, ihc_densities, ihc_wide, read_qupath_csv
+from clestudy.immuno._manifest import FLOW_MANIFEST_COLUMNS, read_manifest
+from clestudy.immuno._qpcr import (
+    DEFAULT_IFN_GENES,
+    DEFAULT_REFERENCE_GENES,
+    RICE_2013_THRESHOLD,
+    IfnScoreResult,
+    QpcrSettings,
+    ifn_score,
+    ifn_score_records,
+    read_plate_csv,
+)
+from clestudy.immuno._strategy import (
+    TEMPLATE_STRATEGIES,
+    GateRef,
+    load_strategy,
+    strategy_channels,
+    strategy_gates,
+    template_path,
+    use_matrix_file,
+)
+from clestudy.immuno._zscore import ifn_zscore
+
+__all__ = [
+    "DEFAULT_IFN_GENES",
+    "DEFAULT_MIN_EVENTS",
+    "DEFAULT_REFERENCE_GENES",
+    "FLOW_MANIFEST_COLUMNS",
+    "IHC_MARKERS",
+    "POPULATION_COLUMNS",
+    "RICE_2013_THRESHOLD",
+    "TEMPLATE_STRATEGIES",
+    "BeadCount",
+    "FcsFileError",
+    "FlowOptions",
+    "GateRef",
+    "GatingStrategyError",
+    "IfnScoreResult",
+    "ManifestError",
+    "MeasurementFileError",
+    "PlateFileError",
+    "QpcrSettings",
+    "SampleResult",
+    "default_workers",
+    "gate_batch",
+    "gate_fcs",
+    "ifn_score",
+    "ifn_score_records",
+    "ifn_zscore",
+    "ihc_densities",
+    "ihc_wide",
+    "load_strategy",
+    "population_records",
+    "read_manifest",
+    "read_plate_csv",
+    "read_qupath_csv",
+    "read_sample",
+    "strategy_channels",
+    "strategy_gates",
+    "template_path",
+    "use_matrix_file",
+]

@@ -1,0 +1,132 @@
+"""Gate many FCS files in parallel processes with bounded memory.
+
+Each worker process holds one file at a time: the parent sends only paths and receives only the
+small population tables, so peak memory is about ``workers`` times one file's gating, whatever the
+batch size. The strategy is parsed once per worker. The first error cancels the rest of the batch
+and is raised as is (its message names the file), so a caller that stores results stores nothing.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from clestudy.immuno._gating import BeadCount, FlowOptions, SampleResult, gate_fcs
+from clestudy.immuno._strategy import load_strategy
+
+__all__ = ["ProgressCallback", "default_workers", "gate_batch"]
+
+#: Called after each file: (files done, files in the batch, the file just done).
+ProgressCallback = Callable[[int, int, str], None]
+
+_STRATEGIES: dict[tuple[str, str], Any] = {}
+
+
+def default_workers(n_files: int) -> int:
+    """Worker processes for a batch: one per CPU this process may use, at most one per file.
+
+    Examples
+    --------
+    >>> default_workers(1)
+    1
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, n_files))
+
+
+def _strategy_for(strategy_path: str, sample_name: str) -> Any:
+    key = (strategy_path, sample_name if strategy_path.lower().endswith(".wsp") else "")
+    if key not in _STRATEGIES:
+        _STRATEGIES[key] = load_strategy(strategy_path, sample_name=sample_name)
+    return _STRATEGIES[key]
+
+
+def _gate_one(path: str, strategy_path: str, options: FlowOptions, beads: BeadCount | None) -> Any:
+    strategy = _strategy_for(strategy_path, Path(path).name)
+    if options.compensation_file is not None:
+        # the matrix file rewrites the strategy's compensation references: use a fresh copy
+        strategy = load_strategy(strategy_path, sample_name=Path(path).name)
+    return gate_fcs(path, strategy, options, beads=beads)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    # fork shares the already imported FlowKit with the workers (no re-import per worker);
+    # elsewhere spawn is the only safe choice.
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    return multiprocessing.get_context(method)
+
+
+def gate_batch(
+    paths: Sequence[str | Path],
+    strategy_path: str | Path,
+    options: FlowOptions | None = None,
+    *,
+    beads: Sequence[BeadCount | None] | None = None,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[SampleResult]:
+    """Gate every file with one strategy, in parallel processes; results in input order.
+
+    Parameters
+    ----------
+    paths
+        FCS files.
+    strategy_path
+        Gating-ML 2.0 file or FlowJo workspace.
+    options
+        What to report (:class:`~clestudy.immuno.FlowOptions`).
+    beads
+        Counting beads per file (same order as ``paths``), or ``None``.
+    workers
+        Worker processes; default one per usable CPU (at most one per file). ``1`` gates in this
+        process.
+    progress
+        Called after each file as ``progress(done, total, path)``.
+
+    Raises
+    ------
+    clestudy.immuno.FcsFileError, clestudy.immuno.GatingStrategyError
+        The first failure of the batch; the remaining files are cancelled.
+    """
+    opts = options or FlowOptions()
+    files = [str(p) for p in paths]
+    bead_list = list(beads) if beads is not None else [None] * len(files)
+    strategy = str(strategy_path)
+    load_strategy(strategy)  # a broken strategy fails once, before any worker starts
+    n_workers = workers or default_workers(len(files))
+    results: list[SampleResult | None] = [None] * len(files)
+    if n_workers <= 1 or len(files) <= 1:
+        for i, (path, bead) in enumerate(zip(files, bead_list, strict=True)):
+            results[i] = _gate_one(path, strategy, opts, bead)
+            if progress is not None:
+                progress(i + 1, len(files), path)
+        return [r for r in results if r is not None]
+    with ProcessPoolExecutor(max_workers=n_workers, mp_context=_context()) as pool:
+        futures: dict[Future[Any], int] = {
+            pool.submit(_gate_one, path, strategy, opts, bead): i
+            for i, (path, bead) in enumerate(zip(files, bead_list, strict=True))
+        }
+        pending = set(futures)
+        done_count = 0
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in done:
+                error = future.exception()
+                if error is not None:
+                    for other in pending:
+                        other.cancel()
+                    raise error
+                index = futures[future]
+                results[index] = future.result()
+                done_count += 1
+                if progress is not None:
+                    progress(done_count, len(files), files[index])
+    return [r for r in results if r is not None]

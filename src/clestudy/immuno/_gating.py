@@ -1,0 +1,301 @@
+"""Gate one FCS file with FlowKit and turn the result into a tidy population table.
+
+Per sample and gate the table holds the event count, % of parent, % of all events, % of a chosen
+reference gate, medians of chosen channels and, with bead counts, the absolute count per uL:
+
+    percent_parent    = 100 * count / count(parent)          (FlowKit's ``relative_percent``)
+    percent_reference = 100 * count / count(reference gate)
+    cells per uL      = count / count(bead gate) * beads per test / test volume (uL)
+
+The absolute-count formula is the single-platform bead method of the BD Trucount tubes package
+insert (BD Biosciences, Trucount Tubes IVD, "Calculation of absolute counts").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clestudy.immuno._errors import FcsFileError, GatingStrategyError
+from clestudy.immuno._strategy import (
+    _flowkit,
+    load_strategy,
+    strategy_channels,
+    use_matrix_file,
+)
+
+__all__ = [
+    "DEFAULT_MIN_EVENTS",
+    "POPULATION_COLUMNS",
+    "BeadCount",
+    "FlowOptions",
+    "SampleResult",
+    "gate_fcs",
+    "population_records",
+    "read_sample",
+]
+
+#: Populations with fewer events than this are reported with a warning (issue 5; rare-event
+#: precision: a 100-event population has a Poisson CV of 10 %).
+DEFAULT_MIN_EVENTS = 100
+
+POPULATION_COLUMNS = (
+    "sample",
+    "gate",
+    "gate_path",
+    "parent",
+    "count",
+    "percent_parent",
+    "percent_total",
+    "percent_reference",
+    "absolute_count_per_ul",
+)
+
+
+@dataclass(frozen=True)
+class BeadCount:
+    """Counting beads of one tube: beads added per test and the blood volume stained (uL)."""
+
+    beads_per_test: float
+    volume_ul: float
+
+
+@dataclass(frozen=True)
+class FlowOptions:
+    """What to report for each sample.
+
+    Attributes
+    ----------
+    reference_gate
+        ``percent_reference`` is computed against this gate (e.g. a live or CD45+ gate).
+    median_channels
+        Channels (PnN or PnS label) whose median, compensated and untransformed, is reported
+        per gate as ``median_<channel>``.
+    min_events
+        Reported populations with fewer events raise a QC warning.
+    bead_gate
+        The gate holding the counting beads; with a :class:`BeadCount` per sample it gives
+        ``absolute_count_per_ul``.
+    compensation_file
+        A spillover matrix file (FlowJo CSV/TSV with detector names) used instead of $SPILL
+        wherever the strategy says ``compensation-ref="FCS"``.
+    ignore_offset_error
+        Read FCS files whose data offset is off by one (FlowIO ``ignore_offset_error``).
+    """
+
+    reference_gate: str | None = None
+    median_channels: tuple[str, ...] = ()
+    min_events: int = DEFAULT_MIN_EVENTS
+    bead_gate: str | None = None
+    compensation_file: str | None = None
+    ignore_offset_error: bool = False
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    """The populations of one file, its total events and its QC warnings."""
+
+    sample: str
+    path: str
+    n_events: int
+    populations: pd.DataFrame
+    warnings: tuple[str, ...] = field(default=())
+
+
+def read_sample(path: str | Path, *, ignore_offset_error: bool = False) -> Any:
+    """Read an FCS 2.0/3.0/3.1 file as a ``flowkit.Sample``; errors name the file.
+
+    Raises
+    ------
+    FcsFileError
+        A missing, truncated or corrupt file.
+    """
+    fk = _flowkit()
+    path = Path(path)
+    if not path.is_file():
+        raise FcsFileError(f"{path}: no such FCS file")
+    try:
+        return fk.Sample(str(path), sample_id=path.stem, ignore_offset_error=ignore_offset_error)
+    except Exception as exc:  # FlowIO raises ValueError, FCSParsingError, struct.error ...
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        raise FcsFileError(f"{path}: cannot read FCS file: {message}") from None
+
+
+def _check_channels(path: Path, sample: Any, needed: dict[str, str]) -> None:
+    labels = set(sample.pnn_labels) | set(sample.pns_labels)
+    labels |= {label.replace("/", "_") for label in sample.pnn_labels}
+    for label, gate_id in needed.items():
+        if label not in labels:
+            raise FcsFileError(
+                f"{path}: channel {label!r} needed by gate {gate_id} is not in the file "
+                f"(channels: {', '.join(sample.pnn_labels)})"
+            )
+
+
+def _channel_index(path: Path, sample: Any, label: str) -> int:
+    if label in sample.pnn_labels:
+        return int(sample.pnn_labels.index(label))
+    if label in sample.pns_labels:
+        return int(sample.pns_labels.index(label))
+    raise FcsFileError(
+        f"{path}: median channel {label!r} is not in the file "
+        f"(channels: {', '.join(sample.pnn_labels)})"
+    )
+
+
+def _compensated_events(sample: Any, matrix: Any | None) -> np.ndarray:
+    fk = _flowkit()
+    meta = sample.get_metadata()
+    spill = meta.get("spillover", meta.get("spill"))
+    if matrix is None and spill is not None:
+        detectors = [sample.pnn_labels[i] for i in sample.fluoro_indices]
+        matrix = fk.Matrix(spill, detectors, null_channels=sample.null_channels)
+    if matrix is None:
+        return np.asarray(sample.get_events(source="raw"))
+    return np.asarray(matrix.apply(sample))
+
+
+def gate_fcs(
+    path: str | Path,
+    strategy: Any,
+    options: FlowOptions | None = None,
+    *,
+    beads: BeadCount | None = None,
+) -> SampleResult:
+    """Gate one FCS file with a FlowKit gating strategy and tabulate every population.
+
+    Parameters
+    ----------
+    path
+        The FCS file; its stem is the sample name.
+    strategy
+        A ``flowkit.GatingStrategy`` or a path to Gating-ML / FlowJo workspace.
+    options
+        What to report (:class:`FlowOptions`).
+    beads
+        Counting beads of this tube, for ``absolute_count_per_ul``.
+
+    Returns
+    -------
+    SampleResult
+        ``populations`` has the columns :data:`POPULATION_COLUMNS` (+ ``median_<channel>``).
+
+    Raises
+    ------
+    FcsFileError
+        An unreadable file or a channel the strategy or a median needs that the file lacks.
+    GatingStrategyError
+        An unusable strategy, or a reference or bead gate the strategy does not have.
+    """
+    opts = options or FlowOptions()
+    path = Path(path)
+    if not hasattr(strategy, "gate_sample"):
+        strategy = load_strategy(strategy, sample_name=path.name)
+    matrix = None
+    if opts.compensation_file is not None:
+        matrix = _matrix_from_file(opts.compensation_file, path, opts)
+        use_matrix_file(strategy, matrix)
+    sample = read_sample(path, ignore_offset_error=opts.ignore_offset_error)
+    _check_channels(path, sample, strategy_channels(strategy))
+    median_idx = [_channel_index(path, sample, c) for c in opts.median_channels]
+    try:
+        results = strategy.gate_sample(sample, cache_events=True)
+    except (LookupError, ValueError) as exc:
+        message = " ".join(str(exc).split())
+        raise FcsFileError(f"{path}: gating failed: {message}") from None
+    report = results.report
+    counts = {(str(r.gate_name), tuple(r.gate_path)): int(r.count) for r in report.itertuples()}
+    reference = _unique_count(counts, opts.reference_gate, "reference")
+    bead_events = _unique_count(counts, opts.bead_gate, "bead")
+    n_events = int(sample.event_count)
+    rows: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    for r in report.itertuples():
+        count = int(r.count)
+        rows.append(
+            {
+                "sample": path.stem,
+                "gate": str(r.gate_name),
+                "gate_path": "/".join(r.gate_path),
+                "parent": None if r.parent == "root" else str(r.parent),
+                "count": count,
+                "percent_parent": float(r.relative_percent),
+                "percent_total": _percent(count, n_events),
+                "percent_reference": math.nan if reference is None else _percent(count, reference),
+                "absolute_count_per_ul": _absolute(count, bead_events, beads),
+            }
+        )
+        if count < opts.min_events:
+            warnings.append(
+                f"{path}: gate {r.gate_name}: {count} events, fewer than the minimum "
+                f"{opts.min_events}; its percentages are imprecise"
+            )
+    table = pd.DataFrame(rows, columns=list(POPULATION_COLUMNS))
+    if median_idx:
+        events = _compensated_events(sample, matrix)
+        for label, idx in zip(opts.median_channels, median_idx, strict=True):
+            values = []
+            for row in table.itertuples(index=False):
+                member = results.get_gate_membership(row.gate, row.gate_path)
+                chosen = events[np.asarray(member, dtype=bool), idx]
+                values.append(float(np.median(chosen)) if chosen.size else math.nan)
+            table[f"median_{label}"] = values
+        del events
+    return SampleResult(path.stem, str(path), n_events, table, tuple(warnings))
+
+
+def _unique_count(
+    counts: dict[tuple[str, tuple[str, ...]], int], gate_id: str | None, role: str
+) -> int | None:
+    if gate_id is None:
+        return None
+    found = [c for (g, _), c in counts.items() if g == gate_id]
+    if len(found) != 1:
+        known = ", ".join(sorted({g for g, _ in counts}))
+        problem = "is not a gate of the strategy" if not found else "names several gates"
+        raise GatingStrategyError(f"{role} gate {gate_id!r} {problem} (gates: {known})")
+    return found[0]
+
+
+def _percent(count: int, total: int | None) -> float:
+    return math.nan if not total else 100.0 * count / total
+
+
+def _absolute(count: int, bead_events: int | None, beads: BeadCount | None) -> float:
+    if beads is None or not bead_events:
+        return math.nan
+    return count / bead_events * beads.beads_per_test / beads.volume_ul
+
+
+def _matrix_from_file(matrix_file: str, path: Path, opts: FlowOptions) -> Any:
+    fk = _flowkit()
+    sample = read_sample(path, ignore_offset_error=opts.ignore_offset_error)
+    detectors = [sample.pnn_labels[i] for i in sample.fluoro_indices]
+    try:
+        return fk.Matrix(str(matrix_file), detectors, null_channels=sample.null_channels)
+    except Exception as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        raise FcsFileError(f"{matrix_file}: not a usable compensation matrix: {message}") from None
+
+
+def population_records(results: Sequence[SampleResult]) -> list[dict[str, Any]]:
+    """The JSON contract of ``clestudy flow gate``: sample, gate, parent, count, percent_parent."""
+    out: list[dict[str, Any]] = []
+    for result in results:
+        for row in result.populations.itertuples(index=False):
+            out.append(
+                {
+                    "sample": str(row.sample),
+                    "gate": str(row.gate),
+                    "parent": None if row.parent is None else str(row.parent),
+                    "count": int(row.count),
+                    "percent_parent": float(row.percent_parent),
+                }
+            )
+    return out

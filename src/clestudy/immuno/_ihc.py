@@ -1,0 +1,187 @@
+"""Skin biopsy immunohistochemistry from QuPath measurement exports.
+
+QuPath (Bankhead P et al., *Sci Rep* 2017;7:16878, doi:10.1038/s41598-017-17204-5) exports one
+row per annotation ("Measure > Export measurements", annotations) or per detected cell
+(detections). Per image, with the tissue annotations' total area ``A`` (um^2)::
+
+    positive cells per mm^2 = positive cells / (A / 1e6)
+    stained area fraction   = stained area (um^2) / A
+
+Annotation exports carry ``Num Positive`` per annotation (positive cell detection); detection
+exports are counted by class (``Positive``, or the intensity classes ``1+``/``2+``/``3+``) and need
+the annotation export for the area. Mucin comes from a pixel classifier's area measurement on the
+annotations (a column such as ``Mucin area µm^2``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from clestudy.immuno._errors import MeasurementFileError
+
+__all__ = ["IHC_MARKERS", "ihc_densities", "ihc_wide", "read_qupath_csv"]
+
+#: Markers of the lupus skin panel; ``mucin`` is measured as a stained area, the others as cells.
+IHC_MARKERS = ("CD3", "CD4", "CD8", "CXCL10", "mucin")
+
+_AREA = re.compile(r"^area (µm|um|μm)\^2$", re.IGNORECASE)
+_MUCIN_AREA = re.compile(r"mucin.*area (µm|um|μm)\^2$", re.IGNORECASE)
+_POSITIVE_CLASS = re.compile(r"(^|:\s*)(positive|[123]\+)$", re.IGNORECASE)
+
+
+def read_qupath_csv(path: str | Path) -> pd.DataFrame:
+    """Read a QuPath measurement export (comma- or tab-separated) as text-preserving columns.
+
+    Raises
+    ------
+    MeasurementFileError
+        A missing file or a table without the ``Image`` column.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MeasurementFileError(f"{path}: no such measurement file")
+    with path.open(encoding="utf-8-sig") as handle:
+        header = handle.readline()
+    sep = "\t" if header.count("\t") > header.count(",") else ","
+    table = pd.read_csv(path, sep=sep, encoding="utf-8-sig")
+    table.columns = pd.Index([str(c).strip() for c in table.columns])
+    if "Image" not in table.columns:
+        raise MeasurementFileError(
+            f"{path}: no 'Image' column; is this a QuPath measurement export? "
+            f"(columns: {', '.join(table.columns[:8])})"
+        )
+    table.attrs["source"] = str(path)
+    return table
+
+
+def _column(table: pd.DataFrame, pattern: re.Pattern[str], what: str) -> str:
+    found = [c for c in table.columns if pattern.search(c)]
+    if len(found) != 1:
+        problem = "no" if not found else "several"
+        raise MeasurementFileError(
+            f"{table.attrs.get('source', 'measurements')}: {problem} {what} column "
+            f"(columns: {', '.join(table.columns)})"
+        )
+    return found[0]
+
+
+def _image_areas_um2(annotations: pd.DataFrame) -> pd.Series:
+    area = _column(annotations, _AREA, "'Area µm^2' (calibrated image)")
+    return annotations.groupby("Image")[area].sum()
+
+
+def ihc_densities(
+    measurements: pd.DataFrame,
+    manifest: pd.DataFrame,
+    *,
+    annotations: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Positive cells per mm^2 and mucin area fraction per image, joined to subject and visit.
+
+    Parameters
+    ----------
+    measurements
+        A QuPath annotation export (with ``Num Positive``) or detection export (with ``Class``).
+    manifest
+        Validated manifest with ``image, subject_id, visit_id, marker`` (see
+        :func:`~clestudy.immuno.read_manifest`); ``marker`` is one of :data:`IHC_MARKERS`.
+    annotations
+        The annotation export giving tissue areas, required with a detection export.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``subject_id, visit_id, image, marker, area_mm2, positive_cells, positive_per_mm2,
+        stained_area_mm2, stained_area_fraction``.
+
+    Raises
+    ------
+    MeasurementFileError
+        An image of the manifest absent from the export, an unknown marker, or a missing column.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"Image": ["s1.svs"], "Area µm^2": [2_000_000.0], "Num Positive": [300]})
+    >>> man = pd.DataFrame({"image": ["s1.svs"], "subject_id": ["S01"], "visit_id": ["d0"],
+    ...                     "marker": ["CD3"]})
+    >>> float(ihc_densities(m, man)["positive_per_mm2"].iloc[0])  # 300 / 2 mm^2
+    150.0
+    """
+    source = measurements.attrs.get("source", "measurements")
+    is_detection = "Num Positive" not in measurements.columns
+    area_table = measurements if annotations is None else annotations
+    if is_detection and annotations is None:
+        raise MeasurementFileError(
+            f"{source}: a detection export has no tissue area; give the annotation export too"
+        )
+    areas = _image_areas_um2(area_table)
+    if is_detection:
+        if "Class" not in measurements.columns:
+            raise MeasurementFileError(f"{source}: neither 'Num Positive' nor 'Class' column")
+        positive = measurements["Class"].astype(str).str.strip().str.contains(_POSITIVE_CLASS)
+        counts = positive.groupby(measurements["Image"]).sum()
+    else:
+        counts = measurements.groupby("Image")["Num Positive"].sum()
+    mucin_col = None
+    rows = []
+    for rec in manifest.to_dict("records"):
+        image, marker = str(rec["image"]), str(rec["marker"])
+        where = f"manifest line {rec.get('line', '?')} ({image})"
+        if marker.lower() not in {m.lower() for m in IHC_MARKERS}:
+            raise MeasurementFileError(
+                f"{where}: marker {marker!r} is not one of {', '.join(IHC_MARKERS)}"
+            )
+        if image not in areas.index:
+            raise MeasurementFileError(f"{where}: image not found in {source}")
+        area_um2 = float(areas[image])
+        if area_um2 <= 0:
+            raise MeasurementFileError(f"{where}: annotated tissue area is {area_um2} µm^2")
+        row = {
+            "subject_id": rec["subject_id"],
+            "visit_id": rec["visit_id"],
+            "image": image,
+            "marker": marker,
+            "area_mm2": area_um2 / 1e6,
+            "positive_cells": np.nan,
+            "positive_per_mm2": np.nan,
+            "stained_area_mm2": np.nan,
+            "stained_area_fraction": np.nan,
+        }
+        if marker.lower() == "mucin":
+            mucin_col = mucin_col or _column(area_table, _MUCIN_AREA, "'Mucin area µm^2'")
+            stained = float(area_table.loc[area_table["Image"] == image, mucin_col].sum())
+            row["stained_area_mm2"] = stained / 1e6
+            row["stained_area_fraction"] = stained / area_um2
+        else:
+            n = int(counts.get(image, 0))
+            row["positive_cells"] = n
+            row["positive_per_mm2"] = n / (area_um2 / 1e6)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def ihc_wide(densities: pd.DataFrame) -> pd.DataFrame:
+    """One row per subject and visit: ``<marker>_per_mm2`` and ``mucin_area_fraction``.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"subject_id": ["S01"], "visit_id": ["d0"], "marker": ["CD3"],
+    ...                   "positive_per_mm2": [150.0], "stained_area_fraction": [np.nan]})
+    >>> ihc_wide(d).columns.tolist()
+    ['subject_id', 'visit_id', 'cd3_per_mm2']
+    """
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    for rec in densities.to_dict("records"):
+        key = (str(rec["subject_id"]), str(rec["visit_id"]))
+        marker = str(rec["marker"]).lower()
+        values = out.setdefault(key, {})
+        if marker == "mucin":
+            values["mucin_area_fraction"] = float(rec["stained_area_fraction"])
+        else:
+            values[f"{marker}_per_mm2"] = float(rec["positive_per_mm2"])
+    rows = [{"subject_id": s, "visit_id": v, **vals} for (s, v), vals in out.items()]
+    return pd.DataFrame(rows)
