@@ -1,9 +1,144 @@
-"""Command group placeholder: filled in by the issue that owns it."""
+"""``clestudy stats``: the analysis-plan engine from the command line (thin over clestudy.stats)."""
 
 from __future__ import annotations
 
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
 import typer
+
+from clestudy.cli._common import echo_json
+from clestudy.errors import InputError
+from clestudy.stats import paired_comparison
+
+__all__ = ["register", "stats_app"]
+
+stats_app = typer.Typer(
+    name="stats",
+    help="Prespecified analyses: paired tests with honest small-sample p-values, and a checker "
+    "for published summaries.",
+    no_args_is_help=True,
+)
+
+MISSING_TEXT = frozenset({"", "NA", "NaN", "nan"})
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON values: NaN becomes null, NumPy scalars become Python scalars."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [_jsonable(dict(row)) for row in frame.to_dict(orient="records")]
+
+
+def read_long_csv(path: Path) -> pd.DataFrame:
+    """Read a CSV into text columns indexed by file line number (so errors can name the line).
+
+    Lines starting with ``#`` and blank lines are skipped; ``NA``, ``NaN`` and empty cells are
+    missing values.
+    """
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    numbered = [
+        (number, line)
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not numbered:
+        raise InputError(f"{path}: no header line; the file is empty")
+    rows = list(csv.reader(line for _, line in numbered))
+    header = [name.strip() for name in rows[0]]
+    for (number, _), fields in zip(numbered[1:], rows[1:], strict=True):
+        if len(fields) != len(header):
+            raise InputError(
+                f"{path}: line {number}: {len(fields)} fields, but the header has {len(header)}"
+            )
+    body = [[None if f.strip() in MISSING_TEXT else f.strip() for f in r] for r in rows[1:]]
+    index = pd.Index([number for number, _ in numbered[1:]], name="line")
+    return pd.DataFrame(body, columns=header, index=index, dtype=object)
+
+
+def _print_paired(frame: pd.DataFrame) -> None:
+    for row in frame.to_dict(orient="records"):
+        typer.echo(
+            f"{row['measure']}: n = {row['n_pairs']}, mean {row['mean_before']:.4g} -> "
+            f"{row['mean_after']:.4g} (difference {row['mean_difference']:.4g})"
+        )
+        typer.echo(
+            f"  t({row['t_df']:.0f}) = {row['t_statistic']:.4g}, p = {row['p_t']:.4g}; "
+            f"Wilcoxon exact p = {row['p_wilcoxon_exact']:.4g}, asymptotic p = "
+            f"{row['p_wilcoxon_asymptotic']:.4g}; sign test p = {row['p_sign']:.4g}"
+        )
+        typer.echo(
+            f"  Hodges-Lehmann {row['hodges_lehmann']:.4g} ({row['hl_ci_low']:.4g} to "
+            f"{row['hl_ci_high']:.4g}, achieved level {row['hl_ci_achieved_level']:.4%}); "
+            f"d_z = {row['cohen_dz']:.4g}"
+        )
+        verdict = "significant" if row["significant"] else "not significant"
+        typer.echo(
+            f"  rule {row['rule']}: {verdict}, decided by {row['decided_by']} "
+            f"(p = {row['p_decisive']:.4g})"
+        )
+        for warning in row["warnings"]:
+            typer.echo(f"  warning [{warning['code']}]: {warning['message']}")
+
+
+@stats_app.command("paired")
+def paired(
+    csv_path: Path = typer.Option(
+        ..., "--csv", help="Long CSV: one row per subject x visit, one column per measure."
+    ),
+    subject: str = typer.Option(..., "--subject", help="Column naming the subject."),
+    visit: str = typer.Option(..., "--visit", help="Column naming the visit."),
+    before: str = typer.Option(..., "--before", help="Visit label of the first measurement."),
+    after: str = typer.Option(..., "--after", help="Visit label of the second measurement."),
+    measure: list[str] = typer.Option(
+        [], "--measure", help="Measure column (repeat for several; default: all other columns)."
+    ),
+    alpha: float = typer.Option(0.05, "--alpha", help="Significance level."),
+    rule: str = typer.Option(
+        "t-then-wilcoxon", "--rule", help="Decision rule: t-then-wilcoxon, t, wilcoxon or both."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list, one object a measure."),
+) -> None:
+    """Compare measures between two visits: paired t, exact and asymptotic Wilcoxon, sign test,
+    Hodges-Lehmann with its achieved level, and the rule's decision. Errors name the file line."""
+    data = read_long_csv(csv_path)
+    measures = measure or [c for c in data.columns if c not in (subject, visit)]
+    result = paired_comparison(
+        data,
+        subject=subject,
+        visit=visit,
+        before=before,
+        after=after,
+        measures=measures,
+        alpha=alpha,
+        rule=rule,  # type: ignore[arg-type]  # validated by paired_comparison
+        source=str(csv_path),
+    )
+    if as_json:
+        echo_json(_records(result))
+    else:
+        _print_paired(result)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app`` (none yet)."""
+    """Add the ``stats`` command group to ``app``."""
+    app.add_typer(stats_app, name="stats")
