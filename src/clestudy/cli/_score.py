@@ -1,9 +1,45 @@
-"""Command group placeholder: filled in by the issue that owns it."""
+"""``clestudy score INSTRUMENT [FILE|-] --json``: score one JSON object with a clinical instrument.
+
+Thin over :func:`clestudy.instruments.score_payload`: read one JSON object, print one JSON object.
+Bad input exits with code 2 and one line on stderr naming the input and the item.
+"""
 
 from __future__ import annotations
 
 import typer
 
+from clestudy.cli._common import echo_json, read_json_input
+from clestudy.errors import InputError
+from clestudy.instruments import SCORE_INSTRUMENTS, score_payload
+
+__all__ = ["register"]
+
+
+def score(
+    instrument: str = typer.Argument(
+        ..., help=f"The instrument: {', '.join(SCORE_INSTRUMENTS)}.", show_default=False
+    ),
+    source: str = typer.Argument(
+        "-", metavar="[FILE|-]", help="A JSON file with one object; '-' or nothing reads stdin."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the result as one JSON object (the stable, scriptable form)."
+    ),
+) -> None:
+    """Score one JSON object with a validated clinical instrument (see docs/instruments.md)."""
+    payload = read_json_input(source)
+    name = "<stdin>" if source == "-" else source
+    try:
+        result = score_payload(instrument, payload)
+    except InputError as exc:
+        raise type(exc)(f"{name}: {exc}") from None
+    if as_json:
+        echo_json(result)
+        return
+    for key, value in result.items():
+        typer.echo(f"{key}: {value}")
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app`` (none yet)."""
+    """Add ``score`` to the CLI."""
+    app.command("score")(score)

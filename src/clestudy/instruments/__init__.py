@@ -22,6 +22,7 @@ from clestudy.instruments._clasi_response import (
     clasi_response,
     clasi_response_rule_setting,
 )
+from clestudy.instruments._contract import SCORE_INSTRUMENTS, score_payload
 from clestudy.instruments._ctcae_lab import (
     ABNORMAL_BASELINE_ARMS,
     CTCAE_LAB_TERMS,
@@ -87,6 +88,7 @@ __all__ = [
     "INSTRUMENT_FIELDS",
     "INSTRUMENT_VERSIONS",
     "RENAL_JURISDICTIONS",
+    "SCORE_INSTRUMENTS",
     "SLEDAI2K_DESCRIPTORS",
     "SLEDAI2K_SEROLOGY",
     "STEROID_DRUGS",
@@ -113,6 +115,7 @@ __all__ = [
     "lenalidomide_renal_check",
     "prednisone_equivalent",
     "renal_jurisdiction_setting",
+    "score_payload",
     "sledai2k_score",
     "steroid_exposure",
     "steroid_settings",
