@@ -58,8 +58,23 @@ def test_report_is_standalone_with_tables_and_figure(demo_dir: Path) -> None:
     assert html.count("<svg") == 2
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "no external assets"
     assert "<script" not in html and "<link" not in html
-    for text in ("p (Wilcoxon, exact)", "normal approx.", "achieved level", "exact_wilcoxon"):
-        assert text in html or text.replace("_", " ") in html
+    for text in ("Wilcoxon p, exact", "Wilcoxon p, normal approx.", "CI; achieved level"):
+        assert text in html
+    assert "93.8 %" in html, "HL interval's achieved level at n = 5 (15/16 = 0.9375)"
+    assert "scipy.stats.ttest_rel" in html and "normal approximation without continuity" in html
+    assert "the exact two-sided Wilcoxon p cannot be below 0.0625" in html
+
+
+def test_report_reproduces_seed_003_summary(demo_dir: Path) -> None:
+    """Wu et al. (seed 003): prednisone 23 (10.9) -> 11 (7.4) mg, p = 0.005; ESR 26.2 (8.9) ->
+    19.2 (7.5) mm/hr, p = 0.015; the exact Wilcoxon p cannot reach 0.05 at n = 5."""
+    html = (demo_dir / "report.html").read_text(encoding="utf-8")
+    section = html[html.index('id="pediatric-cle-chart-review"') :]
+    for printed in ("23.0 (10.9)", "11.0 (7.4)", "26.2 (8.9)", "19.2 (7.5)"):
+        assert printed in section
+    assert "p = 0.0046" in section  # rounds to the abstract's 0.005
+    assert "p = 0.0147" in section  # rounds to the abstract's 0.015
+    assert "not significant" in section
 
 
 def test_report_shows_clasi_severity_and_response(demo_dir: Path) -> None:

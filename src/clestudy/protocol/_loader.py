@@ -127,7 +127,7 @@ def parse_protocol(text: str, source: str = "<protocol>") -> Protocol:
     >>> parse_protocol("id: x\\ntitle: T\\nversion: '1'\\narms: []\\n", "p.yaml")
     Traceback (most recent call last):
     ...
-    clestudy.errors.ProtocolError: p.yaml:4: arms: List should have at least 1 item after validation, not 0
+    clestudy.errors.ProtocolError: p.yaml:4: arms: Tuple should have at least 1 item after validation, not 0
     """
     try:
         data: Any = yaml.safe_load(text)
