@@ -23,6 +23,7 @@ from clestudy.instruments._clasi_response import (
     clasi_response_rule_setting,
 )
 from clestudy.instruments._contract import SCORE_INSTRUMENTS, score_payload
+from clestudy.instruments._criteria import CriteriaResult
 from clestudy.instruments._ctcae_lab import (
     ABNORMAL_BASELINE_ARMS,
     CTCAE_LAB_TERMS,
@@ -39,6 +40,14 @@ from clestudy.instruments._derive import (
     DerivedScore,
     derive,
 )
+from clestudy.instruments._remission import (
+    DEFAULT_DORIS_PREDNISOLONE_RULE,
+    DORIS_PREDNISOLONE_RULES,
+    LLDAS_MAINTENANCE_CEILINGS_MG,
+    LLDAS_MAJOR_ORGAN_DESCRIPTORS,
+    doris_remission,
+    lldas,
+)
 from clestudy.instruments._renal import (
     CREATININE_UNITS,
     DEFAULT_RENAL_JURISDICTION,
@@ -50,6 +59,16 @@ from clestudy.instruments._renal import (
     lenalidomide_renal_check,
     renal_jurisdiction_setting,
 )
+from clestudy.instruments._selena_flare import (
+    SFI_MILD_MANIFESTATIONS,
+    SFI_MILD_MEDICATIONS,
+    SFI_SEVERE_MANIFESTATIONS,
+    SFI_SEVERE_MEDICATIONS,
+    NewMedication,
+    SelenaFlare,
+    SelenaVisit,
+    selena_flare,
+)
 from clestudy.instruments._sledai import (
     DEFAULT_SLEDAI2K_ARTHRITIS_RULE,
     DEFAULT_SLEDAI2K_WINDOW_DAYS,
@@ -58,6 +77,7 @@ from clestudy.instruments._sledai import (
     Sledai2kScore,
     sledai2k_score,
 )
+from clestudy.instruments._sri4 import BILAG_DOMAINS, BILAG_GRADES, sri_response
 from clestudy.instruments._steroids import (
     DEFAULT_BETAMETHASONE_MG,
     DEFAULT_DEFLAZACORT_MG,
@@ -71,6 +91,8 @@ from clestudy.instruments._steroids import (
 
 __all__ = [
     "ABNORMAL_BASELINE_ARMS",
+    "BILAG_DOMAINS",
+    "BILAG_GRADES",
     "CLASI_AREAS",
     "CLASI_FIELDS",
     "CLASI_RESPONSE_RULES",
@@ -82,24 +104,36 @@ __all__ = [
     "DEFAULT_CLASI_RESPONSE_RULE",
     "DEFAULT_CTCAE_VERSION",
     "DEFAULT_DEFLAZACORT_MG",
+    "DEFAULT_DORIS_PREDNISOLONE_RULE",
     "DEFAULT_RENAL_JURISDICTION",
     "DEFAULT_SLEDAI2K_ARTHRITIS_RULE",
     "DEFAULT_SLEDAI2K_WINDOW_DAYS",
+    "DORIS_PREDNISOLONE_RULES",
     "INSTRUMENT_FIELDS",
     "INSTRUMENT_VERSIONS",
+    "LLDAS_MAINTENANCE_CEILINGS_MG",
+    "LLDAS_MAJOR_ORGAN_DESCRIPTORS",
     "RENAL_JURISDICTIONS",
     "SCORE_INSTRUMENTS",
+    "SFI_MILD_MANIFESTATIONS",
+    "SFI_MILD_MEDICATIONS",
+    "SFI_SEVERE_MANIFESTATIONS",
+    "SFI_SEVERE_MEDICATIONS",
     "SLEDAI2K_DESCRIPTORS",
     "SLEDAI2K_SEROLOGY",
     "STEROID_DRUGS",
     "WEIGHT_BASES",
     "ClasiScore",
     "CreatinineClearance",
+    "CriteriaResult",
     "DerivedScore",
     "InstrumentInputError",
     "LabGrade",
+    "NewMedication",
     "RenalDoseCheck",
     "ResponseResult",
+    "SelenaFlare",
+    "SelenaVisit",
     "Sledai2kScore",
     "SteroidDose",
     "SteroidExposure",
@@ -112,11 +146,15 @@ __all__ = [
     "ctcae_lab_grade",
     "ctcae_settings",
     "derive",
+    "doris_remission",
     "lenalidomide_renal_check",
+    "lldas",
     "prednisone_equivalent",
     "renal_jurisdiction_setting",
     "score_payload",
+    "selena_flare",
     "sledai2k_score",
+    "sri_response",
     "steroid_exposure",
     "steroid_settings",
 ]
