@@ -128,3 +128,41 @@ def test_paired_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     missing = tmp_path / "nope.csv"
     assert main(paired_args(missing)) == 2
     assert capsys.readouterr().err.strip() == f"error: {missing}: no such file"
+
+
+SEED003_PREDNISONE = [
+    "stats", "check-summary", "--n", "5", "--mean-before", "23", "--sd-before", "10.9",
+    "--mean-after", "11", "--sd-after", "7.4",
+]  # fmt: skip
+
+
+def test_check_summary_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*SEED003_PREDNISONE, "--p", "0.005", "--test", "paired-t", "--json"]) == 0
+    rows = {row["check"]: row for row in json.loads(capsys.readouterr().out)}
+    assert set(rows) == {
+        "grim_mean_before", "grim_mean_after", "implied_sd_difference", "implied_correlation",
+        "test_can_reach_p",
+    }  # fmt: skip
+    assert all(row["status"] == "consistent" for row in rows.values())
+
+
+def test_check_summary_text_flags_the_wilcoxon_claim(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*SEED003_PREDNISONE, "--p", "<0.05", "--test", "wilcoxon-exact"]) == 0
+    out = capsys.readouterr().out
+    assert "inconsistent  test_can_reach_p: the exact two-sided signed-rank test with n = 5 " in out
+    assert "not_applicable  implied_sd_difference" in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--p", "0.005", "--test", "t"], r"^error: check_published_summary: test = 't'; allowed"),
+        (["--p", "p=0.005", "--test", "paired-t"], r"^error: p_value: 'p=0.005' is not a printed"),
+        (["--p", "0", "--test", "paired-t"], r"^error: p_value: '0'; allowed: 0 < p <= 1$"),
+    ],
+)
+def test_check_summary_bad_input(
+    capsys: pytest.CaptureFixture[str], extra: list[str], match: str
+) -> None:
+    assert main([*SEED003_PREDNISONE, *extra]) == 2
+    assert re.search(match, capsys.readouterr().err.strip())

@@ -13,7 +13,7 @@ import typer
 
 from clestudy.cli._common import echo_json
 from clestudy.errors import InputError
-from clestudy.stats import paired_comparison
+from clestudy.stats import check_published_summary, paired_comparison
 
 __all__ = ["register", "stats_app"]
 
@@ -137,6 +137,43 @@ def paired(
         echo_json(_records(result))
     else:
         _print_paired(result)
+
+
+@stats_app.command("check-summary")
+def check_summary(
+    n: int = typer.Option(..., "--n", help="Number of pairs."),
+    mean_before: str = typer.Option(..., "--mean-before", help="Printed mean, first visit."),
+    sd_before: str = typer.Option(..., "--sd-before", help="Printed SD, first visit."),
+    mean_after: str = typer.Option(..., "--mean-after", help="Printed mean, second visit."),
+    sd_after: str = typer.Option(..., "--sd-after", help="Printed SD, second visit."),
+    p_value: str = typer.Option(..., "--p", help="Printed two-sided p ('0.005', '<0.05')."),
+    test: str = typer.Option(
+        ..., "--test", help="Test named: paired-t, wilcoxon-exact, wilcoxon-asymptotic or sign."
+    ),
+    granularity: float = typer.Option(
+        1.0, "--granularity", help="Step of the raw values for GRIM (1 = integers)."
+    ),
+    alpha: float = typer.Option(0.05, "--alpha", help="Significance level of the paper."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list, one object a check."),
+) -> None:
+    """Check a published paired summary: GRIM, the implied SD of the differences and pre/post
+    correlation, and whether the named test can reach the printed p at this n."""
+    result = check_published_summary(
+        n=n,
+        mean_before=mean_before,
+        sd_before=sd_before,
+        mean_after=mean_after,
+        sd_after=sd_after,
+        p_value=p_value,
+        test=test,  # type: ignore[arg-type]  # validated by check_published_summary
+        granularity=granularity,
+        alpha=alpha,
+    )
+    if as_json:
+        echo_json(_records(result))
+        return
+    for row in result.to_dict(orient="records"):
+        typer.echo(f"{row['status']:>14}  {row['check']}: {row['message']}")
 
 
 def register(app: typer.Typer) -> None:

@@ -15,14 +15,26 @@ from clestudy.stats._signed_rank import (
     signed_rank_exact_p,
     signed_rank_null_pmf,
 )
+from clestudy.stats._summary_check import (
+    SUMMARY_TESTS,
+    Reported,
+    SummaryTest,
+    check_published_summary,
+    parse_reported,
+)
 
 __all__ = [
     "RULES",
+    "SUMMARY_TESTS",
     "HodgesLehmannResult",
     "PairedRule",
+    "Reported",
+    "SummaryTest",
+    "check_published_summary",
     "hodges_lehmann",
     "min_attainable_p_signed_rank",
     "paired_comparison",
+    "parse_reported",
     "signed_rank_exact_p",
     "signed_rank_null_pmf",
 ]
