@@ -125,10 +125,30 @@ def _table_one_rows(store: Store, tidy: pd.DataFrame) -> list[dict[str, str]]:
     return rows
 
 
-def _outcomes(store: Store) -> pd.DataFrame:
+def _outcomes(store: Store) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Results of the analysis plan, and display rows for analyses the data cannot support yet."""
     frames = []
+    not_analysable = []
+    visits = {v.id: v.name for v in store.protocol.visits}
     for analysis in store.protocol.analysis_plan:
         wide = endpoint_table(store, [analysis.endpoint])
+        if not {analysis.before_visit, analysis.after_visit} <= set(wide["visit"]):
+            endpoint = store.protocol.endpoint(analysis.endpoint)
+            assert endpoint is not None
+            row: dict[str, Any] = dict.fromkeys(_DISPLAY_KEYS, "—")
+            row |= {
+                "endpoint": endpoint.label + (f" ({endpoint.unit})" if endpoint.unit else ""),
+                "role": endpoint.role,
+                "visits": f"{visits[analysis.before_visit]} → {visits[analysis.after_visit]}",
+                "n": 0,
+                "rule": analysis.rule,
+                "decided_by": "",
+                "significant": "no",
+                "warnings": ["not analysable yet: no values at one or both visits"],
+                "methods": [],
+            }
+            not_analysable.append(row)
+            continue
         result = paired_comparison(
             wide,
             subject="subject",
@@ -143,7 +163,13 @@ def _outcomes(store: Store) -> pd.DataFrame:
         result.insert(1, "before_visit", analysis.before_visit)
         result.insert(2, "after_visit", analysis.after_visit)
         frames.append(result)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), not_analysable
+
+
+_DISPLAY_KEYS = (
+    "before", "after", "difference", "t", "p_t", "p_exact", "p_asymptotic", "p_sign", "hl",
+    "dz", "min_p",
+)  # fmt: skip
 
 
 def _outcome_rows(store: Store, outcomes: pd.DataFrame) -> list[dict[str, Any]]:
@@ -195,6 +221,8 @@ def _figure(store: Store) -> tuple[str | None, str]:
     endpoint = store.protocol.endpoint(primary.endpoint)
     assert endpoint is not None
     wide = endpoint_table(store, [endpoint.id], [primary.before_visit, primary.after_visit])
+    if not {primary.before_visit, primary.after_visit} <= set(wide["visit"]):
+        return None, ""
     pivot = wide.pivot(index="subject", columns="visit", values=endpoint.id).dropna()
     pairs = [
         (str(s), float(row[primary.before_visit]), float(row[primary.after_visit]))
@@ -278,11 +306,11 @@ def _safety(store: Store) -> list[dict[str, str]]:
 def build_study_section(store: Store) -> StudySection:
     """Read one study from the store and lay out its report section."""
     tidy = tidy_table(store)
-    outcomes = _outcomes(store)
+    outcomes, not_analysable = _outcomes(store)
     svg, caption = _figure(store)
     responders, responder_rule = _responders(store, tidy)
     protocol = store.protocol
-    outcome_rows = _outcome_rows(store, outcomes)
+    outcome_rows = _outcome_rows(store, outcomes) + not_analysable
     return StudySection(
         study_id=protocol.id,
         title=protocol.title,
