@@ -20,7 +20,7 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 	touch $@ $(STAMP_RUN)
 
 demo: $(STAMP_RUN)
-	$(BIN)/clestudy demo
+	$(BIN)/clestudy demo --replace
 
 test: $(STAMP_TEST)
 	$(BIN)/python -m pytest

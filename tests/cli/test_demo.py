@@ -26,9 +26,11 @@ def test_demo_prints_report_path_and_summary(
     out = capsys.readouterr().out
     assert f"Report: {(tmp_path / 'report.html').resolve()}" in out
     assert "Synthetic demo study" in out
-    # a second run refuses to overwrite
+    # a second run refuses to overwrite, unless asked to replace
     assert main(["demo", "--out", str(tmp_path)]) == 2
-    assert "already exists" in capsys.readouterr().err
+    assert "already exists; use --replace" in capsys.readouterr().err
+    assert main(["demo", "--out", str(tmp_path), "--replace"]) == 0
+    assert verify_audit(f"sqlite:///{tmp_path / 'clestudy.db'}").ok
 
 
 def test_demo_database_holds_both_studies_through_the_store(demo_dir: Path) -> None:

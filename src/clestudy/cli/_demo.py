@@ -13,11 +13,14 @@ def demo(
     out: Path = typer.Option(
         Path("clestudy-demo"), "--out", help="Directory for clestudy.db and report.html."
     ),
+    replace: bool = typer.Option(
+        False, "--replace", help="Regenerate: remove an earlier demo database and report there."
+    ),
 ) -> None:
     """Generate a synthetic lenalidomide study (both seed protocols) and write its report."""
     from clestudy.demo import run_demo  # imported here: keeps `clestudy --help` fast
 
-    result = run_demo(out)
+    result = run_demo(out, replace=replace)
     typer.echo(f"Report: {result.report.resolve()}")
     typer.echo(f"Database: {result.database.resolve()}")
     typer.echo("")

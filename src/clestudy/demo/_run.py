@@ -51,12 +51,22 @@ class DemoResult:
         )
 
 
-def run_demo(out_dir: Path) -> DemoResult:
-    """Create the demo database and report in ``out_dir`` (which must not hold a demo already)."""
+def run_demo(out_dir: Path, *, replace: bool = False) -> DemoResult:
+    """Create the demo database and report in ``out_dir``.
+
+    An existing demo database there is an error unless ``replace`` is true, in which case the
+    previous demo's ``clestudy.db`` (with its WAL files) and ``report.html`` are removed first.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     database = out_dir / "clestudy.db"
     if database.exists():
-        raise InputError(f"{database} already exists; remove it or choose another --out directory")
+        if not replace:
+            raise InputError(
+                f"{database} already exists; use --replace to regenerate the demo, or choose "
+                "another --out directory"
+            )
+        for name in ("clestudy.db", "clestudy.db-wal", "clestudy.db-shm", "report.html"):
+            (out_dir / name).unlink(missing_ok=True)
     url = f"sqlite:///{database}"
     rng = np.random.default_rng(DEMO_SEED)
     with open_store(url, "lenalidomide-cle-open-label", actor="demo-generator") as store:
