@@ -186,7 +186,7 @@ def test_cli_bad_undetermined_rule(plate_file: Path, capsys: pytest.CaptureFixtu
 def _plate(control_cts: list[float], case_ct: float, shift: float) -> pd.DataFrame:
     rows = []
     for i, ct in enumerate(control_cts):
-        rows += [("C%d" % i, "control", "IFI27", ct), ("C%d" % i, "control", "HPRT1", 20.0)]
+        rows += [(f"C{i}", "control", "IFI27", ct), (f"C{i}", "control", "HPRT1", 20.0)]
     rows += [("P", "case", "IFI27", case_ct + shift), ("P", "case", "HPRT1", 20.0 + shift)]
     plate = pd.DataFrame(rows, columns=["sample", "sample_type", "gene", "ct"])
     plate["undetermined"] = False

@@ -48,16 +48,25 @@ def _study_ids(db: str | None, study: str | None) -> tuple[set[str] | None, set[
 
 
 def _store(db: str, study: str | None, form: str, rows: Sequence[dict[str, Any]], why: str) -> int:
+    """Save all rows in one transaction, merging into the visit's existing record of ``form``."""
     from clestudy.store import RecordInput, open_store
 
-    records = [
-        RecordInput(r["subject_id"], r["visit_id"], form, dict(r["values"]))
-        for r in rows
-        if r["values"]
-    ]
     with open_store(database_url(db), study or DEFAULT_STUDY) as store:
+        existing = {(r.subject_id, r.visit_id): r for r in store.records(form_id=form)}
+        records = []
+        for r in rows:
+            if not r["values"]:
+                continue
+            old = existing.get((r["subject_id"], r["visit_id"]))
+            values = {**(old.values if old else {}), **r["values"]}
+            version = old.version if old else None
+            records.append(RecordInput(r["subject_id"], r["visit_id"], form, values, 1, version))
         store.save_records(records, actor="clestudy-immuno", reason=why)
     return len(records)
+
+
+def _dict_rows(table: Any) -> list[dict[str, Any]]:
+    return [{str(k): v for k, v in rec.items()} for rec in table.to_dict("records")]
 
 
 def _warn(lines: Sequence[str]) -> None:
@@ -149,7 +158,7 @@ def flow_gate(
             raise InputError("give FCS files either on the command line or in --manifest, not both")
         subjects, visits = _study_ids(db, study)
         table = read_manifest(manifest, known_subjects=subjects, known_visits=visits)
-        meta = table.to_dict("records")
+        meta = _dict_rows(table)
         paths = [str(m["path"]) for m in meta]
         beads = [_beads(manifest, m) for m in meta]
     elif fcs_files:
@@ -244,7 +253,7 @@ def _full_rows(results: Sequence[Any], meta: list[dict[str, Any]]) -> list[dict[
         extra = (
             {"subject_id": meta[i]["subject_id"], "visit_id": meta[i]["visit_id"]} if meta else {}
         )
-        for rec in r.populations.to_dict("records"):
+        for rec in _dict_rows(r.populations):
             rows.append({**{k: _finite(v) for k, v in rec.items()}, **extra})
     return rows
 
@@ -263,6 +272,8 @@ def _flow_values(
         value = _finite(float(hit[metric].iloc[0]))
         if value is not None:
             values[name] = value
+    if values and m.get("sample_date"):
+        values["sample_date"] = m["sample_date"]
     return {"subject_id": m["subject_id"], "visit_id": m["visit_id"], "values": values}
 
 
@@ -347,7 +358,7 @@ def qpcr_ifn_score(
             known_subjects=subjects,
             known_visits=visits,
         )
-        meta = {str(m["sample"]): m for m in table.to_dict("records")}
+        meta = {str(m["sample"]): m for m in _dict_rows(table)}
     result = ifn_score(read_plate_csv(ct, sample_type_column=controls_from_column), settings)
     _warn(result.warnings)
     records = ifn_score_records(result, settings.genes)
@@ -356,15 +367,14 @@ def qpcr_ifn_score(
         if unknown:
             raise InputError(f"{manifest}: sample {unknown[0]} of {ct} is not in the manifest")
         for r in records:
-            r.update(
-                subject_id=meta[r["sample"]]["subject_id"], visit_id=meta[r["sample"]]["visit_id"]
-            )
+            m = meta[str(r["sample"])]
+            r.update(subject_id=m["subject_id"], visit_id=m["visit_id"])
     if db is not None:
         rows = [
             {
                 "subject_id": r["subject_id"],
                 "visit_id": r["visit_id"],
-                "values": {"ifn_score": r["ifn_score"], "ifn_positive": r["positive"]},
+                "values": {"ifn_score": r["ifn_score"]},
             }
             for r in records
         ]
@@ -397,28 +407,20 @@ def ihc_import(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Positive cells per mm2 (CD3, CD4, CD8, CXCL10) and mucin area fraction per biopsy."""
-    from clestudy.immuno import ihc_densities, ihc_wide, read_manifest, read_qupath_csv
+    from clestudy.immuno import ihc_densities, ihc_wide, read_ihc_manifest, read_qupath_csv
 
     subjects, visits = _study_ids(db, study)
-    table = read_manifest(
-        manifest,
-        key="image",
-        required=("image", "subject_id", "visit_id", "marker"),
-        files=False,
-        known_subjects=subjects,
-        known_visits=visits,
-        unique_by=("subject_id", "visit_id", "marker"),
-    )
+    table = read_ihc_manifest(manifest, known_subjects=subjects, known_visits=visits)
     extra = None if annotations is None else read_qupath_csv(annotations)
     dens = ihc_densities(read_qupath_csv(measurements), table, annotations=extra)
-    rows = [{k: _finite(v) for k, v in rec.items()} for rec in dens.to_dict("records")]
+    rows = [{k: _finite(v) for k, v in rec.items()} for rec in _dict_rows(dens)]
     if db is not None:
-        wide = ihc_wide(dens).to_dict("records")
+        wide = _dict_rows(ihc_wide(dens))
         store_rows = [
             {
                 "subject_id": w.pop("subject_id"),
                 "visit_id": w.pop("visit_id"),
-                "values": {f"ihc_{k}": v for k, v in w.items() if _finite(v) is not None},
+                "values": {f"skin_{k}": v for k, v in w.items() if _finite(v) is not None},
             }
             for w in wide
         ]

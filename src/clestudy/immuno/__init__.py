@@ -29,7 +29,14 @@ from clestudy.immuno._gating import (
     population_records,
     read_sample,
 )
-from clestudy.immuno._ihc import IHC_MARKERS, ihc_densities, ihc_wide, read_qupath_csv
+from clestudy.immuno._ihc import (
+    IHC_MANIFEST_COLUMNS,
+    IHC_MARKERS,
+    ihc_densities,
+    ihc_wide,
+    read_ihc_manifest,
+    read_qupath_csv,
+)
 from clestudy.immuno._manifest import FLOW_MANIFEST_COLUMNS, read_manifest
 from clestudy.immuno._qpcr import (
     DEFAULT_IFN_GENES,
@@ -57,6 +64,7 @@ __all__ = [
     "DEFAULT_MIN_EVENTS",
     "DEFAULT_REFERENCE_GENES",
     "FLOW_MANIFEST_COLUMNS",
+    "IHC_MANIFEST_COLUMNS",
     "IHC_MARKERS",
     "POPULATION_COLUMNS",
     "RICE_2013_THRESHOLD",
@@ -82,6 +90,7 @@ __all__ = [
     "ihc_wide",
     "load_strategy",
     "population_records",
+    "read_ihc_manifest",
     "read_manifest",
     "read_plate_csv",
     "read_qupath_csv",

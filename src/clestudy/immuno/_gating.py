@@ -121,7 +121,9 @@ def read_sample(path: str | Path, *, ignore_offset_error: bool = False) -> Any:
     if not path.is_file():
         raise FcsFileError(f"{path}: no such FCS file")
     try:
-        return fk.Sample(str(path), sample_id=path.stem, ignore_offset_error=ignore_offset_error)
+        # our own handle: FlowIO leaves its file open when parsing fails
+        with path.open("rb") as handle:
+            return fk.Sample(handle, sample_id=path.stem, ignore_offset_error=ignore_offset_error)
     except Exception as exc:  # FlowIO raises ValueError, FCSParsingError, struct.error ...
         message = " ".join(str(exc).split()) or type(exc).__name__
         raise FcsFileError(f"{path}: cannot read FCS file: {message}") from None
@@ -211,8 +213,8 @@ def gate_fcs(
         raise FcsFileError(f"{path}: gating failed: {message}") from None
     report = results.report
     counts = {(str(r.gate_name), tuple(r.gate_path)): int(r.count) for r in report.itertuples()}
-    reference = _unique_count(counts, opts.reference_gate, "reference")
-    bead_events = _unique_count(counts, opts.bead_gate, "bead")
+    reference = _unique_count(path, counts, opts.reference_gate, "reference")
+    bead_events = _unique_count(path, counts, opts.bead_gate, "bead")
     n_events = int(sample.event_count)
     rows: list[dict[str, Any]] = []
     warnings: list[str] = []
@@ -251,7 +253,7 @@ def gate_fcs(
 
 
 def _unique_count(
-    counts: dict[tuple[str, tuple[str, ...]], int], gate_id: str | None, role: str
+    path: Path, counts: dict[tuple[str, tuple[str, ...]], int], gate_id: str | None, role: str
 ) -> int | None:
     if gate_id is None:
         return None
@@ -259,7 +261,7 @@ def _unique_count(
     if len(found) != 1:
         known = ", ".join(sorted({g for g, _ in counts}))
         problem = "is not a gate of the strategy" if not found else "names several gates"
-        raise GatingStrategyError(f"{role} gate {gate_id!r} {problem} (gates: {known})")
+        raise GatingStrategyError(f"{path}: {role} gate {gate_id!r} {problem} (gates: {known})")
     return found[0]
 
 
@@ -288,14 +290,14 @@ def population_records(results: Sequence[SampleResult]) -> list[dict[str, Any]]:
     """The JSON contract of ``clestudy flow gate``: sample, gate, parent, count, percent_parent."""
     out: list[dict[str, Any]] = []
     for result in results:
-        for row in result.populations.itertuples(index=False):
+        for rec in result.populations.to_dict("records"):
             out.append(
                 {
-                    "sample": str(row.sample),
-                    "gate": str(row.gate),
-                    "parent": None if row.parent is None else str(row.parent),
-                    "count": int(row.count),
-                    "percent_parent": float(row.percent_parent),
+                    "sample": str(rec["sample"]),
+                    "gate": str(rec["gate"]),
+                    "parent": None if rec["parent"] is None else str(rec["parent"]),
+                    "count": int(rec["count"]),
+                    "percent_parent": float(rec["percent_parent"]),
                 }
             )
     return out

@@ -16,21 +16,33 @@ annotations (a column such as ``Mucin area µm^2``).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from clestudy.immuno._errors import MeasurementFileError
+from clestudy.immuno._manifest import read_manifest
 
-__all__ = ["IHC_MARKERS", "ihc_densities", "ihc_wide", "read_qupath_csv"]
+__all__ = [
+    "IHC_MANIFEST_COLUMNS",
+    "IHC_MARKERS",
+    "ihc_densities",
+    "ihc_wide",
+    "read_ihc_manifest",
+    "read_qupath_csv",
+]
 
 #: Markers of the lupus skin panel; ``mucin`` is measured as a stained area, the others as cells.
 IHC_MARKERS = ("CD3", "CD4", "CD8", "CXCL10", "mucin")
 
+#: Columns of an IHC manifest: the QuPath image name, its subject, visit and stained marker.
+IHC_MANIFEST_COLUMNS = ("image", "subject_id", "visit_id", "marker")
+
 _AREA = re.compile(r"^area (µm|um|μm)\^2$", re.IGNORECASE)
 _MUCIN_AREA = re.compile(r"mucin.*area (µm|um|μm)\^2$", re.IGNORECASE)
-_POSITIVE_CLASS = re.compile(r"(^|:\s*)(positive|[123]\+)$", re.IGNORECASE)
+_POSITIVE_CLASS = re.compile(r"(?:^|:\s*)(?:positive|[123]\+)$", re.IGNORECASE)
 
 
 def read_qupath_csv(path: str | Path) -> pd.DataFrame:
@@ -56,6 +68,30 @@ def read_qupath_csv(path: str | Path) -> pd.DataFrame:
         )
     table.attrs["source"] = str(path)
     return table
+
+
+def read_ihc_manifest(
+    path: str | Path,
+    *,
+    known_subjects: Collection[str] | None = None,
+    known_visits: Collection[str] | None = None,
+) -> pd.DataFrame:
+    """Read an IHC manifest (:data:`IHC_MANIFEST_COLUMNS`): one image per subject, visit, marker.
+
+    Raises
+    ------
+    ManifestError
+        As :func:`~clestudy.immuno.read_manifest`.
+    """
+    return read_manifest(
+        path,
+        key="image",
+        required=IHC_MANIFEST_COLUMNS,
+        files=False,
+        known_subjects=known_subjects,
+        known_visits=known_visits,
+        unique_by=("subject_id", "visit_id", "marker"),
+    )
 
 
 def _column(table: pd.DataFrame, pattern: re.Pattern[str], what: str) -> str:

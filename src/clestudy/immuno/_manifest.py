@@ -64,11 +64,10 @@ def read_manifest(
 
     Examples
     --------
-    >>> import tempfile, os
-    >>> folder = tempfile.mkdtemp()
-    >>> _ = open(os.path.join(folder, "m.csv"), "w").write(
-    ...     "image,subject_id,visit_id\\nslide1,S01,baseline\\n")
-    >>> m = read_manifest(os.path.join(folder, "m.csv"), key="image",
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "m.csv"
+    >>> _ = path.write_text("image,subject_id,visit_id\\nslide1,S01,week_0\\n")
+    >>> m = read_manifest(path, key="image",
     ...                   required=("image", "subject_id", "visit_id"), files=False)
     >>> m[["image", "subject_id", "line"]].values.tolist()
     [['slide1', 'S01', 2]]
@@ -84,7 +83,8 @@ def read_manifest(
             f"{path}: missing column(s) {', '.join(dict.fromkeys(missing))}; "
             f"found {', '.join(table.columns)}"
         )
-    table = table.apply(lambda col: col.str.strip())
+    for column in table.columns:
+        table[column] = table[column].str.strip()
     table["line"] = range(2, len(table) + 2)
     seen: dict[tuple[str, ...], int] = {}
     seen_keys: dict[str, int] = {}

@@ -197,8 +197,11 @@ def ifn_score(plate: pd.DataFrame, settings: QpcrSettings | None = None) -> IfnS
     replicates = _summarise_replicates(plate, s, warnings)
     types = _sample_types(plate, s)
     ct = replicates.pivot(index="sample", columns="gene", values="ct_mean")
+    usable = ct.notna()
     for gene in (*s.reference_genes, *s.genes):
-        absent = [str(x) for x in types.index if gene not in ct.columns or pd.isna(ct.at[x, gene])]
+        absent = [
+            str(x) for x in types.index if gene not in ct.columns or not bool(usable.at[x, gene])
+        ]
         if absent:
             raise PlateFileError(
                 f"sample {absent[0]}: gene {gene}: no usable Ct (needed: "
@@ -212,7 +215,7 @@ def ifn_score(plate: pd.DataFrame, settings: QpcrSettings | None = None) -> IfnS
         )
     delta_ct = ct[list(s.genes)].sub(ct[list(s.reference_genes)].mean(axis=1), axis=0)
     calibrator = delta_ct[is_control].mean(axis=0)
-    rq = np.exp2(-(delta_ct - calibrator))
+    rq: pd.DataFrame = 2.0 ** (-(delta_ct - calibrator))
     fold = rq / rq[is_control].median(axis=0)
     score = fold.median(axis=1)
     scores = pd.DataFrame(
@@ -261,10 +264,11 @@ def _summarise_replicates(
     grouped = plate.groupby(["sample", "gene"], sort=False)["ct"]
     summary = grouped.agg(["mean", "std", "count"]).reset_index()
     summary.columns = pd.Index(["sample", "gene", "ct_mean", "ct_sd", "n_replicates"])
-    for row in summary.itertuples(index=False):
-        if pd.notna(row.ct_sd) and float(row.ct_sd) > s.replicate_sd_max:
+    for rec in summary.to_dict("records"):
+        sd = float(rec["ct_sd"])
+        if math.isfinite(sd) and sd > s.replicate_sd_max:
             warnings.append(
-                f"sample {row.sample}, gene {row.gene}: replicate Ct SD {float(row.ct_sd):.3g} "
+                f"sample {rec['sample']}, gene {rec['gene']}: replicate Ct SD {sd:.3g} "
                 f"exceeds {s.replicate_sd_max:g}; replicates averaged"
             )
     return summary
@@ -284,15 +288,19 @@ def _sample_types(plate: pd.DataFrame, s: QpcrSettings) -> pd.Series:
 
 def ifn_score_records(result: IfnScoreResult, genes: Sequence[str]) -> list[dict[str, object]]:
     """One JSON-ready object per case sample: ``sample, ifn_score, positive, fold_changes``."""
-    fold = result.fold_changes.set_index(["sample", "gene"])["fold_change"]
+    fold = {
+        (str(r["sample"]), str(r["gene"])): float(r["fold_change"])
+        for r in result.fold_changes.to_dict("records")
+    }
     out: list[dict[str, object]] = []
-    for row in result.scores[~result.scores["is_control"]].itertuples(index=False):
+    for rec in result.scores[~result.scores["is_control"]].to_dict("records"):
+        sample = str(rec["sample"])
         out.append(
             {
-                "sample": str(row.sample),
-                "ifn_score": float(row.ifn_score),
-                "positive": bool(row.positive),
-                "fold_changes": {g: float(fold[(row.sample, g)]) for g in genes},
+                "sample": sample,
+                "ifn_score": float(rec["ifn_score"]),
+                "positive": bool(rec["positive"]),
+                "fold_changes": {g: fold[(sample, g)] for g in genes},
             }
         )
     return out
