@@ -35,7 +35,7 @@ typecheck: $(STAMP_TEST)
 check: lint typecheck test
 
 bench: $(STAMP_TEST)
-	$(BIN)/python benchmarks/run.py
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache clestudy-demo
