@@ -65,7 +65,7 @@ def test_paired_text_output(seed003_csv: Path, capsys: pytest.CaptureFixture[str
     assert main(paired_args(seed003_csv)) == 0
     out = capsys.readouterr().out
     assert "Wilcoxon exact p = 0.0625" in out
-    assert "achieved level 93.7500%" in out
+    assert "achieved level 93.75%" in out
     assert "warning [exact_wilcoxon_cannot_reach_alpha]" in out
 
 

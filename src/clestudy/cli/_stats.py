@@ -88,7 +88,7 @@ def _print_paired(frame: pd.DataFrame) -> None:
         )
         typer.echo(
             f"  Hodges-Lehmann {row['hodges_lehmann']:.4g} ({row['hl_ci_low']:.4g} to "
-            f"{row['hl_ci_high']:.4g}, achieved level {row['hl_ci_achieved_level']:.4%}); "
+            f"{row['hl_ci_high']:.4g}, achieved level {row['hl_ci_achieved_level']:.2%}); "
             f"d_z = {row['cohen_dz']:.4g}"
         )
         verdict = "significant" if row["significant"] else "not significant"

@@ -82,7 +82,11 @@ def parse_reported(text: str, *, name: str, bounded_below: float | None = None) 
 
 
 def _p_text(p: Reported) -> str:
-    return f"p {p.text.strip()}" if p.text.strip()[0] in "<≤" else f"p = {p.text.strip()}"
+    text = p.text.strip().lstrip("=").strip()
+    if text[0] in "<≤":
+        operator = "<=" if text.startswith(("<=", "≤")) else "<"
+        return f"p {operator} {text.lstrip('<=≤').strip()}"
+    return f"p = {text}"
 
 
 def _row(check: str, status: str, low: float, high: float, message: str) -> dict[str, Any]:
