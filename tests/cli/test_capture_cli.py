@@ -124,3 +124,26 @@ def test_report_command_writes_html(
     assert err == ""
     assert out == f"Report: {out_file.resolve()}\n"
     assert code == 0 and out_file.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_audit_log_shows_who_what_when_why(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = tmp_path / "labs.json"
+    values.write_text(json.dumps({"lbdat": "2011-01-10", "esr": 26}), encoding="utf-8")
+    _save(capsys, db, values)
+    values.write_text(json.dumps({"lbdat": "2011-01-10", "esr": 62}), encoding="utf-8")
+    _save(capsys, db, values, "--expected-version", "1", "--reason", "transcription error")
+    code, out, _ = _run(
+        capsys, "audit", "log", "--db", db, "--entity", f"{STUDY}/P01/initiation/labs", "--json"
+    )
+    events = json.loads(out)
+    assert code == 0 and [e["action"] for e in events] == ["create", "update"]
+    update = events[1]
+    assert update["actor"] == "coordinator" and update["reason"] == "transcription error"
+    assert update["before"]["values"]["esr"] == 26 and update["after"]["values"]["esr"] == 62
+    code, out, _ = _run(capsys, "audit", "log", "--db", db)
+    assert code == 0
+    assert out.splitlines()[-1].endswith(
+        f"coordinator update form_record {STUDY}/P01/initiation/labs -- transcription error"
+    )

@@ -11,7 +11,9 @@ from clestudy.errors import AuditChainError, InputError
 
 __all__ = ["database_url", "register"]
 
-audit_app = typer.Typer(help="Audit trail: verify the hash chain.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="Audit trail: verify the hash chain, list events.", no_args_is_help=True
+)
 
 DB_HELP = (
     "Database URL (sqlite:///file.db, postgresql+psycopg://...) or a path to a SQLite file; "
@@ -57,6 +59,27 @@ def verify(
     if not result.ok:
         raise AuditChainError(f"audit event {result.first_broken_seq}: {result.problem}")
     typer.echo(f"audit trail OK: {result.events} events verified, head hash {result.head_hash}")
+
+
+@audit_app.command("log")
+def log(
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    entity: str | None = typer.Option(
+        None, "--entity", help="Only events whose entity starts with this, e.g. STUDY/P01/"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the events as JSON."),
+) -> None:
+    """List audit events, oldest first: who changed what, when, and why."""
+    from clestudy.store import audit_events
+
+    events = audit_events(database_url(db), entity_prefix=entity)
+    if as_json:
+        echo_json(events)
+        return
+    for e in events:
+        reason = f" -- {e['reason']}" if e["reason"] else ""
+        typer.echo(f"{e['seq']:>6} {e['occurred_at']} {e['actor']} {e['action']} "
+                   f"{e['entity_type']} {e['entity_key']}{reason}")  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

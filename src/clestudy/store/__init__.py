@@ -17,7 +17,13 @@ True
 
 from clestudy.store._audit import canonical_json, chain_hash
 from clestudy.store._engine import make_engine
-from clestudy.store._open import AuditVerification, list_studies, open_store, verify_audit
+from clestudy.store._open import (
+    AuditVerification,
+    audit_events,
+    list_studies,
+    open_store,
+    verify_audit,
+)
 from clestudy.store._service import RecordInput, RecordState, Store, SubjectState
 from clestudy.store._tables import endpoint_table, tidy_table
 
@@ -27,6 +33,7 @@ __all__ = [
     "RecordState",
     "Store",
     "SubjectState",
+    "audit_events",
     "canonical_json",
     "chain_hash",
     "endpoint_table",

@@ -17,7 +17,7 @@ from clestudy.store._migrate import upgrade_to_head
 from clestudy.store._schema import AuditRow, StudyRow
 from clestudy.store._service import Store, study_row
 
-__all__ = ["AuditVerification", "list_studies", "open_store", "verify_audit"]
+__all__ = ["AuditVerification", "audit_events", "list_studies", "open_store", "verify_audit"]
 
 
 def _engine_ready(url: str) -> Engine:
@@ -184,3 +184,34 @@ def _verify(engine: Engine, raise_on_error: bool) -> AuditVerification:
             count += 1
             expected_seq += 1
     return AuditVerification(count, prev_hash)
+
+
+def audit_events(url: str, *, entity_prefix: str | None = None) -> list[dict[str, object]]:
+    """The audit trail as plain dictionaries, oldest first, optionally for one entity prefix.
+
+    ``entity_prefix`` matches the start of the entity key, e.g.
+    ``"pediatric-cle-chart-review/P01/"`` for one subject's records.
+    """
+    engine = _engine_ready(url)
+    try:
+        with Session(engine) as session:
+            query = select(AuditRow).order_by(AuditRow.seq)
+            if entity_prefix:
+                query = query.where(AuditRow.entity_key.startswith(entity_prefix, autoescape=True))
+            return [
+                {
+                    "seq": row.seq,
+                    "occurred_at": row.occurred_at,
+                    "actor": row.actor,
+                    "action": row.action,
+                    "entity_type": row.entity_type,
+                    "entity_key": row.entity_key,
+                    "before": None if row.before_json is None else json.loads(row.before_json),
+                    "after": None if row.after_json is None else json.loads(row.after_json),
+                    "reason": row.reason,
+                    "hash": row.hash,
+                }
+                for row in session.scalars(query)
+            ]
+    finally:
+        engine.dispose()
