@@ -24,6 +24,11 @@ from clestudy.instruments._clasi_response import (
 )
 from clestudy.instruments._contract import SCORE_INSTRUMENTS, score_payload
 from clestudy.instruments._criteria import CriteriaResult
+from clestudy.instruments._ctcae_clinical import (
+    CTCAE_CLINICAL_TERMS,
+    ClinicalGrade,
+    ctcae_clinical_grade,
+)
 from clestudy.instruments._ctcae_lab import (
     ABNORMAL_BASELINE_ARMS,
     CTCAE_LAB_TERMS,
@@ -97,6 +102,7 @@ __all__ = [
     "CLASI_FIELDS",
     "CLASI_RESPONSE_RULES",
     "CREATININE_UNITS",
+    "CTCAE_CLINICAL_TERMS",
     "CTCAE_LAB_TERMS",
     "CTCAE_VERSIONS",
     "DEFAULT_ABNORMAL_BASELINE_ARM",
@@ -124,6 +130,7 @@ __all__ = [
     "STEROID_DRUGS",
     "WEIGHT_BASES",
     "ClasiScore",
+    "ClinicalGrade",
     "CreatinineClearance",
     "CriteriaResult",
     "DerivedScore",
@@ -143,6 +150,7 @@ __all__ = [
     "clasi_response_rule_setting",
     "clasi_score",
     "cockcroft_gault",
+    "ctcae_clinical_grade",
     "ctcae_lab_grade",
     "ctcae_settings",
     "derive",
