@@ -6,6 +6,13 @@ or guesses. :func:`derive` is the entry point the store uses to compute a form's
 The study-level settings and their defaults are listed in ``docs/instruments.md``.
 """
 
+from clestudy.instruments._cbc import (
+    CBC_SCHEDULES,
+    DEFAULT_CBC_SCHEDULE,
+    cbc_due_dates,
+    cbc_overdue,
+    cbc_schedule_setting,
+)
 from clestudy.instruments._checks import InstrumentInputError
 from clestudy.instruments._clasi import (
     CLASI_AREAS,
@@ -45,6 +52,7 @@ from clestudy.instruments._derive import (
     DerivedScore,
     derive,
 )
+from clestudy.instruments._pregnancy import PregnancyTestCheck, pregnancy_test_check
 from clestudy.instruments._remission import (
     DEFAULT_DORIS_PREDNISOLONE_RULE,
     DORIS_PREDNISOLONE_RULES,
@@ -64,6 +72,7 @@ from clestudy.instruments._renal import (
     lenalidomide_renal_check,
     renal_jurisdiction_setting,
 )
+from clestudy.instruments._schedule import ScheduledCheck
 from clestudy.instruments._selena_flare import (
     SFI_MILD_MANIFESTATIONS,
     SFI_MILD_MEDICATIONS,
@@ -93,11 +102,20 @@ from clestudy.instruments._steroids import (
     steroid_exposure,
     steroid_settings,
 )
+from clestudy.instruments._thalidomide import (
+    DEFAULT_SNAP_RULE,
+    DEFAULT_THALIDOMIDE_CUMULATIVE_FLAG_G,
+    SNAP_RULES,
+    ThalidomideNeuropathyCheck,
+    thalidomide_neuropathy_check,
+    thalidomide_settings,
+)
 
 __all__ = [
     "ABNORMAL_BASELINE_ARMS",
     "BILAG_DOMAINS",
     "BILAG_GRADES",
+    "CBC_SCHEDULES",
     "CLASI_AREAS",
     "CLASI_FIELDS",
     "CLASI_RESPONSE_RULES",
@@ -107,6 +125,7 @@ __all__ = [
     "CTCAE_VERSIONS",
     "DEFAULT_ABNORMAL_BASELINE_ARM",
     "DEFAULT_BETAMETHASONE_MG",
+    "DEFAULT_CBC_SCHEDULE",
     "DEFAULT_CLASI_RESPONSE_RULE",
     "DEFAULT_CTCAE_VERSION",
     "DEFAULT_DEFLAZACORT_MG",
@@ -114,6 +133,8 @@ __all__ = [
     "DEFAULT_RENAL_JURISDICTION",
     "DEFAULT_SLEDAI2K_ARTHRITIS_RULE",
     "DEFAULT_SLEDAI2K_WINDOW_DAYS",
+    "DEFAULT_SNAP_RULE",
+    "DEFAULT_THALIDOMIDE_CUMULATIVE_FLAG_G",
     "DORIS_PREDNISOLONE_RULES",
     "INSTRUMENT_FIELDS",
     "INSTRUMENT_VERSIONS",
@@ -127,6 +148,7 @@ __all__ = [
     "SFI_SEVERE_MEDICATIONS",
     "SLEDAI2K_DESCRIPTORS",
     "SLEDAI2K_SEROLOGY",
+    "SNAP_RULES",
     "STEROID_DRUGS",
     "WEIGHT_BASES",
     "ClasiScore",
@@ -137,13 +159,19 @@ __all__ = [
     "InstrumentInputError",
     "LabGrade",
     "NewMedication",
+    "PregnancyTestCheck",
     "RenalDoseCheck",
     "ResponseResult",
+    "ScheduledCheck",
     "SelenaFlare",
     "SelenaVisit",
     "Sledai2kScore",
     "SteroidDose",
     "SteroidExposure",
+    "ThalidomideNeuropathyCheck",
+    "cbc_due_dates",
+    "cbc_overdue",
+    "cbc_schedule_setting",
     "clasi_activity_severity",
     "clasi_from_fields",
     "clasi_response",
@@ -158,6 +186,7 @@ __all__ = [
     "lenalidomide_renal_check",
     "lldas",
     "prednisone_equivalent",
+    "pregnancy_test_check",
     "renal_jurisdiction_setting",
     "score_payload",
     "selena_flare",
@@ -165,4 +194,6 @@ __all__ = [
     "sri_response",
     "steroid_exposure",
     "steroid_settings",
+    "thalidomide_neuropathy_check",
+    "thalidomide_settings",
 ]
