@@ -221,3 +221,21 @@ def test_score_payload_null_version_means_default() -> None:
         InstrumentInputError, match=r"^sledai2k: descriptors: got \[\]; allowed: an object$"
     ):
         score_payload("sledai2k", {"descriptors": []})
+
+
+def test_ctcae_clinical_term_with_anchors() -> None:
+    # Shingles: IV intervention indicated -> grade 3 (CTCAE v5.0).
+    result = score_payload("ctcae", {"term": "Shingles", "anchors": {"treatment": "iv"}})
+    assert (result["grade"], result["gradable"], result["reason"]) == (3, True, "treatment=iv")
+    untreated = score_payload(
+        "ctcae", {"term": "Urinary tract infection", "anchors": {"treatment": "none"}}
+    )
+    assert (untreated["grade"], untreated["gradable"]) == (None, False)
+    with pytest.raises(
+        InstrumentInputError, match=r"^ctcae: version: got '6.0' for clinical term 'Shingles'"
+    ):
+        score_payload("ctcae", {"term": "Shingles", "anchors": {}, "version": "6.0"})
+    with pytest.raises(
+        InstrumentInputError, match=r"^ctcae: term: got 'Neutropenia'; allowed: .*Shingles$"
+    ):
+        score_payload("ctcae", {"term": "Neutropenia", "value": 1, "unit": "10^9/L"})

@@ -12,7 +12,9 @@ from typing import Any
 
 from clestudy.instruments._checks import InstrumentInputError, join_allowed
 from clestudy.instruments._clasi import clasi_score
+from clestudy.instruments._ctcae_clinical import CTCAE_CLINICAL_TERMS, ctcae_clinical_grade
 from clestudy.instruments._ctcae_lab import (
+    CTCAE_LAB_TERMS,
     DEFAULT_ABNORMAL_BASELINE_ARM,
     DEFAULT_CTCAE_VERSION,
     ctcae_lab_grade,
@@ -111,7 +113,33 @@ def _sledai2k(payload: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _ctcae_clinical(payload: Mapping[str, Any]) -> dict[str, Any]:
+    args = _take("ctcae", payload, ("term", "anchors"), {"version": DEFAULT_CTCAE_VERSION})
+    if args["version"] not in (None, "5.0"):
+        raise InstrumentInputError(
+            f"ctcae: version: got {args['version']!r} for clinical term {args['term']!r}; "
+            "allowed: 5.0 (clinical terms are graded by CTCAE v5.0 only)"
+        )
+    anchors = _object("ctcae", "anchors", args["anchors"])
+    result = ctcae_clinical_grade(args["term"], **{str(k): v for k, v in anchors.items()})
+    return {
+        "grade": result.grade,
+        "gradable": result.gradable,
+        "term": result.term,
+        "version": "5.0",
+        "reason": ", ".join(result.anchors) or "no anchor reaches a grade of this term",
+    }
+
+
 def _ctcae(payload: Mapping[str, Any]) -> dict[str, Any]:
+    term = payload.get("term")
+    if term in CTCAE_CLINICAL_TERMS:
+        return _ctcae_clinical(payload)
+    if "term" in payload and term not in CTCAE_LAB_TERMS:
+        raise InstrumentInputError(
+            f"ctcae: term: got {term!r}; allowed: "
+            f"{join_allowed((*CTCAE_LAB_TERMS, *CTCAE_CLINICAL_TERMS))}"
+        )
     args = _take(
         "ctcae",
         payload,
