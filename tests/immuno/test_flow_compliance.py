@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from clestudy.cli import main
-from clestudy.immuno import GatingStrategyError, gate_fcs
+from clestudy.immuno import FlowOptions, GatingStrategyError, gate_fcs
 
 # gml_parent_quadrant_rect_gate.xml names its gate ParRectangle1; the ISAC truth file for it is
 # Results_ParQuadRect.txt (the same pairing as FlowKit's own compliance tests).
@@ -27,7 +27,9 @@ def _truth(folder: Path) -> dict[str, int]:
     return out
 
 
-def test_every_strategy_matches_truth(gatingml: Path) -> None:
+@pytest.mark.parametrize("chunk_events", [0, 4001])
+def test_every_strategy_matches_truth(gatingml: Path, chunk_events: int) -> None:
+    # 4001-event chunks: 4 chunks with a short last one; counts must not change
     truth = _truth(gatingml)
     checked = 0
     without_truth = set()
@@ -36,7 +38,7 @@ def test_every_strategy_matches_truth(gatingml: Path) -> None:
             with pytest.raises(GatingStrategyError, match=rf"{gml.name}: not a usable Gating-ML"):
                 gate_fcs(gatingml / "data1.fcs", gml)
             continue
-        result = gate_fcs(gatingml / "data1.fcs", gml)
+        result = gate_fcs(gatingml / "data1.fcs", gml, FlowOptions(chunk_events=chunk_events))
         assert result.n_events == 13367
         for row in result.populations.itertuples(index=False):
             name = ALIASES.get(row.gate, row.gate)
@@ -66,3 +68,28 @@ def test_cli_contract(gatingml: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert rows["FL2P-FL4P"]["parent"] is None
     expected = 100 * gate["count"] / rows["FL2P-FL4P"]["count"]
     assert gate["percent_parent"] == pytest.approx(expected)
+
+
+def test_percentages_and_medians_do_not_depend_on_chunks(gatingml: Path) -> None:
+    import flowkit as fk
+
+    gml = gatingml / "gml" / "gml_all_gates.xml"
+    opts = FlowOptions(median_channels=("FL1-H", "FL4-H"), chunk_events=0)
+    whole = gate_fcs(gatingml / "data1.fcs", gml, opts).populations
+    for size in (700, 1500, 4096):
+        opts = FlowOptions(median_channels=("FL1-H", "FL4-H"), chunk_events=size * 3 + 1)
+        parts = gate_fcs(gatingml / "data1.fcs", gml, opts).populations
+        assert parts.drop(columns="percent_reference").equals(
+            whole.drop(columns="percent_reference")
+        )
+    # percent of parent is FlowKit's relative_percent (quadrants and their children included)
+    session = fk.Session(gating_strategy=fk.parse_gating_xml(str(gml)))
+    session.add_samples(fk.Sample(str(gatingml / "data1.fcs"), sample_id="data1"))
+    session.analyze_samples(use_mp=False)
+    report = session.get_gating_results("data1").report
+    expected = {
+        (r["gate_name"], "/".join(r["gate_path"])): r["relative_percent"]
+        for r in report.to_dict("records")
+    }
+    got = {(r["gate"], r["gate_path"]): r["percent_parent"] for r in whole.to_dict("records")}
+    assert got == pytest.approx(expected)

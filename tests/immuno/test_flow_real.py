@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import flowkit as fk
@@ -84,3 +85,15 @@ def test_cli_on_real_files(
     expected = _flowkit_counts(paths[1], immuno_data / "cytof_pbmc.xml")
     got = {r["gate"]: r["count"] for r in out if r["sample"] == paths[1].stem}
     assert got == expected
+
+
+def test_facs_diva_in_chunks_is_identical(real_fcs: RealFcs, immuno_data: Path) -> None:
+    # 83,411 events in chunks of 5,000 (17 chunks, compensated with $SPILL, logicle)
+    path = real_fcs("facs_diva")
+    strategy = immuno_data / "diva_bcell.xml"
+    opts = FlowOptions(median_channels=("CD38", "SSC-A"), reference_gate="Cells")
+    whole = gate_fcs(path, strategy, replace(opts, chunk_events=0)).populations
+    parts = gate_fcs(path, strategy, replace(opts, chunk_events=5000)).populations
+    assert parts.equals(whole)
+    got = dict(zip(parts["gate"], parts["count"], strict=True))
+    assert got == _flowkit_counts(path, strategy)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clestudy.immuno._chunked import gate_in_chunks
 from clestudy.immuno._errors import FcsFileError, GatingStrategyError
 from clestudy.immuno._strategy import (
     _flowkit,
@@ -31,6 +32,7 @@ from clestudy.immuno._strategy import (
 )
 
 __all__ = [
+    "DEFAULT_CHUNK_EVENTS",
     "DEFAULT_MIN_EVENTS",
     "POPULATION_COLUMNS",
     "BeadCount",
@@ -44,6 +46,10 @@ __all__ = [
 #: Populations with fewer events than this are reported with a warning (issue 5; rare-event
 #: precision: a 100-event population has a Poisson CV of 10 %).
 DEFAULT_MIN_EVENTS = 100
+
+#: Events gated at a time: 2^18 keeps FlowKit's working copies near 100 MB for 12 channels
+#: (a performance setting, measured in ``docs/performance.md``; it changes no result).
+DEFAULT_CHUNK_EVENTS = 262_144
 
 POPULATION_COLUMNS = (
     "sample",
@@ -87,6 +93,9 @@ class FlowOptions:
         wherever the strategy says ``compensation-ref="FCS"``.
     ignore_offset_error
         Read FCS files whose data offset is off by one (FlowIO ``ignore_offset_error``).
+    chunk_events
+        Events gated at a time (see :mod:`clestudy.immuno._chunked`); bounds the working memory
+        without changing any count. ``0`` gates the whole file at once.
     """
 
     reference_gate: str | None = None
@@ -95,6 +104,7 @@ class FlowOptions:
     bead_gate: str | None = None
     compensation_file: str | None = None
     ignore_offset_error: bool = False
+    chunk_events: int = DEFAULT_CHUNK_EVENTS
 
 
 @dataclass(frozen=True)
@@ -207,48 +217,47 @@ def gate_fcs(
     _check_channels(path, sample, strategy_channels(strategy))
     median_idx = [_channel_index(path, sample, c) for c in opts.median_channels]
     try:
-        results = strategy.gate_sample(sample, cache_events=True)
+        merged = gate_in_chunks(
+            strategy,
+            sample,
+            opts.chunk_events,
+            median_idx,
+            lambda part: _compensated_events(part, matrix),
+        )
     except (LookupError, ValueError) as exc:
         message = " ".join(str(exc).split())
         raise FcsFileError(f"{path}: gating failed: {message}") from None
-    report = results.report
-    counts = {(str(r.gate_name), tuple(r.gate_path)): int(r.count) for r in report.itertuples()}
+    counts = merged.counts
     reference = _unique_count(path, counts, opts.reference_gate, "reference")
     bead_events = _unique_count(path, counts, opts.bead_gate, "bead")
-    n_events = int(sample.event_count)
+    n_events = merged.n_events
     rows: list[dict[str, Any]] = []
     warnings: list[str] = []
-    for r in report.itertuples():
-        count = int(r.count)
-        rows.append(
-            {
-                "sample": path.stem,
-                "gate": str(r.gate_name),
-                "gate_path": "/".join(r.gate_path),
-                "parent": None if r.parent == "root" else str(r.parent),
-                "count": count,
-                "percent_parent": float(r.relative_percent),
-                "percent_total": _percent(count, n_events),
-                "percent_reference": math.nan if reference is None else _percent(count, reference),
-                "absolute_count_per_ul": _absolute(count, bead_events, beads),
-            }
-        )
+    for key in merged.order:
+        gate_id, gate_path = key
+        count = counts[key]
+        parent = merged.parents[key]
+        row = {
+            "sample": path.stem,
+            "gate": gate_id,
+            "gate_path": "/".join(gate_path),
+            "parent": None if parent == "root" else parent,
+            "count": count,
+            "percent_parent": merged.percent_parent(key),
+            "percent_total": _percent(count, n_events),
+            "percent_reference": math.nan if reference is None else _percent(count, reference),
+            "absolute_count_per_ul": _absolute(count, bead_events, beads),
+        }
+        for label, idx in zip(opts.median_channels, median_idx, strict=True):
+            row[f"median_{label}"] = merged.median(key, idx)
+        rows.append(row)
         if count < opts.min_events:
             warnings.append(
-                f"{path}: gate {r.gate_name}: {count} events, fewer than the minimum "
+                f"{path}: gate {gate_id}: {count} events, fewer than the minimum "
                 f"{opts.min_events}; its percentages are imprecise"
             )
-    table = pd.DataFrame(rows, columns=list(POPULATION_COLUMNS))
-    if median_idx:
-        events = _compensated_events(sample, matrix)
-        for label, idx in zip(opts.median_channels, median_idx, strict=True):
-            values = []
-            for row in table.itertuples(index=False):
-                member = results.get_gate_membership(row.gate, row.gate_path)
-                chosen = events[np.asarray(member, dtype=bool), idx]
-                values.append(float(np.median(chosen)) if chosen.size else math.nan)
-            table[f"median_{label}"] = values
-        del events
+    columns = [*POPULATION_COLUMNS, *(f"median_{c}" for c in opts.median_channels)]
+    table = pd.DataFrame(rows, columns=columns)
     return SampleResult(path.stem, str(path), n_events, table, tuple(warnings))
 
 
