@@ -66,6 +66,7 @@ def cbc_due_dates(
     -----
     Source: REVLIMID (lenalidomide) US Prescribing Information, Warnings and Precautions:
     hematologic toxicity (reference/instruments.md 6.4).
+    Validated against: the day lists written out in tests/instruments/test_safety_schedules.py.
 
     Examples
     --------

@@ -103,6 +103,8 @@ def clasi_response(baseline_activity: int, followup_activity: int, rule: str) ->
     Sources: Klein R, et al. Arch Dermatol 2011;147(2):203-208,
     doi:10.1001/archdermatol.2010.435 (>= 4 points or >= 20 %); CLASI-50 as in anifrolumab
     TULIP-1/2 and litifilimab LILAC (reference/instruments.md section 1.3).
+    Validated against: hand arithmetic at each threshold (exactly 4 points, 20 %, 50 %) in
+    tests/instruments/test_clasi_response.py.
 
     Examples
     --------

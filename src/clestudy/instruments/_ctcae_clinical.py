@@ -198,6 +198,8 @@ def ctcae_clinical_grade(term: str, **anchors: object) -> ClinicalGrade:
     -----
     Source: NCI CTCAE v5.0 (27 Nov 2017), criteria as transcribed in
     reference/ctcae_v5_selected_terms.json (oncohub/CTCAE5 @ d46f46c).
+    Validated against: the criterion text quoted next to each case in
+    tests/instruments/test_ctcae_clinical.py.
 
     Examples
     --------

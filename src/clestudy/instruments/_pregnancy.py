@@ -77,6 +77,7 @@ def pregnancy_test_check(
     Source: REVLIMID (lenalidomide) US Prescribing Information, Lenalidomide REMS: pregnancy
     testing (sections 5.1 and 8.3); reference/instruments.md 6.3. The thalidomide REMS schedule
     is described as the same, but that was not verified in clestudy's reference.
+    Validated against: day-by-day schedules in tests/instruments/test_safety_schedules.py.
 
     Examples
     --------

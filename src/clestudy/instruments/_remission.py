@@ -117,6 +117,8 @@ def lldas(
     Low Disease Activity State (LLDAS). Ann Rheum Dis 2016;75(9):1615-1621.
     doi:10.1136/annrheumdis-2015-207726 (Table 1). Dose ceilings: Golder V, et al. Arthritis Res
     Ther 2016 (reference/instruments.md 2.5).
+    Validated against: each criterion failing alone at its boundary in
+    tests/instruments/test_response_indices.py.
 
     Examples
     --------
@@ -190,6 +192,8 @@ def doris_remission(
     SLE: final recommendations from an international task force. Lupus Sci Med
     2021;8:e000538. doi:10.1136/lupus-2021-000538. The abstract says "5 mg/day or less"; the
     recommendation table says "< 5 mg/day" (reference/instruments.md 2.6).
+    Validated against: the boundary cases (5 vs < 5 mg, PGA 0.5) in
+    tests/instruments/test_response_indices.py.
 
     Examples
     --------

@@ -92,6 +92,8 @@ def cockcroft_gault(
     Source: Cockcroft DW, Gault MH. Prediction of creatinine clearance from serum creatinine.
     Nephron 1976;16(1):31-41. doi:10.1159/000180580. Lenalidomide labels specify Cockcroft-Gault
     for renal dose adjustment (reference/instruments.md 6.2).
+    Validated against: hand calculations (e.g. 100 x 60 x 0.85 / 72 = 70.83 mL/min) in
+    tests/instruments/test_renal.py.
 
     Examples
     --------
@@ -178,6 +180,8 @@ def lenalidomide_renal_check(
     impairment" (CLcr < 60 mL/min; CLcr < 11 without and < 7 with dialysis not studied); EU SmPC
     (moderate 30 <= CLcr < 50: 10 mg once daily; severe < 30: 15 mg every other day; ESRD on
     dialysis: 5 mg once daily after dialysis). reference/instruments.md 6.2.
+    Validated against: the band boundaries 60/50/30 and the not-studied limits in
+    tests/instruments/test_renal.py.
 
     Examples
     --------

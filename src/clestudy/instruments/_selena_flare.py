@@ -163,10 +163,11 @@ def selena_flare(
     -----
     Sources: Petri M, Kim MY, Kalunian KC, et al. Combined oral contraceptives in women with
     systemic lupus erythematosus. N Engl J Med 2005;353:2550-2558. doi:10.1056/NEJMoa051135;
-    Buyon JP, Petri MA, Kim MY, et al. Ann Intern Med 2005;142:953-962.
-    doi:10.7326/0003-4819-142-12_part_1-200506210-00004. The haemolytic-anaemia criterion is a
-    *decrease of more than 3 g/dL* (medicalalgorithms.com's "<= 3 g/dL" is a transcription
-    error). reference/instruments.md 2.3.
+    Buyon JP, Petri MA, Kim MY, et al. Ann Intern Med 2005;142:953-962. The haemolytic-anaemia
+    criterion is a *decrease of more than 3 g/dL* (medicalalgorithms.com's "<= 3 g/dL" is a
+    transcription error). reference/instruments.md 2.3.
+    Validated against: each criterion at its boundary (60 kg: 0.5 mg/kg/day = 30 mg) in
+    tests/instruments/test_selena_flare.py.
 
     Examples
     --------

@@ -93,6 +93,8 @@ def sri_response(
     Source: Furie RA, Petri MA, Wallace DJ, et al. Novel evidence-based systemic lupus
     erythematosus responder index. Arthritis Rheum 2009;61(9):1143-1151. doi:10.1002/art.24698.
     New A/B definitions and treatment failure as in reference/instruments.md 2.4.
+    Validated against: boundary cases (4-point reduction, one vs two new B, PGA +0.3) in
+    tests/instruments/test_response_indices.py.
 
     Examples
     --------

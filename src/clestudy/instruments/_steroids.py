@@ -121,6 +121,9 @@ def prednisone_equivalent(
     Source: BNF, "Equivalent anti-inflammatory doses of corticosteroids", as quoted in the East
     Lancashire Medicines Management Board joint formulary section 6.3 and the Derby formulary;
     consistent with the US prednisolone label table (reference/instruments.md section 5).
+    Validated against: the BNF table and the FDA prednisolone label equivalence line
+    (15 mg prednisolone = 12 mg methylprednisolone = 2.25 mg dexamethasone ...) in
+    tests/instruments/test_steroids.py.
 
     Examples
     --------

@@ -97,6 +97,8 @@ def thalidomide_neuropathy_check(
     Sources: Briani C, et al. (CLE; PubMed 16373260); Zara G, et al. J Neurol Neurosurg
     Psychiatry 2008; Bastuji-Garin S, et al. J Invest Dermatol 2002;119:1020 (dose-dependent
     risk); reference/instruments.md 6.5.
+    Validated against: the 40/50/70 % boundaries and the 20 g flag in
+    tests/instruments/test_safety_schedules.py.
 
     Examples
     --------
