@@ -7,7 +7,10 @@ files.
 
 from __future__ import annotations
 
+from clestudy.stats._groups import responder_comparison, spearman_correlation
+from clestudy.stats._multiplicity import adjust_p_values
 from clestudy.stats._paired import RULES, PairedRule, paired_comparison
+from clestudy.stats._repeated import change_from_baseline, friedman_test
 from clestudy.stats._signed_rank import (
     HodgesLehmannResult,
     hodges_lehmann,
@@ -30,11 +33,16 @@ __all__ = [
     "PairedRule",
     "Reported",
     "SummaryTest",
+    "adjust_p_values",
+    "change_from_baseline",
     "check_published_summary",
+    "friedman_test",
     "hodges_lehmann",
     "min_attainable_p_signed_rank",
     "paired_comparison",
     "parse_reported",
+    "responder_comparison",
     "signed_rank_exact_p",
     "signed_rank_null_pmf",
+    "spearman_correlation",
 ]

@@ -74,3 +74,80 @@ writeLines(c("{",
              '  "script": "tests/stats/data/make_r_reference.R",',
              '  "cases": [', paste(cases, collapse = ",\n"), "  ]", "}"),
            "r_reference.json")
+
+# ---- second file: multiplicity, responder comparisons, repeated visits (r_reference_more.json) --
+json_input <- function(name, v) {
+  if (is.character(v)) paste0('"', name, '": [', paste(json_str(v), collapse = ", "), "]")
+  else paste0('"', name, '": ', json_vec(v))
+}
+entry <- function(name, description, inputs, calls) {
+  env <- list2env(inputs)
+  values <- vapply(names(calls), function(key) {
+    value <- as.numeric(eval(parse(text = calls[[key]]), envir = env))
+    sprintf('      {"key": %s, "r_call": %s, "value": %s}',
+            json_str(key), json_str(calls[[key]]), fmt(value))
+  }, character(1))
+  ins <- vapply(names(inputs), function(n) json_input(n, inputs[[n]]), character(1))
+  paste0('    {\n      "name": ', json_str(name), ',\n      "description": ',
+         json_str(description), ',\n      "inputs": {', paste(ins, collapse = ", "),
+         '},\n      "values": [\n', paste(values, collapse = ",\n"), "\n      ]\n    }")
+}
+indexed <- function(prefix, template, k) {
+  calls <- lapply(seq_len(k), function(i) sprintf(template, i))
+  names(calls) <- paste0(prefix, "_", seq_len(k))
+  calls
+}
+
+p6 <- c(0.01, 0.04, 0.03, 0.20, 0.004, 0.049)
+mixed_subject <- rep(1:6, each = 3)
+mixed_visit <- rep(0:2, times = 6)
+mixed_value <- c(10, 6, 3, 8, 7, 2, 12, 9, 5, 9, 5, 4, 14, 10, 7, 7, 6, 5)
+keep <- !(mixed_subject == 2 & mixed_visit == 2) & !(mixed_subject == 5 & mixed_visit == 1)
+lme_call <- "nlme::lme(value ~ factor(visit), random = ~ 1 | subject, data = data.frame(subject, visit, value), method = \"REML\")"
+
+more <- c(
+  entry("p_adjust", "six raw p-values", list(p = p6),
+        c(indexed("p_holm", "p.adjust(p, \"holm\")[%d]", 6),
+          indexed("p_bh", "p.adjust(p, \"BH\")[%d]", 6))),
+  entry("mann_whitney_no_ties", "responders x, non-responders y, no ties",
+        list(x = c(7.4, 9.1, 12.0, 26.4, 5.0), y = c(3.1, 4.2, 5.7, 2.9, 6.3, 8.0)),
+        list(statistic = "wilcox.test(x, y, exact = TRUE)$statistic",
+             p_value = "wilcox.test(x, y, exact = TRUE)$p.value")),
+  entry("mann_whitney_ties", "responders x, non-responders y, tied values",
+        list(x = c(3, 5, 5, 7, 9), y = c(1, 3, 3, 5, 6, 2)),
+        list(statistic = "wilcox.test(x, y, exact = FALSE)$statistic",
+             p_value = "coin::pvalue(coin::wilcox_test(c(x, y) ~ factor(rep(c(\"r\", \"n\"), c(length(x), length(y)))), distribution = \"exact\"))")),
+  entry("fisher_2x2", "responders (row 1) x non-responders (row 2) by level no/yes",
+        list(counts = c(1, 3, 3, 1)),
+        list(p_value = "fisher.test(matrix(counts, nrow = 2))$p.value")),
+  entry("fisher_2x3", "responders (row 1) x non-responders (row 2) by three levels",
+        list(counts = c(3, 1, 0, 2, 1, 4)),
+        list(p_value = "fisher.test(matrix(counts, nrow = 2))$p.value")),
+  entry("spearman_n7", "n = 7, no ties", list(x = c(-20.1, -8.3, -3.0, -12.5, -1.1, -15.2, -6.6),
+        y = c(-9, -4, -5, -7, 0, -3, -6)),
+        list(rho = "cor.test(x, y, method = \"spearman\", exact = TRUE)$estimate",
+             p_value = "cor.test(x, y, method = \"spearman\", exact = TRUE)$p.value")),
+  entry("spearman_n9", "n = 9, no ties", list(x = c(1.2, 3.4, 2.2, 5.1, 4.4, 0.3, 6.6, 2.9, 3.9),
+        y = c(2, 5, 1, 9, 4, 3, 8, 6, 7)),
+        list(rho = "cor.test(x, y, method = \"spearman\", exact = TRUE)$estimate",
+             p_value = "cor.test(x, y, method = \"spearman\", exact = TRUE)$p.value")),
+  entry("friedman", "6 subjects x 3 visits (rows: subjects), one tie within a subject",
+        list(values = c(10, 6, 3, 8, 7, 7, 12, 9, 5, 9, 5, 4, 14, 10, 7, 7, 6, 5)),
+        list(statistic = "friedman.test(matrix(values, ncol = 3, byrow = TRUE))$statistic",
+             p_value = "friedman.test(matrix(values, ncol = 3, byrow = TRUE))$p.value")),
+  entry("mixed_model", "6 subjects x visits 0, 1, 2 with two values missing (unbalanced)",
+        list(subject = mixed_subject[keep], visit = mixed_visit[keep], value = mixed_value[keep]),
+        list(estimate_1 = paste0("nlme::fixef(", lme_call, ")[2]"),
+             estimate_2 = paste0("nlme::fixef(", lme_call, ")[3]"),
+             se_1 = paste0("summary(", lme_call, ")$tTable[2, \"Std.Error\"]"),
+             se_2 = paste0("summary(", lme_call, ")$tTable[3, \"Std.Error\"]"),
+             subject_variance = paste0("as.numeric(nlme::VarCorr(", lme_call, ")[1, \"Variance\"])"),
+             residual_variance = paste0("(", lme_call, ")$sigma^2")))
+)
+writeLines(c("{",
+             paste0('  "generated_by": ', json_str(paste(R.version.string, "; coin",
+                    as.character(packageVersion("coin")), "; nlme",
+                    as.character(packageVersion("nlme")))), ","),
+             '  "script": "tests/stats/data/make_r_reference.R",',
+             '  "cases": [', paste(more, collapse = ",\n"), "  ]", "}"),
+           "r_reference_more.json")
