@@ -17,7 +17,10 @@ __all__ = ["register"]
 
 def score(
     instrument: str = typer.Argument(
-        ..., help=f"The instrument: {', '.join(SCORE_INSTRUMENTS)}.", show_default=False
+        ...,
+        metavar="INSTRUMENT",
+        help=f"The instrument: {', '.join(SCORE_INSTRUMENTS)}.",
+        show_default=False,
     ),
     source: str = typer.Argument(
         "-", metavar="[FILE|-]", help="A JSON file with one object; '-' or nothing reads stdin."

@@ -235,6 +235,8 @@ def ctcae_lab_grade(
         ``mmol/L``; creatinine and bilirubin ``mg/dL``, ``umol/L``; ALT/AST ``U/L``, ``ukat/L``.
     lln, uln, baseline : float, optional
         The lab's normal limits and the subject's baseline value, in the same unit as ``value``.
+        Decreased counts and anaemia use only ``lln``; ALT, AST, bilirubin and creatinine use
+        ``uln`` and ``baseline``; a value a term does not use is not read.
         Grade the baseline visit itself with ``baseline=None`` (admiral issue #2512 graded the
         baseline record against itself, giving grade 0 to an abnormal baseline).
     version : {"5.0", "6.0"}
