@@ -6,12 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clestudy.cli import main
 from clestudy.immuno import FlowOptions, GatingStrategyError, gate_fcs
 
 # gml_parent_quadrant_rect_gate.xml names its gate ParRectangle1; the ISAC truth file for it is
 # Results_ParQuadRect.txt (the same pairing as FlowKit's own compliance tests).
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 ALIASES = {"ParRectangle1": "ParQuadRect"}
 # gml_range_gate_attr_testing.xml wraps its gate in a non-schema <sample> element: a file that
 # must be refused, not gated.
@@ -93,3 +96,18 @@ def test_percentages_and_medians_do_not_depend_on_chunks(gatingml: Path) -> None
     }
     got = {(r["gate"], r["gate_path"]): r["percent_parent"] for r in whole.to_dict("records")}
     assert got == pytest.approx(expected)
+
+
+@settings(derandomize=True, max_examples=8, deadline=None)
+@given(st.integers(min_value=1500, max_value=20000))
+def test_any_chunk_size_gives_truth_counts(chunk_events: int) -> None:
+    folder = FIXTURES / "gatingml"
+    if not (folder / "data1.fcs").is_file():
+        pytest.skip(f"Gating-ML compliance fixtures not found at {folder}")
+    truth = _truth(folder)
+    opts = FlowOptions(chunk_events=chunk_events)
+    result = gate_fcs(folder / "data1.fcs", folder / "gml" / "gml_all_gates.xml", opts)
+    for row in result.populations.to_dict("records"):
+        name = ALIASES.get(row["gate"], row["gate"])
+        if name in truth:
+            assert row["count"] == truth[name], (chunk_events, row["gate"])

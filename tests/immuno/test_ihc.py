@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clestudy.cli import main
 from clestudy.immuno import (
@@ -146,3 +148,34 @@ def test_cli_unknown_visit(files: dict[str, Path], capsys: pytest.CaptureFixture
     assert err.startswith("error: ") and "manifest.csv: line 2 (S01_d0_CD3.svs): visit_id" in err
     with pytest.raises(ManifestError, match="visit_id 'day_0' is not in the study"):
         read_manifest(man, key="image", files=False, required=("image",), known_visits={"week_0"})
+
+
+@settings(derandomize=True, max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5000), st.floats(1e4, 1e8, allow_nan=False)),
+        min_size=1,
+        max_size=5,
+    ),
+    st.floats(0.1, 10),
+)
+def test_density_properties(annotations: list[tuple[int, float]], factor: float) -> None:
+    table = pd.DataFrame(
+        {
+            "Image": "x.svs",
+            "Num Positive": [n for n, _ in annotations],
+            "Area µm^2": [a for _, a in annotations],
+        }
+    )
+    man = pd.DataFrame(
+        {"image": ["x.svs"], "subject_id": ["S01"], "visit_id": ["week_0"], "marker": ["CD3"]}
+    )
+    density = float(ihc_densities(table, man)["positive_per_mm2"].iloc[0])
+    total_mm2 = sum(a for _, a in annotations) / 1e6
+    assert density == pytest.approx(sum(n for n, _ in annotations) / total_mm2)
+    assert density >= 0
+    # the same cells over `factor` times the tissue area: density divided by `factor`
+    wider = table.assign(**{"Area µm^2": table["Area µm^2"] * factor})
+    assert float(ihc_densities(wider, man)["positive_per_mm2"].iloc[0]) == pytest.approx(
+        density / factor
+    )
