@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from clestudy.cli import main
-from clestudy.immuno import FlowOptions, gate_batch, gate_fcs
+from clestudy.immuno import FcsFileError, FlowOptions, gate_batch, gate_fcs
 
 RealFcs = Callable[[str], Path]
 
@@ -97,3 +97,24 @@ def test_facs_diva_in_chunks_is_identical(real_fcs: RealFcs, immuno_data: Path) 
     assert parts.equals(whole)
     got = dict(zip(parts["gate"], parts["count"], strict=True))
     assert got == _flowkit_counts(path, strategy)
+
+
+def test_matrix_file_replaces_spill(real_fcs: RealFcs, immuno_data: Path, tmp_path: Path) -> None:
+    path = real_fcs("facs_diva")
+    strategy = immuno_data / "diva_bcell.xml"
+    sample = fk.Sample(str(path))
+    detectors = [sample.pnn_labels[i] for i in sample.fluoro_indices]
+    matrix = fk.Matrix(sample.metadata["spill"], detectors).as_dataframe()
+    same = tmp_path / "spill.csv"
+    matrix.to_csv(same, index=False)  # FlowJo-style: a header of detector names, then values
+    with_file = gate_fcs(path, strategy, FlowOptions(compensation_file=str(same)))
+    with_spill = gate_fcs(path, strategy)
+    assert with_file.populations.equals(with_spill.populations)
+    identity = tmp_path / "identity.csv"
+    (matrix * 0 + np.eye(len(detectors))).to_csv(identity, index=False)
+    uncompensated = gate_fcs(path, strategy, FlowOptions(compensation_file=str(identity)))
+    assert not uncompensated.populations["count"].equals(with_spill.populations["count"])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,2\n")
+    with pytest.raises(FcsFileError, match=r"bad\.csv: not a usable compensation matrix"):
+        gate_fcs(path, strategy, FlowOptions(compensation_file=str(bad)))

@@ -187,7 +187,8 @@ def gate_fcs(
     path
         The FCS file; its stem is the sample name.
     strategy
-        A ``flowkit.GatingStrategy`` or a path to Gating-ML / FlowJo workspace.
+        A ``flowkit.GatingStrategy`` or a path to Gating-ML / FlowJo workspace. With
+        ``options.compensation_file`` a strategy object is changed to use that matrix.
     options
         What to report (:class:`FlowOptions`).
     beads
@@ -209,11 +210,11 @@ def gate_fcs(
     path = Path(path)
     if not hasattr(strategy, "gate_sample"):
         strategy = load_strategy(strategy, sample_name=path.name)
+    sample = read_sample(path, ignore_offset_error=opts.ignore_offset_error)
     matrix = None
     if opts.compensation_file is not None:
-        matrix = _matrix_from_file(opts.compensation_file, path, opts)
+        matrix = _matrix_from_file(opts.compensation_file, sample)
         use_matrix_file(strategy, matrix)
-    sample = read_sample(path, ignore_offset_error=opts.ignore_offset_error)
     _check_channels(path, sample, strategy_channels(strategy))
     median_idx = [_channel_index(path, sample, c) for c in opts.median_channels]
     try:
@@ -284,9 +285,8 @@ def _absolute(count: int, bead_events: int | None, beads: BeadCount | None) -> f
     return count / bead_events * beads.beads_per_test / beads.volume_ul
 
 
-def _matrix_from_file(matrix_file: str, path: Path, opts: FlowOptions) -> Any:
+def _matrix_from_file(matrix_file: str, sample: Any) -> Any:
     fk = _flowkit()
-    sample = read_sample(path, ignore_offset_error=opts.ignore_offset_error)
     detectors = [sample.pnn_labels[i] for i in sample.fluoro_indices]
     try:
         return fk.Matrix(str(matrix_file), detectors, null_channels=sample.null_channels)

@@ -7,6 +7,7 @@ and finds the packaged lupus-panel templates.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -127,6 +128,18 @@ def strategy_gates(strategy: Any) -> list[GateRef]:
     return out
 
 
+def _dimensions(strategy: Any) -> Iterator[tuple[str, Any]]:
+    """Every ``(gate id, dimension)`` of the strategy's gates (quadrants come with their gate)."""
+    fk = _flowkit()
+    for gate_id, gate_path in strategy.get_gate_ids():
+        try:
+            gate = strategy.get_gate(gate_id, gate_path)
+        except fk.exceptions.QuadrantReferenceError:
+            continue
+        for dim in getattr(gate, "dimensions", None) or []:
+            yield gate_id, dim
+
+
 def strategy_channels(strategy: Any) -> dict[str, str]:
     """Map each channel label a strategy needs to the first gate that needs it.
 
@@ -135,38 +148,26 @@ def strategy_channels(strategy: Any) -> dict[str, str]:
     """
     fk = _flowkit()
     needed: dict[str, str] = {}
-    for gate_id, gate_path in strategy.get_gate_ids():
-        try:
-            gate = strategy.get_gate(gate_id, gate_path)
-        except fk.exceptions.QuadrantReferenceError:
-            continue
-        for dim in getattr(gate, "dimensions", None) or []:
-            labels: list[str] = []
-            if isinstance(dim, fk.RatioDimension):
-                xform = strategy.transformations.get(dim.ratio_ref)
-                labels = [str(d) for d in getattr(xform, "dimensions", [])]
-            elif isinstance(dim, fk.QuadrantDivider):
-                labels = [str(dim.dimension_ref)]
-            else:
-                labels = [str(dim.id)]
-            comp = getattr(dim, "compensation_ref", None)
-            matrix = strategy.comp_matrices.get(comp) if comp else None
-            for label in labels:
-                if matrix is not None and label in (matrix.fluorochromes or []):
-                    label = matrix.detectors[list(matrix.fluorochromes).index(label)]
-                needed.setdefault(label, gate_id)
+    for gate_id, dim in _dimensions(strategy):
+        if isinstance(dim, fk.RatioDimension):
+            xform = strategy.transformations.get(dim.ratio_ref)
+            labels = [str(d) for d in getattr(xform, "dimensions", [])]
+        elif isinstance(dim, fk.QuadrantDivider):
+            labels = [str(dim.dimension_ref)]
+        else:
+            labels = [str(dim.id)]
+        comp = getattr(dim, "compensation_ref", None)
+        matrix = strategy.comp_matrices.get(comp) if comp else None
+        for label in labels:
+            if matrix is not None and label in (matrix.fluorochromes or []):
+                label = matrix.detectors[list(matrix.fluorochromes).index(label)]
+            needed.setdefault(label, gate_id)
     return needed
 
 
 def use_matrix_file(strategy: Any, matrix: Any) -> None:
     """Make every ``FCS`` ($SPILL) compensation reference of ``strategy`` use ``matrix`` instead."""
-    fk = _flowkit()
     strategy.add_comp_matrix(MATRIX_FILE_COMP_ID, matrix)
-    for gate_id, gate_path in strategy.get_gate_ids():
-        try:
-            gate = strategy.get_gate(gate_id, gate_path)
-        except fk.exceptions.QuadrantReferenceError:
-            continue
-        for dim in getattr(gate, "dimensions", None) or []:
-            if getattr(dim, "compensation_ref", None) == "FCS":
-                dim.compensation_ref = MATRIX_FILE_COMP_ID
+    for _, dim in _dimensions(strategy):
+        if getattr(dim, "compensation_ref", None) == "FCS":
+            dim.compensation_ref = MATRIX_FILE_COMP_ID
