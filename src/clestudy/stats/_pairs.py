@@ -132,24 +132,51 @@ def pair_measures(
     second_subjects = pd.Index(second[subject].astype(str))
     order = pd.Index(pd.unique(data[subject].astype(str)))
     everyone = order[order.isin(first_subjects) | order.isin(second_subjects)]
+    matrix_before = _numeric_block(first, measures, first_subjects, everyone, source)
+    matrix_after = _numeric_block(second, measures, second_subjects, everyone, source)
+    complete_all = ~(np.isnan(matrix_before) | np.isnan(matrix_after))
+    subjects = np.asarray(everyone, dtype=object)
     results = []
-    for measure in measures:
-        values_before = (
-            numeric_column(first, measure, source=source).set_axis(first_subjects).reindex(everyone)
-        )
-        values_after = (
-            numeric_column(second, measure, source=source)
-            .set_axis(second_subjects)
-            .reindex(everyone)
-        )
-        complete = (values_before.notna() & values_after.notna()).to_numpy()
+    for j, measure in enumerate(measures):
+        complete = complete_all[:, j]
         results.append(
             MeasurePairs(
                 measure=measure,
-                subjects=everyone[complete].tolist(),
-                before=values_before.to_numpy()[complete],
-                after=values_after.to_numpy()[complete],
-                dropped_subjects=everyone[~complete].tolist(),
+                subjects=subjects[complete].tolist(),
+                before=matrix_before[complete, j],
+                after=matrix_after[complete, j],
+                dropped_subjects=subjects[~complete].tolist(),
             )
         )
     return results
+
+
+def _numeric_block(
+    rows: pd.DataFrame,
+    measures: Sequence[str],
+    subjects: pd.Index,
+    everyone: pd.Index,
+    source: str,
+) -> npt.NDArray[np.float64]:
+    """everyone x measures float matrix; numeric columns are converted in one block."""
+    frame = rows[list(measures)]
+    numeric = frame.dtypes.map(
+        lambda dtype: pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    )
+    if not numeric.all():
+        frame = pd.DataFrame(
+            {m: numeric_column(rows, m, source=source) for m in measures}, index=rows.index
+        )
+    values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    infinite = np.isinf(values)
+    if infinite.any():
+        row, column = (int(i[0]) for i in np.nonzero(infinite))
+        raise InputError(
+            f"{source}: row {rows.index[row]}, column {measures[column]!r}: "
+            f"{float(values[row, column])!r} is not a finite number"
+        )
+    position = subjects.get_indexer(everyone)
+    out = np.full((len(everyone), len(measures)), np.nan)
+    present = position >= 0
+    out[present] = values[position[present]]
+    return out

@@ -61,6 +61,19 @@ def _untied_pmf(n: int) -> FloatArray:
     return pmf
 
 
+@lru_cache(maxsize=256)
+def _untied_cdf(n: int) -> FloatArray:
+    cdf = np.cumsum(_untied_pmf(n))
+    cdf.setflags(write=False)
+    return cdf
+
+
+@lru_cache(maxsize=256)
+def _walsh_pairs(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    rows, cols = np.triu_indices(n)
+    return rows, cols
+
+
 def signed_rank_null_pmf(n: int) -> FloatArray:
     """Exact null distribution of W+ for ``n`` untied, non-zero differences.
 
@@ -224,12 +237,12 @@ def hodges_lehmann(
         return HodgesLehmannResult(
             math.nan, math.nan, math.nan, math.nan, 0, "no non-zero differences"
         )
-    rows, cols = np.triu_indices(n)
+    rows, cols = _walsh_pairs(n)
     walsh = np.sort((nonzero[rows] + nonzero[cols]) / 2.0)
     total = walsh.size
     half_alpha = (1.0 - confidence_level) / 2.0
     if n <= EXACT_CI_MAX_N:
-        cdf = np.cumsum(signed_rank_null_pmf(n))
+        cdf = _untied_cdf(n)
         # searchsorted gives R's qsignrank; the small tolerance absorbs float error in the cumsum.
         q = int(np.searchsorted(cdf, half_alpha * (1 - 1e-12), side="left"))
         q = max(q, 1)
@@ -242,7 +255,7 @@ def hodges_lehmann(
         achieved_alpha = 2.0 * float(stats.norm.cdf((q - 0.5 - mean) / sd))
         method = "Tukey distribution-free interval, normal approximation of W+"
     return HodgesLehmannResult(
-        estimate=float(np.median(walsh)),
+        estimate=float(walsh[(total - 1) // 2] + walsh[total // 2]) / 2.0,
         ci_low=float(walsh[q - 1]),
         ci_high=float(walsh[total - q]),
         achieved_level=1.0 - achieved_alpha,
