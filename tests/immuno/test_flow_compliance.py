@@ -111,3 +111,17 @@ def test_any_chunk_size_gives_truth_counts(chunk_events: int) -> None:
         name = ALIASES.get(row["gate"], row["gate"])
         if name in truth:
             assert row["count"] == truth[name], (chunk_events, row["gate"])
+
+
+def test_flowjo_workspace(gatingml: Path, tmp_path: Path) -> None:
+    import flowkit as fk
+
+    # a FlowJo 10 workspace written by FlowKit from the ISAC rectangle strategy
+    strategy = fk.parse_gating_xml(str(gatingml / "gml" / "gml_rect1_gate.xml"))
+    session = fk.Session(gating_strategy=strategy, fcs_samples=[str(gatingml / "data1.fcs")])
+    wsp = tmp_path / "rect1.wsp"
+    with wsp.open("wb") as handle:
+        session.export_wsp(handle, "All Samples")
+    result = gate_fcs(gatingml / "data1.fcs", wsp)
+    assert result.populations["gate"].tolist() == ["Rectangle1"]
+    assert result.populations["count"].tolist() == [_truth(gatingml)["Rectangle1"]]

@@ -85,8 +85,9 @@ def load_strategy(path: str | Path, *, sample_name: str | None = None) -> Any:
     path
         A Gating-ML 2.0 XML file, or a FlowJo 10 ``.wsp`` workspace.
     sample_name
-        For a workspace: the sample whose gates to use (FlowJo keeps gates per sample). When
-        absent from the workspace, or ``None``, the first sample of the workspace is used.
+        For a workspace: the sample whose gates to use (FlowJo keeps gates per sample), matched
+        by name or by name without extension. When absent from the workspace, or ``None``, the
+        first sample of the workspace is used.
 
     Raises
     ------
@@ -103,7 +104,8 @@ def load_strategy(path: str | Path, *, sample_name: str | None = None) -> Any:
             ids = workspace.get_sample_ids(loaded_only=False)
             if not ids:
                 raise GatingStrategyError(f"{path}: the FlowJo workspace has no sample with gates")
-            chosen = sample_name if sample_name in ids else ids[0]
+            names = [sample_name, Path(sample_name).stem] if sample_name else []
+            chosen = next((n for n in names if n in ids), ids[0])
             return workspace.get_gating_strategy(chosen)
         return fk.parse_gating_xml(str(path))
     except GatingStrategyError:
