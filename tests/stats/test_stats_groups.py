@@ -137,3 +137,25 @@ def test_adjustment_properties(p: list[float]) -> None:
     assert np.all(raw <= bh + 1e-12) and np.all(bh <= holm + 1e-12) and np.all(holm <= 1)
     order = np.argsort(raw, kind="stable")
     assert np.all(np.diff(holm[order]) >= -1e-12)  # adjustment keeps the order
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4).map(float), st.integers(0, 4).map(float)),
+        min_size=3,
+        max_size=6,
+    )
+)
+def test_spearman_exact_p_equals_brute_force(pairs: list[tuple[float, float]]) -> None:
+    data = pd.DataFrame(pairs, columns=["x", "y"])
+    row = spearman_correlation(data, x="x", y="y").iloc[0]
+    if np.ptp(data["x"]) == 0 or np.ptp(data["y"]) == 0:
+        assert math.isnan(row["p_value"])
+        return
+    rx, ry = stats.rankdata(data["x"]), stats.rankdata(data["y"])
+    observed = np.corrcoef(rx, ry)[0, 1]
+    rhos = np.array([np.corrcoef(rx, perm)[0, 1] for perm in itertools.permutations(ry)])
+    tails = (np.mean(rhos <= observed + 1e-12), np.mean(rhos >= observed - 1e-12))
+    assert row["rho"] == pytest.approx(stats.spearmanr(data["x"], data["y"]).statistic)
+    assert row["p_value"] == pytest.approx(min(1.0, 2 * min(tails)), abs=1e-9)

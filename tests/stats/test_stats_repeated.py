@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clestudy.errors import InputError
 from clestudy.stats import change_from_baseline, friedman_test
@@ -74,3 +76,37 @@ def test_change_from_baseline_errors() -> None:
     with pytest.raises(InputError, match=r"confidence_level = 1; allowed"):
         change_from_baseline(data, subject="id", visit="visit", visits=VISITS, measure="clasi",
                              confidence_level=1)  # fmt: skip
+
+
+values_3 = st.lists(
+    st.tuples(*(st.integers(0, 30).map(float) for _ in range(3))), min_size=3, max_size=8
+)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(values_3)
+def test_friedman_is_rank_based(rows: list[tuple[float, float, float]]) -> None:
+    data = long_table([list(r) for r in rows])
+    transformed = data.assign(clasi=np.exp(data["clasi"] / 10.0))  # strictly increasing
+    kwargs = {"subject": "id", "visit": "visit", "visits": VISITS, "measures": ["clasi"]}
+    first = friedman_test(data, **kwargs).iloc[0]  # type: ignore[arg-type]
+    second = friedman_test(transformed, **kwargs).iloc[0]  # type: ignore[arg-type]
+    if math.isnan(first["p_value"]):
+        assert math.isnan(second["p_value"])
+        return
+    assert 0 <= first["p_value"] <= 1
+    assert first["statistic"] == pytest.approx(second["statistic"])
+
+
+@settings(max_examples=10, deadline=None, derandomize=True)
+@given(values_3)
+def test_balanced_model_estimate_equals_observed_mean_change(
+    rows: list[tuple[float, float, float]],
+) -> None:
+    data = long_table([list(r) for r in rows])
+    out = change_from_baseline(data, subject="id", visit="visit", visits=VISITS, measure="clasi")
+    if not out["model_converged"].all():
+        return  # reported in warnings; a degenerate fit proves nothing here
+    assert out["model_estimate"].to_numpy() == pytest.approx(
+        out["mean_change"].to_numpy(), abs=1e-6
+    )

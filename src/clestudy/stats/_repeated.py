@@ -144,14 +144,42 @@ def _fit_mixed(wide: pd.DataFrame, level: float) -> tuple[list[dict[str, Any]], 
     exog[:, 0] = 1.0
     for j in range(1, k):
         exog[:, j] = codes == j
-    model = MixedLM(long["value"].to_numpy(float), exog, groups=long["subject"].to_numpy())
+    nan_contrast = dict.fromkeys(
+        ("model_estimate", "model_se", "model_ci_low", "model_ci_high", "model_p"), math.nan
+    )
+    model_info: dict[str, Any] = {
+        "model_n_subjects": int(long["subject"].nunique()),
+        "model_n_observations": len(long),
+        "model_subject_variance": math.nan,
+        "model_residual_variance": math.nan,
+        "model_converged": False,
+        "warnings": [],
+    }
+    values = long["value"].to_numpy(float)
+    if len(long) <= k or np.ptp(values) == 0:
+        model_info["warnings"].append(
+            {
+                "code": "mixed_model_not_fitted",
+                "message": "too few observations or no variation: the mixed model is not fitted",
+            }
+        )
+        return [dict(nan_contrast) for _ in range(1, k)], model_info
+    model = MixedLM(values, exog, groups=long["subject"].to_numpy())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = model.fit(reml=True)
+        try:
+            fit = model.fit(reml=True)
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            fit = None
+            failure = str(exc)
     notes = [
         {"code": "mixed_model_warning", "message": f"statsmodels: {w.message}".replace("\n", " ")}
         for w in caught
     ]
+    model_info["warnings"] = notes
+    if fit is None:
+        notes.append({"code": "mixed_model_failed", "message": f"statsmodels: {failure}"})
+        return [dict(nan_contrast) for _ in range(1, k)], model_info
     if not fit.converged:
         notes.append(
             {
@@ -161,13 +189,28 @@ def _fit_mixed(wide: pd.DataFrame, level: float) -> tuple[list[dict[str, Any]], 
         )
     subject_variance = float(np.asarray(fit.cov_re)[0, 0])
     residual_variance = float(fit.scale)
-    covariance = _gls_covariance(
-        exog, long["subject"].to_numpy(), subject_variance, residual_variance
+    model_info.update(
+        model_subject_variance=subject_variance,
+        model_residual_variance=residual_variance,
+        model_converged=bool(fit.converged),
     )
+    if residual_variance > 0:
+        covariance = _gls_covariance(
+            exog, long["subject"].to_numpy(), subject_variance, residual_variance
+        )
+        standard_errors = np.sqrt(np.diag(covariance))
+    else:
+        notes.append(
+            {
+                "code": "mixed_model_zero_residual_variance",
+                "message": "the residual variance is 0: no standard errors",
+            }
+        )
+        standard_errors = np.full(k, math.nan)
     z = float(stats.norm.isf((1 - level) / 2))
     contrasts = []
     for j in range(1, k):
-        estimate, se = float(fit.fe_params[j]), math.sqrt(float(covariance[j, j]))
+        estimate, se = float(fit.fe_params[j]), float(standard_errors[j])
         contrasts.append(
             {
                 "model_estimate": estimate,
@@ -177,14 +220,6 @@ def _fit_mixed(wide: pd.DataFrame, level: float) -> tuple[list[dict[str, Any]], 
                 "model_p": float(2 * stats.norm.sf(abs(estimate / se))) if se > 0 else math.nan,
             }
         )
-    model_info = {
-        "model_n_subjects": int(long["subject"].nunique()),
-        "model_n_observations": len(long),
-        "model_subject_variance": subject_variance,
-        "model_residual_variance": residual_variance,
-        "model_converged": bool(fit.converged),
-        "warnings": notes,
-    }
     return contrasts, model_info
 
 
