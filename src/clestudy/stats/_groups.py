@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from clestudy.errors import InputError
+from clestudy.stats._descriptive import quartiles
 from clestudy.stats._exact_two_sample import (
     MAX_RANK_SUM_N,
     fisher_2xc_exact_p,
@@ -61,10 +62,11 @@ def _group_mask(data: pd.DataFrame, group: str, responder: Hashable, source: str
 
 
 def _quartiles(values: FloatArray) -> tuple[float, float, float]:
+    """Median, Q1, Q3 (type 7), NaN for an empty group."""
     if values.size == 0:
         return math.nan, math.nan, math.nan
-    q1, median, q3 = np.percentile(values, [25.0, 50.0, 75.0])
-    return float(median), float(q1), float(q3)
+    q1, median, q3 = quartiles(values)
+    return median, q1, q3
 
 
 def _mann_whitney(responders: FloatArray, others: FloatArray) -> dict[str, Any]:

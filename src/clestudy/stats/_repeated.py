@@ -14,6 +14,7 @@ from scipy import stats
 from statsmodels.regression.mixed_linear_model import MixedLM
 
 from clestudy.errors import InputError
+from clestudy.stats._descriptive import quartiles
 from clestudy.stats._pairs import check_columns, numeric_column, visit_rows
 
 __all__ = ["change_from_baseline", "friedman_test"]
@@ -265,9 +266,7 @@ def change_from_baseline(
     for j, label in enumerate(wide.columns[1:], start=1):
         observed = wide.iloc[:, j]
         change = (observed - baseline).dropna().to_numpy()
-        q1, median, q3 = (
-            np.percentile(change, [25.0, 50.0, 75.0]) if change.size else [math.nan] * 3
-        )
+        q1, median, q3 = quartiles(change) if change.size else (math.nan,) * 3
         rows.append(
             {
                 "measure": measure,
@@ -279,9 +278,9 @@ def change_from_baseline(
                 "n_change": int(change.size),
                 "mean_change": float(change.mean()) if change.size else math.nan,
                 "sd_change": float(np.std(change, ddof=1)) if change.size > 1 else math.nan,
-                "median_change": float(median),
-                "q1_change": float(q1),
-                "q3_change": float(q3),
+                "median_change": median,
+                "q1_change": q1,
+                "q3_change": q3,
                 **contrasts[j - 1],
                 "confidence_level": confidence_level,
                 "method_model": METHOD_MIXED,
