@@ -25,10 +25,12 @@ from clestudy.stats._summary_check import (
     check_published_summary,
     parse_reported,
 )
+from clestudy.stats._table_one import TABLE_ONE_COLUMNS, table_one
 
 __all__ = [
     "RULES",
     "SUMMARY_TESTS",
+    "TABLE_ONE_COLUMNS",
     "HodgesLehmannResult",
     "PairedRule",
     "Reported",
@@ -45,4 +47,5 @@ __all__ = [
     "signed_rank_exact_p",
     "signed_rank_null_pmf",
     "spearman_correlation",
+    "table_one",
 ]
