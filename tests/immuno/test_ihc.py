@@ -179,3 +179,19 @@ def test_density_properties(annotations: list[tuple[int, float]], factor: float)
     assert float(ihc_densities(wider, man)["positive_per_mm2"].iloc[0]) == pytest.approx(
         density / factor
     )
+
+
+def test_cli_stores_with_db(files: dict[str, Path], tmp_path: Path) -> None:
+    from clestudy.store import open_store
+
+    study = "lenalidomide-cle-open-label"
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    with open_store(url, study) as store:
+        store.add_subject("S01", arm="lenalidomide", site="site01", actor="coordinator")
+    args = ["ihc", "import", "--measurements", str(files["annotations.tsv"]), "--manifest"]
+    assert main([*args, str(files["manifest.csv"]), "--db", url]) == 0
+    with open_store(url, study) as store:
+        (record,) = store.records(form_id="immune_profile")
+    assert (record.subject_id, record.visit_id) == ("S01", "week_0")
+    assert float(record.values["skin_cd3_per_mm2"]) == pytest.approx(160.0)
+    assert float(record.values["skin_mucin_area_fraction"]) == pytest.approx(0.15)
