@@ -41,6 +41,13 @@ METHOD_FISHER_RXC = (
     "Fisher-Freeman-Halton exact test over all 2 x c tables with the observed margins "
     "(clestudy.stats fisher_2xc_exact_p)"
 )
+MONTE_CARLO_RESAMPLES = 99_999
+MONTE_CARLO_SEED = 20261122
+METHOD_FISHER_MONTE_CARLO = (
+    f"Fisher-Freeman-Halton test, too many tables to enumerate: Monte Carlo p from "
+    f"{MONTE_CARLO_RESAMPLES} random tables with the observed margins (scipy.stats.fisher_exact, "
+    f"MonteCarloMethod, seed {MONTE_CARLO_SEED})"
+)
 METHOD_SPEARMAN_EXACT = (
     "Spearman rank correlation, exact permutation p over all n! pairings "
     "(scipy.stats.permutation_test, permutation_type='pairings', n_resamples=inf)"
@@ -92,6 +99,17 @@ def _mann_whitney(responders: FloatArray, others: FloatArray) -> dict[str, Any]:
         )
         p_value, name = float(result.pvalue), METHOD_MW_ASYMPTOTIC
     return {"statistic": u_statistic, "p_value": p_value, "method": name}
+
+
+def _fisher_rxc(table: npt.NDArray[np.int64]) -> tuple[float, str]:
+    """Exact by enumeration when feasible, else a Monte Carlo p with a fixed seed (like R's
+    ``fisher.test(simulate.p.value = TRUE)``), so the result is the same on every run."""
+    try:
+        return fisher_2xc_exact_p(table), METHOD_FISHER_RXC
+    except ValueError:
+        method = stats.MonteCarloMethod(n_resamples=MONTE_CARLO_RESAMPLES, rng=MONTE_CARLO_SEED)
+        result = stats.fisher_exact(table, method=method)
+        return float(result.pvalue), METHOD_FISHER_MONTE_CARLO
 
 
 def responder_comparison(
@@ -185,7 +203,8 @@ def responder_comparison(
                     f"{str(levels[0])!r}, responders relative to non-responders"
                 )
             else:
-                odds, p_value, method = math.nan, fisher_2xc_exact_p(table), METHOD_FISHER_RXC
+                odds = math.nan
+                p_value, method = _fisher_rxc(table)
             test = {"statistic": odds, "p_value": p_value, "method": method}
         rows.append(
             {
