@@ -2,7 +2,16 @@
 
 Pure functions over plain values and DataFrames: DataFrames in, DataFrames out, snake_case columns,
 one row per result, explicit ``method_*`` columns, no rounding. Nothing here prints, plots or reads
-files.
+files. docs/statistics.md describes every method and how it was validated against R.
+
+* two visits: :func:`paired_comparison` (t-test, exact and asymptotic Wilcoxon, sign test,
+  Hodges-Lehmann with its achieved level, Cohen's d_z, plan rules, warnings);
+* more visits: :func:`friedman_test`, :func:`change_from_baseline` (mixed model);
+* responders: :func:`responder_comparison` (exact Mann-Whitney, Fisher), :func:`spearman_correlation`;
+* multiplicity: :func:`adjust_p_values` (Holm, Benjamini-Hochberg);
+* published summaries: :func:`check_published_summary` (GRIM, implied SD and correlation, reach);
+* building blocks: :func:`hodges_lehmann`, :func:`signed_rank_exact_p`,
+  :func:`min_attainable_p_signed_rank`, :func:`signed_rank_null_pmf`; :func:`table_one`.
 """
 
 from __future__ import annotations
