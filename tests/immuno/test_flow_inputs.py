@@ -268,3 +268,25 @@ def test_db_unknown_subject_or_bad_file_stores_nothing(
     assert main(args) == 2
     assert "cut.fcs: cannot read FCS file" in _one_line_error(capsys)
     assert _records(db) == []
+
+
+def test_bead_columns_and_field_map(tmp_path: Path) -> None:
+    from clestudy.errors import InputError
+    from clestudy.immuno import beads_from_manifest, parse_field_map
+
+    path = tmp_path / "m.csv"
+    path.write_text(
+        "file,subject_id,visit_id,sample_date,beads_per_test,volume_ul\n"
+        "a.fcs,S01,week_0,2026-01-05,50000,50\n"
+        "b.fcs,S01,week_12,2026-03-30,,\n"
+        "c.fcs,S02,week_0,2026-01-05,lots,50\n"
+    )
+    table = read_manifest(path, files=False)
+    with pytest.raises(
+        ManifestError, match=r"m\.csv: line 4: beads_per_test 'lots' and volume_ul '50' must"
+    ):
+        beads_from_manifest(table, path)
+    beads = beads_from_manifest(table.iloc[:2], path)
+    assert beads[0] is not None and beads[0].beads_per_test == 50000 and beads[1] is None
+    with pytest.raises(InputError, match=r"--field 'treg': expected FIELD=GATE:METRIC"):
+        parse_field_map(["treg"])

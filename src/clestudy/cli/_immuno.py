@@ -26,10 +26,13 @@ flow_app = typer.Typer(help="Flow cytometry: gate FCS files with FlowKit.", no_a
 qpcr_app = typer.Typer(help="qPCR: type I interferon score.", no_args_is_help=True)
 ihc_app = typer.Typer(help="Skin IHC: QuPath measurements to densities.", no_args_is_help=True)
 
-STUDY_HELP = "Study id in the database or built-in protocol (visits checked against it)."
-FORM_HELP = "Form that receives the values when storing with --db."
 DEFAULT_STUDY = "lenalidomide-cle-open-label"
 DEFAULT_FORM = "immune_profile"
+STUDY_HELP = (
+    "Study id in the database, built-in protocol or protocol YAML; manifest visits are checked "
+    f"against it (default {DEFAULT_STUDY})."
+)
+FORM_HELP = "Form that receives the values when storing with --db."
 
 
 def _study_ids(db: str | None, study: str | None) -> tuple[set[str] | None, set[str] | None]:
@@ -40,11 +43,9 @@ def _study_ids(db: str | None, study: str | None) -> tuple[set[str] | None, set[
         with open_store(database_url(db), study or DEFAULT_STUDY) as store:
             subjects = {s.subject_id for s in store.subjects()}
             return subjects, {v.id for v in store.protocol.visits}
-    if study is None:
-        return None, None
     from clestudy.protocol import load_protocol
 
-    return None, {v.id for v in load_protocol(study).visits}
+    return None, {v.id for v in load_protocol(study or DEFAULT_STUDY).visits}
 
 
 def _store(db: str, study: str | None, form: str, rows: Sequence[dict[str, Any]], why: str) -> int:
@@ -92,19 +93,6 @@ def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None
     Console(width=200).print(table)
 
 
-def _parse_fields(fields: Sequence[str]) -> dict[str, tuple[str, str]]:
-    out: dict[str, tuple[str, str]] = {}
-    for item in fields:
-        name, _, spec = item.partition("=")
-        gate, _, metric = spec.partition(":")
-        if not (name and gate and metric):
-            raise InputError(
-                f"--field {item!r}: expected FIELD=GATE:METRIC, e.g. treg_pct=Treg:percent_parent"
-            )
-        out[name.strip()] = (gate.strip(), metric.strip())
-    return out
-
-
 @flow_app.command("gate")
 def flow_gate(
     fcs_files: list[Path] = typer.Argument(None, help="FCS files (without --manifest)."),
@@ -141,26 +129,35 @@ def flow_gate(
     from clestudy.immuno import (
         BeadCount,
         FlowOptions,
+        beads_from_manifest,
+        flow_field_values,
         gate_batch,
+        parse_field_map,
         population_records,
+        population_rows,
         read_manifest,
     )
 
-    fields = _parse_fields(field)
+    fields = parse_field_map(field)
     if db is not None and manifest is None:
         raise InputError("--db needs --manifest (which subject and visit each file belongs to)")
     if db is not None and not fields:
         raise InputError("--db needs at least one --field FIELD=GATE:METRIC to store")
     meta: list[dict[str, Any]] = []
+    dates: list[str] = []
     beads: list[BeadCount | None] = []
     if manifest is not None:
         if fcs_files:
             raise InputError("give FCS files either on the command line or in --manifest, not both")
         subjects, visits = _study_ids(db, study)
         table = read_manifest(manifest, known_subjects=subjects, known_visits=visits)
-        meta = _dict_rows(table)
-        paths = [str(m["path"]) for m in meta]
-        beads = [_beads(manifest, m) for m in meta]
+        meta = [
+            {"subject_id": s, "visit_id": v}
+            for s, v in zip(table["subject_id"], table["visit_id"], strict=True)
+        ]
+        dates = [str(d) for d in table["sample_date"]]
+        paths = [str(p) for p in table["path"]]
+        beads = beads_from_manifest(table, manifest)
     elif fcs_files:
         paths = [str(p) for p in fcs_files]
         beads = [None] * len(paths)
@@ -177,19 +174,28 @@ def flow_gate(
     results = _run_batch(paths, strategy, options, beads, workers, gate_batch)
     for r in results:
         _warn(r.warnings)
-    rows = population_records(results)
-    if meta:
-        for row, m in zip(rows, _expand(meta, results), strict=True):
-            row.update(m)
+    full = population_rows(results, meta)
     if db is not None:
-        store_rows = [_flow_values(r, m, fields) for r, m in zip(results, meta, strict=True)]
+        store_rows = []
+        for r, m, date in zip(results, meta, dates, strict=True):
+            values: dict[str, Any] = dict(flow_field_values(r, fields))
+            if values:
+                values["sample_date"] = date
+            store_rows.append({**m, "values": values})
         n = _store(db, study, form, store_rows, f"flow gating with {strategy.name}")
         typer.echo(f"stored {n} {form} record(s)", err=True)
     if as_json:
-        echo_json(rows if not (median or reference or bead_gate) else _full_rows(results, meta))
+        if median or reference or bead_gate:
+            echo_json(full)
+            return
+        rows = population_records(results)
+        if meta:
+            for row, extra in zip(rows, full, strict=True):
+                row.update(subject_id=extra["subject_id"], visit_id=extra["visit_id"])
+        echo_json(rows)
         return
     _print_table(
-        _full_rows(results, meta),
+        full,
         [
             "sample",
             "gate",
@@ -200,20 +206,6 @@ def flow_gate(
             *(f"median_{c}" for c in median),
         ],
     )
-
-
-def _beads(manifest: Path, m: dict[str, Any]) -> Any:
-    from clestudy.immuno import BeadCount
-
-    per_test, volume = m.get("beads_per_test", ""), m.get("volume_ul", "")
-    if not per_test and not volume:
-        return None
-    try:
-        return BeadCount(float(per_test), float(volume))
-    except ValueError:
-        raise InputError(
-            f"{manifest}: line {m['line']}: beads_per_test {per_test!r} and volume_ul {volume!r} must be numbers"
-        ) from None
 
 
 def _run_batch(
@@ -238,43 +230,6 @@ def _run_batch(
             workers=workers,
             progress=lambda done, total, path: bar.update(task, completed=done),
         )
-
-
-def _expand(meta: list[dict[str, Any]], results: Sequence[Any]) -> list[dict[str, Any]]:
-    out = []
-    for m, r in zip(meta, results, strict=True):
-        out += [{"subject_id": m["subject_id"], "visit_id": m["visit_id"]}] * len(r.populations)
-    return out
-
-
-def _full_rows(results: Sequence[Any], meta: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for i, r in enumerate(results):
-        extra = (
-            {"subject_id": meta[i]["subject_id"], "visit_id": meta[i]["visit_id"]} if meta else {}
-        )
-        for rec in _dict_rows(r.populations):
-            rows.append({**{k: _finite(v) for k, v in rec.items()}, **extra})
-    return rows
-
-
-def _flow_values(
-    result: Any, m: dict[str, Any], fields: dict[str, tuple[str, str]]
-) -> dict[str, Any]:
-    table = result.populations
-    values: dict[str, Any] = {}
-    for name, (gate, metric) in fields.items():
-        hit = table[table["gate"] == gate]
-        if hit.empty or metric not in table.columns:
-            raise InputError(
-                f"--field {name}={gate}:{metric}: {result.path} has no gate {gate!r} or no metric {metric!r} (metrics: {', '.join(table.columns[4:])})"
-            )
-        value = _finite(float(hit[metric].iloc[0]))
-        if value is not None:
-            values[name] = value
-    if values and m.get("sample_date"):
-        values["sample_date"] = m["sample_date"]
-    return {"subject_id": m["subject_id"], "visit_id": m["visit_id"], "values": values}
 
 
 @flow_app.command("template")
@@ -413,7 +368,7 @@ def ihc_import(
     table = read_ihc_manifest(manifest, known_subjects=subjects, known_visits=visits)
     extra = None if annotations is None else read_qupath_csv(annotations)
     dens = ihc_densities(read_qupath_csv(measurements), table, annotations=extra)
-    rows = [{k: _finite(v) for k, v in rec.items()} for rec in _dict_rows(dens)]
+    rows = [{k: _finite(v) for k, v in rec.items()} for rec in _dict_rows(dens)]  # NaN -> null
     if db is not None:
         wide = _dict_rows(ihc_wide(dens))
         store_rows = [

@@ -19,6 +19,12 @@ from clestudy.immuno._errors import (
     MeasurementFileError,
     PlateFileError,
 )
+from clestudy.immuno._fields import (
+    beads_from_manifest,
+    flow_field_values,
+    parse_field_map,
+    population_rows,
+)
 from clestudy.immuno._gating import (
     DEFAULT_MIN_EVENTS,
     POPULATION_COLUMNS,
@@ -80,7 +86,9 @@ __all__ = [
     "PlateFileError",
     "QpcrSettings",
     "SampleResult",
+    "beads_from_manifest",
     "default_workers",
+    "flow_field_values",
     "gate_batch",
     "gate_fcs",
     "ifn_score",
@@ -89,7 +97,9 @@ __all__ = [
     "ihc_densities",
     "ihc_wide",
     "load_strategy",
+    "parse_field_map",
     "population_records",
+    "population_rows",
     "read_ihc_manifest",
     "read_manifest",
     "read_plate_csv",
