@@ -12,7 +12,7 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -33,6 +33,11 @@ STUDY_HELP = (
     f"against it (default {DEFAULT_STUDY})."
 )
 FORM_HELP = "Form that receives the values when storing with --db."
+# options shared by the flow, qpcr and ihc commands
+DbOption = Annotated[str | None, typer.Option("--db", help=DB_HELP)]
+StudyOption = Annotated[str | None, typer.Option("--study", help=STUDY_HELP)]
+FormOption = Annotated[str, typer.Option("--form", help=FORM_HELP)]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _study_ids(db: str | None, study: str | None) -> tuple[set[str] | None, set[str] | None]:
@@ -102,9 +107,9 @@ def flow_gate(
         "--manifest",
         help="CSV: file,subject_id,visit_id,sample_date[,beads_per_test,volume_ul].",
     ),
-    db: str | None = typer.Option(None, "--db", help=DB_HELP),
-    study: str | None = typer.Option(None, "--study", help=STUDY_HELP),
-    form: str = typer.Option(DEFAULT_FORM, "--form", help=FORM_HELP),
+    db: DbOption = None,
+    study: StudyOption = None,
+    form: FormOption = DEFAULT_FORM,
     field: list[str] = typer.Option(
         [],
         "--field",
@@ -123,7 +128,7 @@ def flow_gate(
     ignore_offset_error: bool = typer.Option(
         False, "--ignore-offset-error", help="Read files whose data offset is off by one."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_json: JsonOption = False,
 ) -> None:
     """Gate FCS files with a strategy; print populations per sample and gate, or store them."""
     from clestudy.immuno import (
@@ -274,10 +279,10 @@ def qpcr_ifn_score(
     manifest: Path | None = typer.Option(
         None, "--manifest", help="CSV sample,subject_id,visit_id (needed with --db)."
     ),
-    db: str | None = typer.Option(None, "--db", help=DB_HELP),
-    study: str | None = typer.Option(None, "--study", help=STUDY_HELP),
-    form: str = typer.Option(DEFAULT_FORM, "--form", help=FORM_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    db: DbOption = None,
+    study: StudyOption = None,
+    form: FormOption = DEFAULT_FORM,
+    as_json: JsonOption = False,
 ) -> None:
     """Compute the 6-gene interferon score (median fold change vs healthy controls)."""
     from clestudy.immuno import (
@@ -356,10 +361,10 @@ def ihc_import(
     annotations: Path | None = typer.Option(
         None, "--annotations", help="Annotation export with tissue areas (with a detection export)."
     ),
-    db: str | None = typer.Option(None, "--db", help=DB_HELP),
-    study: str | None = typer.Option(None, "--study", help=STUDY_HELP),
-    form: str = typer.Option(DEFAULT_FORM, "--form", help=FORM_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    db: DbOption = None,
+    study: StudyOption = None,
+    form: FormOption = DEFAULT_FORM,
+    as_json: JsonOption = False,
 ) -> None:
     """Positive cells per mm2 (CD3, CD4, CD8, CXCL10) and mucin area fraction per biopsy."""
     from clestudy.immuno import ihc_densities, ihc_wide, read_ihc_manifest, read_qupath_csv
