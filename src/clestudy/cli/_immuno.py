@@ -207,7 +207,8 @@ def flow_gate(
             "parent",
             "count",
             "percent_parent",
-            "percent_reference",
+            *(["percent_reference"] if reference else []),
+            *(["absolute_count_per_ul"] if bead_gate else []),
             *(f"median_{c}" for c in median),
         ],
     )
@@ -225,16 +226,20 @@ def _run_batch(
         return gate_batch(paths, strategy, options, beads=beads, workers=workers)
     from rich.progress import Progress
 
-    with Progress(transient=True) as bar:
-        task = bar.add_task("gating", total=len(paths))
-        return gate_batch(
-            paths,
-            strategy,
-            options,
-            beads=beads,
-            workers=workers,
-            progress=lambda done, total, path: bar.update(task, completed=done),
-        )
+    # the bar's refresh thread starts with the first report, after the workers were forked: a
+    # fork while another thread holds a lock (of stderr, say) could hang a worker
+    bar = Progress(transient=True)
+    task = bar.add_task("gating", total=len(paths))
+
+    def report(done: int, total: int, path: str) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=done)
+
+    try:
+        return gate_batch(paths, strategy, options, beads=beads, workers=workers, progress=report)
+    finally:
+        bar.stop()
 
 
 @flow_app.command("template")
