@@ -205,6 +205,20 @@ def gate_fcs(
         An unreadable file or a channel the strategy or a median needs that the file lacks.
     GatingStrategyError
         An unusable strategy, or a reference or bead gate the strategy does not have.
+
+    Examples
+    --------
+    >>> import tempfile, flowio, flowkit as fk
+    >>> path = Path(tempfile.mkdtemp()) / "tiny.fcs"
+    >>> events = np.array([[100.0, 5.0], [200.0, 50.0], [300.0, 500.0], [400.0, 8.0]])
+    >>> with path.open("wb") as handle:
+    ...     _ = flowio.create_fcs(handle, events.ravel(), ["FSC-A", "CD3-A"])
+    >>> strategy = fk.GatingStrategy()
+    >>> gate = fk.gates.RectangleGate("CD3_pos", [fk.Dimension("CD3-A", range_min=10)])
+    >>> strategy.add_gate(gate, ("root",))
+    >>> result = gate_fcs(path, strategy, FlowOptions(min_events=1, median_channels=("FSC-A",)))
+    >>> result.populations[["gate", "count", "percent_parent", "median_FSC-A"]].values.tolist()
+    [['CD3_pos', 2, 50.0, 250.0]]
     """
     opts = options or FlowOptions()
     path = Path(path)
