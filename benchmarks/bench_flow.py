@@ -48,7 +48,9 @@ _CPU_FIELDS = ("user", "system", "children_user", "children_system")
 def _source_file() -> Path:
     spec = importlib.util.find_spec("fcsparser")
     if spec is None or not spec.submodule_search_locations:
-        sys.exit("needs fcsparser's data: pip install --no-deps fcsparser==0.2.8")
+        # like the tests, skip (exit 0) and say why, so `make bench` runs the other benchmarks
+        print("bench_flow skipped: needs fcsparser's data: pip install --no-deps fcsparser==0.2.8")
+        sys.exit(0)
     return Path(next(iter(spec.submodule_search_locations))) / SOURCE
 
 
