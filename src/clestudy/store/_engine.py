@@ -12,6 +12,8 @@ hash chain never forks (§5.3: 200/200 appends, 0 forks).
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
@@ -23,6 +25,9 @@ __all__ = ["AUDIT_LOCK_KEY", "is_postgres", "make_engine"]
 
 #: The advisory-lock key of the audit chain ("cles" in ASCII).
 AUDIT_LOCK_KEY = 0x636C6573
+
+#: How long a SQLite connection waits for another writer's lock before failing.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def is_postgres(engine: Engine) -> bool:
@@ -59,16 +64,32 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _enable_wal(dbapi_conn: Any) -> None:
+    """Switch the file to WAL (persistent, so once per database), retrying while it is busy.
+
+    The switch needs an exclusive lock and SQLite does not call the busy handler for it: a second
+    connection opening a brand-new file while the first migrates it gets "database is locked" at
+    once. Retry with a short sleep for as long as ``busy_timeout`` would have waited.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if str(dbapi_conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                dbapi_conn.execute("PRAGMA journal_mode=WAL")  # in-memory databases stay "memory"
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # stop sqlite3's own implicit BEGIN
-        for pragma in (
-            "journal_mode=WAL",
-            "busy_timeout=30000",
-            "foreign_keys=ON",
-            "synchronous=NORMAL",
-        ):
+        dbapi_conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        _enable_wal(dbapi_conn)
+        for pragma in ("foreign_keys=ON", "synchronous=NORMAL"):
             dbapi_conn.execute(f"PRAGMA {pragma}")
 
     @event.listens_for(engine, "begin")

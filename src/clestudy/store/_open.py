@@ -27,6 +27,9 @@ def _engine_ready(url: str) -> Engine:
     except OperationalError as exc:
         engine.dispose()
         raise ClestudyError(f"database {url}: cannot open ({exc.orig})") from None
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 
