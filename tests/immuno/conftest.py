@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 #: Real human FCS files shipped inside PyPI wheels (both MIT). Their metadata cannot be declared as
 #: test dependencies (fcsparser 0.2.8 pins numpy<2; cytonormpy 1.0.2 pins flowio<=1.3.0, both
-#: against FlowKit 1.3.2), so install them without dependencies to run these tests:
+#: against FlowKit 1.3.2), so `make test` installs them without dependencies:
 #:     pip install --no-deps fcsparser==0.2.8 cytonormpy==1.0.2
+#: Without them the tests skip, saying why, unless CLESTUDY_REQUIRE_REAL_FCS=1 (CI) fails them.
 REAL_FILES = {
     "facs_diva": ("fcsparser", "tests/data/FlowCytometers/FACS_Diva/facs_diva_test.fcs"),
     "cytof_021": ("cytonormpy", "_resources/Gates_PTLG021_Unstim_Control_1.fcs"),
@@ -22,16 +25,25 @@ REAL_FILES = {
 DATA = Path(__file__).resolve().parent / "data"
 
 
+REQUIRE_ENV = "CLESTUDY_REQUIRE_REAL_FCS"
+
+
+def _absent(reason: str) -> NoReturn:
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{reason} ({REQUIRE_ENV}=1, so this is a failure, not a skip)")
+    pytest.skip(reason)
+
+
 def _real_fcs(name: str) -> Path:
     package, relative = REAL_FILES[name]
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        pytest.skip(
+        _absent(
             f"{package} is not installed; run `pip install --no-deps {package}` for its FCS files"
         )
     path = Path(next(iter(spec.submodule_search_locations))) / relative
     if not path.is_file():
-        pytest.skip(f"{path} not found in the installed {package}")
+        _absent(f"{path} not found in the installed {package}")
     return path
 
 
