@@ -62,7 +62,7 @@ def test_report_is_standalone_with_tables_and_figure(demo_dir: Path) -> None:
     assert "<script" not in html and "<link" not in html
     for text in ("Wilcoxon p, exact", "Wilcoxon p, normal approx.", "CI; achieved level"):
         assert text in html
-    assert "93.8 %" in html, "HL interval's achieved level at n = 5 (15/16 = 0.9375)"
+    assert "93.75 %" in html, "HL interval's achieved level at n = 5 (15/16 = 0.9375)"
     assert "scipy.stats.ttest_rel" in html and "normal approximation without continuity" in html
     assert "the exact two-sided Wilcoxon p cannot be below 0.0625" in html
 
@@ -102,3 +102,30 @@ def test_audit_verify_passes_then_names_the_edited_event(
     assert err == "error: audit event 7: stored hash does not match the event's content\n"
     assert main(["audit", "verify", "--db", str(db), "--json"]) == 1
     assert '"first_broken_seq": 7' in capsys.readouterr().out
+
+
+def test_each_endpoint_names_its_own_methods_and_deciding_p(demo_dir: Path) -> None:
+    """The methods note is numbered and every outcome row cites the numbers of its methods, so a
+    reader sees which endpoint used the exact null distribution and which the tied permutation."""
+    html = (demo_dir / "report.html").read_text(encoding="utf-8")
+    section = html[html.index('id="pediatric-cle-chart-review"') :]
+    section = section[: section.index("</section>")]
+    notes = {
+        int(n): text.strip()
+        for n, text in re.findall(r"<br><sup>(\d+)</sup> ([^<]+)", section, flags=re.S)
+    }
+    exact = next(n for n, t in notes.items() if "exact null distribution" in t)
+    permutation = next(n for n, t in notes.items() if "exact permutation distribution" in t)
+    refs = {
+        label.strip(): {int(x) for x in sup.split(",")}
+        for label, sup in re.findall(
+            r'<tr class="result">\s*<td>([^<(]+)[^<]*(?:<em>\(primary\)</em>)?'
+            r'<sup title="methods">([\d,]+)</sup>',
+            section,
+        )
+    }
+    prednisone = next(v for k, v in refs.items() if k.lower().startswith("prednisone"))
+    lymphocytes = next(v for k, v in refs.items() if "lymphocyte" in k.lower())
+    assert exact in prednisone and permutation not in prednisone
+    assert permutation in lymphocytes and exact not in lymphocytes  # tied differences
+    assert "decided by wilcoxon_exact, p = 0.0625" in section

@@ -35,11 +35,14 @@ def fmt_p(p: object) -> str:
 
 
 def fmt_pct(x: object) -> str:
-    """A percentage with one decimal.
+    """A percentage to at most two decimals, without trailing zeros.
 
-    >>> fmt_pct(0.9375)
-    '93.8 %'
+    Exact confidence levels are shown as they are (15/16 is 93.75 %, not a rounded 93.8 %).
+
+    >>> fmt_pct(0.9375), fmt_pct(0.95), fmt_pct(0.9609375)
+    ('93.75 %', '95 %', '96.09 %')
     """
     if _missing(x):
         return "—"
-    return f"{100 * float(x):.1f} %"  # type: ignore[arg-type]
+    text = f"{100 * float(x):.2f}".rstrip("0").rstrip(".")  # type: ignore[arg-type]
+    return f"{text} %"

@@ -200,6 +200,7 @@ def _outcome_rows(store: Store, outcomes: pd.DataFrame) -> list[dict[str, Any]]:
                 "min_p": fmt_p(r["min_attainable_p_wilcoxon"]),
                 "rule": str(r["rule"]),
                 "decided_by": str(r.get("decided_by", "")),
+                "p_decisive": fmt_p(r.get("p_decisive")),
                 "significant": "yes" if bool(r["significant"]) else "no",
                 "warnings": [w["message"] for w in r["warnings"]],
                 "methods": [
@@ -311,6 +312,9 @@ def build_study_section(store: Store) -> StudySection:
     responders, responder_rule = _responders(store, tidy)
     protocol = store.protocol
     outcome_rows = _outcome_rows(store, outcomes) + not_analysable
+    methods = list(dict.fromkeys(m for row in outcome_rows for m in row["methods"]))
+    for row in outcome_rows:  # each endpoint names its own methods by footnote number
+        row["method_refs"] = ",".join(str(methods.index(m) + 1) for m in row["methods"])
     return StudySection(
         study_id=protocol.id,
         title=protocol.title,
@@ -325,5 +329,5 @@ def build_study_section(store: Store) -> StudySection:
         responders=responders,
         responder_rule=responder_rule,
         safety=_safety(store),
-        methods=list(dict.fromkeys(m for row in outcome_rows for m in row["methods"])),
+        methods=methods,
     )
