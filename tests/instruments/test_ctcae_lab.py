@@ -160,18 +160,27 @@ def test_aminotransferase_uln_arm(term: str) -> None:
 
 @pytest.mark.parametrize("term", [ALT, AST])
 def test_aminotransferase_abnormal_baseline_arm(term: str) -> None:
-    # Baseline 60 > ULN 40: 1.5-3.0x baseline (90 <= v <= 180) 1; >3.0-5.0x (<= 300) 2; >5-20x 3.
+    # CTCAE v5.0 as printed (setting baseline-only): baseline 60 > ULN 40: 1.5-3.0x baseline
+    # (90 <= v <= 180) 1; >3.0-5.0x (<= 300) 2; >5-20x (<= 1200) 3; >20x 4.
     cases = [(89, 0), (90, 1), (180, 1), (181, 2), (300, 2), (301, 3), (1200, 3), (1201, 4)]
     for value, expected in cases:
-        assert grade(term, value, "U/L", uln=40, baseline=60) == expected, value
+        got = grade(term, value, "U/L", uln=40, baseline=60, abnormal_baseline_arm="baseline-only")
+        assert got == expected, value
 
 
-def test_abnormal_baseline_worse_of_both_setting() -> None:
-    # Baseline 60, ULN 40, value 60: baseline arm 1.0x -> 0; ULN arm 1.5x ULN -> 1.
-    assert grade(ALT, 60, "U/L", uln=40, baseline=60) == 0
-    assert grade(ALT, 60, "U/L", uln=40, baseline=60, abnormal_baseline_arm="worse-of-both") == 1
+@pytest.mark.parametrize("term", [ALT, AST])
+def test_abnormal_baseline_default_takes_the_worse_arm(term: str) -> None:
+    # The rule (default worse-of-both): baseline 60, ULN 40.
+    # value 60: baseline arm 1.0x -> 0; ULN arm 1.5x ULN -> 1; worse -> 1.
+    assert grade(term, 60, "U/L", uln=40, baseline=60) == 1
+    assert grade(term, 60, "U/L", uln=40, baseline=60, abnormal_baseline_arm="baseline-only") == 0
     # value 210: baseline arm 3.5x -> 2; ULN arm 5.25x -> 3; worse -> 3.
-    assert grade(ALT, 210, "U/L", uln=40, baseline=60, abnormal_baseline_arm="worse-of-both") == 3
+    assert grade(term, 210, "U/L", uln=40, baseline=60) == 3
+    assert grade(term, 210, "U/L", uln=40, baseline=60, abnormal_baseline_arm="baseline-only") == 2
+    # value 1000: baseline arm 16.7x -> 3; ULN arm 25x -> 4; worse -> 4.
+    assert grade(term, 1000, "U/L", uln=40, baseline=60) == 4
+    # value 301: baseline arm 5.02x -> 3; ULN arm 7.5x -> 3: both arms agree.
+    assert grade(term, 301, "U/L", uln=40, baseline=60) == 3
 
 
 def test_baseline_record_is_graded_without_itself() -> None:
@@ -185,10 +194,18 @@ def test_bilirubin_arms() -> None:
     uln_cases = [(1.2, 0), (1.8, 1), (1.81, 2), (3.6, 2), (3.61, 3), (12, 3), (12.01, 4)]
     for value, expected in uln_cases:
         assert grade(BILI, value, "mg/dL", uln=1.2) == expected, value
-    # Baseline 2.0 > ULN: >1.0-1.5x baseline (2.0 < v <= 3.0) 1; >1.5-3.0x (<= 6.0) 2.
+    # Baseline 2.0 > ULN, as printed (baseline-only): >1.0-1.5x baseline (2.0 < v <= 3.0) 1;
+    # >1.5-3.0x (<= 6.0) 2; >3.0x 3.
     base_cases = [(2.0, 0), (2.01, 1), (3.0, 1), (3.01, 2), (6.0, 2), (6.01, 3)]
     for value, expected in base_cases:
-        assert grade(BILI, value, "mg/dL", uln=1.2, baseline=2.0) == expected
+        got = grade(
+            BILI, value, "mg/dL", uln=1.2, baseline=2.0, abnormal_baseline_arm="baseline-only"
+        )
+        assert got == expected, value
+    # Default worse-of-both: 2.0 is 1.67x ULN (grade 2) though 1.0x baseline (0) -> 2;
+    # 3.01 is 2.5x ULN (2) and 1.5x baseline (2) -> 2; 6.01 is 5x ULN (3), 3.0x baseline (3) -> 3.
+    for value, expected in [(2.0, 2), (3.01, 2), (6.01, 3)]:
+        assert grade(BILI, value, "mg/dL", uln=1.2, baseline=2.0) == expected, value
 
 
 def test_creatinine_uln_arm() -> None:
@@ -266,7 +283,7 @@ def test_bad_inputs_name_the_item() -> None:
 
 
 def test_settings() -> None:
-    assert ctcae_settings({}) == ("5.0", "baseline-only")
+    assert ctcae_settings({}) == ("5.0", "worse-of-both")
     with pytest.raises(
         InstrumentInputError, match=r"^ctcae: ctcae_version: got '5'; allowed: 5.0 or 6.0$"
     ):

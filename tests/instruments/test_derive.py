@@ -88,3 +88,24 @@ def test_unknown_instrument_lists_known_ones() -> None:
         InstrumentInputError, match=r"^unknown instrument .pasi.; known: clasi or sledai2k$"
     ):
         derive("pasi", {})
+
+
+def test_sledai2k_reads_the_joint_count_with_the_study_rule() -> None:
+    """Gladman 2002 prints ">= 2 joints"; a study may set the older SLEDAI ">2" wording
+    (instruments.md §2.2): the joint count is stored, the rule decides the descriptor."""
+    assert "arthritis_joint_count" in INSTRUMENT_FIELDS["sledai2k"]
+    record = {"arthritis_joint_count": 2, "fever": True}  # fever 1 (Gladman 2002)
+    assert derive("sledai2k", record).values["sledai2k_score"] == 4 + 1
+    strict = derive("sledai2k", record, {"sledai2k_arthritis_rule": ">2"})
+    assert strict.values["sledai2k_score"] == 1
+    assert derive("sledai2k", {**record, "arthritis_joint_count": 3}, {"sledai2k_arthritis_rule": ">2"}).values["sledai2k_score"] == 5  # fmt: skip
+    assert derive("sledai2k", {"arthritis_joint_count": None}).values["sledai2k_score"] == 0
+
+
+def test_sledai2k_joint_count_that_contradicts_the_descriptor_is_refused() -> None:
+    with pytest.raises(
+        InstrumentInputError, match=r"^sledai2k: arthritis: got False but arthritis_joint_count 3"
+    ):
+        derive("sledai2k", {"arthritis": False, "arthritis_joint_count": 3})  # fmt: skip
+    with pytest.raises(InstrumentInputError, match=r"^sledai2k: arthritis_joint_count: got -1"):
+        derive("sledai2k", {"arthritis_joint_count": -1})

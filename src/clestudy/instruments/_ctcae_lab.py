@@ -37,10 +37,16 @@ DEFAULT_CTCAE_VERSION = "5.0"
 """CTCAE v5.0 (NCI, 27 Nov 2017) unless the study selects v6.0 (setting ``ctcae_version``)."""
 
 ABNORMAL_BASELINE_ARMS: tuple[str, ...] = ("baseline-only", "worse-of-both")
-DEFAULT_ABNORMAL_BASELINE_ARM = "baseline-only"
-"""ALT/AST/bilirubin with an abnormal baseline: grade on the baseline multiples only, as CTCAE
-v5.0 prints ("... x baseline if baseline was abnormal") and admiral implements. ``"worse-of-both"``
-takes the worse of the ULN and baseline arms (setting ``ctcae_abnormal_baseline_arm``)."""
+DEFAULT_ABNORMAL_BASELINE_ARM = "worse-of-both"
+"""ALT/AST/bilirubin with an abnormal baseline (setting ``ctcae_abnormal_baseline_arm``).
+
+The sources disagree, so this is a study-level setting. The default, ``"worse-of-both"``, takes
+the worse of the ULN arm and the baseline arm, the rule clestudy's instrument specification sets
+for every baseline-relative arm (as for creatinine, where CTCAE v5.0 prints both arms): a rise
+that crosses a ULN multiple is never hidden by a high baseline, the conservative choice for a
+safety listing. ``"baseline-only"`` grades on the baseline multiples alone, as CTCAE v5.0's
+wording reads ("... x baseline if baseline was abnormal") and pharmaverse admiral implements
+(``derive_var_atoxgr``; reference/instruments.md §4.3)."""
 
 # Decreased counts, v5.0: (grade, value below this many 10^9/L); grade 1 is <LLN down to the last.
 _CELLS_V5: dict[str, tuple[tuple[int, Fraction], ...]] = {
@@ -316,12 +322,12 @@ def ctcae_lab_grade(
 
 def ctcae_settings(settings: Mapping[str, object]) -> tuple[str, str]:
     """Read ``ctcae_version`` and ``ctcae_abnormal_baseline_arm`` from study settings (defaults
-    ``"5.0"`` and ``"baseline-only"``).
+    ``"5.0"`` and ``"worse-of-both"``).
 
     Examples
     --------
     >>> ctcae_settings({"ctcae_version": "6.0"})
-    ('6.0', 'baseline-only')
+    ('6.0', 'worse-of-both')
     """
     version = settings.get("ctcae_version", DEFAULT_CTCAE_VERSION)
     arm = settings.get("ctcae_abnormal_baseline_arm", DEFAULT_ABNORMAL_BASELINE_ARM)

@@ -56,7 +56,13 @@ def _derive_sledai2k(
 ) -> dict[str, DerivedValue]:
     window, rule = sledai2k_settings(settings)
     descriptors = {k: v for k, v in values.items() if k in SLEDAI2K_DESCRIPTORS}
-    score = sledai2k_score(descriptors, window_days=window, arthritis_rule=rule)
+    joints = values.get("arthritis_joint_count")
+    score = sledai2k_score(
+        descriptors,
+        window_days=window,
+        arthritis_joint_count=joints,  # type: ignore[arg-type]  # sledai2k_score checks it
+        arthritis_rule=rule,
+    )
     return {
         "sledai2k_score": score.score,
         "sledai2k_clinical_score": score.clinical_score,
@@ -68,7 +74,11 @@ _Deriver = Callable[[Mapping[str, object], Mapping[str, object]], dict[str, Deri
 
 _DERIVERS: dict[str, tuple[str, tuple[str, ...], _Deriver]] = {
     "clasi": ("clasi-2005/1", CLASI_FIELDS, _derive_clasi),
-    "sledai2k": ("sledai2k-2002/1", tuple(SLEDAI2K_DESCRIPTORS), _derive_sledai2k),
+    "sledai2k": (
+        "sledai2k-2002/1",
+        (*SLEDAI2K_DESCRIPTORS, "arthritis_joint_count"),
+        _derive_sledai2k,
+    ),
 }
 
 INSTRUMENT_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -100,7 +110,8 @@ def derive(
     settings : mapping, optional
         The protocol's study-level settings; keys an instrument does not use are ignored.
         SLEDAI-2K reads ``sledai2k_window_days`` (10 or 30, default 10; recorded in the output as
-        ``sledai2k_window_days``) and ``sledai2k_arthritis_rule`` (``">=2"`` default, or ``">2"``).
+        ``sledai2k_window_days``) and ``sledai2k_arthritis_rule`` (``">=2"`` default, or ``">2"``),
+        which decides arthritis from the form's optional ``arthritis_joint_count`` field.
 
     Returns
     -------
@@ -116,6 +127,15 @@ def derive(
     --------
     >>> derive("clasi", {"nose_erythema": 2, "nose_scale": 1}).values
     {'clasi_activity': 3, 'clasi_damage': 0, 'clasi_activity_severity': 'mild'}
+
+    Two inflamed joints are arthritis under the default ``">=2"`` rule, not under ``">2"``:
+
+    >>> derive("sledai2k", {"arthritis_joint_count": 2}).values["sledai2k_score"]
+    4
+    >>> derive("sledai2k", {"arthritis_joint_count": 2}, {"sledai2k_arthritis_rule": ">2"}).values[
+    ...     "sledai2k_score"
+    ... ]
+    0
     """
     entry = _DERIVERS.get(instrument)
     if entry is None:

@@ -11,12 +11,11 @@ from typing import Any
 
 import pandas as pd
 
-from clestudy.instruments import clasi_response
+from clestudy.instruments import clasi_response, clasi_response_rule_setting
 from clestudy.protocol import FieldSpec, Protocol
 from clestudy.report._figures import paired_lines_svg
 from clestudy.report._format import fmt_num, fmt_p, fmt_pct
-from clestudy.stats import paired_comparison
-from clestudy.stats._table_one import table_one
+from clestudy.stats import paired_comparison, table_one
 from clestudy.store import Store, endpoint_table, tidy_table
 
 __all__ = ["StudySection", "build_study_section"]
@@ -254,7 +253,7 @@ def _responders(store: Store, tidy: pd.DataFrame) -> tuple[list[dict[str, str]],
     analysis = next((a for a in protocol.analysis_plan if a.endpoint == "clasi_activity"), None)
     if analysis is None:
         return [], None
-    rule = str(protocol.settings.get("clasi_response_rule", "50-percent"))
+    rule = clasi_response_rule_setting(protocol.settings)
     clasi = tidy[tidy["form"] == "clasi"]
     rows = []
     for subject in store.subjects():

@@ -1,0 +1,51 @@
+"""Report sections built from a small store: defaults the report must take from the instruments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clestudy.protocol import load_protocol
+from clestudy.report import build_study_section
+from clestudy.store import open_store
+
+# CLASI activity 20 -> 16: a 4-point decrease (responder by the default rule, Klein 2011) that is
+# only a 20 % fall (non-responder by CLASI-50). Erythema counts 1-3, scale 1-2 per area.
+WEEK_0 = {
+    "nose_erythema": 3,
+    "nose_scale": 2,
+    "ears_erythema": 3,
+    "ears_scale": 2,
+    "rest_of_face_erythema": 3,
+    "rest_of_face_scale": 2,
+    "chest_erythema": 3,
+    "chest_scale": 2,
+}
+WEEK_12 = {"nose_erythema": 3, "nose_scale": 2, "ears_erythema": 3, "ears_scale": 2,
+           "rest_of_face_erythema": 3, "rest_of_face_scale": 2, "chest_erythema": 1}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected_rule", "expected_status"),
+    [
+        ({}, "4-point", "responder"),  # no setting: the documented default, never CLASI-50
+        ({"clasi_response_rule": "50-percent"}, "50-percent", "non-responder"),
+    ],
+)
+def test_responder_table_uses_the_study_rule_or_the_documented_default(
+    tmp_path: Path, settings: dict[str, str], expected_rule: str, expected_status: str
+) -> None:
+    base = load_protocol("lenalidomide-cle-open-label")
+    protocol = base.model_copy(
+        update={"settings": {"reason_for_change_required": True, **settings}}
+    )
+    with open_store(f"sqlite:///{tmp_path / 'study.db'}", protocol) as store:
+        store.add_subject("L01", arm="lenalidomide", site="site01", actor="coordinator")
+        store.save_record("L01", "week_0", "clasi", WEEK_0, actor="investigator")
+        store.save_record("L01", "week_12", "clasi", WEEK_12, actor="investigator")
+        section = build_study_section(store)
+    assert section.responder_rule is not None and f"'{expected_rule}'" in section.responder_rule
+    assert section.responders[0]["week_0"] == "20 (moderate)"
+    assert section.responders[0]["week_12"] == "16 (moderate)"
+    assert section.responders[0]["response"] == expected_status
