@@ -37,7 +37,7 @@ def test_male_and_umol() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"age_years": 12}, r"^crcl: age_years: got 12; allowed: a number >= 18 and <= 140 years$"),
+        ({"age_years": 12}, r"^crcl: age_years: got 12; allowed: a number >= 18 and < 140 years$"),
         (
             {"age_years": 140},
             r"^crcl: age_years: got 140; allowed: a number >= 18 and < 140 years$",

@@ -47,7 +47,8 @@ _CONTRACT_NAMES = [
 
 def test_descriptor_names_follow_the_contract() -> None:
     assert list(SLEDAI2K_DESCRIPTORS) == _CONTRACT_NAMES
-    assert INSTRUMENT_FIELDS["sledai2k"] == tuple(_CONTRACT_NAMES)
+    # the form fields the store reads: the 24 descriptors and the optional arthritis joint count
+    assert INSTRUMENT_FIELDS["sledai2k"] == (*_CONTRACT_NAMES, "arthritis_joint_count")
 
 
 def test_weights_sum_to_105() -> None:

@@ -124,11 +124,13 @@ def check_number(
     minimum: float | None = None,
     maximum: float | None = None,
     strict_minimum: bool = False,
+    strict_maximum: bool = False,
     unit: str = "",
 ) -> float:
     """Return ``value`` as a float if it is a finite real number within the bounds; raise otherwise.
 
-    ``strict_minimum`` makes the lower bound exclusive (e.g. a body weight must be > 0).
+    ``strict_minimum`` makes the lower bound exclusive (e.g. a body weight must be > 0), and
+    ``strict_maximum`` the upper one.
 
     Examples
     --------
@@ -143,7 +145,7 @@ def check_number(
     if minimum is not None:
         bounds.append(f"{'>' if strict_minimum else '>='} {minimum:g}")
     if maximum is not None:
-        bounds.append(f"<= {maximum:g}")
+        bounds.append(f"{'<' if strict_maximum else '<='} {maximum:g}")
     allowed = (
         "a number" + (" " + " and ".join(bounds) if bounds else "") + (f" {unit}" if unit else "")
     )
@@ -153,7 +155,7 @@ def check_number(
     if (
         not math.isfinite(number)
         or (minimum is not None and (number < minimum or (strict_minimum and number == minimum)))
-        or (maximum is not None and number > maximum)
+        or (maximum is not None and (number > maximum or (strict_maximum and number == maximum)))
     ):
         raise _fail(instrument, item, value, allowed)
     return number

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from clestudy.instruments._checks import (
-    InstrumentInputError,
     check_bool,
     check_choice,
     check_number,
@@ -102,11 +101,9 @@ def cockcroft_gault(
     >>> round(cockcroft_gault(60, 80, "male", 88.4, "umol/L").crcl_ml_min, 4)  # 80*80/72
     88.8889
     """
-    age = check_number("crcl", "age_years", age_years, minimum=18, maximum=140, unit="years")
-    if age == 140:  # (140 - age) must stay positive
-        raise InstrumentInputError(
-            f"crcl: age_years: got {age_years!r}; allowed: a number >= 18 and < 140 years"
-        )
+    age = check_number(  # (140 - age) must stay positive
+        "crcl", "age_years", age_years, minimum=18, maximum=140, strict_maximum=True, unit="years"
+    )
     weight = check_number("crcl", "weight_kg", weight_kg, minimum=0, strict_minimum=True, unit="kg")
     checked_sex = check_choice("crcl", "sex", sex, ("female", "male"))
     unit = check_choice("crcl", "creatinine_unit", creatinine_unit, CREATININE_UNITS)
