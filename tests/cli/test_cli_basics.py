@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,75 @@ def test_bad_database_url_is_bad_input(capsys: pytest.CaptureFixture[str]) -> No
     err = capsys.readouterr().err
     assert err.startswith("error: database URL 'mysql://u@h/db': unsupported database 'mysql'")
     assert "Traceback" not in err
+
+
+def test_audit_verify_refuses_a_file_that_is_not_a_clestudy_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Verifying must never add clestudy's tables to a file and call it a clean trail."""
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    assert main(["audit", "verify", "--db", str(empty)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: database sqlite:///{empty}: not a clestudy database (no clestudy tables)\n"
+    )
+    with sqlite3.connect(empty) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall() == []
+    garbage = tmp_path / "notes.db"
+    garbage.write_text("not a database at all, just text\n" * 100)
+    assert main(["audit", "verify", "--db", str(garbage)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: database sqlite:///{garbage}: cannot open (file is not a database)\n"
+    )
+
+
+def test_files_that_are_not_utf8_are_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    latin1 = tmp_path / "protocol.yaml"
+    latin1.write_bytes("id: étude\n".encode("latin-1"))
+    assert main(["protocol", "check", str(latin1)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {latin1}: byte 4: not UTF-8 text (invalid continuation byte); save the protocol as UTF-8\n"  # fmt: skip
+    record = tmp_path / "clasi.json"
+    record.write_bytes(b'{"areas": "\xff"}')
+    assert main(["score", "clasi", str(record), "--json"]) == 2
+    assert capsys.readouterr().err == f"error: {record}: byte 11: not UTF-8 text (invalid start byte)\n"  # fmt: skip
+
+
+def test_unusable_output_paths_are_one_line_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    assert main(["demo", "--out", str(a_file)]) == 2
+    assert capsys.readouterr().err == f"error: {a_file}: File exists\n"
+    demo = tmp_path / "demo"
+    assert main(["demo", "--out", str(demo)]) == 0
+    capsys.readouterr()
+    db = str(demo / "clestudy.db")
+    assert main(["report", "--db", db, "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path}: Is a directory\n"
+    missing = tmp_path / "no" / "such" / "report.html"
+    assert main(["report", "--db", db, "--out", str(missing)]) == 2
+    assert capsys.readouterr().err == f"error: {missing}: No such file or directory\n"
+
+
+def test_an_unexpected_exception_is_one_line_exit_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import clestudy.cli._audit as audit_cli
+
+    def broken(db: str | None) -> str:
+        raise RuntimeError("a bug\nwith a second line")
+
+    monkeypatch.setattr(audit_cli, "database_url", broken)
+    assert main(["audit", "verify", "--db", "x.db"]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "error: internal error (RuntimeError: a bug); rerun with CLESTUDY_DEBUG=1 for the "
+        "traceback and report it\n"
+    )
+    monkeypatch.setenv("CLESTUDY_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["audit", "verify", "--db", "x.db"])

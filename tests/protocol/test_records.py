@@ -20,6 +20,11 @@ assert LABS is not None and DM is not None and SKIN is not None and AE is not No
 WHERE = "P01/initiation/labs"
 
 
+def test_signed_integer_text_and_exponent_decimals_are_normalised() -> None:
+    out = validate_values(LABS, {"lbdat": "2011-03-01", "esr": "+26", "lym": "9e-1"}, where=WHERE)
+    assert out == {"lbdat": "2011-03-01", "esr": 26, "lym": "0.9"}
+
+
 def test_types_are_normalised_for_storage() -> None:
     out = validate_values(
         LABS,
@@ -54,6 +59,15 @@ def test_choices_are_checked_and_multiple_choice_kept_in_protocol_order() -> Non
         ({"lbdat": "2011-03-01", "esr": True}, r"field 'esr': True is not an integer"),
         ({"lbdat": "2011-03-01", "lym": "low"}, r"field 'lym': 'low' is not a decimal number"),
         ({"lbdat": "2011-03-01", "lym": "nan"}, r"field 'lym': 'nan' is not a finite decimal"),
+        # str.isdigit() accepts these, int() does not: they must be refused, not crash
+        ({"lbdat": "2011-03-01", "esr": "--5"}, r"field 'esr': '--5' is not an integer"),
+        ({"lbdat": "2011-03-01", "esr": "²"}, r"field 'esr': '²' is not an integer"),
+        ({"lbdat": "2011-03-01", "esr": "9" * 5000}, r"field 'esr': '9+' is not an integer"),
+        # in range, but a million characters as fixed-point text
+        (
+            {"lbdat": "2011-03-01", "lym": "1e-999999"},
+            r"field 'lym': '1e-999999' is not a decimal number of at most 40 digits",
+        ),
         ({"lbdat": "01/03/2011"}, r"field 'lbdat': '01/03/2011' is not a date \(YYYY-MM-DD\)"),
         ({"esr": 20}, r"field 'lbdat' is required"),
         ({"lbdat": "2011-03-01", "esr_mm": 20}, r"'esr_mm' is not a field of form 'labs'"),

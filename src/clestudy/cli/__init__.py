@@ -2,11 +2,15 @@
 
 Each command group lives in its own module with a ``register(app)`` function. Errors are
 translated here, once: a :class:`~clestudy.errors.ClestudyError` becomes a one-line message on
-stderr and its exit code (2 for bad input, 1 for failure), never a traceback.
+stderr and its exit code (2 for bad input, 1 for failure), never a traceback. A file the user
+named that cannot be opened or written is bad input (2); any other unexpected exception is an
+internal failure (1), printed as one line too. ``CLESTUDY_DEBUG=1`` re-raises it with its
+traceback, for a bug report.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -66,7 +70,35 @@ def main(argv: list[str] | None = None) -> int:
     except ClestudyError as exc:
         typer.echo(f"error: {exc}", err=True)
         return exc.exit_code
+    except _USER_PATH_ERRORS as exc:  # a path the user gave: missing, a folder, not writable
+        where = f"{exc.filename}: " if exc.filename else ""
+        typer.echo(f"error: {where}{exc.strerror or exc}", err=True)
+        return 2
+    except Exception as exc:
+        if os.environ.get("CLESTUDY_DEBUG") == "1":
+            raise
+        typer.echo(
+            f"error: internal error ({type(exc).__name__}: {_first_line(exc)}); rerun with "
+            "CLESTUDY_DEBUG=1 "
+            "for the traceback and report it",
+            err=True,
+        )
+        return 1
     return 0
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else ""
+
+
+_USER_PATH_ERRORS = (
+    FileNotFoundError,
+    FileExistsError,
+    IsADirectoryError,
+    NotADirectoryError,
+    PermissionError,
+)
 
 
 def _entry() -> None:  # pragma: no cover - exercised through the console script

@@ -33,7 +33,10 @@ def read_json_input(source: str | None) -> Any:
         path = Path(source)
         if not path.is_file():
             raise InputError(f"{source}: no such file")
-        name, text = source, path.read_text(encoding="utf-8")
+        try:
+            name, text = source, path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{source}: byte {exc.start}: not UTF-8 text ({exc.reason})") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

@@ -173,4 +173,10 @@ def load_protocol(name_or_path: str | Path) -> Protocol:
             f"{name}: no such protocol file, and not a built-in protocol "
             f"(built-in: {', '.join(BUILTIN_PROTOCOLS)})"
         )
-    return parse_protocol(path.read_text(encoding="utf-8"), str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(
+            f"{path}: byte {exc.start}: not UTF-8 text ({exc.reason}); save the protocol as UTF-8"
+        ) from None
+    return parse_protocol(text, str(path))

@@ -22,6 +22,7 @@ Decimals are kept as strings so that what the coordinator typed is what the audi
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
@@ -54,6 +55,24 @@ def _check_range(field: FieldSpec, number: Decimal, raw: object, where: str) -> 
         )
 
 
+#: ASCII digits with an optional sign: ``str.isdigit`` would accept "²" and int() then fail.
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+
+#: Decimals are stored as the exact fixed-point text entered; this bounds its length (``1e-999999``
+#: is in a 0-200 range but would be a million characters long).
+MAX_DECIMAL_DIGITS = 40
+
+
+def _fixed_point_length(number: Decimal) -> int:
+    """Digits in ``format(number, "f")``, computed without building the string."""
+    _, digits, exponent = number.as_tuple()
+    if not isinstance(exponent, int):  # NaN and infinities have no fixed-point form
+        return 0
+    if exponent >= 0:
+        return len(digits) + exponent
+    return max(len(digits), -exponent + 1)
+
+
 def _normalise(field: FieldSpec, raw: object, where: str) -> StoredValue:
     def bad(expected: str) -> RecordValidationError:
         return RecordValidationError(f"{where}: field '{field.id}': {raw!r} is not {expected}")
@@ -65,7 +84,11 @@ def _normalise(field: FieldSpec, raw: object, where: str) -> StoredValue:
             value = raw
         elif isinstance(raw, float) and raw.is_integer():
             value = int(raw)
-        elif isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+        elif (
+            isinstance(raw, str)
+            and _INTEGER_TEXT.fullmatch(raw.strip())
+            and len(raw.strip()) <= MAX_DECIMAL_DIGITS
+        ):
             value = int(raw.strip())
         else:
             raise bad("an integer")
@@ -80,6 +103,8 @@ def _normalise(field: FieldSpec, raw: object, where: str) -> StoredValue:
             raise bad("a decimal number") from None
         if not number.is_finite():
             raise bad("a finite decimal number")
+        if _fixed_point_length(number) > MAX_DECIMAL_DIGITS:
+            raise bad(f"a decimal number of at most {MAX_DECIMAL_DIGITS} digits")
         _check_range(field, number, raw, where)
         text = format(number, "f")
         return text

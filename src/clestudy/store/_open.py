@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, inspect, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from clestudy.errors import AuditChainError, ClestudyError, NotFoundError
@@ -21,15 +21,37 @@ __all__ = ["AuditVerification", "audit_events", "list_studies", "open_store", "v
 
 
 def _engine_ready(url: str) -> Engine:
+    """An engine on ``url`` with the schema migrated to head (for opening a study)."""
     engine = make_engine(url)
     try:
         upgrade_to_head(engine)
-    except OperationalError as exc:
+    except DBAPIError as exc:  # locked, unreachable, or a file that is not a database
         engine.dispose()
         raise ClestudyError(f"database {url}: cannot open ({exc.orig})") from None
     except BaseException:
         engine.dispose()
         raise
+    return engine
+
+
+def _engine_existing(url: str) -> Engine:
+    """An engine on a clestudy database that already exists; no table is created or migrated.
+
+    Reading the audit trail must never write: verifying an empty file, or another program's
+    SQLite file, must not report "0 events OK" after adding clestudy's tables to it.
+    """
+    engine = make_engine(url)
+    try:
+        tables = set(inspect(engine).get_table_names())
+    except DBAPIError as exc:
+        engine.dispose()
+        raise ClestudyError(f"database {url}: cannot open ({exc.orig})") from None
+    except BaseException:
+        engine.dispose()
+        raise
+    if not {"alembic_version", "audit_event", "study"} <= tables:
+        engine.dispose()
+        raise NotFoundError(f"database {url}: not a clestudy database (no clestudy tables)")
     return engine
 
 
@@ -111,7 +133,7 @@ def _open(engine: Engine, url: str, protocol: Protocol | str, actor: str) -> Sto
 
 def list_studies(url: str) -> list[str]:
     """The ids of the studies registered in the database at ``url``."""
-    engine = _engine_ready(url)
+    engine = _engine_existing(url)
     try:
         with Session(engine) as session:
             return list(session.scalars(select(StudyRow.study_key).order_by(StudyRow.id)))
@@ -142,7 +164,7 @@ def verify_audit(url: str, *, raise_on_error: bool = False) -> AuditVerification
     AuditChainError
         When ``raise_on_error`` and the chain is broken (naming the event).
     """
-    engine = _engine_ready(url)
+    engine = _engine_existing(url)
     try:
         return _verify(engine, raise_on_error)
     finally:
@@ -195,7 +217,7 @@ def audit_events(url: str, *, entity_prefix: str | None = None) -> list[dict[str
     ``entity_prefix`` matches the start of the entity key, e.g.
     ``"pediatric-cle-chart-review/P01/"`` for one subject's records.
     """
-    engine = _engine_ready(url)
+    engine = _engine_existing(url)
     try:
         with Session(engine) as session:
             query = select(AuditRow).order_by(AuditRow.seq)
