@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 import sqlite3
 from pathlib import Path
 
@@ -129,3 +131,30 @@ def test_each_endpoint_names_its_own_methods_and_deciding_p(demo_dir: Path) -> N
     assert exact in prednisone and permutation not in prednisone
     assert permutation in lymphocytes and exact not in lymphocytes  # tied differences
     assert "decided by wilcoxon_exact, p = 0.0625" in section
+
+
+def _readme_tour() -> list[str]:
+    """The `clestudy ...` lines of the README's tour block, backslash continuations joined."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index("## A short tour") :]
+    block = block[block.index("```sh") + 5 : block.index("```", block.index("```sh") + 5)]
+    joined = block.replace("\\\n", " ")
+    return [line.split("#")[0].strip() for line in joined.splitlines() if line.startswith("clestudy ")]  # fmt: skip
+
+
+@pytest.mark.parametrize("subcommand", ["audit verify", "audit log", "stats paired"])
+def test_readme_tour_commands_run_on_the_demo_output(
+    demo_dir: Path, subcommand: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What a new user pastes after `make demo` works as written (on the demo's own files)."""
+    line = next(c for c in _readme_tour() if c.startswith(f"clestudy {subcommand} "))
+    argv = shlex.split(line.replace("clestudy-demo/", f"{demo_dir}/"))[1:]
+    capsys.readouterr()
+    assert main(argv) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    if "--json" in argv:
+        rows = json.loads(out)
+        assert rows[0]["measure"] == "prednisone_mg_day" and rows[0]["n_pairs"] == 5
+        assert rows[0]["mean_before"] == pytest.approx(23.0)
+    else:
+        assert out.strip()

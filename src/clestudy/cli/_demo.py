@@ -23,6 +23,8 @@ def demo(
     result = run_demo(out, replace=replace)
     typer.echo(f"Report: {result.report.resolve()}")
     typer.echo(f"Database: {result.database.resolve()}")
+    for csv in result.endpoint_csvs:
+        typer.echo(f"Endpoints (CSV for clestudy stats paired): {csv.resolve()}")
     typer.echo("")
     typer.echo(result.summary())
 

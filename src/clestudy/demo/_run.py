@@ -11,7 +11,7 @@ from clestudy.demo._chart_review import populate_chart_review
 from clestudy.demo._open_label import populate_open_label
 from clestudy.errors import InputError
 from clestudy.report import StudySection, write_report
-from clestudy.store import open_store
+from clestudy.store import Store, endpoint_table, open_store
 
 __all__ = ["DEMO_SEED", "DemoResult", "run_demo"]
 
@@ -26,6 +26,7 @@ class DemoResult:
     database: Path
     report: Path
     sections: list[StudySection]
+    endpoint_csvs: tuple[Path, ...] = ()
 
     def summary(self) -> str:
         """One paragraph for the terminal."""
@@ -67,14 +68,29 @@ def run_demo(out_dir: Path, *, replace: bool = False) -> DemoResult:
             )
         for name in ("clestudy.db", "clestudy.db-wal", "clestudy.db-shm", "report.html"):
             (out_dir / name).unlink(missing_ok=True)
+        for old in out_dir.glob("*-endpoints.csv"):
+            old.unlink()
     url = f"sqlite:///{database}"
     rng = np.random.default_rng(DEMO_SEED)
+    csvs = []
     with open_store(url, "lenalidomide-cle-open-label", actor="demo-generator") as store:
         populate_open_label(store, rng)
+        csvs.append(_write_endpoints(store, out_dir / "open-label-endpoints.csv"))
     with open_store(url, "pediatric-cle-chart-review", actor="demo-generator") as store:
         populate_chart_review(store, rng)
+        csvs.append(_write_endpoints(store, out_dir / "chart-review-endpoints.csv"))
     report = out_dir / "report.html"
     sections = write_report(
         url, report, title="clestudy demo: lenalidomide in cutaneous lupus", synthetic=True
     )
-    return DemoResult(database=database, report=report, sections=sections)
+    return DemoResult(
+        database=database, report=report, sections=sections, endpoint_csvs=tuple(csvs)
+    )
+
+
+def _write_endpoints(store: Store, path: Path) -> Path:
+    """The study's endpoints in long format (subject, visit, one column per endpoint), the input
+    of ``clestudy stats paired --csv``, read from the store like the report's tables."""
+    table = endpoint_table(store, [e.id for e in store.protocol.endpoints])
+    table.to_csv(path, index=False)
+    return path
