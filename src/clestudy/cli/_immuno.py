@@ -2,8 +2,9 @@
 
 Each command prints a table (or JSON with ``--json``) without a database; with ``--db`` it also
 stores the values as records of the ``immune_profile`` form (one transaction for the whole batch:
-nothing is stored when any file fails). The mapping from results to form fields is explicit:
-``--field FIELD=GATE:METRIC`` for flow, fixed names for qPCR and IHC.
+nothing is stored when any file fails), audited under ``--actor`` (default ``$CLESTUDY_ACTOR``,
+else the operating-system user, as every capture command). The mapping from results to form
+fields is explicit: ``--field FIELD=GATE:METRIC`` for flow, fixed names for qPCR and IHC.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from clestudy.cli._audit import DB_HELP, database_url
+from clestudy.cli._capture import ACTOR_HELP, _actor
 from clestudy.cli._common import echo_json
 from clestudy.errors import InputError
 
@@ -38,14 +40,17 @@ DbOption = Annotated[str | None, typer.Option("--db", help=DB_HELP)]
 StudyOption = Annotated[str | None, typer.Option("--study", help=STUDY_HELP)]
 FormOption = Annotated[str, typer.Option("--form", help=FORM_HELP)]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+ActorOption = Annotated[str | None, typer.Option("--actor", help=ACTOR_HELP)]
 
 
-def _study_ids(db: str | None, study: str | None) -> tuple[set[str] | None, set[str] | None]:
+def _study_ids(
+    db: str | None, study: str | None, actor: str | None = None
+) -> tuple[set[str] | None, set[str] | None]:
     """Known subjects (from the store, with --db) and visits (from the protocol)."""
     if db is not None:
         from clestudy.store import open_store
 
-        with open_store(database_url(db), study or DEFAULT_STUDY) as store:
+        with open_store(database_url(db), study or DEFAULT_STUDY, actor=_actor(actor)) as store:
             subjects = {s.subject_id for s in store.subjects()}
             return subjects, {v.id for v in store.protocol.visits}
     from clestudy.protocol import load_protocol
@@ -53,11 +58,19 @@ def _study_ids(db: str | None, study: str | None) -> tuple[set[str] | None, set[
     return None, {v.id for v in load_protocol(study or DEFAULT_STUDY).visits}
 
 
-def _store(db: str, study: str | None, form: str, rows: Sequence[dict[str, Any]], why: str) -> int:
+def _store(
+    db: str,
+    study: str | None,
+    form: str,
+    rows: Sequence[dict[str, Any]],
+    why: str,
+    actor: str | None,
+) -> int:
     """Save all rows in one transaction, merging into the visit's existing record of ``form``."""
     from clestudy.store import RecordInput, open_store
 
-    with open_store(database_url(db), study or DEFAULT_STUDY) as store:
+    who = _actor(actor)
+    with open_store(database_url(db), study or DEFAULT_STUDY, actor=who) as store:
         existing = {(r.subject_id, r.visit_id): r for r in store.records(form_id=form)}
         records = []
         for r in rows:
@@ -67,7 +80,7 @@ def _store(db: str, study: str | None, form: str, rows: Sequence[dict[str, Any]]
             values = {**(old.values if old else {}), **r["values"]}
             version = old.version if old else None
             records.append(RecordInput(r["subject_id"], r["visit_id"], form, values, 1, version))
-        store.save_records(records, actor="clestudy-immuno", reason=why)
+        store.save_records(records, actor=who, reason=why)
     return len(records)
 
 
@@ -113,7 +126,7 @@ def flow_gate(
     field: list[str] = typer.Option(
         [],
         "--field",
-        help="FIELD=GATE:METRIC to store (metric: count, percent_parent, percent_total, percent_reference, absolute_count_per_ul, median_<CHANNEL>).",
+        help="FIELD=GATE:METRIC to store with --db (metric: count, percent_parent, percent_total, percent_reference, absolute_count_per_ul, median_<CHANNEL>).",
     ),
     reference: str | None = typer.Option(None, "--reference", help="Gate for percent_reference."),
     median: list[str] = typer.Option(
@@ -128,11 +141,14 @@ def flow_gate(
     ignore_offset_error: bool = typer.Option(
         False, "--ignore-offset-error", help="Read files whose data offset is off by one."
     ),
+    actor: ActorOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Gate FCS files with a strategy; print populations per sample and gate, or store them."""
     from clestudy.immuno import (
+        OFFSET_ERROR_HINT,
         BeadCount,
+        FcsFileError,
         FlowOptions,
         beads_from_manifest,
         flow_field_values,
@@ -144,6 +160,9 @@ def flow_gate(
     )
 
     fields = parse_field_map(field)
+    if fields and db is None:
+        # without a database nothing is stored, so a field map would be silently ignored
+        raise InputError("--field needs --db: it says which values to store in the database")
     if db is not None and manifest is None:
         raise InputError("--db needs --manifest (which subject and visit each file belongs to)")
     if db is not None and not fields:
@@ -154,7 +173,7 @@ def flow_gate(
     if manifest is not None:
         if fcs_files:
             raise InputError("give FCS files either on the command line or in --manifest, not both")
-        subjects, visits = _study_ids(db, study)
+        subjects, visits = _study_ids(db, study, actor)
         table = read_manifest(manifest, known_subjects=subjects, known_visits=visits)
         meta = [
             {"subject_id": s, "visit_id": v}
@@ -176,7 +195,14 @@ def flow_gate(
         compensation_file=None if compensation is None else str(compensation),
         ignore_offset_error=ignore_offset_error,
     )
-    results = _run_batch(paths, strategy, options, beads, workers, gate_batch)
+    try:
+        results = _run_batch(paths, strategy, options, beads, workers, gate_batch)
+    except FcsFileError as exc:
+        if OFFSET_ERROR_HINT not in str(exc):
+            raise
+        # the library's hint names its Python argument; a CLI user needs the flag
+        cli_hint = "read it anyway with --ignore-offset-error, then review its events"
+        raise FcsFileError(str(exc).replace(OFFSET_ERROR_HINT, cli_hint)) from None
     for r in results:
         _warn(r.warnings)
     full = population_rows(results, meta)
@@ -187,7 +213,7 @@ def flow_gate(
             if values:
                 values["sample_date"] = date
             store_rows.append({**m, "values": values})
-        n = _store(db, study, form, store_rows, f"flow gating with {strategy.name}")
+        n = _store(db, study, form, store_rows, f"flow gating with {strategy.name}", actor)
         typer.echo(f"stored {n} {form} record(s)", err=True)
     if as_json:
         if median or reference or bead_gate:
@@ -224,11 +250,13 @@ def _run_batch(
 ) -> Any:
     if not sys.stderr.isatty():
         return gate_batch(paths, strategy, options, beads=beads, workers=workers)
+    from rich.console import Console
     from rich.progress import Progress
 
     # the bar's refresh thread starts with the first report, after the workers were forked: a
-    # fork while another thread holds a lock (of stderr, say) could hang a worker
-    bar = Progress(transient=True)
+    # fork while another thread holds a lock (of stderr, say) could hang a worker. It draws on
+    # stderr: stdout carries the table or the --json output
+    bar = Progress(console=Console(stderr=True), transient=True)
     task = bar.add_task("gating", total=len(paths))
 
     def report(done: int, total: int, path: str) -> None:
@@ -287,6 +315,7 @@ def qpcr_ifn_score(
     db: DbOption = None,
     study: StudyOption = None,
     form: FormOption = DEFAULT_FORM,
+    actor: ActorOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Compute the 6-gene interferon score (median fold change vs healthy controls)."""
@@ -314,7 +343,7 @@ def qpcr_ifn_score(
     if db is not None and manifest is None:
         raise InputError("--db needs --manifest (which subject and visit each sample belongs to)")
     if manifest is not None:
-        subjects, visits = _study_ids(db, study)
+        subjects, visits = _study_ids(db, study, actor)
         table = read_manifest(
             manifest,
             key="sample",
@@ -343,7 +372,7 @@ def qpcr_ifn_score(
             }
             for r in records
         ]
-        n = _store(db, study, form, rows, f"interferon score from {ct.name}")
+        n = _store(db, study, form, rows, f"interferon score from {ct.name}", actor)
         typer.echo(f"stored {n} {form} record(s)", err=True)
     if as_json:
         echo_json(records)
@@ -369,12 +398,13 @@ def ihc_import(
     db: DbOption = None,
     study: StudyOption = None,
     form: FormOption = DEFAULT_FORM,
+    actor: ActorOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Positive cells per mm2 (CD3, CD4, CD8, CXCL10) and mucin area fraction per biopsy."""
     from clestudy.immuno import ihc_densities, ihc_wide, read_ihc_manifest, read_qupath_csv
 
-    subjects, visits = _study_ids(db, study)
+    subjects, visits = _study_ids(db, study, actor)
     table = read_ihc_manifest(manifest, known_subjects=subjects, known_visits=visits)
     extra = None if annotations is None else read_qupath_csv(annotations)
     dens = ihc_densities(read_qupath_csv(measurements), table, annotations=extra)
@@ -389,7 +419,7 @@ def ihc_import(
             }
             for w in wide
         ]
-        n = _store(db, study, form, store_rows, f"IHC import from {measurements.name}")
+        n = _store(db, study, form, store_rows, f"IHC import from {measurements.name}", actor)
         typer.echo(f"stored {n} {form} record(s)", err=True)
     if as_json:
         echo_json(rows)

@@ -27,6 +27,7 @@ from clestudy.immuno._fields import (
 )
 from clestudy.immuno._gating import (
     DEFAULT_MIN_EVENTS,
+    OFFSET_ERROR_HINT,
     POPULATION_COLUMNS,
     BeadCount,
     FlowOptions,
@@ -72,6 +73,7 @@ __all__ = [
     "FLOW_MANIFEST_COLUMNS",
     "IHC_MANIFEST_COLUMNS",
     "IHC_MARKERS",
+    "OFFSET_ERROR_HINT",
     "POPULATION_COLUMNS",
     "RICE_2013_THRESHOLD",
     "TEMPLATE_STRATEGIES",

@@ -13,11 +13,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from clestudy.immuno._gating import BeadCount, FlowOptions, SampleResult, gate_fcs
-from clestudy.immuno._strategy import load_strategy
+from clestudy.immuno._strategy import _load_strategy, load_strategy
 
 __all__ = ["ProgressCallback", "default_workers", "gate_batch"]
 
@@ -42,19 +43,20 @@ def default_workers(n_files: int) -> int:
     return max(1, min(cpus, n_files))
 
 
-def _strategy_for(strategy_path: str, sample_name: str) -> Any:
-    key = (strategy_path, sample_name if strategy_path.lower().endswith(".wsp") else "")
+def _strategy_for(strategy_path: str, fcs_path: str) -> tuple[Any, tuple[str, ...]]:
+    key = (strategy_path, fcs_path if strategy_path.lower().endswith(".wsp") else "")
     if key not in _STRATEGIES:
-        _STRATEGIES[key] = load_strategy(strategy_path, sample_name=sample_name)
+        _STRATEGIES[key] = _load_strategy(strategy_path, sample_name=fcs_path)
     return _STRATEGIES[key]
 
 
 def _gate_one(path: str, strategy_path: str, options: FlowOptions, beads: BeadCount | None) -> Any:
-    strategy = _strategy_for(strategy_path, Path(path).name)
+    strategy, notes = _strategy_for(strategy_path, path)
     if options.compensation_file is not None:
         # the matrix file rewrites the strategy's compensation references: use a fresh copy
-        strategy = load_strategy(strategy_path, sample_name=Path(path).name)
-    return gate_fcs(path, strategy, options, beads=beads)
+        strategy, notes = _load_strategy(strategy_path, sample_name=path)
+    result = gate_fcs(path, strategy, options, beads=beads)
+    return replace(result, warnings=(*notes, *result.warnings)) if notes else result
 
 
 def _context() -> multiprocessing.context.BaseContext:

@@ -14,6 +14,7 @@ insert (BD Biosciences, Trucount Tubes IVD, "Calculation of absolute counts").
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +26,9 @@ import pandas as pd
 from clestudy.immuno._chunked import gate_in_chunks
 from clestudy.immuno._errors import FcsFileError, GatingStrategyError
 from clestudy.immuno._strategy import (
+    _dimensions,
     _flowkit,
-    load_strategy,
+    _load_strategy,
     strategy_channels,
     use_matrix_file,
 )
@@ -34,6 +36,7 @@ from clestudy.immuno._strategy import (
 __all__ = [
     "DEFAULT_CHUNK_EVENTS",
     "DEFAULT_MIN_EVENTS",
+    "OFFSET_ERROR_HINT",
     "POPULATION_COLUMNS",
     "BeadCount",
     "FlowOptions",
@@ -50,6 +53,9 @@ DEFAULT_MIN_EVENTS = 100
 #: Events gated at a time: 2^18 keeps FlowKit's working copies near 100 MB for 12 channels
 #: (a performance setting, measured in ``docs/performance.md``; it changes no result).
 DEFAULT_CHUNK_EVENTS = 262_144
+
+#: How an off-by-one data offset error says what to do; the CLI replaces it with its flag.
+OFFSET_ERROR_HINT = "read it anyway with ignore_offset_error=True, then review its events"
 
 POPULATION_COLUMNS = (
     "sample",
@@ -121,22 +127,42 @@ class SampleResult:
 def read_sample(path: str | Path, *, ignore_offset_error: bool = False) -> Any:
     """Read an FCS 2.0/3.0/3.1 file as a ``flowkit.Sample``; errors name the file.
 
+    FlowIO's warnings about the file (e.g. a forced off-by-one offset) are issued as user
+    warnings naming the file; :func:`gate_fcs` reports them among its QC warnings instead.
+
     Raises
     ------
     FcsFileError
         A missing, truncated or corrupt file.
     """
+    sample, notes = _read_sample(Path(path), ignore_offset_error)
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
+    return sample
+
+
+def _read_sample(path: Path, ignore_offset_error: bool) -> tuple[Any, list[str]]:
+    """The sample and FlowIO's user warnings about it, each as ``"FILE: message"``."""
     fk = _flowkit()
-    path = Path(path)
     if not path.is_file():
         raise FcsFileError(f"{path}: no such FCS file")
     try:
         # our own handle: FlowIO leaves its file open when parsing fails
-        with path.open("rb") as handle:
-            return fk.Sample(handle, sample_id=path.stem, ignore_offset_error=ignore_offset_error)
+        with path.open("rb") as handle, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sample = fk.Sample(handle, sample_id=path.stem, ignore_offset_error=ignore_offset_error)
     except Exception as exc:  # FlowIO raises ValueError, FCSParsingError, struct.error ...
         message = " ".join(str(exc).split()) or type(exc).__name__
+        if "ignore_offset_error" in message:  # FlowIO names its own argument
+            message = f"its data offset is off by one byte; {OFFSET_ERROR_HINT}"
         raise FcsFileError(f"{path}: cannot read FCS file: {message}") from None
+    notes = []
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            notes.append(f"{path}: {' '.join(str(w.message).split())}")
+        else:  # deprecations and the like are for developers, not QC: pass them on
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    return sample, notes
 
 
 def _check_channels(path: Path, sample: Any, needed: dict[str, str]) -> None:
@@ -198,6 +224,9 @@ def gate_fcs(
     -------
     SampleResult
         ``populations`` has the columns :data:`POPULATION_COLUMNS` (+ ``median_<channel>``).
+        ``warnings``, each naming the file: populations below ``min_events``, a strategy
+        compensating with a ``$SPILL`` the file lacks, FlowIO's warnings about the file, and a
+        one-sample FlowJo workspace whose sample is not this file.
 
     Raises
     ------
@@ -222,13 +251,23 @@ def gate_fcs(
     """
     opts = options or FlowOptions()
     path = Path(path)
+    qc_warnings: list[str] = []
     if not hasattr(strategy, "gate_sample"):
-        strategy = load_strategy(strategy, sample_name=path.name)
-    sample = read_sample(path, ignore_offset_error=opts.ignore_offset_error)
+        strategy, notes = _load_strategy(strategy, sample_name=path)
+        qc_warnings.extend(notes)
+    sample, notes = _read_sample(path, opts.ignore_offset_error)
+    qc_warnings.extend(notes)
     matrix = None
     if opts.compensation_file is not None:
         matrix = _matrix_from_file(opts.compensation_file, sample)
         use_matrix_file(strategy, matrix)
+    elif _uses_fcs_spill(strategy) and not _has_spill(sample):
+        # Gating-ML 2.0 says to gate uncompensated then, and FlowKit does: say so
+        qc_warnings.append(
+            f"{path}: the strategy compensates with the file's spillover "
+            '(compensation-ref="FCS") but the file has no $SPILL or $SPILLOVER keyword; '
+            "gated uncompensated (give the matrix with --compensation)"
+        )
     _check_channels(path, sample, strategy_channels(strategy))
     median_idx = [_channel_index(path, sample, c) for c in opts.median_channels]
     try:
@@ -247,7 +286,6 @@ def gate_fcs(
     bead_events = _unique_count(path, counts, opts.bead_gate, "bead")
     n_events = merged.n_events
     rows: list[dict[str, Any]] = []
-    warnings: list[str] = []
     for key in merged.order:
         gate_id, gate_path = key
         count = counts[key]
@@ -267,13 +305,22 @@ def gate_fcs(
             row[f"median_{label}"] = merged.median(key, idx)
         rows.append(row)
         if count < opts.min_events:
-            warnings.append(
+            qc_warnings.append(
                 f"{path}: gate {gate_id}: {count} events, fewer than the minimum "
                 f"{opts.min_events}; its percentages are imprecise"
             )
     columns = [*POPULATION_COLUMNS, *(f"median_{c}" for c in opts.median_channels)]
     table = pd.DataFrame(rows, columns=columns)
-    return SampleResult(path.stem, str(path), n_events, table, tuple(warnings))
+    return SampleResult(path.stem, str(path), n_events, table, tuple(qc_warnings))
+
+
+def _uses_fcs_spill(strategy: Any) -> bool:
+    return any(getattr(dim, "compensation_ref", None) == "FCS" for _, dim in _dimensions(strategy))
+
+
+def _has_spill(sample: Any) -> bool:
+    meta = sample.get_metadata()
+    return "spill" in meta or "spillover" in meta
 
 
 def _unique_count(

@@ -137,7 +137,8 @@ def ihc_densities(
     Raises
     ------
     MeasurementFileError
-        An image of the manifest absent from the export, an unknown marker, or a missing column.
+        An image of the manifest absent from the export (a cell marker's image without detection
+        rows, or without a ``Num Positive`` value), an unknown marker, or a missing column.
 
     Examples
     --------
@@ -161,7 +162,8 @@ def ihc_densities(
         positive = measurements["Class"].astype(str).str.strip().str.contains(_POSITIVE_CLASS)
         counts = positive.groupby(measurements["Image"]).sum()
     else:
-        counts = measurements.groupby("Image")["Num Positive"].sum()
+        # min_count: an image whose annotations carry no Num Positive at all is NaN, not 0 cells
+        counts = measurements.groupby("Image")["Num Positive"].sum(min_count=1)
     mucin_col = None
     rows = []
     for rec in manifest.to_dict("records"):
@@ -193,11 +195,30 @@ def ihc_densities(
             row["stained_area_mm2"] = stained / 1e6
             row["stained_area_fraction"] = stained / area_um2
         else:
-            n = int(counts.get(image, 0))
+            n = _positive_cells(counts, image, is_detection, where, source)
             row["positive_cells"] = n
             row["positive_per_mm2"] = n / (area_um2 / 1e6)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _positive_cells(
+    counts: pd.Series, image: str, is_detection: bool, where: str, source: str
+) -> int:
+    # a true zero is an image with detections none of which is positive (or Num Positive 0);
+    # an image without any detection row, or with no Num Positive value, was never counted
+    if is_detection and image not in counts.index:
+        raise MeasurementFileError(
+            f"{where}: image has tissue annotations but no rows in the detection export "
+            f"{source}; export its detections (an image without positive cells still lists its "
+            "negative ones)"
+        )
+    if not is_detection and pd.isna(counts.get(image)):
+        raise MeasurementFileError(
+            f"{where}: image has no 'Num Positive' value in {source}; run positive cell "
+            "detection on it, or give its detection export with the annotations"
+        )
+    return int(counts[image])
 
 
 def ihc_wide(densities: pd.DataFrame) -> pd.DataFrame:

@@ -7,6 +7,7 @@ and finds the packaged lupus-panel templates.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -77,7 +78,7 @@ def template_path(name: str) -> Path:
     return Path(str(ref))
 
 
-def load_strategy(path: str | Path, *, sample_name: str | None = None) -> Any:
+def load_strategy(path: str | Path, *, sample_name: str | Path | None = None) -> Any:
     """Load a gating strategy (a ``flowkit.GatingStrategy``) from Gating-ML or a FlowJo workspace.
 
     Parameters
@@ -85,15 +86,28 @@ def load_strategy(path: str | Path, *, sample_name: str | None = None) -> Any:
     path
         A Gating-ML 2.0 XML file, or a FlowJo 10 ``.wsp`` workspace.
     sample_name
-        For a workspace: the sample whose gates to use (FlowJo keeps gates per sample), matched
-        by name or by name without extension. When absent from the workspace, or ``None``, the
-        first sample of the workspace is used.
+        For a workspace: the FCS file (or its name) whose gates to use (FlowJo keeps gates per
+        sample), matched by file name or by name without extension. ``None`` takes the first
+        sample of the workspace. A workspace of exactly one sample is used for any file, with a
+        :class:`UserWarning` when the names differ (:func:`gate_fcs` reports it among the
+        sample's QC warnings instead).
 
     Raises
     ------
     GatingStrategyError
-        The file is missing or FlowKit cannot parse it; the message names the file.
+        The file is missing or FlowKit cannot parse it, or ``sample_name`` is not a sample of a
+        workspace of several samples; the message names the file.
     """
+    strategy, notes = _load_strategy(path, sample_name=sample_name)
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
+    return strategy
+
+
+def _load_strategy(
+    path: str | Path, *, sample_name: str | Path | None = None
+) -> tuple[Any, tuple[str, ...]]:
+    """:func:`load_strategy`, returning its warnings (to report with the sample) instead."""
     fk = _flowkit()
     path = Path(path)
     if not path.is_file():
@@ -101,18 +115,40 @@ def load_strategy(path: str | Path, *, sample_name: str | None = None) -> Any:
     try:
         if path.suffix.lower() == ".wsp":
             workspace = fk.Workspace(str(path), load_missing_file_data=True)
-            ids = workspace.get_sample_ids(loaded_only=False)
-            if not ids:
-                raise GatingStrategyError(f"{path}: the FlowJo workspace has no sample with gates")
-            names = [sample_name, Path(sample_name).stem] if sample_name else []
-            chosen = next((n for n in names if n in ids), ids[0])
-            return workspace.get_gating_strategy(chosen)
-        return fk.parse_gating_xml(str(path))
+            ids = [str(i) for i in workspace.get_sample_ids(loaded_only=False)]
+            chosen, notes = _workspace_sample(path, ids, sample_name)
+            return workspace.get_gating_strategy(chosen), notes
+        return fk.parse_gating_xml(str(path)), ()
     except GatingStrategyError:
         raise
     except Exception as exc:  # FlowKit raises ValueError, KeyError, lxml errors...
         message = " ".join(str(exc).split()) or type(exc).__name__
         raise GatingStrategyError(f"{path}: not a usable Gating-ML 2.0 file: {message}") from None
+
+
+def _workspace_sample(
+    path: Path, ids: list[str], sample_name: str | Path | None
+) -> tuple[str, tuple[str, ...]]:
+    """The workspace sample whose gates gate ``sample_name``, and a warning if it is a stand-in."""
+    if not ids:
+        raise GatingStrategyError(f"{path}: the FlowJo workspace has no sample with gates")
+    if sample_name is None:
+        return ids[0], ()
+    fcs = Path(sample_name)
+    for candidate in (fcs.name, fcs.stem):
+        if candidate in ids:
+            return candidate, ()
+    if len(ids) == 1:
+        # one sample: the lab gated one file in FlowJo and applies its gates to the batch
+        return ids[0], (
+            f"{sample_name}: not a sample of FlowJo workspace {path}; gated with the gates of its "
+            f"only sample {ids[0]}",
+        )
+    # FlowJo gates are per sample: using another sample's gates would be a silent mix-up
+    raise GatingStrategyError(
+        f"{path}: FCS file {sample_name} is not a sample of this FlowJo workspace "
+        f"(samples: {', '.join(ids)}); name the files as in the workspace"
+    )
 
 
 def strategy_gates(strategy: Any) -> list[GateRef]:

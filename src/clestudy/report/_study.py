@@ -159,8 +159,6 @@ def _outcomes(store: Store) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
             rule=analysis.rule,
             source=f"study {store.protocol.id}",
         )
-        result.insert(1, "before_visit", analysis.before_visit)
-        result.insert(2, "after_visit", analysis.after_visit)
         frames.append(result)
     return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), not_analysable
 

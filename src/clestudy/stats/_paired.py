@@ -181,7 +181,8 @@ def paired_comparison(
     Returns
     -------
     pandas.DataFrame
-        One row per measure. No rounding. ``warnings`` holds a list of ``{"code", "message"}``.
+        One row per measure x comparison (``measure``, ``before_visit``, ``after_visit``, then
+        the statistics). No rounding. ``warnings`` holds a list of ``{"code", "message"}``.
 
     Raises
     ------
@@ -198,6 +199,8 @@ def paired_comparison(
     >>> out = paired_comparison(long, subject="subject", visit="visit", before="pre",
     ...                         after="post", measures=["dose"])
     >>> row = out.iloc[0]
+    >>> row["measure"], row["before_visit"], row["after_visit"]
+    ('dose', 'pre', 'post')
     >>> [float(row[k]) for k in ("mean_difference", "p_wilcoxon_exact", "hl_ci_achieved_level")]
     [-7.5, 0.0625, 0.9375]
     >>> row["decided_by"], bool(row["significant"])
@@ -224,7 +227,11 @@ def paired_comparison(
         measures=measures,
         source=source,
     ):
-        row: dict[str, Any] = {"measure": pairs.measure}
+        row: dict[str, Any] = {
+            "measure": pairs.measure,
+            "before_visit": before,
+            "after_visit": after,
+        }
         row.update(pair_statistics(pairs.before, pairs.after, confidence_level=confidence_level))
         row["confidence_level"] = confidence_level
         row["dropped_subjects"] = pairs.dropped_subjects
