@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -115,3 +116,31 @@ def test_an_unexpected_exception_is_one_line_exit_1(
     monkeypatch.setenv("CLESTUDY_DEBUG", "1")
     with pytest.raises(RuntimeError, match="a bug"):
         main(["audit", "verify", "--db", "x.db"])
+
+
+def test_audit_verify_expect_head_shows_events_cut_from_the_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from clestudy.store import open_store
+
+    db = tmp_path / "study.db"
+    with open_store(f"sqlite:///{db}", "pediatric-cle-chart-review") as store:
+        store.add_subject("P01", arm="lenalidomide", site="site01", actor="coordinator")
+    assert main(["audit", "verify", "--db", str(db), "--json"]) == 0
+    head = json.loads(capsys.readouterr().out)["head_hash"]
+    with open_store(f"sqlite:///{db}", "pediatric-cle-chart-review") as store:
+        store.add_subject("P02", arm="lenalidomide", site="site01", actor="coordinator")
+    assert main(["audit", "verify", "--db", str(db), "--expect-head", head]) == 0  # still in it
+    capsys.readouterr()
+    assert main(["audit", "verify", "--db", str(db), "--json"]) == 0
+    newer = json.loads(capsys.readouterr().out)["head_hash"]
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TRIGGER audit_event_no_delete")
+        conn.execute("DELETE FROM audit_event WHERE seq = (SELECT max(seq) FROM audit_event)")
+    assert main(["audit", "verify", "--db", str(db)]) == 0  # a shorter chain is still a chain
+    capsys.readouterr()
+    assert main(["audit", "verify", "--db", str(db), "--expect-head", newer]) == 1
+    assert capsys.readouterr().err == (
+        f"error: the expected head hash {newer} is not in the chain of 2 events: events were "
+        "deleted from the end, or this is another database\n"
+    )

@@ -94,3 +94,60 @@ def test_canonical_json_refuses_floats_and_sorts_keys() -> None:
     assert canonical_json({"b": [1, True, None], "a": "é"}) == '{"a":"é","b":[1,true,null]}'
     with pytest.raises(ClestudyError, match=r"float at \$\.x is not canonical"):
         canonical_json({"x": 0.1})
+
+
+def test_respaced_json_that_hashes_the_same_is_detected(
+    open_study: OpenStudy, sqlite_url: str
+) -> None:
+    """Verification hashes the parsed JSON; the stored text must also be what clestudy wrote."""
+    _populate(open_study, sqlite_url)
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as conn:
+        conn.execute("DROP TRIGGER audit_event_no_update")
+        conn.execute("UPDATE audit_event SET after_json = ' ' || after_json WHERE seq = 3")
+    result = verify_audit(sqlite_url)
+    assert result.first_broken_seq == 3
+    assert result.problem == (
+        "after_json is not the canonical JSON clestudy writes (edited outside clestudy)"
+    )
+
+
+def test_a_record_row_edited_behind_the_store_is_detected(
+    open_study: OpenStudy, sqlite_url: str
+) -> None:
+    _populate(open_study, sqlite_url)
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as conn:
+        conn.execute(
+            'UPDATE form_record SET values_json = \'{"prednisone_mg_day":"5"}\' '
+            "WHERE visit_key = 'month_6'"
+        )
+    result = verify_audit(sqlite_url)
+    assert not result.ok and result.first_broken_seq is None
+    assert result.mismatched_record == "pediatric-cle-chart-review/P01/month_6/steroids"
+    with pytest.raises(
+        AuditChainError,
+        match=r"^form record pediatric-cle-chart-review/P01/month_6/steroids: the row's values "
+        r"differ from those its newest audit event \(5\) records: edited outside clestudy$",
+    ):
+        verify_audit(sqlite_url, raise_on_error=True)
+
+
+def test_deleting_a_records_newest_event_from_the_end_is_detected(
+    open_study: OpenStudy, sqlite_url: str
+) -> None:
+    """The chain without its last event is still a valid chain; the record row shows the gap."""
+    store = open_study(sqlite_url, "pediatric-cle-chart-review")
+    _populate(open_study, sqlite_url)
+    store.save_record(
+        "P01", "month_6", "steroids", {"prednisone_mg_day": "7.5"},
+        actor="m", reason="correction", expected_version=1,
+    )  # fmt: skip
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as conn:
+        conn.execute("DROP TRIGGER audit_event_no_delete")
+        conn.execute("DELETE FROM audit_event WHERE seq = (SELECT max(seq) FROM audit_event)")
+    result = verify_audit(sqlite_url)
+    assert result.first_broken_seq is None and result.events == 5
+    assert result.mismatched_record == "pediatric-cle-chart-review/P01/month_6/steroids"
+    assert result.problem is not None
+    assert result.problem.startswith(
+        "the row is at version 2 but its newest audit event (5) records version 1"
+    )

@@ -36,29 +36,45 @@ def database_url(db: str | None) -> str:
 @audit_app.command("verify")
 def verify(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    expect_head: str | None = typer.Option(
+        None,
+        "--expect-head",
+        help="A head hash recorded earlier (printed by this command): fail unless the chain "
+        "still contains it, which shows events deleted from the end.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Recompute the audit hash chain and report the first broken event (exit 1 if broken)."""
-    from clestudy.store import verify_audit
+    """Recompute the audit hash chain, check each record against its audit trail, and report
+    the first problem (exit 1)."""
+    from clestudy.store import audit_events, verify_audit
 
     url = database_url(db)
     result = verify_audit(url)
+    problem = None if result.ok else result.describe()
+    if problem is None and expect_head is not None:
+        hashes = {str(e["hash"]) for e in audit_events(url)}
+        if expect_head not in hashes and expect_head != result.head_hash:
+            problem = (
+                f"the expected head hash {expect_head} is not in the chain of {result.events} "
+                "events: events were deleted from the end, or this is another database"
+            )
     if as_json:
         echo_json(
             {
-                "ok": result.ok,
+                "ok": problem is None,
                 "events": result.events,
                 "head_hash": result.head_hash,
                 "first_broken_seq": result.first_broken_seq,
-                "problem": result.problem,
+                "mismatched_record": result.mismatched_record,
+                "problem": problem,
             }
         )
-        if not result.ok:
+        if problem is not None:
             raise typer.Exit(1)
         return
-    if not result.ok:
-        raise AuditChainError(f"audit event {result.first_broken_seq}: {result.problem}")
-    typer.echo(f"audit trail OK: {result.events} events verified, head hash {result.head_hash}")
+    if problem is not None:
+        raise AuditChainError(problem)
+    typer.echo(result.describe())
 
 
 @audit_app.command("log")

@@ -17,15 +17,10 @@ True
 
 from clestudy.store._audit import canonical_json, chain_hash
 from clestudy.store._engine import make_engine
-from clestudy.store._open import (
-    AuditVerification,
-    audit_events,
-    list_studies,
-    open_store,
-    verify_audit,
-)
+from clestudy.store._open import audit_events, list_studies, open_store
 from clestudy.store._service import RecordInput, RecordState, Store, SubjectState
 from clestudy.store._tables import endpoint_table, tidy_table
+from clestudy.store._verify import AuditVerification, verify_audit
 
 __all__ = [
     "AuditVerification",

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from clestudy.errors import AuditChainError, ClestudyError, NotFoundError
+from clestudy.errors import ClestudyError, NotFoundError
 from clestudy.protocol import BUILTIN_PROTOCOLS, Protocol, load_protocol
-from clestudy.store._audit import GENESIS_HASH, AuditEntry, chain_hash
 from clestudy.store._engine import make_engine
 from clestudy.store._migrate import upgrade_to_head
 from clestudy.store._schema import AuditRow, StudyRow
 from clestudy.store._service import Store, study_row
 
-__all__ = ["AuditVerification", "audit_events", "list_studies", "open_store", "verify_audit"]
+__all__ = ["audit_events", "list_studies", "open_store"]
 
 
 def _engine_ready(url: str) -> Engine:
@@ -34,7 +32,7 @@ def _engine_ready(url: str) -> Engine:
     return engine
 
 
-def _engine_existing(url: str) -> Engine:
+def engine_existing(url: str) -> Engine:
     """An engine on a clestudy database that already exists; no table is created or migrated.
 
     Reading the audit trail must never write: verifying an empty file, or another program's
@@ -133,82 +131,12 @@ def _open(engine: Engine, url: str, protocol: Protocol | str, actor: str) -> Sto
 
 def list_studies(url: str) -> list[str]:
     """The ids of the studies registered in the database at ``url``."""
-    engine = _engine_existing(url)
+    engine = engine_existing(url)
     try:
         with Session(engine) as session:
             return list(session.scalars(select(StudyRow.study_key).order_by(StudyRow.id)))
     finally:
         engine.dispose()
-
-
-@dataclass(frozen=True)
-class AuditVerification:
-    """Result of :func:`verify_audit`: how many events verified, and the first broken one."""
-
-    events: int
-    head_hash: str
-    first_broken_seq: int | None = None
-    problem: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when the whole chain verifies."""
-        return self.first_broken_seq is None
-
-
-def verify_audit(url: str, *, raise_on_error: bool = False) -> AuditVerification:
-    """Recompute the audit hash chain from the first event and report the first broken one.
-
-    Raises
-    ------
-    AuditChainError
-        When ``raise_on_error`` and the chain is broken (naming the event).
-    """
-    engine = _engine_existing(url)
-    try:
-        return _verify(engine, raise_on_error)
-    finally:
-        engine.dispose()
-
-
-def _verify(engine: Engine, raise_on_error: bool) -> AuditVerification:
-    prev_hash = GENESIS_HASH
-    count = 0
-    expected_seq = 1
-    with Session(engine) as session:
-        for row in session.scalars(select(AuditRow).order_by(AuditRow.seq)):
-            problem = None
-            if row.seq != expected_seq:
-                problem = f"sequence gap: expected event {expected_seq}, found {row.seq}"
-            elif row.prev_hash != prev_hash:
-                problem = "prev_hash does not match the previous event's hash"
-            else:
-                try:
-                    entry = AuditEntry(
-                        seq=row.seq,
-                        occurred_at=row.occurred_at,
-                        actor=row.actor,
-                        action=row.action,
-                        entity_type=row.entity_type,
-                        entity_key=row.entity_key,
-                        before=None if row.before_json is None else json.loads(row.before_json),
-                        after=None if row.after_json is None else json.loads(row.after_json),
-                        reason=row.reason,
-                        format_version=row.format_version,
-                    )
-                    if chain_hash(prev_hash, entry) != row.hash:
-                        problem = "stored hash does not match the event's content"
-                except (ValueError, ClestudyError) as exc:
-                    problem = f"event content cannot be read ({exc})"
-            if problem is not None:
-                result = AuditVerification(count, prev_hash, row.seq, problem)
-                if raise_on_error:
-                    raise AuditChainError(f"audit event {row.seq}: {problem}")
-                return result
-            prev_hash = row.hash
-            count += 1
-            expected_seq += 1
-    return AuditVerification(count, prev_hash)
 
 
 def audit_events(url: str, *, entity_prefix: str | None = None) -> list[dict[str, object]]:
@@ -217,7 +145,7 @@ def audit_events(url: str, *, entity_prefix: str | None = None) -> list[dict[str
     ``entity_prefix`` matches the start of the entity key, e.g.
     ``"pediatric-cle-chart-review/P01/"`` for one subject's records.
     """
-    engine = _engine_existing(url)
+    engine = engine_existing(url)
     try:
         with Session(engine) as session:
             query = select(AuditRow).order_by(AuditRow.seq)

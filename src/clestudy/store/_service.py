@@ -38,7 +38,14 @@ from clestudy.store._audit import GENESIS_HASH, AuditEntry, canonical_json, chai
 from clestudy.store._engine import AUDIT_LOCK_KEY, is_postgres
 from clestudy.store._schema import AuditRow, DerivedRow, RecordRow, StudyRow, SubjectRow
 
-__all__ = ["RecordInput", "RecordState", "Store", "SubjectState", "utc_timestamp"]
+__all__ = [
+    "RecordInput",
+    "RecordState",
+    "Store",
+    "SubjectState",
+    "record_entity_key",
+    "utc_timestamp",
+]
 
 Clock = Callable[[], dt.datetime]
 
@@ -103,6 +110,11 @@ class SubjectState:
 def _record_key(subject: str, visit: str, form: str, instance: int) -> str:
     suffix = f"#{instance}" if instance != 1 else ""
     return f"{subject}/{visit}/{form}{suffix}"
+
+
+def record_entity_key(study: str, subject: str, visit: str, form: str, instance: int) -> str:
+    """The audit trail's entity key of a form record, e.g. ``study/P01/week_0/clasi``."""
+    return f"{study}/{_record_key(subject, visit, form, instance)}"
 
 
 @dataclass
@@ -381,7 +393,9 @@ class Store:
             actor=actor,
             action=action,
             entity_type="form_record",
-            entity_key=f"{self.protocol.id}/{where}",
+            entity_key=record_entity_key(
+                self.protocol.id, item.subject_id, item.visit_id, item.form_id, item.instance
+            ),
             before=before,
             after={"version": row.version, "values": values, "derived": derived},
             reason=reason,
