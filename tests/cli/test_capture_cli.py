@@ -84,6 +84,14 @@ def test_save_edit_and_stale_edit(
     shown = json.loads(out)
     assert code == 0 and shown[0]["version"] == 2 and shown[0]["values"]["esr"] == 28
     assert _run(capsys, "audit", "verify", "--db", db)[0] == 0
+    events = len(json.loads(_run(capsys, "audit", "log", "--db", db, "--json")[1]))
+    # the same values again: nothing is written, and the message says so
+    code, out, _ = _save(capsys, db, values, "--expected-version", "2", "--reason", "re-entry")
+    assert (code, out) == (
+        0,
+        "unchanged P01/initiation/labs version 2: the values equal the stored ones\n",
+    )
+    assert len(json.loads(_run(capsys, "audit", "log", "--db", db, "--json")[1])) == events
 
 
 def test_out_of_range_value_is_one_line_exit_2(

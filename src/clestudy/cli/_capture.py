@@ -133,6 +133,11 @@ def record_save(
         )  # fmt: skip
     if as_json:
         echo_json(_record_json(state))
+    elif expected_version is not None and state.version == expected_version:
+        # the store writes nothing (and audits nothing) when the values equal the stored ones
+        typer.echo(
+            f"unchanged {state.key} version {state.version}: the values equal the stored ones"
+        )
     else:
         typer.echo(f"saved {state.key} version {state.version}")
 
