@@ -39,6 +39,15 @@ def test_choices_are_checked_and_multiple_choice_kept_in_protocol_order() -> Non
         SKIN, {"skin_manifestations": ["discoid", "alopecia"]}, where="P01/initiation/skin"
     )
     assert out == {"skin_manifestations": ["alopecia", "discoid"]}
+    with pytest.raises(
+        RecordValidationError,
+        match=r"^P01/initiation/skin: field 'skin_manifestations': 'none' cannot be chosen with "
+        r"\['alopecia'\]$",
+    ):
+        validate_values(SKIN, {"skin_manifestations": ["none", "alopecia"]}, where="P01/initiation/skin")  # fmt: skip
+    assert validate_values(SKIN, {"skin_manifestations": ["none"]}, where="x") == {
+        "skin_manifestations": ["none"]
+    }
     with pytest.raises(RecordValidationError, match=r"\['scales'\] not among the allowed codes"):
         validate_values(SKIN, {"skin_manifestations": ["scales"]}, where="P01/initiation/skin")
     with pytest.raises(
@@ -105,3 +114,15 @@ def test_decimal_round_trips_as_entered_text(value: object) -> None:
     else:
         stored = validate_values(LABS, values, where=WHERE)["lym"]
         assert isinstance(stored, str) and float(stored) == float(text)
+
+
+def test_exclusive_choices_belong_to_multiple_choice_fields_only() -> None:
+    from pydantic import ValidationError
+
+    from clestudy.protocol import FieldSpec
+
+    with pytest.raises(ValidationError, match=r"field 'sex': exclusive choices apply only to multiple_choice"):  # fmt: skip
+        FieldSpec.model_validate(
+            {"id": "sex", "label": "Sex", "type": "single_choice",
+             "choices": [{"code": "F", "label": "F", "exclusive": True}]}
+        )  # fmt: skip

@@ -61,6 +61,10 @@ class Choice(_Strict):
 
     code: str = Field(min_length=1, max_length=64)
     label: str
+    exclusive: bool = Field(
+        default=False,
+        description="In a multiple choice, this code (e.g. 'none') cannot be ticked with others",
+    )
 
 
 class FieldSpec(_Strict):
@@ -94,6 +98,8 @@ class FieldSpec(_Strict):
         codes = [c.code for c in self.choices]
         if len(set(codes)) != len(codes):
             raise ValueError(f"field '{self.id}': duplicated choice codes")
+        if self.type != "multiple_choice" and any(c.exclusive for c in self.choices):
+            raise ValueError(f"field '{self.id}': exclusive choices apply only to multiple_choice")
         return self
 
 

@@ -146,6 +146,12 @@ def _normalise(field: FieldSpec, raw: object, where: str) -> StoredValue:
         raise RecordValidationError(
             f"{where}: field '{field.id}': {unknown} not among the allowed codes {codes}"
         )
+    exclusive = [c.code for c in field.choices if c.exclusive and c.code in chosen]
+    if exclusive and len(chosen) > 1:
+        others = [c for c in codes if c in chosen and c != exclusive[0]]
+        raise RecordValidationError(
+            f"{where}: field '{field.id}': '{exclusive[0]}' cannot be chosen with {others}"
+        )
     return [c for c in codes if c in chosen]
 
 
