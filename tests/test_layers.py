@@ -14,13 +14,28 @@ FORBIDDEN = ("sqlalchemy", "alembic", "fastapi", "typer", "click", "starlette", 
 UPPER = ("clestudy.store", "clestudy.report", "clestudy.cli", "clestudy.demo", "clestudy.web")
 
 
-def _imports(path: Path) -> set[str]:
+def _module_name(path: Path) -> list[str]:
+    parts = ["clestudy", *path.relative_to(SRC).with_suffix("").parts]
+    return parts[:-1] if parts[-1] == "__init__" else parts
+
+
+def _imports(path: Path, package: list[str] | None = None) -> set[str]:
+    """Absolute names of every import, relative ones (``from ..store import x``) resolved
+    against ``package`` (by default the package of ``path`` under ``src/clestudy``)."""
     names: set[str] = set()
+    if package is None:
+        package = _module_name(path) if path.name == "__init__.py" else _module_name(path)[:-1]
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - (node.level - 1)]
+            if node.module:
+                names.add(".".join([*base, node.module]))
+            else:
+                names.update(".".join([*base, alias.name]) for alias in node.names)
     return names
 
 
@@ -42,9 +57,18 @@ def test_core_module_imports_no_framework_or_upper_layer(path: Path) -> None:
 
 
 def test_rule_catches_a_forbidden_import(tmp_path: Path) -> None:
-    sample = tmp_path / "m.py"
-    sample.write_text("import typer\nfrom sqlalchemy.orm import Session\nfrom . import x\n")
-    assert _imports(sample) == {"typer", "sqlalchemy.orm"}
+    sample = tmp_path / "m.py"  # as if it were a module of clestudy.stats
+    sample.write_text(
+        "import typer\nfrom sqlalchemy.orm import Session\nfrom . import _pairs\n"
+        "from ..store import open_store\nfrom .. import report\n"
+    )
+    assert _imports(sample, ["clestudy", "stats"]) == {
+        "typer",
+        "sqlalchemy.orm",
+        "clestudy.stats._pairs",
+        "clestudy.store",
+        "clestudy.report",
+    }
 
 
 PUBLIC = ["clestudy.errors", "clestudy.protocol", "clestudy.store", "clestudy.report"]
