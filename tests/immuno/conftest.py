@@ -67,3 +67,86 @@ def real_fcs() -> Callable[[str], Path]:
 def immuno_data() -> Path:
     """The folder of strategies written for these tests."""
     return DATA
+
+
+#: Four events on two channels: CD3-A is above 10 for two of them (the doctest of ``gate_fcs``).
+TINY_EVENTS = ((100.0, 5.0), (200.0, 50.0), (300.0, 500.0), (400.0, 8.0))
+
+
+def rectangle_gml(gate_id: str, channel: str, compensation: str, minimum: float) -> str:
+    """A Gating-ML 2.0 strategy of one rectangle gate ``channel >= minimum``."""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<gating:Gating-ML xmlns:gating="http://www.isac-net.org/std/Gating-ML/v2.0/gating"
+    xmlns:data-type="http://www.isac-net.org/std/Gating-ML/v2.0/datatypes">
+  <gating:RectangleGate gating:id="{gate_id}">
+    <gating:dimension gating:compensation-ref="{compensation}" gating:min="{minimum:g}">
+      <data-type:fcs-dimension data-type:name="{channel}" />
+    </gating:dimension>
+  </gating:RectangleGate>
+</gating:Gating-ML>
+"""
+
+
+#: One rectangle gate CD3-A >= 10, compensated with the file's own $SPILL (``FCS``).
+FCS_COMP_GML = rectangle_gml("CD3_pos", "CD3-A", "FCS", 10)
+
+STUDY = "lenalidomide-cle-open-label"
+
+
+@pytest.fixture
+def one_gate_gml() -> Callable[[str, str, str, float], str]:
+    """``one_gate_gml(gate_id, channel, compensation, minimum)``: see :func:`rectangle_gml`."""
+    return rectangle_gml
+
+
+@pytest.fixture
+def one_gene_plate(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A qPCR plate (one control, case P of subject S01 at week_0, gene IFI27 against HPRT1:
+    score 2^-((27-20)-(30-20)) = 8) and the ``clestudy qpcr ifn-score`` arguments storing it
+    (add ``--db URL``)."""
+    plate = tmp_path / "plate.csv"
+    plate.write_text(
+        "sample,gene,ct,sample_type\nHC,HPRT1,20,control\nHC,IFI27,30,control\n"
+        "P,HPRT1,20,case\nP,IFI27,27,case\n"
+    )
+    manifest = tmp_path / "qpcr.csv"
+    manifest.write_text("sample,subject_id,visit_id\nP,S01,week_0\n")
+    args = ["qpcr", "ifn-score", "--ct", str(plate), "--genes", "IFI27"]
+    return plate, [*args, "--reference-genes", "HPRT1", "--manifest", str(manifest)]
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    """A SQLite study database of the open-label protocol with subject S01 enrolled."""
+    from clestudy.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    with open_store(url, STUDY) as store:
+        store.add_subject("S01", arm="lenalidomide", site="site01", actor="coordinator")
+    return url
+
+
+def write_tiny_fcs(path: Path, metadata: dict[str, str] | None = None) -> Path:
+    """Write :data:`TINY_EVENTS` as an FCS 3.1 file (FSC-A, CD3-A) with FlowIO."""
+    import flowio
+    import numpy as np
+
+    events = np.array(TINY_EVENTS)
+    with path.open("wb") as handle:
+        flowio.create_fcs(handle, events.ravel(), ["FSC-A", "CD3-A"], metadata_dict=metadata)
+    return path
+
+
+@pytest.fixture
+def tiny_fcs(tmp_path: Path) -> Callable[..., Path]:
+    """``tiny_fcs(name, metadata=None)``: a 4-event FCS file in ``tmp_path`` (see TINY_EVENTS),
+    without $SPILL unless ``metadata`` gives one (FlowIO keywords, lower case)."""
+    return lambda name, metadata=None: write_tiny_fcs(tmp_path / name, metadata)
+
+
+@pytest.fixture
+def fcs_comp_gml(tmp_path: Path) -> Path:
+    """A Gating-ML strategy gating CD3-A with ``compensation-ref="FCS"`` (FCS_COMP_GML)."""
+    path = tmp_path / "cd3_fcs_comp.xml"
+    path.write_text(FCS_COMP_GML, encoding="utf-8")
+    return path

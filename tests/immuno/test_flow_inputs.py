@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,16 +24,6 @@ from clestudy.immuno import (
 )
 
 STUDY = "lenalidomide-cle-open-label"
-MISSING_CHANNEL_GML = """<?xml version="1.0" encoding="UTF-8"?>
-<gating:Gating-ML xmlns:gating="http://www.isac-net.org/std/Gating-ML/v2.0/gating"
-    xmlns:data-type="http://www.isac-net.org/std/Gating-ML/v2.0/datatypes">
-  <gating:RectangleGate gating:id="CD123_pos">
-    <gating:dimension gating:compensation-ref="uncompensated" gating:min="10">
-      <data-type:fcs-dimension data-type:name="CD123" />
-    </gating:dimension>
-  </gating:RectangleGate>
-</gating:Gating-ML>
-"""
 
 
 def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
@@ -60,10 +51,13 @@ def test_not_fcs_at_all(gatingml: Path, tmp_path: Path) -> None:
 
 
 def test_channel_missing_from_file(
-    gatingml: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    gatingml: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    one_gate_gml: Callable[..., str],
 ) -> None:
     gml = tmp_path / "pdc.xml"
-    gml.write_text(MISSING_CHANNEL_GML)
+    gml.write_text(one_gate_gml("CD123_pos", "CD123", "uncompensated", 10))
     assert strategy_channels(load_strategy(gml)) == {"CD123": "CD123_pos"}
     data = gatingml / "data1.fcs"
     with pytest.raises(
@@ -196,16 +190,6 @@ def test_template_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert 'gating:id="Treg"' in out and "PLACEHOLDERS" in out
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> str:
-    from clestudy.store import open_store
-
-    url = f"sqlite:///{tmp_path / 'study.db'}"
-    with open_store(url, STUDY) as store:
-        store.add_subject("S01", arm="lenalidomide", site="site01", actor="coordinator")
-    return url
-
-
 def _records(url: str) -> list[object]:
     from clestudy.store import open_store
 
@@ -214,7 +198,11 @@ def _records(url: str) -> list[object]:
 
 
 def test_db_stores_flow_and_merges_qpcr(
-    gatingml: Path, tmp_path: Path, db: str, capsys: pytest.CaptureFixture[str]
+    gatingml: Path,
+    tmp_path: Path,
+    db: str,
+    capsys: pytest.CaptureFixture[str],
+    one_gene_plate: tuple[Path, list[str]],
 ) -> None:
     _links(gatingml, tmp_path, ["pre.fcs", "post.fcs"])
     manifest = _manifest(
@@ -234,15 +222,8 @@ def test_db_stores_flow_and_merges_qpcr(
     assert float(records["week_0"].values["treg_pct_cd4"]) == pytest.approx(100 * 1582 / 4710)
     assert str(records["week_0"].values["sample_date"]) == "2026-01-05"
     # qPCR of the same visit merges into the same record (a new version, audited)
-    plate = tmp_path / "plate.csv"
-    plate.write_text(
-        "sample,gene,ct,sample_type\nHC,HPRT1,20,control\nHC,IFI27,30,control\n"
-        "P,HPRT1,20,case\nP,IFI27,27,case\n"
-    )
-    qman = tmp_path / "qpcr.csv"
-    qman.write_text("sample,subject_id,visit_id\nP,S01,week_0\n")
-    qargs = ["qpcr", "ifn-score", "--ct", str(plate), "--genes", "IFI27", "--reference-genes"]
-    assert main([*qargs, "HPRT1", "--manifest", str(qman), "--db", db]) == 0
+    _, qargs = one_gene_plate
+    assert main([*qargs, "--db", db]) == 0
     records = {r.visit_id: r for r in _records(db)}  # type: ignore[attr-defined]
     assert float(records["week_0"].values["ifn_score"]) == pytest.approx(8.0)
     assert float(records["week_0"].values["treg_pct_cd4"]) == pytest.approx(100 * 1582 / 4710)

@@ -195,3 +195,86 @@ def test_cli_stores_with_db(files: dict[str, Path], tmp_path: Path) -> None:
     assert (record.subject_id, record.visit_id) == ("S01", "week_0")
     assert float(record.values["skin_cd3_per_mm2"]) == pytest.approx(160.0)
     assert float(record.values["skin_mucin_area_fraction"]) == pytest.approx(0.15)
+
+
+def test_image_missing_from_the_detection_export(files: dict[str, Path], tmp_path: Path) -> None:
+    ann = read_qupath_csv(files["annotations.tsv"])
+    det = read_qupath_csv(files["detections.csv"])
+    man = tmp_path / "m.csv"
+    # the CD3 slide has tissue annotations but not one detection row: not counted, not 0 cells
+    man.write_text("image,subject_id,visit_id,marker\nS01_d0_CD3.svs,S01,week_0,CD3\n")
+    with pytest.raises(
+        MeasurementFileError,
+        match=r"manifest line 2 \(S01_d0_CD3\.svs\): image has tissue annotations but no rows in "
+        r"the detection export .*detections\.csv",
+    ):
+        ihc_densities(det, _manifest(man), annotations=ann)
+    # a true zero: the slide's detections are all negative
+    negative = tmp_path / "negative.csv"
+    negative.write_text(
+        DETECTIONS.replace("CD8: Positive", "Negative").replace("Positive,", "Negative,")
+    )
+    man.write_text("image,subject_id,visit_id,marker\nS01_d0_CD8.svs,S01,week_0,CD8\n")
+    dens = ihc_densities(read_qupath_csv(negative), _manifest(man), annotations=ann)
+    assert dens["positive_cells"].tolist() == [0] and dens["positive_per_mm2"].tolist() == [0.0]
+
+
+def test_annotation_without_num_positive(files: dict[str, Path], tmp_path: Path) -> None:
+    # the CD8 slide's annotation row has no Num Positive (detection was exported separately)
+    man = tmp_path / "m.csv"
+    man.write_text("image,subject_id,visit_id,marker\nS01_d0_CD8.svs,S01,week_0,CD8\n")
+    with pytest.raises(
+        MeasurementFileError,
+        match=r"line 2 \(S01_d0_CD8\.svs\): image has no 'Num Positive' value in .*annotations\.tsv",
+    ):
+        ihc_densities(read_qupath_csv(files["annotations.tsv"]), _manifest(man))
+
+
+#: The 0-3 scores a pathologist enters by hand (issue 5 item 3); QuPath densities are imported.
+SCORES = (
+    "skin_cd3_score",
+    "skin_cd4_score",
+    "skin_cd8_score",
+    "skin_cxcl10_score",
+    "skin_mucin_score",
+)
+
+
+def test_semi_quantitative_scores_are_saved_on_biopsy_visits(tmp_path: Path) -> None:
+    from clestudy.protocol import load_protocol
+    from clestudy.store import open_store
+
+    protocol = load_protocol("lenalidomide-cle-open-label")
+    assert protocol.version == "1.1"
+    form = next(f for f in protocol.forms if f.id == "immune_profile")
+    fields = {f.id: f for f in form.fields}
+    for name in SCORES:
+        assert (fields[name].type, fields[name].min, fields[name].max) == ("integer", 0, 3)
+        assert "0 none, 1 mild, 2 moderate, 3 marked" in fields[name].label
+    # the form (and so the scores) is collected where the biopsy is taken
+    assert [v.id for v in protocol.visits if "immune_profile" in v.forms] == ["week_0", "week_12"]
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    with open_store(url, protocol) as store:
+        store.add_subject("S01", arm="lenalidomide", site="site01", actor="coordinator")
+        values = {"skin_cd3_score": 3, "skin_cd8_score": "2", "skin_mucin_score": 0}
+        saved = store.save_record("S01", "week_12", "immune_profile", values, actor="pathologist")
+    assert saved.values == {"skin_cd3_score": 3, "skin_cd8_score": 2, "skin_mucin_score": 0}
+
+
+@pytest.mark.parametrize("value", [4, -1])
+def test_semi_quantitative_score_out_of_range(tmp_path: Path, value: int) -> None:
+    from clestudy.errors import RecordValidationError
+    from clestudy.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    with open_store(url, "lenalidomide-cle-open-label") as store:
+        store.add_subject("S01", arm="lenalidomide", site="site01", actor="coordinator")
+        with pytest.raises(
+            RecordValidationError,
+            match=rf"S01/week_0/immune_profile: field 'skin_cxcl10_score': {value} is out of "
+            r"range; allowed 0 to 3$",
+        ):
+            store.save_record(
+                "S01", "week_0", "immune_profile", {"skin_cxcl10_score": value}, actor="pathologist"
+            )
+        assert list(store.records(form_id="immune_profile")) == []

@@ -7,15 +7,13 @@ the operating-system user).
 
 from __future__ import annotations
 
-import getpass
-import os
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from clestudy.cli._audit import DB_HELP, database_url
-from clestudy.cli._common import echo_json, read_json_input
+from clestudy.cli._common import ACTOR_HELP, echo_json, read_json_input, resolve_actor
 from clestudy.errors import InputError
 
 __all__ = ["register"]
@@ -24,12 +22,6 @@ protocol_app = typer.Typer(help="Study protocols: list the built-in ones, check 
 study_app = typer.Typer(help="Studies in a database: set one up from a protocol.")
 subject_app = typer.Typer(help="Subjects: enrol, list.")
 record_app = typer.Typer(help="Form records: save (create or edit), show.")
-
-ACTOR_HELP = "Who makes the change (audited); default $CLESTUDY_ACTOR or the system user."
-
-
-def _actor(actor: str | None) -> str:
-    return actor or os.environ.get("CLESTUDY_ACTOR") or getpass.getuser()
 
 
 @protocol_app.command("list")
@@ -67,7 +59,7 @@ def study_init(
     from clestudy.store import open_store
 
     url = db if "://" in db else f"sqlite:///{db}"
-    with open_store(url, load_protocol(protocol), actor=_actor(actor)) as store:
+    with open_store(url, load_protocol(protocol), actor=resolve_actor(actor)) as store:
         typer.echo(
             f"study {store.protocol.id} (protocol version {store.protocol.version}) in {url}"
         )
@@ -87,7 +79,7 @@ def subject_add(
     from clestudy.store import open_store
 
     with open_store(database_url(db), study) as store:
-        store.add_subject(subject, arm=arm, site=site, actor=_actor(actor), reason=reason)
+        store.add_subject(subject, arm=arm, site=site, actor=resolve_actor(actor), reason=reason)
     typer.echo(f"enrolled {subject} in {study}")
 
 
@@ -128,7 +120,7 @@ def record_save(
         raise InputError(f"{values}: expected a JSON object of field values")
     with open_store(database_url(db), study) as store:
         state = store.save_record(
-            subject, visit, form, payload, actor=_actor(actor), reason=reason,
+            subject, visit, form, payload, actor=resolve_actor(actor), reason=reason,
             expected_version=expected_version, instance=instance,
         )  # fmt: skip
     if as_json:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,14 @@ import typer
 
 from clestudy.errors import InputError
 
-__all__ = ["echo_json", "read_json_input"]
+__all__ = ["ACTOR_HELP", "echo_json", "read_json_input", "resolve_actor"]
+
+ACTOR_HELP = "Who makes the change (audited); default $CLESTUDY_ACTOR or the system user."
+
+
+def resolve_actor(actor: str | None) -> str:
+    """The ``--actor`` given, else ``$CLESTUDY_ACTOR``, else the operating-system user."""
+    return actor or os.environ.get("CLESTUDY_ACTOR") or getpass.getuser()
 
 
 def echo_json(obj: Any) -> None:

@@ -18,8 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from clestudy.cli._audit import DB_HELP, database_url
-from clestudy.cli._capture import ACTOR_HELP, _actor
-from clestudy.cli._common import echo_json
+from clestudy.cli._common import ACTOR_HELP, echo_json, resolve_actor
 from clestudy.errors import InputError
 
 __all__ = ["register"]
@@ -50,7 +49,9 @@ def _study_ids(
     if db is not None:
         from clestudy.store import open_store
 
-        with open_store(database_url(db), study or DEFAULT_STUDY, actor=_actor(actor)) as store:
+        with open_store(
+            database_url(db), study or DEFAULT_STUDY, actor=resolve_actor(actor)
+        ) as store:
             subjects = {s.subject_id for s in store.subjects()}
             return subjects, {v.id for v in store.protocol.visits}
     from clestudy.protocol import load_protocol
@@ -69,7 +70,7 @@ def _store(
     """Save all rows in one transaction, merging into the visit's existing record of ``form``."""
     from clestudy.store import RecordInput, open_store
 
-    who = _actor(actor)
+    who = resolve_actor(actor)
     with open_store(database_url(db), study or DEFAULT_STUDY, actor=who) as store:
         existing = {(r.subject_id, r.visit_id): r for r in store.records(form_id=form)}
         records = []

@@ -25,7 +25,8 @@ __all__ = ["ProgressCallback", "default_workers", "gate_batch"]
 #: Called after each file: (files done, files in the batch, the file just done).
 ProgressCallback = Callable[[int, int, str], None]
 
-_STRATEGIES: dict[tuple[str, str], Any] = {}
+#: Per worker process: (strategy file, FCS file or "") -> (strategy, its warnings).
+_STRATEGIES: dict[tuple[str, str], tuple[Any, tuple[str, ...]]] = {}
 
 
 def default_workers(n_files: int) -> int:

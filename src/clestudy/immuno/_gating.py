@@ -141,7 +141,7 @@ def read_sample(path: str | Path, *, ignore_offset_error: bool = False) -> Any:
     return sample
 
 
-def _read_sample(path: Path, ignore_offset_error: bool) -> tuple[Any, list[str]]:
+def _read_sample(path: Path, ignore_offset_error: bool) -> tuple[Any, tuple[str, ...]]:
     """The sample and FlowIO's user warnings about it, each as ``"FILE: message"``."""
     fk = _flowkit()
     if not path.is_file():
@@ -162,7 +162,7 @@ def _read_sample(path: Path, ignore_offset_error: bool) -> tuple[Any, list[str]]
             notes.append(f"{path}: {' '.join(str(w.message).split())}")
         else:  # deprecations and the like are for developers, not QC: pass them on
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
-    return sample, notes
+    return sample, tuple(notes)
 
 
 def _check_channels(path: Path, sample: Any, needed: dict[str, str]) -> None:
