@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from clestudy.cli._audit import DB_HELP, database_url
+from clestudy.cli._audit import database_url
 from clestudy.cli._common import ACTOR_HELP, echo_json, resolve_actor
 from clestudy.errors import InputError
 
@@ -35,7 +35,13 @@ STUDY_HELP = (
 )
 FORM_HELP = "Form that receives the values when storing with --db."
 # options shared by the flow, qpcr and ihc commands
-DbOption = Annotated[str | None, typer.Option("--db", help=DB_HELP)]
+# Lab results are stored only when --db is given, never from $CLESTUDY_DATABASE_URL alone: a
+# preview of a plate must not write to the study database by accident.
+STORE_DB_HELP = (
+    "Store the results in this database (URL, or a path to a SQLite file); without --db the "
+    "results are only printed."
+)
+DbOption = Annotated[str | None, typer.Option("--db", help=STORE_DB_HELP)]
 StudyOption = Annotated[str | None, typer.Option("--study", help=STUDY_HELP)]
 FormOption = Annotated[str, typer.Option("--form", help=FORM_HELP)]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
