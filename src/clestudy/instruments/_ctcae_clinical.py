@@ -22,6 +22,7 @@ from clestudy.instruments._checks import (
     exact,
     join_allowed,
 )
+from clestudy.instruments._ctcae_measured import MEASURED_TERMS, measured_grade
 
 __all__ = ["CTCAE_CLINICAL_TERMS", "ClinicalGrade", "ctcae_clinical_grade"]
 
@@ -80,6 +81,29 @@ _TERMS: dict[str, _Anchors] = {
         "life_threatening": _FLAG4,
         "death": _FLAG5,
     },
+    "Upper respiratory infection": {
+        # as lung infection: no grade 1; 2 moderate symptoms, oral intervention; 3 IV or
+        # invasive; 4 life-threatening; 5 death.
+        "treatment": _INFECTION_ROUTE,
+        "symptoms": {"mild": None, "moderate": 2},
+        "life_threatening": _FLAG4,
+        "death": _FLAG5,
+    },
+    "Sepsis": {
+        # no grades 1-2; 3 blood culture positive with signs or symptoms, treatment indicated;
+        # 4 life-threatening; 5 death.
+        "blood_culture_positive_with_symptoms": {False: None, True: 3},
+        "life_threatening": _FLAG4,
+        "death": _FLAG5,
+    },
+    "Acute kidney injury": {
+        # no grades 1-2; 3 hospitalisation indicated; 4 life-threatening, dialysis indicated;
+        # 5 death.
+        "hospitalization_indicated": {False: None, True: 3},
+        "dialysis_indicated": _FLAG4,
+        "life_threatening": _FLAG4,
+        "death": _FLAG5,
+    },
     "Skin infection": {
         # 1 localised, local intervention; 2 oral; 3 IV or invasive; 4; 5.
         "treatment": {**_INFECTION_ROUTE, "local": 1},
@@ -100,7 +124,7 @@ _TERMS: dict[str, _Anchors] = {
 _RASH_ANCHORS = ("bsa_percent", "symptoms", "adl_limitation")
 _RASH_SYMPTOMS = ("none", "mild", "moderate", "severe")
 
-CTCAE_CLINICAL_TERMS: tuple[str, ...] = tuple(_TERMS)
+CTCAE_CLINICAL_TERMS: tuple[str, ...] = (*_TERMS, *MEASURED_TERMS)
 """Clinical terms graded from anchors ("Shingles" is CTCAE's term for herpes zoster)."""
 
 
@@ -180,7 +204,13 @@ def ctcae_clinical_grade(term: str, **anchors: object) -> ClinicalGrade:
       ``local`` is grade 1 for skin infection and shingles only;
     * ``intervention`` (thromboembolic event): ``not indicated`` (1), ``medical`` (2), ``urgent`` (3);
     * ``bsa_percent`` (rash, required): body surface area, > 0 to 100;
-    * ``hospitalized`` (shingles, grade 3), ``life_threatening`` (4), ``death`` (5) where defined.
+    * ``hospitalized`` (shingles, grade 3), ``life_threatening`` (4), ``death`` (5) where defined;
+    * sepsis: ``blood_culture_positive_with_symptoms`` (3); acute kidney injury:
+      ``hospitalization_indicated`` (3), ``dialysis_indicated`` (4);
+    * febrile neutropenia: ``anc`` with ``anc_unit`` (default ``10^9/L``), ``max_temperature_c``,
+      ``sustained_fever_1h``; chronic kidney disease: ``egfr`` (mL/min/1.73 m2), ``egfr_lln``,
+      ``proteinuria_dipstick`` (``negative`` to ``4+``), ``upcr`` (mg/mg),
+      ``dialysis_or_transplant_indicated`` (see :mod:`clestudy.instruments._ctcae_measured`).
 
     Parameters
     ----------
@@ -210,10 +240,13 @@ def ctcae_clinical_grade(term: str, **anchors: object) -> ClinicalGrade:
     >>> ctcae_clinical_grade("Urinary tract infection", treatment="none").gradable
     False
     """
-    if term not in _TERMS:
+    if term not in CTCAE_CLINICAL_TERMS:
         raise InstrumentInputError(
             f"ctcae: term: got {term!r}; allowed: {join_allowed(CTCAE_CLINICAL_TERMS)}"
         )
+    if term in MEASURED_TERMS:
+        measured, why = measured_grade(term, anchors)
+        return ClinicalGrade(term, measured, measured is not None, why)
     if term == "Rash maculo-papular":
         for name in anchors:
             if name not in _RASH_ANCHORS:
