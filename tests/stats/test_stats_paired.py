@@ -215,3 +215,32 @@ def test_properties(pairs: list[tuple[float, float]]) -> None:
     assert row["n_increased"] + row["n_decreased"] + row["n_unchanged"] == row["n_pairs"]
     assert row["significant"] == (row["significant_t"] and row["significant_wilcoxon_exact"])
     assert np.isfinite(row["min_attainable_p_wilcoxon"])
+
+
+def test_decimal_differences_that_are_equal_are_ties() -> None:
+    """1.3 - 1.1 and 2.3 - 2.1 are both 0.2 as entered, though not in binary floating point: the
+    rank tests must see the tie (R: wilcox.test(..., digits.rank = 12))."""
+    before = [1.1, 2.1, 3.0, 4.0, 5.0, 6.0]
+    after = [1.3, 2.3, 3.5, 4.7, 5.9, 7.1]
+    assert (after[0] - before[0]) != (after[1] - before[1])  # the float artefact
+    row = run(long_table(before, after))  # type: ignore[arg-type]
+    assert bool(row["has_ties"]) and "permutation" in row["method_wilcoxon_exact"]
+    tenths = run(long_table([10 * x for x in before], [10 * x for x in after]))  # type: ignore[arg-type]
+    for key in ("p_wilcoxon_exact", "p_wilcoxon_asymptotic", "p_sign", "wilcoxon_w_plus"):
+        assert row[key] == pytest.approx(tenths[key], rel=1e-12), key
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(0, 400), min_size=2, max_size=9),
+    st.lists(st.integers(0, 400), min_size=2, max_size=9),
+)
+def test_rank_tests_do_not_depend_on_the_decimal_unit(a: list[int], b: list[int]) -> None:
+    """The same data in tenths (decimal values) and in whole units give the same rank tests."""
+    n = min(len(a), len(b))
+    whole = long_table([float(x) for x in a[:n]], [float(x) for x in b[:n]])
+    tenth = long_table([x / 10 for x in a[:n]], [x / 10 for x in b[:n]])
+    r_whole, r_tenth = run(whole), run(tenth)
+    for key in ("p_wilcoxon_exact", "p_wilcoxon_asymptotic", "p_sign", "n_unchanged"):
+        x, y = r_whole[key], r_tenth[key]
+        assert (math.isnan(x) and math.isnan(y)) or x == pytest.approx(y, rel=1e-9), key

@@ -36,12 +36,13 @@ ZERO_METHOD = "wilcox"
 METHOD_T = "paired Student t-test (scipy.stats.ttest_rel)"
 METHOD_WILCOXON_EXACT = (
     "Wilcoxon signed-rank, exact null distribution (scipy.stats.wilcoxon, method='exact'); "
-    "zero differences dropped (zero_method='wilcox'); two-sided"
+    "zero differences dropped (zero_method='wilcox'); differences rounded to 12 significant "
+    "digits before ranking; two-sided"
 )
 METHOD_WILCOXON_PERMUTATION = (
     "Wilcoxon signed-rank, exact permutation distribution of W+ given the tied mid-ranks "
     "(all 2^n sign assignments; clestudy.stats.signed_rank_exact_p); zero differences dropped "
-    "(Wilcoxon's rule); two-sided"
+    "(Wilcoxon's rule); differences rounded to 12 significant digits before ranking; two-sided"
 )
 METHOD_WILCOXON_ASYMPTOTIC = (
     "Wilcoxon signed-rank, normal approximation without continuity correction, tie-corrected "
@@ -51,6 +52,28 @@ METHOD_WILCOXON_ASYMPTOTIC = (
 METHOD_SIGN = (
     "exact sign test (scipy.stats.binomtest, p = 0.5); zero differences dropped; two-sided"
 )
+
+
+#: Significant digits the differences keep before the rank-based tests (Wilcoxon, sign test,
+#: Hodges-Lehmann) look at them. Values entered as decimals (1.3 - 1.1 and 2.3 - 2.1) differ in
+#: binary floating point by ~1e-16; rounding makes them the tie they are, and a difference of
+#: 1e-17 the zero it is. R offers the same as ``wilcox.test(..., digits.rank = 12)``.
+RANK_DIGITS = 12
+
+
+def signif(values: FloatArray, digits: int = RANK_DIGITS) -> FloatArray:
+    """``values`` rounded to ``digits`` significant digits (R's ``signif``), vectorised.
+
+    >>> d = np.array([1.3, 2.3, 5.0]) - np.array([1.1, 2.1, 5.0])
+    >>> bool(d[0] == d[1]), signif(d).tolist()
+    (False, [0.2, 0.2, 0.0])
+    """
+    out = np.zeros_like(values)
+    nonzero = values != 0
+    exponent = np.floor(np.log10(np.abs(values[nonzero])))
+    scale = 10.0 ** (digits - 1 - exponent)
+    out[nonzero] = np.round(values[nonzero] * scale) / scale
+    return out
 
 
 def _describe(values: FloatArray, suffix: str) -> dict[str, float]:
@@ -154,12 +177,15 @@ def pair_statistics(
         mean_difference=mean_d,
         sd_difference=sd_d,
         median_difference=quartiles(d)[1] if n else math.nan,
+    )
+    row.update(_t_test(before, after, confidence_level))
+    row["method_t"] = METHOD_T
+    d = signif(d)  # the rank-based tests below see decimal ties as ties (RANK_DIGITS)
+    row.update(
         n_increased=int(np.count_nonzero(d > 0)),
         n_decreased=int(np.count_nonzero(d < 0)),
         n_unchanged=int(np.count_nonzero(d == 0)),
     )
-    row.update(_t_test(before, after, confidence_level))
-    row["method_t"] = METHOD_T
     row.update(_wilcoxon(d))
     row["method_wilcoxon_asymptotic"] = METHOD_WILCOXON_ASYMPTOTIC
     row["zero_method"] = ZERO_METHOD
