@@ -60,8 +60,11 @@ def test_cli_contract(gatingml: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert (
         main(["flow", "gate", "--strategy", str(gml), str(gatingml / "data1.fcs"), "--json"]) == 0
     )
-    out = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
     assert all(set(r) == {"sample", "gate", "parent", "count", "percent_parent"} for r in out)
+    # the total-events QC line goes to stderr, so stdout stays the contract's JSON
+    assert f"qc: {gatingml / 'data1.fcs'}: 13367 events in total" in captured.err
     rows = {r["gate"]: r for r in out}
     truth = _truth(gatingml)
     gate = rows["ParRectangle1"]

@@ -123,7 +123,10 @@ def test_flowio_warnings_are_sample_warnings(
     args = ["flow", "gate", "--strategy", str(fcs_comp_gml), str(bad), "--ignore-offset-error"]
     assert main([*args, "--json"]) == 0
     err = capsys.readouterr().err.splitlines()
-    # one line per warning, each "warning: FILE: ...", no Python source lines
+    # the total-events QC line, then one line per warning, each "warning: FILE: ...", no Python
+    # source lines
+    assert err[0] == f"qc: {bad}: 4 events in total"
+    err = err[1:]
     assert err and all(line.startswith(f"warning: {bad}: ") for line in err), err
     assert any("reported incorrect data offset" in line for line in err)
     assert not any("UserWarning" in line or "warn(" in line for line in err)

@@ -211,6 +211,8 @@ def flow_gate(
         cli_hint = "read it anyway with --ignore-offset-error, then review its events"
         raise FcsFileError(str(exc).replace(OFFSET_ERROR_HINT, cli_hint)) from None
     for r in results:
+        # QC: every file's total events, then its warnings (stderr: --json output stays clean)
+        typer.echo(f"qc: {r.path}: {r.n_events} events in total", err=True)
         _warn(r.warnings)
     full = population_rows(results, meta)
     if db is not None:
