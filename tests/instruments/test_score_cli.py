@@ -236,6 +236,7 @@ def test_ctcae_clinical_term_with_anchors() -> None:
     ):
         score_payload("ctcae", {"term": "Shingles", "anchors": {}, "version": "6.0"})
     with pytest.raises(
-        InstrumentInputError, match=r"^ctcae: term: got 'Neutropenia'; allowed: .*Shingles, Febrile neutropenia or Chronic kidney disease$"
+        InstrumentInputError,
+        match=r"^ctcae: term: got 'Neutropenia'; allowed: .*Shingles, Febrile neutropenia or Chronic kidney disease$",
     ):
         score_payload("ctcae", {"term": "Neutropenia", "value": 1, "unit": "10^9/L"})

@@ -244,3 +244,12 @@ def test_rank_tests_do_not_depend_on_the_decimal_unit(a: list[int], b: list[int]
     for key in ("p_wilcoxon_exact", "p_wilcoxon_asymptotic", "p_sign", "n_unchanged"):
         x, y = r_whole[key], r_tenth[key]
         assert (math.isnan(x) and math.isnan(y)) or x == pytest.approx(y, rel=1e-9), key
+
+
+def test_constant_decimal_differences_give_no_t_test() -> None:
+    """Found by the property above: 6.8 - 4.9 and 2.9 - 1.0 are the same 1.9 as entered; the
+    t-test of constant differences is undefined (never a SciPy precision warning)."""
+    row = run(long_table([4.9, 1.0], [6.8, 2.9]))  # type: ignore[arg-type]
+    assert math.isnan(row["t_statistic"]) and math.isnan(row["p_t"])
+    assert math.isnan(row["cohen_dz"])  # not 1.9 / 3e-16
+    assert row["mean_difference"] == pytest.approx(1.9)

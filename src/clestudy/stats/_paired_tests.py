@@ -92,9 +92,10 @@ def _describe(values: FloatArray, suffix: str) -> dict[str, float]:
 
 
 def _t_test(before: FloatArray, after: FloatArray, confidence_level: float) -> dict[str, float]:
-    d = after - before
+    d = signif(after - before)
     if d.size < 2 or float(np.ptp(d)) == 0.0:
-        # n < 2 or constant differences: t is undefined (0/0) or infinite; report nothing.
+        # n < 2 or constant differences (6.8 - 4.9 and 2.9 - 1.0 are both 1.9 as entered, not in
+        # binary): t is undefined (0/0) or infinite; report nothing.
         return {
             "t_statistic": math.nan,
             "t_df": math.nan,
@@ -205,6 +206,7 @@ def pair_statistics(
         method_hodges_lehmann=(
             f"Hodges-Lehmann median of Walsh averages; {hl.method}; zero differences dropped"
         ),
-        cohen_dz=mean_d / sd_d if n > 1 and sd_d > 0 else math.nan,
+        # constant differences (after rounding away float noise) have no standardised effect
+        cohen_dz=mean_d / sd_d if n > 1 and float(np.ptp(d)) > 0 else math.nan,
     )
     return row
