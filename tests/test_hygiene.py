@@ -18,7 +18,7 @@ SKIP_ALLOWED = {"tests/conftest.py", "tests/store/conftest.py"}
 
 
 def _python_files() -> Iterator[tuple[str, ast.Module]]:
-    for folder in ("src", "tests", "benchmarks"):
+    for folder in ("src", "tests", "benchmarks", "scripts"):
         for path in sorted((REPO / folder).rglob("*.py")):
             yield path.relative_to(REPO).as_posix(), ast.parse(path.read_text(encoding="utf-8"))
 
