@@ -150,3 +150,20 @@ def test_score_payload_never_returns_a_non_finite_number(monkeypatch: pytest.Mon
         r"close to 0; allowed: inputs whose result is a finite number$",
     ):
         score_payload("prednisone-equivalent", {"drug": "prednisone", "dose_mg": 1})
+
+
+def test_ctcae_abnormal_baseline_is_graded_on_the_baseline_by_default(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CTCAE v5.0 ALT: "1.5 - 3.0 x baseline if baseline was abnormal". Baseline 60 > ULN 40,
+    # value 60 = 1.0x baseline -> 0 (the ULN arm would give 1.5x ULN -> 1).
+    alt = {"term": "Alanine aminotransferase increased", "value": 60, "unit": "U/L", "uln": 40}
+    code, out, _ = run(
+        ["score", "ctcae", "--json"], json.dumps(alt | {"baseline": 60}), capsys, monkeypatch
+    )
+    assert code == 0
+    assert json.loads(out)["grade"] == 0
+    assert json.loads(out)["reason"] == "x baseline (baseline > ULN)"
+    both = alt | {"baseline": 60, "abnormal_baseline_arm": "worse-of-both"}
+    code, out, _ = run(["score", "ctcae", "--json"], json.dumps(both), capsys, monkeypatch)
+    assert (code, json.loads(out)["grade"]) == (0, 1)
