@@ -167,3 +167,13 @@ def test_ctcae_abnormal_baseline_is_graded_on_the_baseline_by_default(
     both = alt | {"baseline": 60, "abnormal_baseline_arm": "worse-of-both"}
     code, out, _ = run(["score", "ctcae", "--json"], json.dumps(both), capsys, monkeypatch)
     assert (code, json.loads(out)["grade"]) == (0, 1)
+
+
+def test_deeply_nested_json_exits_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, err = run(["score", "clasi", "--json"], "[" * 100_000, capsys, monkeypatch)
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: <stdin>: invalid JSON: nested too deeply; allowed: one JSON object of item values\n"
+    )
