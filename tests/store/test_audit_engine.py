@@ -133,7 +133,7 @@ def test_truncate_of_the_audit_trail_is_refused(open_study: OpenStudy, db_url: s
 
 def test_verify_reads_one_snapshot_while_writers_commit(open_study: OpenStudy, db_url: str) -> None:
     """40 verifications while 3 writers commit: no false alarm (issue 10: 20 of 40 before, on
-    PostgreSQL under READ COMMITTED); 10 on SQLite, where each one waits for the file lock less."""
+    PostgreSQL under READ COMMITTED); 10 on SQLite, whose verifications are slower."""
     runs = 10 if _is_sqlite(db_url) else 40
     store = open_study(db_url, STUDY)
     for n in range(3):
