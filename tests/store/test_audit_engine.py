@@ -76,7 +76,7 @@ def test_soft_deleted_subject_hides_its_records_and_verifies(
         store.delete_subject("L09", actor="monitor", reason="typo")
     store.delete_subject("L01", actor="monitor", reason="screen failure entered by mistake")
     assert store.subjects() == [] and store.records() == []
-    with pytest.raises(InputError, match=r"subject L01 is deleted; restore it first"):
+    with pytest.raises(InputError, match=r"^subject L01 is deleted; restore it before saving$"):
         store.save_record("L01", "week_12", "ae", AE, actor="c")
     assert verify_audit(db_url).ok
     store.restore_subject("L01", actor="monitor", reason="enrolled after all")

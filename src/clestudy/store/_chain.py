@@ -8,9 +8,8 @@ body has finished, :func:`flush_events` chains every queued event at once:
    turns, so its chain never forks -- the unique ``(chain, chain_seq)`` index is the backstop);
 2. read the heads of those chains in one query, and stamp every event with one time from the
    store's clock, refusing a time earlier than a chain's newest event (times never go backwards);
-3. number the events (one ``nextval`` query on PostgreSQL, one ``max(seq)`` on SQLite, whose
-   ``BEGIN IMMEDIATE`` already serialises writers), hash them in order, and insert them with one
-   ``executemany``.
+3. hash them in order and insert them with one ``executemany``; the database numbers them
+   (``seq``: SQLite's rowid, PostgreSQL's ``clestudy_audit_seq``), so no global counter is read.
 """
 
 from __future__ import annotations
@@ -38,11 +37,12 @@ from clestudy.store._audit import (
     load_audit_key,
 )
 from clestudy.store._engine import AUDIT_LOCK_KEY, is_postgres
-from clestudy.store._schema import AuditRow
+from clestudy.store._schema import AuditRow, Base
 
 __all__ = ["PendingEvent", "flush_events", "lock_subjects", "queue_event", "write_session"]
 
 _QUEUE = "clestudy_audit_queue"
+_LOCKED = "clestudy_audit_locked"
 #: Chains per head query (SQLite allows 32,766 bound parameters; two per chain here).
 _CHUNK = 500
 
@@ -111,6 +111,11 @@ def write_session(
 
 
 def _lock_chains(session: Session, chains: Sequence[str]) -> None:
+    held: set[str] = session.info.setdefault(_LOCKED, set())
+    chains = [c for c in chains if c not in held]
+    if not chains:
+        return
+    held.update(chains)
     session.execute(
         text(
             "SELECT pg_advisory_xact_lock(:k, h) FROM "
@@ -168,16 +173,6 @@ def _enrol_hashes(session: Session, subject_keys: Sequence[str]) -> dict[str, st
     return found
 
 
-def _allocate_seqs(session: Session, count: int) -> list[int]:
-    if is_postgres(session.get_bind()):
-        rows = session.execute(
-            text("SELECT nextval('clestudy_audit_seq') FROM generate_series(1, :n)"), {"n": count}
-        )
-        return sorted(int(n) for (n,) in rows)
-    top = int(session.scalar(select(func.coalesce(func.max(AuditRow.seq), 0))) or 0)
-    return list(range(top + 1, top + 1 + count))
-
-
 def flush_events(session: Session, clock: Callable[[], dt.datetime]) -> None:
     """Chain and insert the events queued on ``session`` (see the module docstring).
 
@@ -202,13 +197,14 @@ def flush_events(session: Session, clock: Callable[[], dt.datetime]) -> None:
             )
     new_chains = [c for c in chains if c not in heads and "/" in c]
     enrolled = _enrol_hashes(session, new_chains) if new_chains else {}
-    rows = _chain_rows(pending, _allocate_seqs(session, len(pending)), heads, enrolled, now)
-    session.execute(insert(AuditRow), rows)
+    rows = _chain_rows(pending, heads, enrolled, now)
+    # seq is the database's: SQLite's rowid, PostgreSQL's clestudy_audit_seq (migration 0003);
+    # format 2 does not hash it, so no global counter is read or locked
+    session.execute(insert(Base.metadata.tables["audit_event"]), rows)
 
 
 def _chain_rows(
     pending: Sequence[PendingEvent],
-    seqs: Sequence[int],
     heads: dict[str, tuple[int, str, str]],
     enrolled: dict[str, str],
     now: str,
@@ -216,13 +212,13 @@ def _chain_rows(
     key: AuditKey | None = load_audit_key()
     key_id = None if key is None else key.key_id
     rows: list[dict[str, Any]] = []
-    for event, seq in zip(pending, seqs, strict=True):
+    for event in pending:
         if event.chain in heads:
             position, prev_hash, _ = heads[event.chain]
         else:
             position, prev_hash = 0, chain_genesis(event.chain, enrolled.get(event.chain))
         entry = AuditEntry(
-            seq=seq,
+            seq=0,  # not hashed in format 2
             occurred_at=now,
             actor=event.actor,
             action=event.action,
@@ -242,7 +238,6 @@ def _chain_rows(
             enrolled[event.entity_key] = digest
         rows.append(
             {
-                "seq": seq,
                 "format_version": entry.format_version,
                 "occurred_at": now,
                 "actor": event.actor,

@@ -10,10 +10,9 @@ with a reason. A locked record refuses both.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from clestudy.errors import InputError, NotFoundError, StaleVersionError
@@ -154,38 +153,35 @@ def set_subject_deleted(
         return SubjectState(subject_id, row.arm, row.site, row.status)
 
 
-def refuse_deleted(session: Session, study_pk: int, items: Sequence[RecordInput]) -> None:
-    """Refuse a save to a deleted record or a deleted subject's record (one query per batch).
+_LOADED_DELETED = "clestudy_loaded_deleted"
+
+
+@event.listens_for(Session, "loaded_as_persistent")
+def _note_deleted(session: Session, instance: object) -> None:
+    """Keep every deleted subject or record row a session loads (the identity map holds only
+    weak references), for :func:`refuse_deleted`."""
+    if isinstance(instance, SubjectRow | RecordRow) and instance.deleted:
+        session.info.setdefault(_LOADED_DELETED, []).append(instance)
+
+
+def refuse_deleted(session: Session, study_pk: int) -> None:
+    """Refuse a batch that saved to a deleted record or to a deleted subject's record.
+
+    Called after the batch's records were saved and before the commit (which it prevents): every
+    deleted subject or record row the batch loaded was noted as it loaded, so no query is needed.
 
     Raises
     ------
     InputError
-        Naming the first such record; restore it (or its subject) first.
+        Naming the first such record or subject; restore it first.
     """
-    subjects = sorted({item.subject_id for item in items})
-    if not subjects:
-        return
-    rows = session.execute(
-        select(SubjectRow.subject_key, SubjectRow.deleted, RecordRow)
-        .join(RecordRow, RecordRow.subject_id == SubjectRow.id, isouter=True)
-        .where(
-            SubjectRow.study_id == study_pk,
-            SubjectRow.subject_key.in_(subjects),
-            or_(SubjectRow.deleted, RecordRow.deleted),
-        )
-    )
-    gone_subjects: set[str] = set()
-    gone_records: set[tuple[str, str, str, int]] = set()
-    for subject_key, subject_deleted, record in rows:
-        if subject_deleted:
-            gone_subjects.add(subject_key)
-        elif record is not None:
-            gone_records.add((subject_key, record.visit_key, record.form_key, record.instance))
-    for item in items:
-        name = f"{item.subject_id}/{item.visit_id}/{item.form_id}"
-        if item.subject_id in gone_subjects:
-            raise InputError(
-                f"record {name}: subject {item.subject_id} is deleted; restore it first"
-            )
-        if (item.subject_id, item.visit_id, item.form_id, item.instance) in gone_records:
-            raise InputError(f"record {name} is deleted; restore it before saving to it")
+    rows = session.info.get(_LOADED_DELETED, [])
+    for row in rows:
+        if isinstance(row, SubjectRow) and row.study_id == study_pk:
+            raise InputError(f"subject {row.subject_key} is deleted; restore it before saving")
+    for row in rows:
+        if isinstance(row, RecordRow) and row.study_id == study_pk:
+            suffix = f"#{row.instance}" if row.instance != 1 else ""
+            subject = session.get(SubjectRow, row.subject_id)  # only on the way to an error
+            name = f"{subject.subject_key if subject else '?'}/{row.visit_key}/{row.form_key}"
+            raise InputError(f"record {name}{suffix} is deleted; restore it before saving to it")

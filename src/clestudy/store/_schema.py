@@ -101,7 +101,7 @@ class AuditRow(Base):
 
     __tablename__ = "audit_event"
     __table_args__ = (Index("ix_audit_event_chain", "chain", "chain_seq", unique=True),)
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     format_version: Mapped[int] = mapped_column(Integer)
     occurred_at: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(128))

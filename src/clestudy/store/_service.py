@@ -252,8 +252,9 @@ class Store:
         try:
             with self._write() as session:
                 lock_subjects(session, self.protocol.id, [item.subject_id for item in records])
-                refuse_deleted(session, self.study_pk, records)
-                return [self._save_one(session, item, actor, reason) for item in records]
+                saved = [self._save_one(session, item, actor, reason) for item in records]
+                refuse_deleted(session, self.study_pk)
+                return saved
         except StaleDataError:
             raise StaleVersionError(
                 "a record changed while this batch was being saved; reload and re-apply"

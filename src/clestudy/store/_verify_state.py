@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clestudy.store._audit import hashable, snapshot_sha256
+from clestudy.store._audit import LEGACY_CHAIN, hashable, snapshot_sha256
 from clestudy.store._schema import AuditRow, DerivedRow, RecordRow, StudyRow, SubjectRow
 from clestudy.store._service import record_entity_key
 
@@ -140,9 +140,16 @@ def _row_problem(live: LiveRow, event: AuditRow | None) -> str | None:
     return None
 
 
+def _history_order(row: AuditRow) -> tuple[int, int, int]:
+    """An entity's events in the order they happened: its legacy events, then its study-chain
+    events (an enrolment), then its subject chain, each in chain order."""
+    rank = 0 if row.chain == LEGACY_CHAIN else (2 if "/" in row.chain else 1)
+    return rank, row.chain_seq, row.seq
+
+
 def _newest(events: Sequence[AuditRow]) -> dict[tuple[str, str], AuditRow]:
     newest: dict[tuple[str, str], AuditRow] = {}
-    for row in sorted(events, key=lambda r: r.seq):
+    for row in sorted(events, key=_history_order):
         newest[(row.entity_type, row.entity_key)] = row
     return newest
 
@@ -169,7 +176,7 @@ def _check_table(
 
 def _check_studies(session: Session, events: Sequence[AuditRow]) -> Found | None:
     snapshots: dict[str, tuple[int, dict[str, Any]]] = {}
-    for row in sorted(events, key=lambda r: r.seq):
+    for row in sorted(events, key=_history_order):
         if row.entity_type in ("study", "protocol") and row.after_json:
             after = json.loads(row.after_json)
             if isinstance(after, dict) and "sha256" in after:

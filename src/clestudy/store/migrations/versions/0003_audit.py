@@ -6,7 +6,8 @@
   order.
 * ``subject`` and ``form_record`` gain ``deleted`` (soft delete, kept in the audit history).
 * PostgreSQL: a statement-level trigger refuses ``TRUNCATE audit_event`` (row triggers do not
-  fire on TRUNCATE), and the sequence ``clestudy_audit_seq`` numbers events without a global lock.
+  fire on TRUNCATE), and the sequence ``clestudy_audit_seq`` numbers events without a global lock
+  (on SQLite ``seq``, an INTEGER PRIMARY KEY, is the rowid and numbers itself).
 
 Revision ID: 0003
 Revises: 0001
@@ -28,6 +29,8 @@ CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event
     FOR EACH STATEMENT EXECUTE FUNCTION clestudy_audit_append_only();
 CREATE SEQUENCE clestudy_audit_seq;
 SELECT setval('clestudy_audit_seq', coalesce(max(seq), 0) + 1, false) FROM audit_event;
+ALTER TABLE audit_event ALTER COLUMN seq SET DEFAULT nextval('clestudy_audit_seq');
+ALTER SEQUENCE clestudy_audit_seq OWNED BY audit_event.seq;
 """
 
 _SQLITE_NO_UPDATE = (
@@ -71,6 +74,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE audit_event ALTER COLUMN seq DROP DEFAULT")
         op.execute("DROP SEQUENCE clestudy_audit_seq")
         op.execute("DROP TRIGGER audit_event_no_truncate ON audit_event")
     for table in ("form_record", "subject"):
