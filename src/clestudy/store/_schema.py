@@ -100,7 +100,10 @@ class AuditRow(Base):
     (and TRUNCATE on PostgreSQL); ``(chain, chain_seq)`` is unique, so a chain cannot fork."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_chain", "chain", "chain_seq", unique=True),)
+    __table_args__ = (
+        Index("ix_audit_event_chain", "chain", "chain_seq", unique=True),
+        Index("ix_audit_event_entity_key", "entity_key"),
+    )
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     format_version: Mapped[int] = mapped_column(Integer)
     occurred_at: Mapped[str] = mapped_column(String(32))

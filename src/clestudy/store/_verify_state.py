@@ -176,13 +176,18 @@ def _check_table(
 
 def _check_studies(session: Session, events: Sequence[AuditRow]) -> Found | None:
     snapshots: dict[str, tuple[int, dict[str, Any]]] = {}
+    legacy: set[str] = set()  # registered before migration 0003: no snapshot hash was recorded
     for row in sorted(events, key=_history_order):
         if row.entity_type in ("study", "protocol") and row.after_json:
             after = json.loads(row.after_json)
             if isinstance(after, dict) and "sha256" in after:
                 snapshots[row.entity_key.split("@")[0]] = (row.seq, after)
+            elif row.format_version == 1 and row.action == "register":
+                legacy.add(row.entity_key)
     for study in session.scalars(select(StudyRow).order_by(StudyRow.id)):
         seq, after = snapshots.get(study.study_key, (0, {}))
+        if not after and study.study_key in legacy:
+            continue
         if not after:
             return "study", study.study_key, "no audit event records its protocol snapshot"
         if after["sha256"] != snapshot_sha256(study.protocol_json):

@@ -3,7 +3,7 @@
 * ``audit_event`` gains ``chain``, ``chain_seq`` (unique together: one writer per position, so a
   chain never forks) and ``key_id`` (the HMAC key an event was hashed with, never the key).
   Events written before this migration are format 1 and form the legacy chain ``""``, in ``seq``
-  order.
+  order. An index on ``entity_key`` serves a subject's enrolment look-up and ``audit log``.
 * ``subject`` and ``form_record`` gain ``deleted`` (soft delete, kept in the audit history).
 * PostgreSQL: a statement-level trigger refuses ``TRUNCATE audit_event`` (row triggers do not
   fire on TRUNCATE), and the sequence ``clestudy_audit_seq`` numbers events without a global lock
@@ -63,6 +63,7 @@ def upgrade() -> None:
     op.add_column("audit_event", sa.Column("key_id", sa.String(64), nullable=True))
     _number_legacy_events(postgres)
     op.create_index("ix_audit_event_chain", "audit_event", ["chain", "chain_seq"], unique=True)
+    op.create_index("ix_audit_event_entity_key", "audit_event", ["entity_key"])
     for table in ("subject", "form_record"):
         op.add_column(
             table,
@@ -80,6 +81,7 @@ def downgrade() -> None:
     for table in ("form_record", "subject"):
         with op.batch_alter_table(table) as batch:
             batch.drop_column("deleted")
+    op.drop_index("ix_audit_event_entity_key", table_name="audit_event")
     op.drop_index("ix_audit_event_chain", table_name="audit_event")
     with op.batch_alter_table("audit_event") as batch:
         for column in ("key_id", "chain_seq", "chain"):
