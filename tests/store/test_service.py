@@ -221,6 +221,6 @@ def test_derived_scores_are_computed_on_save_with_instrument_version(
 def test_reopening_with_a_changed_protocol_is_refused(open_study: OpenStudy, db_url: str) -> None:
     open_study(db_url, "pediatric-cle-chart-review")
     changed = load_protocol("pediatric-cle-chart-review").model_copy(update={"version": "2.0"})
-    with pytest.raises(ClestudyError, match=r"was set up with protocol version 1\.1"):
+    with pytest.raises(ClestudyError, match=r"was set up with protocol version 1\.2"):
         open_study(db_url, changed)
-    assert open_study(db_url, "pediatric-cle-chart-review").protocol.version == "1.1"
+    assert open_study(db_url, "pediatric-cle-chart-review").protocol.version == "1.2"

@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from clestudy.errors import ProtocolError
+from clestudy.protocol._expressions import CONTEXT_NAMES, expression_problems, trial_problem
 from clestudy.protocol._model import Protocol
 
 __all__ = ["BUILTIN_PROTOCOLS", "load_protocol", "parse_protocol"]
@@ -103,6 +104,8 @@ def _reference_errors(p: Protocol) -> Iterator[tuple[Loc, str]]:
                 ("endpoints", ei, "item"),
                 f"'{endpoint.item}' is not a field of form '{form.id}'",
             )
+    yield from _form_date_errors(p)
+    yield from _check_errors(p)
     visit_ids = [v.id for v in p.visits]
     endpoint_ids = [e.id for e in p.endpoints]
     for ai, analysis in enumerate(p.analysis_plan):
@@ -112,6 +115,47 @@ def _reference_errors(p: Protocol) -> Iterator[tuple[Loc, str]]:
             value = getattr(analysis, key)
             if value not in visit_ids:
                 yield ("analysis_plan", ai, key), f"unknown visit '{value}' (known: {visit_ids})"
+
+
+def _form_date_errors(p: Protocol) -> Iterator[tuple[Loc, str]]:
+    for fi, form in enumerate(p.forms):
+        if form.visit_date is None:
+            continue
+        field = form.field(form.visit_date)
+        if field is None or field.type != "date":
+            yield (
+                ("forms", fi, "visit_date"),
+                f"'{form.visit_date}' is not a date field of the form",
+            )
+
+
+def _check_errors(p: Protocol) -> Iterator[tuple[Loc, str]]:
+    """Edit checks: known form, unique ids, rules that parse, name fields and run on them."""
+    seen: set[str] = set()
+    for ci, check in enumerate(p.edit_checks):
+        if check.id in seen or check.id.startswith("builtin"):
+            what = "duplicated" if check.id in seen else "reserved (built-in checks)"
+            yield ("edit_checks", ci, "id"), f"{what} check id '{check.id}'"
+        seen.add(check.id)
+        form = p.form(check.form)
+        if form is None:
+            yield ("edit_checks", ci, "form"), f"unknown form '{check.form}'"
+            continue
+        allowed = {f.id for f in form.fields} | set(CONTEXT_NAMES)
+        for key in ("rule", "when"):
+            expression = getattr(check, key)
+            if expression is None:
+                continue
+            problems = expression_problems(expression, allowed)
+            trial = None if problems else trial_problem(expression, form)
+            for problem in [*problems, *([trial] if trial else [])]:
+                yield ("edit_checks", ci, key), f"{expression!r}: {problem}"
+        for k, field_id in enumerate(check.fields):
+            if form.field(field_id) is None:
+                yield (
+                    ("edit_checks", ci, "fields", k),
+                    (f"'{field_id}' is not a field of form '{form.id}'"),
+                )
 
 
 def parse_protocol(text: str, source: str = "<protocol>") -> Protocol:

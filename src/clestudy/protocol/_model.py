@@ -22,6 +22,7 @@ __all__ = [
     "Arm",
     "Choice",
     "DerivedScoreSpec",
+    "EditCheckSpec",
     "Endpoint",
     "FieldSpec",
     "FieldType",
@@ -36,6 +37,7 @@ FieldType = Literal[
     "integer", "decimal", "text", "date", "boolean", "single_choice", "multiple_choice"
 ]
 AnalysisRule = Literal["t-then-wilcoxon", "t", "wilcoxon", "both"]
+Severity = Literal["error", "warning"]
 
 
 class _Strict(BaseModel):
@@ -110,6 +112,10 @@ class FormSpec(_Strict):
     name: str
     domain: str | None = Field(default=None, description="CDASH/SDTM domain, e.g. DM, LB, AE")
     repeating: bool = False
+    visit_date: Identifier | None = Field(
+        default=None,
+        description="The date field that dates the assessment (checked against the visit window)",
+    )
     fields: tuple[FieldSpec, ...] = Field(min_length=1)
 
     def field(self, field_id: str) -> FieldSpec | None:
@@ -134,6 +140,27 @@ class DerivedScoreSpec(_Strict):
     id: Identifier
     instrument: Identifier
     form: Identifier
+
+
+class EditCheckSpec(_Strict):
+    """A cross-field rule on one form, written in the safe expression language of
+    :mod:`clestudy.protocol._expressions` (e.g. ``wbc >= neut + lym``).
+
+    The rule is evaluated only when every field it names holds a value (completeness is the
+    business of ``required``), and only when ``when`` (if given) is true. A rule that is false
+    gives a finding: ``error`` refuses the save, ``warning`` saves and opens a discrepancy.
+    """
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$", max_length=64)
+    form: Identifier
+    rule: str = Field(min_length=1, max_length=500)
+    when: str | None = Field(default=None, min_length=1, max_length=500)
+    severity: Severity = "error"
+    message: str = Field(min_length=1, max_length=500)
+    fields: tuple[Identifier, ...] = Field(
+        default=(), description="The fields the finding names (default: those the rule uses)"
+    )
+    source: str | None = Field(default=None, description="Where the rule comes from (citation)")
 
 
 class Endpoint(_Strict):
@@ -172,6 +199,7 @@ class Protocol(_Strict):
     derived_scores: tuple[DerivedScoreSpec, ...] = ()
     endpoints: tuple[Endpoint, ...] = ()
     analysis_plan: tuple[AnalysisSpec, ...] = ()
+    edit_checks: tuple[EditCheckSpec, ...] = ()
     settings: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
     def form(self, form_id: str) -> FormSpec | None:
@@ -189,3 +217,7 @@ class Protocol(_Strict):
     def derived_for_form(self, form_id: str) -> tuple[DerivedScoreSpec, ...]:
         """The derived scores computed when a record of ``form_id`` is saved."""
         return tuple(d for d in self.derived_scores if d.form == form_id)
+
+    def checks_for_form(self, form_id: str) -> tuple[EditCheckSpec, ...]:
+        """The declared edit checks run when a record of ``form_id`` is saved."""
+        return tuple(c for c in self.edit_checks if c.form == form_id)
