@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from clestudy.instruments._settings import settings_problems
 
 __all__ = [
     "AnalysisSpec",
@@ -200,7 +202,21 @@ class Protocol(_Strict):
     endpoints: tuple[Endpoint, ...] = ()
     analysis_plan: tuple[AnalysisSpec, ...] = ()
     edit_checks: tuple[EditCheckSpec, ...] = ()
-    settings: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    settings: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="Study-level settings, each checked by the instrument that reads it "
+        "(clestudy.instruments._settings)",
+    )
+
+    @field_validator("settings")
+    @classmethod
+    def _check_settings(
+        cls, value: dict[str, str | int | float | bool]
+    ) -> dict[str, str | int | float | bool]:
+        problems = settings_problems(value)
+        if problems:
+            raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
+        return value
 
     def form(self, form_id: str) -> FormSpec | None:
         """Return the form with this id, or ``None``."""
