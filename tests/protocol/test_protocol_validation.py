@@ -175,3 +175,84 @@ def test_builtin_protocols_use_cdisc_sex_codes() -> None:
         sex = dm.field("sex")
         assert sex is not None and sex.cdash == "SEX"
         assert {c.code for c in sex.choices} <= {"F", "M", "U"}
+
+
+CLASI_FORM = BASE.replace(
+    "visits: [{id: v0, name: V0, day: 0, forms: [dm]}]",
+    "visits: [{id: v0, name: V0, day: 0, forms: [dm, clasi]}]",
+) + (
+    "  - id: clasi\n"
+    "    name: CLASI\n"
+    "    fields:\n"
+    "      - {id: scalp_scarring, label: Scalp scarring, type: integer, min: 0, max: 6}\n"
+    "      - {id: mucous_membrane, label: Mucous membrane, type: text}\n"
+    "      - {id: nose_erythema, label: Nose erythema, type: integer, min: 0, max: 3}\n"
+    "derived_scores: [{id: clasi, instrument: clasi, form: clasi}]\n"
+)
+
+
+def test_a_field_must_not_allow_what_its_instrument_refuses() -> None:
+    with pytest.raises(ProtocolError) as caught:
+        parse_protocol(CLASI_FORM, "c.yaml")
+    assert str(caught.value).splitlines() == [
+        "c.yaml:19: forms[1].fields[0]: field 'scalp_scarring' allows [1, 2]; instrument 'clasi' "
+        "accepts only 0, 3, 4, 5 or 6 for it",
+        "c.yaml:20: forms[1].fields[1]: field 'mucous_membrane' is a text field; instrument "
+        "'clasi' accepts only 0 or 1 for it",
+    ]
+    fixed = CLASI_FORM.replace("max: 6}", "max: 6, allowed: [0, 3, 4, 5, 6]}").replace(
+        "type: text}", "type: integer, min: 0, max: 1}"
+    )
+    assert parse_protocol(fixed, "c.yaml").derived_scores[0].instrument == "clasi"
+
+
+def test_an_unknown_instrument_is_refused_at_load() -> None:
+    text = CLASI_FORM.replace("instrument: clasi,", "instrument: clasy,")
+    with pytest.raises(ProtocolError, match=r"derived_scores\[0\]\.instrument: .*'clasy'"):
+        parse_protocol(text, "c.yaml")
+
+
+def test_allowed_values_apply_to_integer_fields_within_min_max() -> None:
+    text = CLASI_FORM.replace("max: 6}", "max: 6, allowed: [0, 3, 7]}")
+    with pytest.raises(ProtocolError, match=r"allowed values \[7\] are outside min/max"):
+        parse_protocol(text, "c.yaml")
+    text = BASE.replace("cdash: SEX\n", "cdash: SEX\n        allowed: [1]\n")
+    with pytest.raises(ProtocolError, match="allowed values apply only to integer fields"):
+        parse_protocol(text, "c.yaml")
+
+
+def test_builtin_clasi_scalp_scarring_refuses_1_and_2_naming_the_field() -> None:
+    from clestudy.errors import RecordValidationError
+    from clestudy.protocol import validate_values
+
+    form = load_protocol("lenalidomide-cle-open-label").form("clasi")
+    assert form is not None
+    assert validate_values(form, {"scalp_scarring": 3}, where="L01/week_0/clasi") == {
+        "scalp_scarring": 3
+    }
+    with pytest.raises(
+        RecordValidationError,
+        match=r"^L01/week_0/clasi: field 'scalp_scarring': 2 is not one of the allowed values "
+        r"0, 3, 4, 5, 6$",
+    ):
+        validate_values(form, {"scalp_scarring": 2}, where="L01/week_0/clasi")
+
+
+def test_a_save_reports_every_field_error_at_once() -> None:
+    from clestudy.errors import RecordValidationError
+    from clestudy.protocol import check_values, validate_values
+
+    form = load_protocol("lenalidomide-cle-open-label").form("ae")
+    assert form is not None
+    values = {"aeterm": "Rash", "aetoxgr": 7, "aeser": "perhaps", "colour": "red"}
+    with pytest.raises(RecordValidationError) as caught:
+        validate_values(form, values, where="L01/week_6/ae#1")
+    assert str(caught.value).splitlines() == [
+        "L01/week_6/ae#1: 'colour' is not a field of form 'ae' (fields: aeterm, aestdat, "
+        "aeendat, aetoxgr, aeser, aerel, aeout, aeacn)",
+        "L01/week_6/ae#1: field 'aestdat' is required",
+        "L01/week_6/ae#1: field 'aetoxgr': 7 is out of range; allowed 1 to 5",
+        "L01/week_6/ae#1: field 'aeser': 'perhaps' is not a boolean (true/false)",
+    ]
+    kept, problems = check_values(form, {"aeterm": "Rash"}, where="x", require=False)
+    assert (kept, problems) == ({"aeterm": "Rash"}, [])

@@ -25,7 +25,7 @@ from clestudy.protocol._model import (
     Site,
     Visit,
 )
-from clestudy.protocol._records import StoredValue, validate_values
+from clestudy.protocol._records import StoredValue, check_values, validate_values
 
 __all__ = [
     "BUILTIN_CHECK_IDS",
@@ -45,6 +45,7 @@ __all__ = [
     "Site",
     "StoredValue",
     "Visit",
+    "check_values",
     "load_protocol",
     "parse_protocol",
     "run_edit_checks",

@@ -80,6 +80,9 @@ class FieldSpec(_Strict):
     unit: str | None = None
     min: float | None = None
     max: float | None = None
+    allowed: tuple[int, ...] = Field(
+        default=(), description="Integer fields: the only values allowed (e.g. 0, 3, 4, 5, 6)"
+    )
     required: bool = False
     choices: tuple[Choice, ...] = ()
     cdash: str | None = Field(default=None, description="CDASH variable this item collects")
@@ -97,6 +100,15 @@ class FieldSpec(_Strict):
             "decimal",
         ):
             raise ValueError(f"field '{self.id}': min/max apply only to integer and decimal fields")
+        if self.allowed and self.type != "integer":
+            raise ValueError(f"field '{self.id}': allowed values apply only to integer fields")
+        outside = [
+            v
+            for v in self.allowed
+            if (self.min is not None and v < self.min) or (self.max is not None and v > self.max)
+        ]
+        if outside:
+            raise ValueError(f"field '{self.id}': allowed values {outside} are outside min/max")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"field '{self.id}': min {self.min} is greater than max {self.max}")
         codes = [c.code for c in self.choices]

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from clestudy.instruments import InputSpec, InstrumentInputError, instrument_inputs
 from clestudy.protocol._expressions import CONTEXT_NAMES, expression_problems, trial_problem
-from clestudy.protocol._model import Protocol
+from clestudy.protocol._model import FieldSpec, Protocol
 
 __all__ = ["CDISC_SEX_CODES", "Loc", "reference_errors"]
 
@@ -63,6 +64,7 @@ def reference_errors(p: Protocol) -> Iterator[tuple[Loc, str]]:
                 f"'{endpoint.item}' is not a field of form '{form.id}'",
             )
     yield from _form_field_errors(p)
+    yield from _instrument_errors(p)
     yield from _check_errors(p)
     visit_ids = [v.id for v in p.visits]
     endpoint_ids = [e.id for e in p.endpoints]
@@ -123,4 +125,62 @@ def _check_errors(p: Protocol) -> Iterator[tuple[Loc, str]]:
                 yield (
                     ("edit_checks", ci, "fields", k),
                     (f"'{field_id}' is not a field of form '{form.id}'"),
+                )
+
+
+#: Integer ranges up to this size are compared value by value with an instrument's inputs.
+_ENUMERABLE = 10_000
+
+
+def _disagreement(field: FieldSpec, spec: InputSpec) -> str | None:
+    """Why ``field`` would let through a value that the instrument input ``spec`` refuses."""
+    kinds = {
+        "integer": ("integer",),
+        "decimal": ("integer", "decimal"),
+        "boolean": ("boolean",),
+        "text": ("text", "single_choice"),
+    }
+    if field.type not in kinds.get(spec.type, ()):
+        return f"is a {field.type} field"
+    if field.type == "single_choice" and spec.allowed:
+        extra = [c.code for c in field.choices if c.code not in spec.allowed]
+        return f"has codes {extra}" if extra else None
+    if field.type != "integer" and field.type != "decimal":
+        return None
+    if field.allowed:
+        values: list[float] | None = list(field.allowed)
+    elif field.min is not None and field.max is not None and field.max - field.min < _ENUMERABLE:
+        values = list(range(int(-(-field.min // 1)), int(field.max // 1) + 1))
+    else:
+        values = None
+    if field.type == "integer" and values is not None:
+        refused = [v for v in values if not spec.accepts(int(v))]
+        return f"allows {refused}" if refused else None
+    low_ok = spec.minimum is None or (field.min is not None and spec.accepts(field.min))
+    high_ok = spec.maximum is None or (field.max is not None and spec.accepts(field.max))
+    if spec.allowed or not (low_ok and high_ok):
+        shown = f"{'-inf' if field.min is None else field.min} to {field.max or 'inf'}"
+        return f"allows {shown}"
+    return None
+
+
+def _instrument_errors(p: Protocol) -> Iterator[tuple[Loc, str]]:
+    """A derived score's form fields must allow only what the instrument's inputs accept."""
+    for di, derived in enumerate(p.derived_scores):
+        try:
+            inputs = instrument_inputs(derived.instrument)
+        except InstrumentInputError as exc:
+            yield ("derived_scores", di, "instrument"), str(exc)
+            continue
+        fi, form = next(((i, f) for i, f in enumerate(p.forms) if f.id == derived.form), (0, None))
+        if form is None:
+            continue
+        for j, field in enumerate(form.fields):
+            spec = inputs.get(field.id)
+            problem = _disagreement(field, spec) if spec is not None else None
+            if problem is not None:
+                yield (
+                    ("forms", fi, "fields", j),
+                    f"field '{field.id}' {problem}; instrument '{derived.instrument}' "
+                    f"accepts only {spec.describe() if spec else ''} for it",
                 )
