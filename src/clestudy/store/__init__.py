@@ -17,6 +17,7 @@ True
 
 from clestudy.store._audit import canonical_json, chain_hash
 from clestudy.store._engine import make_engine
+from clestudy.store._lab_import import save_lab_values
 from clestudy.store._open import audit_events, list_studies, open_store
 from clestudy.store._service import RecordInput, RecordState, Store, SubjectState
 from clestudy.store._tables import endpoint_table, tidy_table
@@ -35,6 +36,7 @@ __all__ = [
     "list_studies",
     "make_engine",
     "open_store",
+    "save_lab_values",
     "tidy_table",
     "verify_audit",
 ]
