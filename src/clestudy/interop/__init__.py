@@ -1,0 +1,18 @@
+"""Interoperability: analysis exports, REDCap in and out, CDISC ODM out.
+
+Foreign formats are translated to and from clestudy's own objects (protocols and records); every
+import goes through :meth:`clestudy.store.Store.save_records`, never around the store. The core
+(protocol, instruments, stats, immuno) never imports this package.
+"""
+
+from clestudy.interop._analysis import ANALYSIS_FORMATS, ExportResult, export_analysis
+from clestudy.interop._manifest import MANIFEST_NAME, audit_head, file_sha256
+
+__all__ = [
+    "ANALYSIS_FORMATS",
+    "MANIFEST_NAME",
+    "ExportResult",
+    "audit_head",
+    "export_analysis",
+    "file_sha256",
+]
