@@ -24,7 +24,8 @@ DEFAULT_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
 STUDIES = ("lenalidomide-cle-open-label", "pediatric-cle-chart-review")
 
 
-def fixtures_dir() -> Path:
+@pytest.fixture
+def fixtures() -> Path:
     """The shared fixtures folder (skips, or fails under CI, when it is absent)."""
     folder = Path(os.environ.get("CLESTUDY_FIXTURES", DEFAULT_FIXTURES))
     if not folder.is_dir():

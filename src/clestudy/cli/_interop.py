@@ -11,11 +11,12 @@ from pathlib import Path
 import typer
 
 from clestudy.cli._audit import DB_HELP, database_url
+from clestudy.cli._common import echo_json, resolve_actor
 from clestudy.errors import InputError, NotFoundError
 
 __all__ = ["register"]
 
-EXPORT_FORMATS = ("csv", "wide-csv", "parquet", "sav", "dta")
+EXPORT_FORMATS = ("redcap", "csv", "wide-csv", "parquet", "sav", "dta")
 
 import_app = typer.Typer(help="Import another system's study: a REDCap project.")
 
@@ -50,22 +51,67 @@ def export(
     ),
 ) -> None:
     """Export a study's data with a manifest (study, versions, file hashes, audit head)."""
-    from clestudy.interop import export_analysis
+    from clestudy.interop import export_analysis, export_redcap
     from clestudy.store import open_store
 
     if export_format not in EXPORT_FORMATS:
         raise InputError(f"FORMAT: unknown export format '{export_format}' ({EXPORT_FORMATS})")
+    if export_format == "redcap" and (forms or visits):
+        raise InputError("--forms/--visits: a REDCap export holds the whole project")
     url = database_url(db)
     _existing_study(url, study)
     with open_store(url, study) as store:
-        result = export_analysis(
-            store, export_format, out, forms=_split(forms), visits=_split(visits)
-        )
-    for path in result.files:
+        if export_format == "redcap":
+            paths = export_redcap(store, out)
+        else:
+            result = export_analysis(
+                store, export_format, out, forms=_split(forms), visits=_split(visits)
+            )
+            paths = (*result.files, result.manifest)
+    for path in paths:
         typer.echo(str(path))
-    typer.echo(str(result.manifest))
+
+
+@import_app.command("redcap")
+def import_redcap_command(
+    dictionary: Path = typer.Argument(..., help="The REDCap data dictionary (CSV)."),
+    records: Path | None = typer.Argument(None, help="A flat REDCap records export (CSV, raw)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    study: str | None = typer.Option(
+        None, "--study", help="Study id (default: from the dictionary's file or folder name)."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="List what would be created, updated or unchanged; write nothing."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Create (or check) a study from a REDCap dictionary and import its records, audited."""
+    import os
+
+    from clestudy.interop import import_redcap
+
+    value = db or os.environ.get("CLESTUDY_DATABASE_URL")
+    if not value:
+        raise InputError("--db: give a database URL or file, or set CLESTUDY_DATABASE_URL")
+    url = value if "://" in value else f"sqlite:///{value}"
+    plan = import_redcap(
+        url, dictionary, records, study=study, dry_run=dry_run, actor=resolve_actor(None)
+    )
+    if as_json:
+        echo_json(plan.as_dict())
+        return
+    verb = "would import" if dry_run else "imported"
+    typer.echo(
+        f"{verb} into {plan.study}{' (new study)' if plan.new_study else ''}: "
+        f"{len(plan.new_subjects)} new subjects, {len(plan.creates)} records created, "
+        f"{len(plan.updates)} updated, {len(plan.unchanged)} unchanged"
+    )
+    for label, keys in (("create", plan.creates), ("update", plan.updates)):
+        for key in keys:
+            typer.echo(f"  {label} {key}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``export`` to the main app."""
+    """Add ``export`` and ``import`` to the main app."""
     app.command("export")(export)
+    app.add_typer(import_app, name="import")

@@ -7,12 +7,16 @@ import goes through :meth:`clestudy.store.Store.save_records`, never around the 
 
 from clestudy.interop._analysis import ANALYSIS_FORMATS, ExportResult, export_analysis
 from clestudy.interop._manifest import MANIFEST_NAME, audit_head, file_sha256
+from clestudy.interop._redcap import ImportPlan, export_redcap, import_redcap
 
 __all__ = [
     "ANALYSIS_FORMATS",
     "MANIFEST_NAME",
     "ExportResult",
+    "ImportPlan",
     "audit_head",
     "export_analysis",
+    "export_redcap",
     "file_sha256",
+    "import_redcap",
 ]
