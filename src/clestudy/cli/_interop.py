@@ -16,7 +16,7 @@ from clestudy.errors import InputError, NotFoundError
 
 __all__ = ["register"]
 
-EXPORT_FORMATS = ("redcap", "csv", "wide-csv", "parquet", "sav", "dta")
+EXPORT_FORMATS = ("redcap", "odm", "csv", "wide-csv", "parquet", "sav", "dta")
 
 import_app = typer.Typer(help="Import another system's study: a REDCap project.")
 
@@ -51,18 +51,20 @@ def export(
     ),
 ) -> None:
     """Export a study's data with a manifest (study, versions, file hashes, audit head)."""
-    from clestudy.interop import export_analysis, export_redcap
+    from clestudy.interop import export_analysis, export_odm, export_redcap
     from clestudy.store import open_store
 
     if export_format not in EXPORT_FORMATS:
         raise InputError(f"FORMAT: unknown export format '{export_format}' ({EXPORT_FORMATS})")
-    if export_format == "redcap" and (forms or visits):
-        raise InputError("--forms/--visits: a REDCap export holds the whole project")
+    if export_format in ("redcap", "odm") and (forms or visits):
+        raise InputError(f"--forms/--visits: a {export_format} export holds the whole study")
     url = database_url(db)
     _existing_study(url, study)
     with open_store(url, study) as store:
         if export_format == "redcap":
             paths = export_redcap(store, out)
+        elif export_format == "odm":
+            paths = export_odm(store, out)
         else:
             result = export_analysis(
                 store, export_format, out, forms=_split(forms), visits=_split(visits)

@@ -7,6 +7,7 @@ import goes through :meth:`clestudy.store.Store.save_records`, never around the 
 
 from clestudy.interop._analysis import ANALYSIS_FORMATS, ExportResult, export_analysis
 from clestudy.interop._manifest import MANIFEST_NAME, audit_head, file_sha256
+from clestudy.interop._odm import export_odm
 from clestudy.interop._redcap import ImportPlan, export_redcap, import_redcap
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "ImportPlan",
     "audit_head",
     "export_analysis",
+    "export_odm",
     "export_redcap",
     "file_sha256",
     "import_redcap",
