@@ -65,3 +65,29 @@ def test_unknown_format_exits_2(
     )
     assert code == 2 and err.startswith("error: FORMAT: unknown export format 'xlsx'")
     assert not (tmp_path / "o").exists()
+
+
+def test_missing_optional_packages_are_named(
+    demo_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib
+
+    real = importlib.import_module
+
+    def without_interop(name: str, package: str | None = None) -> object:
+        if name == "clestudy.interop":
+            raise ImportError("No module named 'pyreadstat'", name="pyreadstat")
+        return real(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", without_interop)
+    code, _, err = _run(
+        capsys, "export", "sav", "--study", STUDY, "--db", demo_url, "--out", str(tmp_path / "o")
+    )
+    assert code == 1
+    assert err == (
+        "error: exports and imports need the optional packages: pip install "
+        "'clestudy[interop]' (pyreadstat is missing)\n"
+    )

@@ -146,6 +146,19 @@ def test_invalid_records_are_refused_whole_with_every_error(
     assert not db.exists()
 
 
+def test_record_id_that_cannot_be_a_subject_id_is_refused(
+    dag: tuple[Path, Path], tmp_path: Path
+) -> None:
+    rows = _read(dag[1])
+    rows[2][0] = "331 2"
+    data = _write(tmp_path / "data.csv", rows)
+    with pytest.raises(
+        InputError, match=r"data.csv: line 3: record id '331 2' cannot be a clestudy subject id"
+    ):
+        import_redcap(f"sqlite:///{tmp_path / 'x.db'}", dag[0], data, study="dag", actor="t")
+    assert not (tmp_path / "x.db").exists()
+
+
 def test_unknown_validation_type_names_file_line_field_and_type(
     dag: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -6,13 +6,15 @@ file) exits 2 with one line naming the file, row and field, and nothing is writt
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from types import ModuleType
 
 import typer
 
 from clestudy.cli._audit import DB_HELP, database_url
 from clestudy.cli._common import echo_json, resolve_actor
-from clestudy.errors import InputError, NotFoundError
+from clestudy.errors import ClestudyError, InputError, NotFoundError
 
 __all__ = ["register"]
 
@@ -26,6 +28,17 @@ def _split(values: list[str] | None) -> list[str] | None:
     if not values:
         return None
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _interop() -> ModuleType:
+    """:mod:`clestudy.interop`, or a clear error when its optional packages are missing."""
+    try:
+        return importlib.import_module("clestudy.interop")
+    except ImportError as exc:
+        raise ClestudyError(
+            f"exports and imports need the optional packages: pip install 'clestudy[interop]' "
+            f"({exc.name} is missing)"
+        ) from None
 
 
 def _existing_study(url: str, study: str) -> None:
@@ -51,9 +64,9 @@ def export(
     ),
 ) -> None:
     """Export a study's data with a manifest (study, versions, file hashes, audit head)."""
-    from clestudy.interop import export_analysis, export_odm, export_redcap
     from clestudy.store import open_store
 
+    interop = _interop()
     if export_format not in EXPORT_FORMATS:
         raise InputError(f"FORMAT: unknown export format '{export_format}' ({EXPORT_FORMATS})")
     if export_format in ("redcap", "odm") and (forms or visits):
@@ -62,11 +75,11 @@ def export(
     _existing_study(url, study)
     with open_store(url, study) as store:
         if export_format == "redcap":
-            paths = export_redcap(store, out)
+            paths = interop.export_redcap(store, out)
         elif export_format == "odm":
-            paths = export_odm(store, out)
+            paths = interop.export_odm(store, out)
         else:
-            result = export_analysis(
+            result = interop.export_analysis(
                 store, export_format, out, forms=_split(forms), visits=_split(visits)
             )
             paths = (*result.files, result.manifest)
@@ -90,13 +103,11 @@ def import_redcap_command(
     """Create (or check) a study from a REDCap dictionary and import its records, audited."""
     import os
 
-    from clestudy.interop import import_redcap
-
     value = db or os.environ.get("CLESTUDY_DATABASE_URL")
     if not value:
         raise InputError("--db: give a database URL or file, or set CLESTUDY_DATABASE_URL")
     url = value if "://" in value else f"sqlite:///{value}"
-    plan = import_redcap(
+    plan = _interop().import_redcap(
         url, dictionary, records, study=study, dry_run=dry_run, actor=resolve_actor(None)
     )
     if as_json:

@@ -150,6 +150,11 @@ def _layout(records: RecordsFile, record_id: str, forms: dict[str, FormSpec],
     layout = _Layout({}, set(), {}, {})
     for line, row in records.rows:
         subject = row.get(record_id, "").strip()
+        if not subject.replace("-", "").replace("_", "").isalnum():
+            errors.append(
+                f"{records.path}: line {line}: record id {subject!r} cannot be a clestudy subject "
+                "id (use letters, digits, '-' and '_')"
+            )
         event, repeat_form, _ = _row_key(records, line, row, forms, errors)
         if repeat_form and repeat_form not in forms:
             continue
