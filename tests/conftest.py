@@ -11,11 +11,9 @@ import pytest
 from hypothesis import settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-#: ``../shared/fixtures`` beside the repository; CLESTUDY_FIXTURES_DIR points elsewhere (a git
+#: ``../shared/fixtures`` beside the repository; CLESTUDY_FIXTURES points elsewhere (a git
 #: worktree in another folder).
-FIXTURES_DIR = Path(
-    os.environ.get("CLESTUDY_FIXTURES_DIR") or REPO_ROOT.parent / "shared" / "fixtures"
-)
+FIXTURES_DIR = Path(os.environ.get("CLESTUDY_FIXTURES") or REPO_ROOT.parent / "shared" / "fixtures")
 
 # Every Hypothesis test runs the same examples on every run (style guide: fixed seeds, no
 # retries). A test's own @settings(...) inherits it; tests/test_hygiene.py checks none turns it off.
