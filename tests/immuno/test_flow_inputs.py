@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from tests._cli_output import as_text_error
 
 from clestudy.cli import main
 from clestudy.immuno import (
@@ -32,7 +33,8 @@ STUDY = "lenalidomide-cle-open-label"
 
 def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
     err = capsys.readouterr().err
-    lines = [x for x in err.splitlines() if x.startswith("error:")]
+    lines = [as_text_error(x).rstrip("\n") for x in err.splitlines()]  # --json: the JSON object
+    lines = [x for x in lines if x.startswith("error:")]
     assert len(lines) == 1, err
     return lines[0]
 
