@@ -376,6 +376,7 @@ def study_db(work: Path) -> Path:
 @given(values=mutated(RECORD, sep=b","))
 @example(values=b'{"ifn_score": -0.0}')
 @example(values=b'{"ifn_score": 1e400}')
+@example(values=b"[" * 100_000)
 def test_record_save(work: Path, study_db: Path, values: bytes) -> None:
     db = work / "study.db"
     for suffix in ("", "-wal", "-shm"):  # a fresh copy of the study, so every save can succeed

@@ -58,4 +58,7 @@ def read_json_input(source: str | None) -> Any:
             f"{name}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}"
         ) from None
     except RecursionError:  # '[' * 10000: the decoder recurses once per level
-        raise InputError(f"{name}: JSON nested too deeply to read") from None
+        # the wording `clestudy score` used before every JSON reader came through here
+        raise InputError(
+            f"{name}: invalid JSON: nested too deeply; allowed: one JSON object of item values"
+        ) from None
