@@ -18,6 +18,7 @@ True
 from clestudy.store._anchor import make_anchor, read_anchor
 from clestudy.store._audit import AuditKey, canonical_json, chain_hash, load_audit_key
 from clestudy.store._engine import make_engine
+from clestudy.store._lab_import import save_lab_values
 from clestudy.store._open import audit_events, list_studies, open_store
 from clestudy.store._service import RecordInput, RecordState, Store, SubjectState
 from clestudy.store._tables import endpoint_table, tidy_table
@@ -40,6 +41,7 @@ __all__ = [
     "make_engine",
     "open_store",
     "read_anchor",
+    "save_lab_values",
     "tidy_table",
     "verify_audit",
 ]

@@ -287,7 +287,7 @@ class Store:
             try:
                 score = derive(spec.instrument, inputs, self.protocol.settings)
             except InputError as exc:
-                raise RecordValidationError(f"{where}: {spec.id}: {exc}") from None
+                raise RecordValidationError(f"{where}: {exc} (derived score {spec.id})") from None
             derived[spec.id] = {
                 "instrument": score.instrument,
                 "version": score.version,
