@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import warnings
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -91,10 +92,12 @@ class _DecimalEval(simpleeval.EvalWithCompoundTypes):  # type: ignore[misc]
 
 
 def _parse(expression: str) -> ast.Expression | str:
-    try:
-        return ast.parse(expression.strip(), mode="eval")
-    except SyntaxError as exc:
-        return f"not a valid expression ({exc.msg})"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "1if x" parses with a SyntaxWarning: refuse it
+        try:
+            return ast.parse(expression.strip(), mode="eval")
+        except (SyntaxError, SyntaxWarning, ValueError) as exc:
+            return f"not a valid expression ({getattr(exc, 'msg', exc)})"
 
 
 def expression_names(expression: str) -> list[str]:
@@ -136,9 +139,19 @@ def expression_problems(expression: str, allowed: set[str]) -> list[str]:
 
 
 def evaluate(expression: str, names: Mapping[str, object]) -> object:
-    """Evaluate a checked expression with ``names`` bound (raises what the expression raises)."""
+    """Evaluate a checked expression with ``names`` bound.
+
+    Raises
+    ------
+    ArithmeticError, TypeError, ValueError
+        What the expression raises; simpleeval's own refusals (e.g. a power too large) become
+        ``ValueError``.
+    """
     evaluator = _DecimalEval(functions=dict(FUNCTIONS), names=dict(names))
-    return evaluator.eval(expression.strip())
+    try:
+        return evaluator.eval(expression.strip())
+    except simpleeval.InvalidExpression as exc:
+        raise ValueError(str(exc)) from None
 
 
 def typed_value(field: FieldSpec, value: object, where: str) -> object:
@@ -185,7 +198,7 @@ def trial_problem(expression: str, form: FormSpec) -> str | None:
         result = evaluate(expression, names)
     except ZeroDivisionError:
         return None
-    except (TypeError, ValueError, ArithmeticError, simpleeval.InvalidExpression) as exc:
+    except (TypeError, ValueError, ArithmeticError) as exc:
         return f"cannot be evaluated on values of the fields' types ({exc})"
     if not isinstance(result, bool):
         return f"must give true or false, not a {type(result).__name__}"
