@@ -22,6 +22,7 @@ from clestudy.protocol._model import (
     FieldType,
     FormSpec,
     Protocol,
+    ReferenceRange,
     Site,
     Visit,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "FieldType",
     "FormSpec",
     "Protocol",
+    "ReferenceRange",
     "Site",
     "StoredValue",
     "Visit",
