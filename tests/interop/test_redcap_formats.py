@@ -258,3 +258,32 @@ def test_cli_bad_file_exits_2_and_writes_nothing(
     assert not db.exists()
     code = main(["import", "redcap", str(tmp_path / "missing.csv"), "--db", str(db)])
     assert code == 2 and "missing.csv: no such file" in capsys.readouterr().err
+
+
+def test_longitudinal_project_without_its_file_field_round_trips(
+    fixtures: Path, tmp_path: Path
+) -> None:
+    """REDCap's classic demo: 2 arms, events, matrix groups, branching logic, calc, slider."""
+    folder = fixtures / "redcap" / "longitudinal"
+    rows = _read(folder / "dictionary.csv")
+    dictionary = _write(tmp_path / "dictionary.csv", [r for r in rows if r[3] != "file"])
+    data_rows = _read(folder / "data.csv")
+    keep = [i for i, column in enumerate(data_rows[0]) if column != "patient_document"]
+    data = _write(tmp_path / "data.csv", [[r[i] for i in keep] for r in data_rows])
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    import_redcap(url, dictionary, data, study="longitudinal", actor="importer")
+    with open_store(url, "longitudinal") as store:
+        protocol = store.protocol
+        assert [a.id for a in protocol.arms] == ["arm_1", "arm_2"]
+        assert protocol.visits[0].id == "enrollment_arm_1"
+        assert protocol.visits[0].forms == ("demographics", "contact_info", "baseline_data")
+        demographics = protocol.form("demographics")
+        assert demographics is not None
+        gym = demographics.field("gym")
+        assert gym is not None and gym.annotations["matrix_group_name"] == "weekly_schedule"
+        assert any(f.branching_logic for form in protocol.forms for f in form.fields)
+        bmi = demographics.field("bmi")
+        assert bmi is not None and bmi.calculation == "round(([weight]*10000)/(([height])^(2)),1)"
+        export_redcap(store, tmp_path / "out")
+    assert assert_round_trip(data, tmp_path / "out" / "records.csv") > 2000
+    assert _read(tmp_path / "out" / "dictionary.csv")[1:] == _read(dictionary)[1:]
