@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from clestudy.errors import ClestudyError, NotFoundError
 from clestudy.protocol import BUILTIN_PROTOCOLS, Protocol, load_protocol
+from clestudy.store._audit import snapshot_sha256
 from clestudy.store._engine import make_engine
 from clestudy.store._migrate import upgrade_to_head
 from clestudy.store._schema import AuditRow, StudyRow
@@ -122,7 +123,11 @@ def _open(engine: Engine, url: str, protocol: Protocol | str, actor: str) -> Sto
                 entity_type="study",
                 entity_key=protocol.id,
                 before=None,
-                after={"protocol_id": protocol.id, "protocol_version": protocol.version},
+                after={
+                    "protocol_id": protocol.id,
+                    "protocol_version": protocol.version,
+                    "sha256": snapshot_sha256(snapshot),
+                },
                 reason=None,
             )
         store.study_pk = row.id
