@@ -13,7 +13,8 @@ settings or data access groups (shared/reference/interop.md 1.1):
   ``unassigned`` (the only site of a project without groups).
 
 The record id field (the dictionary's first row) names subjects; its row is kept in the
-protocol's settings so that the dictionary exports back unchanged.
+protocol's ``annotations`` (with whether the project is longitudinal and has data access groups)
+so that the project exports back unchanged.
 """
 
 from __future__ import annotations
@@ -206,10 +207,10 @@ def _protocol(study_id: str, dictionary: Path, forms: list[FormSpec], layout: _L
         sites=tuple(Site(id=s, name=s) for s in sites),
         visits=tuple(visits),
         forms=tuple(f.model_copy(update={"repeating": f.id in layout.repeating}) for f in forms),
-        settings={
+        annotations={
             "redcap_record_id_row": record_id_row(record_row),
-            "redcap_longitudinal": bool(records and records.longitudinal),
-            "redcap_dags": bool(records and records.has_dags),
+            "redcap_longitudinal": "true" if records and records.longitudinal else "false",
+            "redcap_dags": "true" if records and records.has_dags else "false",
         },
     )
 
