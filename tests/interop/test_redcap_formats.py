@@ -190,6 +190,7 @@ def test_dry_run_then_update_then_unchanged(dag: tuple[Path, Path], tmp_path: Pa
     import_redcap(url, dag[0], dag[1], study="dag", actor="importer")
     rows = _read(dag[1])
     rows[2][rows[0].index("first_name")] = "Bea"
+    rows[2][rows[0].index("last_name")] = ""  # a value cleared in REDCap is cleared here too
     changed = _write(tmp_path / "changed.csv", rows)
     before = audit_events(url)
     preview = import_redcap(url, dag[0], changed, study="dag", dry_run=True, actor="importer")
@@ -199,6 +200,7 @@ def test_dry_run_then_update_then_unchanged(dag: tuple[Path, Path], tmp_path: Pa
     assert done.updates == preview.updates
     [event] = audit_events(url)[len(before) :]
     assert event["action"] == "update" and event["after"]["values"]["first_name"] == "Bea"
+    assert "last_name" not in event["after"]["values"]
     assert "changed.csv (sha256 " in event["reason"]
     assert import_redcap(url, dag[0], changed, study="dag", actor="importer").updates == []
 

@@ -122,12 +122,14 @@ def _plan(project: RedcapProject, store: Store | None, plan: ImportPlan) -> list
             plan.unchanged.append(key)
         else:
             plan.updates.append(key)
+            # every field named, a blank one as None: the file's record replaces the stored one
+            values = {spec.id: item.values.get(spec.id) for spec in form.fields}
             batch.append(
                 RecordInput(
                     item.subject_id,
                     item.visit_id,
                     item.form_id,
-                    item.values,
+                    values,
                     item.instance,
                     expected_version=existing.version,
                 )
