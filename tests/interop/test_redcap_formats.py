@@ -131,13 +131,15 @@ def test_invalid_records_are_refused_whole_with_every_error(
 ) -> None:
     rows = _read(dag[1])
     rows[1][rows[0].index("sex")] = "9"
+    rows[1][rows[0].index("height")] = "300"  # a second problem in the same record
     rows[3][rows[0].index("weight")] = "heavy"
     data = _write(tmp_path / "data.csv", rows)
     db = tmp_path / "study.db"
     with pytest.raises(InputError) as caught:
         import_redcap(f"sqlite:///{db}", dag[0], data, study="dag", actor="importer")
     message = str(caught.value)
-    assert message.startswith("2 problems, nothing imported:")
+    assert message.startswith("3 problems, nothing imported:")
+    assert f"{data}: line 2 (331-1/event_1_arm_1): field 'height': '300' is out of range" in message
     assert f"{data}: line 2 (331-1/event_1_arm_1): field 'sex': '9' is not one of" in message
     assert (
         f"{data}: line 4 (332-3/event_1_arm_1): field 'weight': 'heavy' is not an integer"

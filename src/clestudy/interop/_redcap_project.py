@@ -44,7 +44,7 @@ from clestudy.interop._redcap_records import (
     check_columns,
     row_values,
 )
-from clestudy.protocol import Arm, FieldSpec, FormSpec, Protocol, Site, Visit, validate_values
+from clestudy.protocol import Arm, FieldSpec, FormSpec, Protocol, Site, Visit, check_values
 from clestudy.store import RecordInput
 
 __all__ = ["CLASSIC_EVENT", "NO_SITE", "RedcapProject", "read_project", "study_id_for"]
@@ -231,10 +231,10 @@ def _inputs(project: Protocol, records: RecordsFile, record_id: str,
                     f"{where}: form '{found.form.id}' repeats but this row has no {REPEAT_FORM}"
                 )
                 continue
-            try:
-                validate_values(found.form, found.values, where=f"{where} ({subject}/{event})")
-            except InputError as exc:
-                errors.append(str(exc))
+            _, problems = check_values(
+                found.form, found.values, where=f"{where} ({subject}/{event})"
+            )
+            errors.extend(problems)
             inputs.append(RecordInput(subject, event, found.form.id, found.values, instance))
     return inputs
 
