@@ -279,6 +279,12 @@ class Protocol(_Strict):
         description="Study-level settings, each checked by the instrument that reads it "
         "(clestudy.instruments._settings)",
     )
+    annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Attributes of a foreign system with no clestudy meaning, kept verbatim so "
+        "that an export back to that system loses nothing (e.g. a REDCap project's record id "
+        "field)",
+    )
 
     @field_validator("settings")
     @classmethod
