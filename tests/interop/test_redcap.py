@@ -47,6 +47,13 @@ REFUSED = {
 KEY = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance")
 
 
+def _after_value(event: dict[str, object], field: str) -> object:
+    """A field's value in an audit event's ``after`` state."""
+    after = event["after"]
+    assert isinstance(after, dict), event
+    return after["values"][field]
+
+
 def _project(fixtures: Path, name: str) -> tuple[Path, Path]:
     folder = fixtures / "redcap" / name
     dictionary = next(
@@ -149,4 +156,4 @@ def test_audit_reason_names_the_files_and_their_hashes(fixtures: Path, tmp_path:
     assert want in plan.reason
     records = [e for e in audit_events(url) if e["entity_type"] == "form_record"]
     assert len(records) == 3 and all(e["reason"] == plan.reason for e in records)
-    assert {e["after"]["values"]["first_name"] for e in records} == {"aa", "bb", "cc"}
+    assert {_after_value(e, "first_name") for e in records} == {"aa", "bb", "cc"}

@@ -272,8 +272,8 @@ def ctcae_lab_grade(
         The lab's normal limits and the subject's baseline value, in the same unit as ``value``.
         Decreased counts and anaemia use only ``lln``; the increased terms use
         ``uln`` and ``baseline``; a value a term does not use is not read.
-        Grade the baseline visit itself with ``baseline=None`` (admiral issue #2512 graded the
-        baseline record against itself, giving grade 0 to an abnormal baseline).
+        Grade the baseline visit itself with ``baseline=None`` (admiral graded the baseline
+        record against itself, giving grade 0 to an abnormal baseline: docs/references.md).
     version : {"5.0", "6.0"}
         v6.0 is graded only where clestudy has its criteria (neutrophils); otherwise an error says
         v6.0 for the term is not available.

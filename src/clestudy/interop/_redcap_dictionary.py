@@ -35,7 +35,7 @@ References
 ----------
 REDCap data dictionary columns and types: REDCapR test projects
 (OuhscBbmc/REDCapR ``inst/test-data/projects``, MIT) and redcapAPI ``REDCAP_METADATA_STRUCTURE``
-(vubiostat/redcapAPI); see ``shared/reference/interop.md`` section 1.1.
+(vubiostat/redcapAPI); see docs/references.md [REDCap dictionary].
 """
 
 from __future__ import annotations

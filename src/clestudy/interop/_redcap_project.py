@@ -1,7 +1,7 @@
 """A REDCap project (dictionary + flat records) as a clestudy protocol and record inputs.
 
 Structure read from the records, since a data dictionary carries no events, arms, repeating
-settings or data access groups (shared/reference/interop.md 1.1):
+settings or data access groups (docs/references.md [REDCap records]):
 
 * each ``redcap_event_name`` is a visit (in order of first appearance; ``day`` is that position,
   because REDCap's day offsets are not in a flat export) collecting the forms that hold data in
