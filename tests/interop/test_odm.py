@@ -162,3 +162,20 @@ def test_cli_export_odm(demo_url: str, tmp_path: Path, capsys: pytest.CaptureFix
         str(tmp_path / "odm.xml"),
         str(tmp_path / "manifest.json"),
     ]
+
+
+def test_a_study_imported_from_redcap_exports_valid_odm(
+    fixtures: Path, schema: etree.XMLSchema, tmp_path: Path
+) -> None:
+    from clestudy.interop import import_redcap
+
+    folder = fixtures / "redcap" / "repeating-instruments"
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    import_redcap(url, folder / "dictionary.csv", folder / "data.csv", study="rep", actor="t")
+    with open_store(url, "rep") as store:
+        document = _export(store, tmp_path / "out")
+        state = _replay(document.getroot())
+        assert ("1", "SE.event_1_arm_1", "F.bp", "3") in state
+    assert schema.validate(document), str(schema.error_log)
+    form = document.getroot().find(".//odm:FormDef[@OID='F.bp']", namespaces=NS)
+    assert form is not None and form.get("Repeating") == "Yes"
