@@ -395,7 +395,7 @@ def test_record_save(work: Path, study_db: Path, values: bytes) -> None:
 
 @pytest.fixture(scope="module")
 def fcs_seed(work: Path) -> tuple[bytes, Path]:
-    flowio = pytest.importorskip("flowio")
+    import flowio  # a test dependency (FlowKit's reader)
     import numpy as np
 
     events = np.array([[100.0, 5.0], [200.0, 50.0], [300.0, 500.0], [400.0, 8.0]])
