@@ -17,7 +17,7 @@ True
 
 from clestudy.store._audit import canonical_json, chain_hash
 from clestudy.store._engine import make_engine
-from clestudy.store._open import audit_events, list_studies, open_store
+from clestudy.store._open import audit_events, list_studies, open_store, upgrade_database
 from clestudy.store._service import RecordInput, RecordState, Store, SubjectState
 from clestudy.store._tables import endpoint_table, tidy_table
 from clestudy.store._verify import AuditVerification, verify_audit
@@ -36,5 +36,6 @@ __all__ = [
     "make_engine",
     "open_store",
     "tidy_table",
+    "upgrade_database",
     "verify_audit",
 ]
