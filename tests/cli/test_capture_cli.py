@@ -23,7 +23,7 @@ def test_protocol_list_and_check(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "lenalidomide-cle-open-label\t" in out
     code, out, _ = _run(capsys, "protocol", "check", STUDY)
     assert code == 0
-    assert out.startswith("ok: pediatric-cle-chart-review version 1.1: 2 visits, 7 forms")
+    assert out.startswith("ok: pediatric-cle-chart-review version 1.2: 2 visits, 7 forms")
 
 
 def test_malformed_protocol_is_one_line_exit_2(

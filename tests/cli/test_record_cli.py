@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from clestudy.cli import main
+from clestudy.protocol import load_protocol
 
 STUDY = "pediatric-cle-chart-review"
 Capsys = pytest.CaptureFixture[str]
@@ -27,7 +28,7 @@ def db(tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("CLESTUDY_ACTOR", "coordinator")
     code, out, err = _run(capsys, "study", "init", STUDY)
     assert (code, err) == (0, "")
-    assert out == f"study {STUDY} (protocol version 1.1) in {url}\n"
+    assert out == f"study {STUDY} (protocol version {load_protocol(STUDY).version}) in {url}\n"
     assert _run(capsys, "subject", "add", "P01", "--study", STUDY, "--arm", "lenalidomide",
                 "--site", "site01")[0] == 0  # fmt: skip
     return url

@@ -43,7 +43,7 @@ def test_male_and_umol() -> None:
             r"^crcl: age_years: got 140; allowed: a number >= 18 and < 140 years$",
         ),
         ({"weight_kg": 0}, r"^crcl: weight_kg: got 0; allowed: a number > 0 kg$"),
-        ({"sex": "F"}, r"^crcl: sex: got 'F'; allowed: female or male$"),
+        ({"sex": "U"}, r"^crcl: sex: got 'U'; allowed: F, M, female or male$"),
         ({"creatinine": 0}, r"^crcl: creatinine: got 0; allowed: a number > 0 mg/dL$"),
         (
             {"creatinine_unit": "mmol/L"},
@@ -112,15 +112,16 @@ def test_jurisdiction_setting() -> None:
 @given(
     st.floats(18, 139),
     st.floats(20, 250),
-    st.sampled_from(["female", "male"]),
+    st.sampled_from(["F", "M", "female", "male"]),
     st.floats(0.2, 15),
 )
 def test_crcl_properties(age: float, weight: float, sex: str, creatinine: float) -> None:
-    crcl = cockcroft_gault(age, weight, sex, creatinine).crcl_ml_min
+    crcl = cockcroft_gault(age, weight, sex, creatinine, "mg/dL").crcl_ml_min
     assert crcl > 0
     # Higher creatinine never raises the clearance; the female factor lowers it by 15 %.
-    assert cockcroft_gault(age, weight, sex, creatinine * 1.1).crcl_ml_min <= crcl
-    if sex == "female":
-        assert crcl == pytest.approx(
-            0.85 * cockcroft_gault(age, weight, "male", creatinine).crcl_ml_min
-        )
+    assert cockcroft_gault(age, weight, sex, creatinine * 1.1, "mg/dL").crcl_ml_min <= crcl
+    male = cockcroft_gault(age, weight, "M", creatinine, "mg/dL").crcl_ml_min
+    assert crcl == pytest.approx(0.85 * male if sex in ("F", "female") else male)
+    # The CDISC code and the word are the same sex.
+    word = {"F": "female", "M": "male"}.get(sex, sex)
+    assert cockcroft_gault(age, weight, word, creatinine, "mg/dL").crcl_ml_min == crcl

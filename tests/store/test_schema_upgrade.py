@@ -31,9 +31,9 @@ def _database_at_0001(url: str) -> None:
             connection.execute(
                 text(
                     "INSERT INTO study (id, study_key, protocol_version, protocol_json, "
-                    "created_at) VALUES (1, :k, '1.1', :j, '2026-01-01T00:00:00.000000Z')"
+                    "created_at) VALUES (1, :k, :v, :j, '2026-01-01T00:00:00.000000Z')"
                 ),
-                {"k": STUDY, "j": protocol_json},
+                {"k": STUDY, "v": load_protocol(STUDY).version, "j": protocol_json},
             )
             connection.execute(
                 text(
@@ -76,7 +76,10 @@ def test_reading_commands_refuse_an_old_schema_and_upgrade_keeps_the_data(
     assert capsys.readouterr().out == f"database {url} is at the current schema\n"
     with open_store(url, STUDY, migrate=False) as store:
         (record,) = store.records()
-        assert (record.protocol_version, record.values) == ("1.1", {"weight": "30"})
+        assert (record.protocol_version, record.values) == (
+            load_protocol(STUDY).version,
+            {"weight": "30"},
+        )
         with store.engine.connect() as connection:
             stored, digest, pointer = connection.execute(
                 text(

@@ -29,7 +29,6 @@ from clestudy.instruments._clasi_response import (
     clasi_response,
     clasi_response_rule_setting,
 )
-from clestudy.instruments._contract import SCORE_INSTRUMENTS, score_payload
 from clestudy.instruments._criteria import CriteriaResult
 from clestudy.instruments._ctcae_clinical import (
     CTCAE_CLINICAL_TERMS,
@@ -53,6 +52,12 @@ from clestudy.instruments._derive import (
     derive,
 )
 from clestudy.instruments._pregnancy import PregnancyTestCheck, pregnancy_test_check
+from clestudy.instruments._registry import (
+    INSTRUMENTS,
+    get_instrument,
+    instrument_inputs,
+    instrument_table,
+)
 from clestudy.instruments._remission import (
     DEFAULT_DORIS_PREDNISOLONE_RULE,
     DORIS_PREDNISOLONE_RULES,
@@ -65,6 +70,7 @@ from clestudy.instruments._renal import (
     CREATININE_UNITS,
     DEFAULT_RENAL_JURISDICTION,
     RENAL_JURISDICTIONS,
+    SEX_CODES,
     WEIGHT_BASES,
     CreatinineClearance,
     RenalDoseCheck,
@@ -73,6 +79,7 @@ from clestudy.instruments._renal import (
     renal_jurisdiction_setting,
 )
 from clestudy.instruments._schedule import ScheduledCheck
+from clestudy.instruments._score_json import SCORE_INSTRUMENTS, score_payload
 from clestudy.instruments._selena_flare import (
     SFI_MILD_MANIFESTATIONS,
     SFI_MILD_MEDICATIONS,
@@ -91,6 +98,7 @@ from clestudy.instruments._sledai import (
     Sledai2kScore,
     sledai2k_score,
 )
+from clestudy.instruments._spec import InputSpec, Instrument
 from clestudy.instruments._sri4 import BILAG_DOMAINS, BILAG_GRADES, sri_response
 from clestudy.instruments._steroids import (
     DEFAULT_BETAMETHASONE_MG,
@@ -136,12 +144,14 @@ __all__ = [
     "DEFAULT_SNAP_RULE",
     "DEFAULT_THALIDOMIDE_CUMULATIVE_FLAG_G",
     "DORIS_PREDNISOLONE_RULES",
+    "INSTRUMENTS",
     "INSTRUMENT_FIELDS",
     "INSTRUMENT_VERSIONS",
     "LLDAS_MAINTENANCE_CEILINGS_MG",
     "LLDAS_MAJOR_ORGAN_DESCRIPTORS",
     "RENAL_JURISDICTIONS",
     "SCORE_INSTRUMENTS",
+    "SEX_CODES",
     "SFI_MILD_MANIFESTATIONS",
     "SFI_MILD_MEDICATIONS",
     "SFI_SEVERE_MANIFESTATIONS",
@@ -156,6 +166,8 @@ __all__ = [
     "CreatinineClearance",
     "CriteriaResult",
     "DerivedScore",
+    "InputSpec",
+    "Instrument",
     "InstrumentInputError",
     "LabGrade",
     "NewMedication",
@@ -183,6 +195,9 @@ __all__ = [
     "ctcae_settings",
     "derive",
     "doris_remission",
+    "get_instrument",
+    "instrument_inputs",
+    "instrument_table",
     "lenalidomide_renal_check",
     "lldas",
     "prednisone_equivalent",

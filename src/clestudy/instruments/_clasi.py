@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 from clestudy.instruments._checks import InstrumentInputError, check_bool, check_int, join_allowed
+from clestudy.instruments._spec import DerivedValue, InputSpec, Instrument, as_object, take_payload
 
 __all__ = [
+    "CLASI",
     "CLASI_AREAS",
     "CLASI_FIELDS",
     "ClasiScore",
@@ -54,16 +58,20 @@ _GLOBAL_ITEMS: dict[str, tuple[int, ...]] = {
 _DOUBLING_FLAG = "dyspigmentation_12_months"
 
 
-def _area_fields() -> tuple[str, ...]:
-    fields: list[str] = []
+def _clasi_inputs() -> dict[str, InputSpec]:
+    specs: dict[str, InputSpec] = {}
     for area in CLASI_AREAS:
-        for item in _AREA_ITEMS:
+        for item, allowed in _AREA_ITEMS.items():
             if not (area == "scalp" and item == "scarring"):
-                fields.append(f"{area}_{item}")
-    return tuple(fields)
+                specs[f"{area}_{item}"] = InputSpec("integer", allowed=allowed)
+    specs.update({name: InputSpec("integer", allowed=v) for name, v in _GLOBAL_ITEMS.items()})
+    specs[_DOUBLING_FLAG] = InputSpec("boolean")
+    return specs
 
 
-CLASI_FIELDS: tuple[str, ...] = (*_area_fields(), *_GLOBAL_ITEMS, _DOUBLING_FLAG)
+_CLASI_INPUTS = MappingProxyType(_clasi_inputs())
+
+CLASI_FIELDS: tuple[str, ...] = tuple(_CLASI_INPUTS)
 """The flat form-field names the CLASI reads (51 area items, 4 global items, the doubling flag).
 
 ``scalp_scarring`` is the separate 0/3/4/5/6 scalp item; there is no per-area scalp scarring.
@@ -257,3 +265,66 @@ def clasi_from_fields(values: Mapping[str, object]) -> ClasiScore:
     5
     """
     return _score(values, {})
+
+
+def _derive(
+    values: Mapping[str, object], settings: Mapping[str, object]
+) -> dict[str, DerivedValue]:
+    score = clasi_from_fields(values)
+    return {
+        "clasi_activity": score.activity,
+        "clasi_damage": score.damage,
+        "clasi_activity_severity": score.activity_severity,
+    }
+
+
+_SCORE_INPUTS = MappingProxyType(
+    {
+        "areas": InputSpec("object"),
+        **{name: _CLASI_INPUTS[name] for name in (*_GLOBAL_ITEMS, _DOUBLING_FLAG)},
+    }
+)
+
+
+def _score_json(payload: Mapping[str, Any]) -> dict[str, Any]:
+    args = take_payload("clasi", payload, _SCORE_INPUTS)
+    areas = as_object("clasi", "areas", args.pop("areas"))
+    score = clasi_score(areas, **args)
+    return {
+        "activity": score.activity,
+        "damage": score.damage,
+        "activity_severity": score.activity_severity,
+        "dyspigmentation_subtotal": score.dyspigmentation_subtotal,
+        "dyspigmentation_doubled": score.dyspigmentation_doubled,
+    }
+
+
+CLASI = Instrument(
+    name="clasi",
+    title="CLASI activity (0-70) and damage (0-56)",
+    version="clasi-2005/1",
+    source="Albrecht J et al. J Invest Dermatol 2005;125:889-894; severity bands Klein R et al. "
+    "Arch Dermatol 2011;147:203-208",
+    reference="doi:10.1111/j.0022-202X.2005.23889.x",
+    inputs=_CLASI_INPUTS,
+    score_inputs=_SCORE_INPUTS,
+    score_outputs=MappingProxyType(
+        {
+            "activity": "integer",
+            "damage": "integer",
+            "activity_severity": "string",
+            "dyspigmentation_subtotal": "integer",
+            "dyspigmentation_doubled": "boolean",
+        }
+    ),
+    score=_score_json,
+    derived_outputs=MappingProxyType(
+        {
+            "clasi_activity": "integer",
+            "clasi_damage": "integer",
+            "clasi_activity_severity": "string",
+        }
+    ),
+    derive=_derive,
+)
+"""The CLASI's registry entry (derived on save from the flat form fields)."""

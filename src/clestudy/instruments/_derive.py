@@ -2,22 +2,21 @@
 
 The store passes the fields named in :data:`INSTRUMENT_FIELDS` and the protocol's ``settings``;
 the result carries the instrument's definition version, which the store records next to the
-values. Bump a version whenever the code's output for the same input changes.
+values. Both mappings, and the dispatch, are read from the instrument registry: an instrument is
+derived on save when its registry entry has a ``derive`` calculator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from clestudy.instruments._checks import InstrumentInputError, join_allowed
-from clestudy.instruments._clasi import CLASI_FIELDS, clasi_from_fields
-from clestudy.instruments._sledai import SLEDAI2K_DESCRIPTORS, sledai2k_score, sledai2k_settings
+from clestudy.instruments._registry import INSTRUMENTS
+from clestudy.instruments._spec import DerivedValue, Deriver
 
 __all__ = ["INSTRUMENT_FIELDS", "INSTRUMENT_VERSIONS", "DerivedScore", "DerivedValue", "derive"]
-
-DerivedValue = int | float | str | bool | None
 
 
 @dataclass(frozen=True)
@@ -40,54 +39,17 @@ class DerivedScore:
     values: dict[str, DerivedValue]
 
 
-def _derive_clasi(
-    values: Mapping[str, object], settings: Mapping[str, object]
-) -> dict[str, DerivedValue]:
-    score = clasi_from_fields(values)
-    return {
-        "clasi_activity": score.activity,
-        "clasi_damage": score.damage,
-        "clasi_activity_severity": score.activity_severity,
-    }
-
-
-def _derive_sledai2k(
-    values: Mapping[str, object], settings: Mapping[str, object]
-) -> dict[str, DerivedValue]:
-    window, rule = sledai2k_settings(settings)
-    descriptors = {k: v for k, v in values.items() if k in SLEDAI2K_DESCRIPTORS}
-    joints = values.get("arthritis_joint_count")
-    score = sledai2k_score(
-        descriptors,
-        window_days=window,
-        arthritis_joint_count=joints,  # type: ignore[arg-type]  # sledai2k_score checks it
-        arthritis_rule=rule,
-    )
-    return {
-        "sledai2k_score": score.score,
-        "sledai2k_clinical_score": score.clinical_score,
-        "sledai2k_window_days": score.window_days,
-    }
-
-
-_Deriver = Callable[[Mapping[str, object], Mapping[str, object]], dict[str, DerivedValue]]
-
-_DERIVERS: dict[str, tuple[str, tuple[str, ...], _Deriver]] = {
-    "clasi": ("clasi-2005/1", CLASI_FIELDS, _derive_clasi),
-    "sledai2k": (
-        "sledai2k-2002/1",
-        (*SLEDAI2K_DESCRIPTORS, "arthritis_joint_count"),
-        _derive_sledai2k,
-    ),
+_DERIVERS: dict[str, Deriver] = {
+    name: entry.derive for name, entry in INSTRUMENTS.items() if entry.derive is not None
 }
 
 INSTRUMENT_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {name: fields for name, (_, fields, _) in _DERIVERS.items()}
+    {name: tuple(INSTRUMENTS[name].inputs) for name in _DERIVERS}
 )
 """Instrument name -> the flat form-field names it reads (form-based instruments only)."""
 
 INSTRUMENT_VERSIONS: Mapping[str, str] = MappingProxyType(
-    {name: version for name, (version, _, _) in _DERIVERS.items()}
+    {name: INSTRUMENTS[name].version for name in _DERIVERS}
 )
 """Instrument name -> the definition version :func:`derive` implements."""
 
@@ -137,10 +99,11 @@ def derive(
     ... ]
     0
     """
-    entry = _DERIVERS.get(instrument)
-    if entry is None:
+    compute = _DERIVERS.get(instrument)
+    if compute is None:
         raise InstrumentInputError(
             f"unknown instrument {instrument!r}; known: {join_allowed(sorted(_DERIVERS))}"
         )
-    version, _, compute = entry
-    return DerivedScore(instrument, version, compute(values, settings or {}))
+    return DerivedScore(
+        instrument, INSTRUMENTS[instrument].version, compute(values, settings or {})
+    )

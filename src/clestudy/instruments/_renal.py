@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 from clestudy.instruments._checks import (
     check_bool,
     check_choice,
     check_number,
 )
+from clestudy.instruments._spec import InputSpec, Instrument, take_payload
 
 __all__ = [
+    "CREATININE_CLEARANCE",
     "CREATININE_UNITS",
     "DEFAULT_RENAL_JURISDICTION",
     "RENAL_JURISDICTIONS",
+    "SEX_CODES",
     "WEIGHT_BASES",
     "CreatinineClearance",
     "RenalDoseCheck",
@@ -26,6 +31,13 @@ __all__ = [
 CREATININE_UNITS: tuple[str, ...] = ("mg/dL", "umol/L")
 _UMOL_PER_MG_DL = 88.4  # serum creatinine: umol/L / 88.4 = mg/dL (reference/instruments.md 6.2)
 WEIGHT_BASES: tuple[str, ...] = ("actual", "ideal", "adjusted")
+
+SEX_CODES: Mapping[str, str] = MappingProxyType(
+    {"F": "female", "M": "male", "female": "female", "male": "male"}
+)
+"""Accepted sex values -> sex: the CDISC SEX codes ``F`` and ``M`` (codelist C66731, as the forms
+store them) and the words ``female`` and ``male``. Cockcroft-Gault is defined for the two sexes
+only, so ``U`` and ``UNDIFFERENTIATED`` are refused."""
 
 RENAL_JURISDICTIONS: dict[str, float] = {"US": 60.0, "EU": 50.0}
 """Upper CLcr limit (mL/min) of the moderate-impairment band: US PI 60, EU SmPC 50."""
@@ -62,7 +74,7 @@ def cockcroft_gault(
     weight_kg: float,
     sex: str,
     creatinine: float,
-    creatinine_unit: str = "mg/dL",
+    creatinine_unit: str,
     *,
     weight_basis: str = "actual",
 ) -> CreatinineClearance:
@@ -79,10 +91,12 @@ def cockcroft_gault(
         18 to < 140: the equation was derived in adults (ages 18-92) and is not used in children.
     weight_kg : float
         > 0; the weight used (see ``weight_basis``).
-    sex : {"female", "male"}
+    sex : {"F", "M", "female", "male"}
+        The CDISC SEX code or the word (:data:`SEX_CODES`).
     creatinine : float
         Serum creatinine, > 0.
     creatinine_unit : {"mg/dL", "umol/L"}
+        Required: the two units differ 88.4-fold, so none is assumed.
     weight_basis : {"actual", "ideal", "adjusted"}
         Recorded with the result.
 
@@ -96,7 +110,7 @@ def cockcroft_gault(
 
     Examples
     --------
-    >>> round(cockcroft_gault(40, 60, "female", 1.0).crcl_ml_min, 4)  # 100*60*0.85/72
+    >>> round(cockcroft_gault(40, 60, "F", 1.0, "mg/dL").crcl_ml_min, 4)  # 100*60*0.85/72
     70.8333
     >>> round(cockcroft_gault(60, 80, "male", 88.4, "umol/L").crcl_ml_min, 4)  # 80*80/72
     88.8889
@@ -105,7 +119,7 @@ def cockcroft_gault(
         "crcl", "age_years", age_years, minimum=18, maximum=140, strict_maximum=True, unit="years"
     )
     weight = check_number("crcl", "weight_kg", weight_kg, minimum=0, strict_minimum=True, unit="kg")
-    checked_sex = check_choice("crcl", "sex", sex, ("female", "male"))
+    checked_sex = SEX_CODES[check_choice("crcl", "sex", sex, tuple(SEX_CODES))]
     unit = check_choice("crcl", "creatinine_unit", creatinine_unit, CREATININE_UNITS)
     scr = check_number("crcl", "creatinine", creatinine, minimum=0, strict_minimum=True, unit=unit)
     basis = check_choice("crcl", "weight_basis", weight_basis, WEIGHT_BASES)
@@ -213,3 +227,73 @@ def renal_jurisdiction_setting(settings: Mapping[str, object]) -> str:
     return check_choice(
         "lenalidomide", "lenalidomide_renal_jurisdiction", value, tuple(RENAL_JURISDICTIONS)
     )
+
+
+_SCORE_INPUTS = MappingProxyType(
+    {
+        "age_years": InputSpec(
+            "decimal", minimum=18, maximum=140, exclusive_maximum=True, required=True, unit="years"
+        ),
+        "weight_kg": InputSpec(
+            "decimal", minimum=0, exclusive_minimum=True, required=True, unit="kg"
+        ),
+        "sex": InputSpec("text", allowed=tuple(SEX_CODES), required=True),
+        "creatinine": InputSpec("decimal", minimum=0, exclusive_minimum=True, required=True),
+        "creatinine_unit": InputSpec("text", allowed=CREATININE_UNITS, required=True),
+        "weight_basis": InputSpec("text", allowed=WEIGHT_BASES, default="actual"),
+        "on_dialysis": InputSpec("boolean", default=False),
+        "jurisdiction": InputSpec(
+            "text", allowed=tuple(RENAL_JURISDICTIONS), default=DEFAULT_RENAL_JURISDICTION
+        ),
+    }
+)
+
+
+def _score_json(payload: Mapping[str, Any]) -> dict[str, Any]:
+    args = take_payload("crcl", payload, _SCORE_INPUTS)
+    on_dialysis, jurisdiction = args.pop("on_dialysis"), args.pop("jurisdiction")
+    result = cockcroft_gault(**args)
+    check = lenalidomide_renal_check(
+        result.crcl_ml_min, on_dialysis=on_dialysis, jurisdiction=jurisdiction
+    )
+    return {
+        "crcl_ml_min": result.crcl_ml_min,
+        "weight_kg": result.weight_kg,
+        "weight_basis": result.weight_basis,
+        "creatinine_mg_dl": result.creatinine_mg_dl,
+        "lenalidomide_renal_band": check.band,
+        "lenalidomide_adjustment_recommended": check.adjustment_recommended,
+        "lenalidomide_threshold_ml_min": check.threshold_ml_min,
+        "lenalidomide_jurisdiction": check.jurisdiction,
+        "lenalidomide_label_regimen": check.label_regimen,
+        "lenalidomide_not_studied": check.not_studied,
+    }
+
+
+CREATININE_CLEARANCE = Instrument(
+    name="crcl",
+    title="Cockcroft-Gault creatinine clearance with the lenalidomide renal starting-dose check",
+    version="crcl-1976/2",
+    source="Cockcroft DW, Gault MH. Nephron 1976;16:31-41; REVLIMID US Prescribing Information "
+    "(renal impairment) and EU SmPC",
+    reference="doi:10.1159/000180580",
+    inputs=_SCORE_INPUTS,
+    score_inputs=_SCORE_INPUTS,
+    score_outputs=MappingProxyType(
+        {
+            "crcl_ml_min": "number",
+            "weight_kg": "number",
+            "weight_basis": "string",
+            "creatinine_mg_dl": "number",
+            "lenalidomide_renal_band": "string",
+            "lenalidomide_adjustment_recommended": "boolean",
+            "lenalidomide_threshold_ml_min": "number",
+            "lenalidomide_jurisdiction": "string",
+            "lenalidomide_label_regimen": "string",
+            "lenalidomide_not_studied": "boolean",
+        }
+    ),
+    score=_score_json,
+)
+"""``clestudy score crcl``'s registry entry (version 2: the unit is required, the label's
+regimen and not-studied flag are reported)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from clestudy.instruments._checks import (
     InstrumentInputError,
@@ -14,10 +15,12 @@ from clestudy.instruments._checks import (
     check_int,
     join_allowed,
 )
+from clestudy.instruments._spec import DerivedValue, InputSpec, Instrument, as_object, take_payload
 
 __all__ = [
     "DEFAULT_SLEDAI2K_ARTHRITIS_RULE",
     "DEFAULT_SLEDAI2K_WINDOW_DAYS",
+    "SLEDAI2K",
     "SLEDAI2K_DESCRIPTORS",
     "SLEDAI2K_SEROLOGY",
     "Sledai2kScore",
@@ -191,3 +194,81 @@ def sledai2k_score(
     return Sledai2kScore(
         score=score, clinical_score=score - serology, window_days=window, present=names
     )
+
+
+def _derive(
+    values: Mapping[str, object], settings: Mapping[str, object]
+) -> dict[str, DerivedValue]:
+    window, rule = sledai2k_settings(settings)
+    descriptors = {k: v for k, v in values.items() if k in SLEDAI2K_DESCRIPTORS}
+    joints = values.get("arthritis_joint_count")
+    score = sledai2k_score(
+        descriptors,
+        window_days=window,
+        arthritis_joint_count=joints,  # type: ignore[arg-type]  # sledai2k_score checks it
+        arthritis_rule=rule,
+    )
+    return {
+        "sledai2k_score": score.score,
+        "sledai2k_clinical_score": score.clinical_score,
+        "sledai2k_window_days": score.window_days,
+    }
+
+
+_SCORE_INPUTS = MappingProxyType(
+    {
+        "descriptors": InputSpec("object"),
+        "arthritis_joint_count": InputSpec("integer", minimum=0),
+        "window_days": InputSpec("integer", allowed=_WINDOWS, default=DEFAULT_SLEDAI2K_WINDOW_DAYS),
+        "arthritis_rule": InputSpec(
+            "text", allowed=_ARTHRITIS_RULES, default=DEFAULT_SLEDAI2K_ARTHRITIS_RULE
+        ),
+    }
+)
+
+
+def _score_json(payload: Mapping[str, Any]) -> dict[str, Any]:
+    args = take_payload("sledai2k", payload, _SCORE_INPUTS)
+    descriptors = as_object("sledai2k", "descriptors", args.pop("descriptors"))
+    score = sledai2k_score(descriptors, **args)
+    return {
+        "score": score.score,
+        "clinical_score": score.clinical_score,
+        "window_days": score.window_days,
+        "present": list(score.present),
+    }
+
+
+SLEDAI2K = Instrument(
+    name="sledai2k",
+    title="SLEDAI-2K (0-105) and clinical SLEDAI-2K",
+    version="sledai2k-2002/1",
+    source="Gladman DD et al. J Rheumatol 2002;29:288-291; 30-day window Touma Z et al. "
+    "Lupus 2010;19:49-51",
+    reference="PMID:11838846",
+    inputs=MappingProxyType(
+        {
+            **dict.fromkeys(SLEDAI2K_DESCRIPTORS, InputSpec("boolean")),
+            "arthritis_joint_count": _SCORE_INPUTS["arthritis_joint_count"],
+        }
+    ),
+    score_inputs=_SCORE_INPUTS,
+    score_outputs=MappingProxyType(
+        {
+            "score": "integer",
+            "clinical_score": "integer",
+            "window_days": "integer",
+            "present": "array",
+        }
+    ),
+    score=_score_json,
+    derived_outputs=MappingProxyType(
+        {
+            "sledai2k_score": "integer",
+            "sledai2k_clinical_score": "integer",
+            "sledai2k_window_days": "integer",
+        }
+    ),
+    derive=_derive,
+)
+"""The SLEDAI-2K's registry entry (derived on save from the descriptors and the joint count)."""

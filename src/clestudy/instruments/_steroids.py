@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from types import MappingProxyType
+from typing import Any
 
 from clestudy.instruments._checks import (
     InstrumentInputError,
@@ -13,10 +15,12 @@ from clestudy.instruments._checks import (
     exact,
     join_allowed,
 )
+from clestudy.instruments._spec import InputSpec, Instrument, take_payload
 
 __all__ = [
     "DEFAULT_BETAMETHASONE_MG",
     "DEFAULT_DEFLAZACORT_MG",
+    "PREDNISONE_EQUIVALENT",
     "STEROID_DRUGS",
     "SteroidDose",
     "SteroidExposure",
@@ -225,3 +229,47 @@ def steroid_settings(settings: Mapping[str, object]) -> tuple[float, float]:
             unit="mg",
         ),
     )
+
+
+_SCORE_INPUTS = MappingProxyType(
+    {
+        "drug": InputSpec("text", allowed=STEROID_DRUGS, required=True),
+        "dose_mg": InputSpec("decimal", minimum=0, required=True, unit="mg"),
+        "betamethasone_mg_per_5mg_prednisone": InputSpec(
+            "decimal",
+            minimum=0,
+            exclusive_minimum=True,
+            default=DEFAULT_BETAMETHASONE_MG,
+            unit="mg",
+        ),
+        "deflazacort_mg_per_5mg_prednisone": InputSpec(
+            "decimal", minimum=0, exclusive_minimum=True, default=DEFAULT_DEFLAZACORT_MG, unit="mg"
+        ),
+    }
+)
+
+
+def _score_json(payload: Mapping[str, Any]) -> dict[str, Any]:
+    args = take_payload("steroids", payload, _SCORE_INPUTS)
+    mg = prednisone_equivalent(
+        args["drug"],
+        args["dose_mg"],
+        betamethasone_mg=args["betamethasone_mg_per_5mg_prednisone"],
+        deflazacort_mg=args["deflazacort_mg_per_5mg_prednisone"],
+    )
+    return {"prednisone_equivalent_mg": mg}
+
+
+PREDNISONE_EQUIVALENT = Instrument(
+    name="prednisone-equivalent",
+    title="Prednisone-equivalent dose of a systemic glucocorticoid",
+    version="prednisone-equivalent-bnf/1",
+    source='BNF "Equivalent anti-inflammatory doses of corticosteroids" (East Lancashire '
+    "formulary 6.3); US prednisolone label table",
+    reference="https://www.elmmb.nhs.uk/elmmb-formulary/joint-medicines-formulary/6/6-3/",
+    inputs=_SCORE_INPUTS,
+    score_inputs=_SCORE_INPUTS,
+    score_outputs=MappingProxyType({"prednisone_equivalent_mg": "number"}),
+    score=_score_json,
+)
+"""The prednisone-equivalent calculator's registry entry (``clestudy score`` only)."""

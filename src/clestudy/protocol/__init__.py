@@ -8,12 +8,15 @@ Examples
 [0, 42, 84, 168, 364]
 """
 
+from clestudy.protocol._builtin_checks import BUILTIN_CHECK_IDS
+from clestudy.protocol._checks import CheckContext, EditFinding, run_edit_checks
 from clestudy.protocol._loader import BUILTIN_PROTOCOLS, load_protocol, parse_protocol
 from clestudy.protocol._model import (
     AnalysisSpec,
     Arm,
     Choice,
     DerivedScoreSpec,
+    EditCheckSpec,
     Endpoint,
     FieldSpec,
     FieldType,
@@ -22,14 +25,18 @@ from clestudy.protocol._model import (
     Site,
     Visit,
 )
-from clestudy.protocol._records import StoredValue, validate_values
+from clestudy.protocol._records import StoredValue, check_values, validate_values
 
 __all__ = [
+    "BUILTIN_CHECK_IDS",
     "BUILTIN_PROTOCOLS",
     "AnalysisSpec",
     "Arm",
+    "CheckContext",
     "Choice",
     "DerivedScoreSpec",
+    "EditCheckSpec",
+    "EditFinding",
     "Endpoint",
     "FieldSpec",
     "FieldType",
@@ -38,7 +45,9 @@ __all__ = [
     "Site",
     "StoredValue",
     "Visit",
+    "check_values",
     "load_protocol",
     "parse_protocol",
+    "run_edit_checks",
     "validate_values",
 ]

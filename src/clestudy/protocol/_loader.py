@@ -1,29 +1,33 @@
-"""Load a protocol from YAML and validate it, with errors that name the YAML path and line.
+"""Load a protocol from YAML and validate it, with errors that name the file, line and YAML path.
 
-Errors come from two places: the pydantic model (types, ranges, required keys) and the
-cross-reference checks below (a visit naming a form that does not exist, an endpoint naming a field
-that is not on its form, an analysis naming an unknown visit, duplicated ids). Both are reported as
-one :class:`~clestudy.errors.ProtocolError` line: ``FILE:LINE: PATH: message``.
+Problems come from three places, and every one found is reported at once, one per line of a
+single :class:`~clestudy.errors.ProtocolError` (``FILE:LINE: PATH: message``):
+
+1. the YAML itself (:mod:`clestudy.protocol._yaml`): duplicated keys; size, nesting and alias
+   limits and syntax errors stop the load at once;
+2. the pydantic model: types, ranges, required keys, unknown keys, and the study settings, each
+   checked by the instrument that reads it (:mod:`clestudy.instruments._settings`);
+3. the cross-reference checks (:mod:`clestudy.protocol._references`), once the model validates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from clestudy.errors import ProtocolError
+from clestudy.instruments._settings import settings_problems
 from clestudy.protocol._model import Protocol
+from clestudy.protocol._references import Loc, reference_errors
+from clestudy.protocol._yaml import MAX_PROTOCOL_BYTES, parse_yaml
 
 __all__ = ["BUILTIN_PROTOCOLS", "load_protocol", "parse_protocol"]
 
 BUILTIN_PROTOCOLS: tuple[str, ...] = ("lenalidomide-cle-open-label", "pediatric-cle-chart-review")
-
-Loc = tuple[str | int, ...]
 
 
 def _format_path(loc: Sequence[str | int]) -> str:
@@ -33,94 +37,50 @@ def _format_path(loc: Sequence[str | int]) -> str:
     return out or "<document>"
 
 
-def _line_index(text: str) -> dict[Loc, int]:
-    """Map every YAML path to its 1-based line, walking the composed node tree."""
-    index: dict[Loc, int] = {}
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return index
-
-    def walk(node: yaml.Node, loc: Loc) -> None:
-        index[loc] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                walk(value, (*loc, str(key.value)))
-                index[(*loc, str(key.value))] = key.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, (*loc, i))
-
-    if root is not None:
-        walk(root, ())
-    return index
-
-
-def _line_for(index: dict[Loc, int], loc: Loc) -> int | None:
+def _line_for(index: Mapping[Loc, int], loc: Loc) -> int | None:
     for end in range(len(loc), -1, -1):
         if loc[:end] in index:
             return index[loc[:end]]
     return None
 
 
-def _reference_errors(p: Protocol) -> Iterator[tuple[Loc, str]]:
-    """Yield (path, message) for every broken cross-reference or duplicated id."""
-    id_lists: tuple[tuple[str, list[str]], ...] = (
-        ("arms", [a.id for a in p.arms]),
-        ("sites", [s.id for s in p.sites]),
-        ("visits", [v.id for v in p.visits]),
-        ("forms", [f.id for f in p.forms]),
-        ("derived_scores", [d.id for d in p.derived_scores]),
-        ("endpoints", [e.id for e in p.endpoints]),
-    )
-    for name, ids in id_lists:
-        seen: set[str] = set()
-        for i, item_id in enumerate(ids):
-            if item_id in seen:
-                yield (name, i, "id"), f"duplicated id '{item_id}'"
-            seen.add(item_id)
-    form_ids = [f.id for f in p.forms]
-    for fi, form_spec in enumerate(p.forms):
-        seen_fields: set[str] = set()
-        for j, field in enumerate(form_spec.fields):
-            if field.id in seen_fields:
-                yield ("forms", fi, "fields", j, "id"), f"duplicated field id '{field.id}'"
-            seen_fields.add(field.id)
-    for vi, visit in enumerate(p.visits):
-        for k, form_id in enumerate(visit.forms):
-            if form_id not in form_ids:
-                yield ("visits", vi, "forms", k), f"unknown form '{form_id}' (known: {form_ids})"
-    for di, derived in enumerate(p.derived_scores):
-        if derived.form not in form_ids:
-            yield ("derived_scores", di, "form"), f"unknown form '{derived.form}'"
-    for ei, endpoint in enumerate(p.endpoints):
-        form = p.form(endpoint.form)
-        if form is None:
-            yield ("endpoints", ei, "form"), f"unknown form '{endpoint.form}'"
+def _model_errors(exc: ValidationError, data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
+    """Pydantic's errors, with the settings reported once per key, in file order."""
+    settings_failed = False
+    badly_typed: set[str] = set()
+    errors = exc.errors()
+    deeper = {tuple(e["loc"][:i]) for e in errors for i in range(len(e["loc"]))}
+    for error in errors:
+        loc: Loc = tuple(error["loc"])
+        if error["type"] == "too_short" and loc in deeper:
+            continue  # a list left too short only because its items failed: those say why
+        if loc[:1] == ("settings",):
+            settings_failed = True
+            if len(loc) > 1:  # one error per member of the value's union type: keep the key
+                badly_typed.add(str(loc[1]))
             continue
-        if form.field(endpoint.item) is None and not p.derived_for_form(form.id):
-            yield (
-                ("endpoints", ei, "item"),
-                f"'{endpoint.item}' is not a field of form '{form.id}'",
-            )
-    visit_ids = [v.id for v in p.visits]
-    endpoint_ids = [e.id for e in p.endpoints]
-    for ai, analysis in enumerate(p.analysis_plan):
-        if analysis.endpoint not in endpoint_ids:
-            yield ("analysis_plan", ai, "endpoint"), f"unknown endpoint '{analysis.endpoint}'"
-        for key in ("before_visit", "after_visit"):
-            value = getattr(analysis, key)
-            if value not in visit_ids:
-                yield ("analysis_plan", ai, key), f"unknown visit '{value}' (known: {visit_ids})"
+        yield loc, error["msg"].removeprefix("Value error, ")
+    settings = data.get("settings")
+    if not settings_failed or not isinstance(settings, dict):
+        if settings_failed:
+            yield ("settings",), "must be a mapping of setting names to values"
+        return
+    typed = {k: v for k, v in settings.items() if str(k) not in badly_typed}
+    messages = dict(settings_problems(typed))
+    for key in settings:
+        if str(key) in badly_typed:
+            yield ("settings", str(key)), "must be text, a number or true/false"
+        elif key in messages:
+            yield ("settings", str(key)), messages[key]
 
 
 def parse_protocol(text: str, source: str = "<protocol>") -> Protocol:
-    """Parse and validate protocol YAML text.
+    """Parse and validate protocol YAML text, reporting every problem found at once.
 
     Raises
     ------
     ProtocolError
-        On the first problem, as ``SOURCE:LINE: YAML.PATH: message``.
+        One line per problem, each ``SOURCE:LINE: YAML.PATH: message``.
 
     Examples
     --------
@@ -128,30 +88,30 @@ def parse_protocol(text: str, source: str = "<protocol>") -> Protocol:
     Traceback (most recent call last):
     ...
     clestudy.errors.ProtocolError: p.yaml:4: arms: Tuple should have at least 1 item after validation, not 0
+    p.yaml:1: sites: Field required
+    p.yaml:1: visits: Field required
+    p.yaml:1: forms: Field required
     """
-    try:
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ProtocolError(f"{where}: not valid YAML: {problem}") from None
-    if not isinstance(data, dict):
+    parsed = parse_yaml(text, source)
+    if not isinstance(parsed.data, dict):
         raise ProtocolError(f"{source}: a protocol must be a YAML mapping at the top level")
-    index = _line_index(text)
+    problems = list(parsed.problems)
+    protocol: Protocol | None = None
     try:
-        protocol = Protocol.model_validate(data)
+        protocol = Protocol.model_validate(parsed.data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc: Loc = tuple(first["loc"])
-        line = _line_for(index, loc)
-        where = f"{source}:{line}" if line else source
-        msg = first["msg"].removeprefix("Value error, ")
-        raise ProtocolError(f"{where}: {_format_path(loc)}: {msg}") from None
-    for loc, msg in _reference_errors(protocol):
-        line = _line_for(index, loc)
-        where = f"{source}:{line}" if line else source
-        raise ProtocolError(f"{where}: {_format_path(loc)}: {msg}")
+        problems.extend(_model_errors(exc, parsed.data))
+    if protocol is not None:
+        problems.extend(reference_errors(protocol))
+    if problems:
+        lines = []
+        for loc, message in problems:
+            line = _line_for(parsed.lines, loc)
+            where = f"{source}:{line}" if line else source
+            lines.append(f"{where}: {_format_path(loc)}: {message}")
+        raise ProtocolError("\n".join(lines))
+    if protocol is None:  # pragma: no cover - a failed validation always leaves a problem
+        raise ProtocolError(f"{source}: not a valid protocol")
     return protocol
 
 
@@ -172,6 +132,11 @@ def load_protocol(name_or_path: str | Path) -> Protocol:
         raise ProtocolError(
             f"{name}: no such protocol file, and not a built-in protocol "
             f"(built-in: {', '.join(BUILTIN_PROTOCOLS)})"
+        )
+    size = path.stat().st_size
+    if size > MAX_PROTOCOL_BYTES:
+        raise ProtocolError(
+            f"{path}: {size} bytes; a protocol may be at most {MAX_PROTOCOL_BYTES} bytes"
         )
     try:
         text = path.read_text(encoding="utf-8")

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from clestudy.instruments._settings import settings_problems
 
 __all__ = [
     "AnalysisSpec",
     "Arm",
     "Choice",
     "DerivedScoreSpec",
+    "EditCheckSpec",
     "Endpoint",
     "FieldSpec",
     "FieldType",
@@ -36,6 +39,7 @@ FieldType = Literal[
     "integer", "decimal", "text", "date", "boolean", "single_choice", "multiple_choice"
 ]
 AnalysisRule = Literal["t-then-wilcoxon", "t", "wilcoxon", "both"]
+Severity = Literal["error", "warning"]
 
 
 class _Strict(BaseModel):
@@ -76,6 +80,9 @@ class FieldSpec(_Strict):
     unit: str | None = None
     min: float | None = None
     max: float | None = None
+    allowed: tuple[int, ...] = Field(
+        default=(), description="Integer fields: the only values allowed (e.g. 0, 3, 4, 5, 6)"
+    )
     required: bool = False
     choices: tuple[Choice, ...] = ()
     cdash: str | None = Field(default=None, description="CDASH variable this item collects")
@@ -93,6 +100,15 @@ class FieldSpec(_Strict):
             "decimal",
         ):
             raise ValueError(f"field '{self.id}': min/max apply only to integer and decimal fields")
+        if self.allowed and self.type != "integer":
+            raise ValueError(f"field '{self.id}': allowed values apply only to integer fields")
+        outside = [
+            v
+            for v in self.allowed
+            if (self.min is not None and v < self.min) or (self.max is not None and v > self.max)
+        ]
+        if outside:
+            raise ValueError(f"field '{self.id}': allowed values {outside} are outside min/max")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"field '{self.id}': min {self.min} is greater than max {self.max}")
         codes = [c.code for c in self.choices]
@@ -110,6 +126,10 @@ class FormSpec(_Strict):
     name: str
     domain: str | None = Field(default=None, description="CDASH/SDTM domain, e.g. DM, LB, AE")
     repeating: bool = False
+    visit_date: Identifier | None = Field(
+        default=None,
+        description="The date field that dates the assessment (checked against the visit window)",
+    )
     fields: tuple[FieldSpec, ...] = Field(min_length=1)
 
     def field(self, field_id: str) -> FieldSpec | None:
@@ -134,6 +154,27 @@ class DerivedScoreSpec(_Strict):
     id: Identifier
     instrument: Identifier
     form: Identifier
+
+
+class EditCheckSpec(_Strict):
+    """A cross-field rule on one form, written in the safe expression language of
+    :mod:`clestudy.protocol._expressions` (e.g. ``wbc >= neut + lym``).
+
+    The rule is evaluated only when every field it names holds a value (completeness is the
+    business of ``required``), and only when ``when`` (if given) is true. A rule that is false
+    gives a finding: ``error`` refuses the save, ``warning`` saves and opens a discrepancy.
+    """
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$", max_length=64)
+    form: Identifier
+    rule: str = Field(min_length=1, max_length=500)
+    when: str | None = Field(default=None, min_length=1, max_length=500)
+    severity: Severity = "error"
+    message: str = Field(min_length=1, max_length=500)
+    fields: tuple[Identifier, ...] = Field(
+        default=(), description="The fields the finding names (default: those the rule uses)"
+    )
+    source: str | None = Field(default=None, description="Where the rule comes from (citation)")
 
 
 class Endpoint(_Strict):
@@ -172,7 +213,22 @@ class Protocol(_Strict):
     derived_scores: tuple[DerivedScoreSpec, ...] = ()
     endpoints: tuple[Endpoint, ...] = ()
     analysis_plan: tuple[AnalysisSpec, ...] = ()
-    settings: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    edit_checks: tuple[EditCheckSpec, ...] = ()
+    settings: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="Study-level settings, each checked by the instrument that reads it "
+        "(clestudy.instruments._settings)",
+    )
+
+    @field_validator("settings")
+    @classmethod
+    def _check_settings(
+        cls, value: dict[str, str | int | float | bool]
+    ) -> dict[str, str | int | float | bool]:
+        problems = settings_problems(value)
+        if problems:
+            raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
+        return value
 
     def form(self, form_id: str) -> FormSpec | None:
         """Return the form with this id, or ``None``."""
@@ -189,3 +245,7 @@ class Protocol(_Strict):
     def derived_for_form(self, form_id: str) -> tuple[DerivedScoreSpec, ...]:
         """The derived scores computed when a record of ``form_id`` is saved."""
         return tuple(d for d in self.derived_scores if d.form == form_id)
+
+    def checks_for_form(self, form_id: str) -> tuple[EditCheckSpec, ...]:
+        """The declared edit checks run when a record of ``form_id`` is saved."""
+        return tuple(c for c in self.edit_checks if c.form == form_id)

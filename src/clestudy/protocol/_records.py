@@ -30,7 +30,7 @@ from decimal import Decimal, InvalidOperation
 from clestudy.errors import RecordValidationError
 from clestudy.protocol._model import FieldSpec, FormSpec
 
-__all__ = ["StoredValue", "validate_values"]
+__all__ = ["StoredValue", "check_values", "validate_values"]
 
 StoredValue = str | int | bool | list[str]
 
@@ -93,6 +93,11 @@ def _normalise(field: FieldSpec, raw: object, where: str) -> StoredValue:
         else:
             raise bad("an integer")
         _check_range(field, Decimal(value), raw, where)
+        if field.allowed and value not in field.allowed:
+            allowed = ", ".join(map(str, field.allowed))
+            raise RecordValidationError(
+                f"{where}: field '{field.id}': {raw!r} is not one of the allowed values {allowed}"
+            )
         return value
     if field.type == "decimal":
         if isinstance(raw, bool) or not isinstance(raw, int | float | str):
@@ -155,6 +160,46 @@ def _normalise(field: FieldSpec, raw: object, where: str) -> StoredValue:
     return [c for c in codes if c in chosen]
 
 
+def check_values(
+    form: FormSpec, values: Mapping[str, object], *, where: str, require: bool = True
+) -> tuple[dict[str, StoredValue], list[str]]:
+    """Normalise ``values`` for storage and collect every problem instead of stopping at one.
+
+    Returns the values that are valid and one message per problem (an unknown field, a value that
+    does not fit its field, and, with ``require``, a required field left empty), each starting
+    with ``where`` and naming the field. :func:`validate_values` raises them together.
+
+    Examples
+    --------
+    >>> from clestudy.protocol import load_protocol
+    >>> form = load_protocol("pediatric-cle-chart-review").form("labs")
+    >>> values, problems = check_values(form, {"esr": 400, "lym": "x"}, where="P01/labs")
+    >>> print("\\n".join(problems))
+    P01/labs: field 'lbdat' is required
+    P01/labs: field 'lym': 'x' is not a decimal number
+    P01/labs: field 'esr': 400 is out of range; allowed 0 to 200 mm/h
+    """
+    out: dict[str, StoredValue] = {}
+    problems: list[str] = []
+    for key in values:
+        if form.field(key) is None:
+            known = ", ".join(f.id for f in form.fields)
+            problems.append(
+                f"{where}: '{key}' is not a field of form '{form.id}' (fields: {known})"
+            )
+    for field in form.fields:
+        raw = values.get(field.id)
+        if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+            if field.required and require:
+                problems.append(f"{where}: field '{field.id}' is required")
+            continue
+        try:
+            out[field.id] = _normalise(field, raw, where)
+        except RecordValidationError as exc:
+            problems.append(str(exc))
+    return out, problems
+
+
 def validate_values(
     form: FormSpec, values: Mapping[str, object], *, where: str
 ) -> dict[str, StoredValue]:
@@ -172,7 +217,8 @@ def validate_values(
     Raises
     ------
     RecordValidationError
-        Naming the record, the field, the value and what is allowed.
+        Naming the record, each field, the value and what is allowed: every problem of the record,
+        one per line.
 
     Examples
     --------
@@ -185,18 +231,7 @@ def validate_values(
     ...
     clestudy.errors.RecordValidationError: P01/initiation/labs: field 'esr': 400 is out of range; allowed 0 to 200 mm/h
     """
-    out: dict[str, StoredValue] = {}
-    for key in values:
-        if form.field(key) is None:
-            known = ", ".join(f.id for f in form.fields)
-            raise RecordValidationError(
-                f"{where}: '{key}' is not a field of form '{form.id}' (fields: {known})"
-            )
-    for field in form.fields:
-        raw = values.get(field.id)
-        if raw is None or (isinstance(raw, str) and raw.strip() == ""):
-            if field.required:
-                raise RecordValidationError(f"{where}: field '{field.id}' is required")
-            continue
-        out[field.id] = _normalise(field, raw, where)
+    out, problems = check_values(form, values, where=where)
+    if problems:
+        raise RecordValidationError("\n".join(problems))
     return out

@@ -13,7 +13,6 @@ Required fields do not refuse a save: a record that lacks one is saved as ``inco
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -28,7 +27,6 @@ __all__ = [
     "check_schedule",
     "derive_scores",
     "merged_input",
-    "optional_form",
 ]
 
 SaveMode = Literal["patch", "replace"]
@@ -89,13 +87,6 @@ def check_schedule(protocol: Protocol, item: RecordInput, where: str) -> FormSpe
     if item.mode not in ("patch", "replace"):
         raise InputError(f"{where}: save mode {item.mode!r} is not 'patch' or 'replace'")
     return form
-
-
-@functools.lru_cache(maxsize=256)
-def optional_form(form: FormSpec) -> FormSpec:
-    """``form`` with no required field, to validate values that may be incomplete."""
-    fields = tuple(f.model_copy(update={"required": False}) for f in form.fields)
-    return form.model_copy(update={"fields": fields})
 
 
 def merged_input(

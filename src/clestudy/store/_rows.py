@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from clestudy.errors import NotFoundError, RecordLockedError, StaleVersionError
 from clestudy.protocol import StoredValue
+from clestudy.store._audit import canonical_json
 from clestudy.store._edits import RecordInput
 from clestudy.store._schema import DerivedRow, RecordRow
 
@@ -21,6 +22,7 @@ __all__ = [
     "derived_of",
     "find_record_row",
     "full_state",
+    "new_record_row",
     "record_entity_key",
     "record_key",
     "record_state",
@@ -136,6 +138,30 @@ def check_edit(row: RecordRow | None, item: RecordInput, where: str) -> dict[str
         )
     stored: dict[str, Any] = json.loads(row.values_json)
     return stored
+
+
+def new_record_row(
+    session: Session, study_pk: int, subject_pk: int, place: tuple[str, str, int],
+    values: dict[str, StoredValue], status: str, actor: str, now: str, protocol_version: str,
+) -> RecordRow:  # fmt: skip
+    """Insert a new form record at ``place`` (visit, form, instance), version 1."""
+    visit_id, form_id, instance = place
+    row = RecordRow(
+        study_id=study_pk,
+        subject_id=subject_pk,
+        visit_key=visit_id,
+        form_key=form_id,
+        instance=instance,
+        values_json=canonical_json(values),
+        status=status,
+        created_at=now,
+        updated_at=now,
+        updated_by=actor,
+        protocol_version=protocol_version,
+    )
+    session.add(row)
+    session.flush()
+    return row
 
 
 def derived_of(session: Session, record_pk: int) -> dict[str, Any]:

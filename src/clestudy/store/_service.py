@@ -29,15 +29,16 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from clestudy.errors import InputError, NotFoundError, StaleVersionError
-from clestudy.protocol import FormSpec, Protocol, StoredValue, validate_values
+from clestudy.protocol import FormSpec, Protocol, StoredValue, check_values
 from clestudy.store._audit import GENESIS_HASH, AuditEntry, canonical_json, chain_hash, hashable
+from clestudy.store._checks import run_checks
+from clestudy.store._discrepancies import DiscrepancyMixin, sync_discrepancies
 from clestudy.store._edits import (
     RecordInput,
     SaveMode,
     check_schedule,
     derive_scores,
     merged_input,
-    optional_form,
 )
 from clestudy.store._engine import AUDIT_LOCK_KEY, is_postgres
 from clestudy.store._rows import (
@@ -47,13 +48,14 @@ from clestudy.store._rows import (
     derived_of,
     find_record_row,
     full_state,
+    new_record_row,
     record_entity_key,
     record_key,
     record_state,
     store_derived,
 )
 from clestudy.store._schema import AuditRow, RecordRow, StudyRow, SubjectRow
-from clestudy.store._snapshots import amend_protocol
+from clestudy.store._snapshots import AmendmentMixin
 from clestudy.store._status import StatusMixin, missing_required
 
 __all__ = [
@@ -82,7 +84,7 @@ def _system_clock() -> dt.datetime:
 
 
 @dataclass
-class Store(StatusMixin):
+class Store(StatusMixin, DiscrepancyMixin, AmendmentMixin):
     """A study's data in one database. Create it with :func:`clestudy.store.open_store`."""
 
     engine: Engine
@@ -156,18 +158,6 @@ class Store(StatusMixin):
         session.add(row)
         session.flush()
         return row
-
-    # -- protocol amendments -------------------------------------------------------------------
-
-    def amend_protocol(
-        self, protocol: Protocol, *, actor: str, reason: str | None = None, force: bool = False
-    ) -> list[str]:
-        """Make ``protocol`` (a new version of this study) the current one, audited ``amend``.
-
-        Refused when it would orphan saved data unless ``force`` and a ``reason`` are given;
-        returns what a forced amendment orphaned. See :mod:`clestudy.store._snapshots`.
-        """
-        return amend_protocol(self, protocol, actor=actor, reason=reason, force=force)
 
     # -- subjects -------------------------------------------------------------------------------
 
@@ -273,15 +263,21 @@ class Store(StatusMixin):
         row = find_record_row(session, subject.id, item.visit_id, item.form_id, instance)
         stored = check_edit(row, item, where)
         raw, cleared = merged_input(form, stored, item)
-        values = validate_values(optional_form(form), raw, where=where)
+        values, problems = check_values(form, raw, where=where, require=False)
+        if row is not None and values == stored and not problems:
+            return self._state(session, row, item.subject_id)  # no change: nothing written
+        warnings = run_checks(
+            self, session, subject.id, item.visit_id, form, values, problems, where
+        )
         missing = missing_required(self.protocol, form, values)
         derived = {} if missing else derive_scores(self.protocol, item.form_id, values, where)
-        if row is not None and values == stored:
-            return self._state(session, row, item.subject_id)  # no change: nothing written
         status = "incomplete" if missing else "complete"
         if row is None:
             before = None
-            row = self._insert_record(session, item, subject.id, instance, values, status, actor)
+            row = new_record_row(
+                session, self.study_pk, subject.id, (item.visit_id, item.form_id, instance),
+                values, status, actor, self._now(), self.protocol.version,
+            )  # fmt: skip
         else:
             before = self._full_state(session, row)
             self._update_record(session, row, values, status, actor, reason, where)
@@ -301,6 +297,7 @@ class Store(StatusMixin):
             after=after,
             reason=reason,
         )
+        sync_discrepancies(self, session, row, where, warnings, actor)
         return self._state(session, row, item.subject_id)
 
     def _locate(self, session: Session, item: RecordInput) -> tuple[FormSpec, SubjectRow, int, str]:
@@ -324,28 +321,6 @@ class Store(StatusMixin):
             instance = (highest or 0) + 1
             where = record_key(item.subject_id, item.visit_id, item.form_id, instance)
         return form, subject, instance, where
-
-    def _insert_record(
-        self, session: Session, item: RecordInput, subject_pk: int, instance: int,
-        values: dict[str, StoredValue], status: str, actor: str,
-    ) -> RecordRow:  # fmt: skip
-        now = self._now()
-        row = RecordRow(
-            study_id=self.study_pk,
-            subject_id=subject_pk,
-            visit_key=item.visit_id,
-            form_key=item.form_id,
-            instance=instance,
-            values_json=canonical_json(values),
-            status=status,
-            created_at=now,
-            updated_at=now,
-            updated_by=actor,
-            protocol_version=self.protocol.version,
-        )
-        session.add(row)
-        session.flush()
-        return row
 
     def _update_record(
         self, session: Session, row: RecordRow, values: dict[str, StoredValue], status: str,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,7 +30,7 @@ from clestudy.store._schema import ProtocolSnapshotRow, RecordRow, StudyRow
 if TYPE_CHECKING:
     from clestudy.store._service import Store
 
-__all__ = ["amend_protocol", "orphaned_data", "register_study", "snapshot_sha256"]
+__all__ = ["AmendmentMixin", "amend_protocol", "orphaned_data", "register_study", "snapshot_sha256"]
 
 
 def snapshot_sha256(protocol_json: str) -> str:
@@ -182,3 +182,19 @@ def amend_protocol(
         )
     store.protocol = new
     return orphans
+
+
+class AmendmentMixin:
+    """Protocol amendments of :class:`~clestudy.store.Store`."""
+
+    def amend_protocol(
+        self, protocol: Protocol, *, actor: str, reason: str | None = None, force: bool = False
+    ) -> list[str]:
+        """Make ``protocol`` (a new version of this study) the current one, audited ``amend``.
+
+        Refused when it would orphan saved data unless ``force`` and a ``reason`` are given;
+        returns what a forced amendment orphaned (see the module docstring).
+        """
+        return amend_protocol(
+            cast("Store", self), protocol, actor=actor, reason=reason, force=force
+        )
