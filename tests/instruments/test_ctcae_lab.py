@@ -160,27 +160,29 @@ def test_aminotransferase_uln_arm(term: str) -> None:
 
 @pytest.mark.parametrize("term", [ALT, AST])
 def test_aminotransferase_abnormal_baseline_arm(term: str) -> None:
-    # CTCAE v5.0 as printed (setting baseline-only): baseline 60 > ULN 40: 1.5-3.0x baseline
+    # CTCAE v5.0 as printed (the default, baseline-only): baseline 60 > ULN 40: 1.5-3.0x baseline
     # (90 <= v <= 180) 1; >3.0-5.0x (<= 300) 2; >5-20x (<= 1200) 3; >20x 4.
     cases = [(89, 0), (90, 1), (180, 1), (181, 2), (300, 2), (301, 3), (1200, 3), (1201, 4)]
     for value, expected in cases:
+        assert grade(term, value, "U/L", uln=40, baseline=60) == expected, value
         got = grade(term, value, "U/L", uln=40, baseline=60, abnormal_baseline_arm="baseline-only")
         assert got == expected, value
 
 
 @pytest.mark.parametrize("term", [ALT, AST])
-def test_abnormal_baseline_default_takes_the_worse_arm(term: str) -> None:
-    # The rule (default worse-of-both): baseline 60, ULN 40.
-    # value 60: baseline arm 1.0x -> 0; ULN arm 1.5x ULN -> 1; worse -> 1.
-    assert grade(term, 60, "U/L", uln=40, baseline=60) == 1
-    assert grade(term, 60, "U/L", uln=40, baseline=60, abnormal_baseline_arm="baseline-only") == 0
-    # value 210: baseline arm 3.5x -> 2; ULN arm 5.25x -> 3; worse -> 3.
-    assert grade(term, 210, "U/L", uln=40, baseline=60) == 3
-    assert grade(term, 210, "U/L", uln=40, baseline=60, abnormal_baseline_arm="baseline-only") == 2
+def test_abnormal_baseline_worse_of_both_setting_takes_the_worse_arm(term: str) -> None:
+    # The documented setting worse-of-both: baseline 60, ULN 40.
+    worse = "worse-of-both"
+    # value 60: baseline arm 1.0x -> 0; ULN arm 1.5x ULN -> 1; worse -> 1 (default: 0).
+    assert grade(term, 60, "U/L", uln=40, baseline=60, abnormal_baseline_arm=worse) == 1
+    assert grade(term, 60, "U/L", uln=40, baseline=60) == 0
+    # value 210: baseline arm 3.5x -> 2; ULN arm 5.25x -> 3; worse -> 3 (default: 2).
+    assert grade(term, 210, "U/L", uln=40, baseline=60, abnormal_baseline_arm=worse) == 3
+    assert grade(term, 210, "U/L", uln=40, baseline=60) == 2
     # value 1000: baseline arm 16.7x -> 3; ULN arm 25x -> 4; worse -> 4.
-    assert grade(term, 1000, "U/L", uln=40, baseline=60) == 4
+    assert grade(term, 1000, "U/L", uln=40, baseline=60, abnormal_baseline_arm=worse) == 4
     # value 301: baseline arm 5.02x -> 3; ULN arm 7.5x -> 3: both arms agree.
-    assert grade(term, 301, "U/L", uln=40, baseline=60) == 3
+    assert grade(term, 301, "U/L", uln=40, baseline=60, abnormal_baseline_arm=worse) == 3
 
 
 def test_baseline_record_is_graded_without_itself() -> None:
@@ -194,18 +196,18 @@ def test_bilirubin_arms() -> None:
     uln_cases = [(1.2, 0), (1.8, 1), (1.81, 2), (3.6, 2), (3.61, 3), (12, 3), (12.01, 4)]
     for value, expected in uln_cases:
         assert grade(BILI, value, "mg/dL", uln=1.2) == expected, value
-    # Baseline 2.0 > ULN, as printed (baseline-only): >1.0-1.5x baseline (2.0 < v <= 3.0) 1;
-    # >1.5-3.0x (<= 6.0) 2; >3.0x 3.
+    # Baseline 2.0 > ULN, as printed (the default, baseline-only): >1.0-1.5x baseline
+    # (2.0 < v <= 3.0) 1; >1.5-3.0x (<= 6.0) 2; >3.0x 3.
     base_cases = [(2.0, 0), (2.01, 1), (3.0, 1), (3.01, 2), (6.0, 2), (6.01, 3)]
     for value, expected in base_cases:
-        got = grade(
-            BILI, value, "mg/dL", uln=1.2, baseline=2.0, abnormal_baseline_arm="baseline-only"
-        )
-        assert got == expected, value
-    # Default worse-of-both: 2.0 is 1.67x ULN (grade 2) though 1.0x baseline (0) -> 2;
+        assert grade(BILI, value, "mg/dL", uln=1.2, baseline=2.0) == expected, value
+    # Setting worse-of-both: 2.0 is 1.67x ULN (grade 2) though 1.0x baseline (0) -> 2;
     # 3.01 is 2.5x ULN (2) and 1.5x baseline (2) -> 2; 6.01 is 5x ULN (3), 3.0x baseline (3) -> 3.
     for value, expected in [(2.0, 2), (3.01, 2), (6.01, 3)]:
-        assert grade(BILI, value, "mg/dL", uln=1.2, baseline=2.0) == expected, value
+        got = grade(
+            BILI, value, "mg/dL", uln=1.2, baseline=2.0, abnormal_baseline_arm="worse-of-both"
+        )
+        assert got == expected, value
 
 
 def test_creatinine_uln_arm() -> None:
@@ -222,6 +224,12 @@ def test_creatinine_takes_the_worse_of_uln_and_baseline_arms() -> None:
         assert grade(CREAT, value, "mg/dL", uln=1.0, baseline=0.6) == expected, value
     # umol/L: ULN 90, baseline 60, value 100 = 1.67x baseline -> 2.
     assert grade(CREAT, 100, "umol/L", uln=90, baseline=60) == 2
+    # An abnormal baseline does not switch creatinine to its baseline arm (CTCAE v5.0 lists both
+    # arms with no baseline condition): baseline 1.5 > ULN 1.0, value 3.1 = 3.1x ULN (3) and 2.07x
+    # baseline (2) -> 3 under either setting.
+    for arm in ("baseline-only", "worse-of-both"):
+        got = grade(CREAT, 3.1, "mg/dL", uln=1.0, baseline=1.5, abnormal_baseline_arm=arm)
+        assert got == 3, arm
 
 
 def test_boundary_is_exact_not_floating_point() -> None:
@@ -283,7 +291,11 @@ def test_bad_inputs_name_the_item() -> None:
 
 
 def test_settings() -> None:
-    assert ctcae_settings({}) == ("5.0", "worse-of-both")
+    assert ctcae_settings({}) == ("5.0", "baseline-only")
+    assert ctcae_settings({"ctcae_abnormal_baseline_arm": "worse-of-both"}) == (
+        "5.0",
+        "worse-of-both",
+    )
     with pytest.raises(
         InstrumentInputError, match=r"^ctcae: ctcae_version: got '5'; allowed: 5.0 or 6.0$"
     ):

@@ -28,7 +28,9 @@ _UNITS = {
     "Blood bilirubin increased": "mg/dL",
     "Creatinine increased": "mg/dL",
 }
-values = st.floats(min_value=0, max_value=1000, allow_nan=False, allow_infinity=False)
+values = st.floats(
+    min_value=0, max_value=1000, allow_nan=False, allow_infinity=False, allow_subnormal=False
+)
 limits = st.floats(min_value=0.01, max_value=500, allow_nan=False, allow_infinity=False)
 
 

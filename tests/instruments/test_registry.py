@@ -65,6 +65,8 @@ def test_derive_and_score_read_the_registry() -> None:
         (InputSpec("decimal", maximum=140, exclusive_maximum=True), 139.9, True),
         (InputSpec("decimal", maximum=140, exclusive_maximum=True), 140, False),
         (InputSpec("boolean"), 1, False),
+        (InputSpec("decimal"), float("inf"), False),
+        (InputSpec("decimal"), float("nan"), False),
         (InputSpec("text", allowed=("F", "M")), "F", True),
         (InputSpec("object"), {"nose": {}}, True),
     ],

@@ -169,6 +169,6 @@ def test_derive_sledai2k_with_settings() -> None:
 
 def test_derive_rejects_bad_setting() -> None:
     with pytest.raises(
-        InstrumentInputError, match=r"^sledai2k: sledai2k_window_days: got 14; allowed: 10 or 30$"
+        InstrumentInputError, match=r"^sledai2k_window_days: got 14; allowed: 10 or 30$"
     ):
         derive("sledai2k", {}, {"sledai2k_window_days": 14})

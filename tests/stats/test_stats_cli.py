@@ -147,7 +147,8 @@ def test_check_summary_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_check_summary_text_flags_the_wilcoxon_claim(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([*SEED003_PREDNISONE, "--p", "<0.05", "--test", "wilcoxon-exact"]) == 0
+    # an inconsistent claim exits 1, so that scripts can rely on it (issue 9 item 5)
+    assert main([*SEED003_PREDNISONE, "--p", "<0.05", "--test", "wilcoxon-exact"]) == 1
     out = capsys.readouterr().out
     assert "inconsistent  test_can_reach_p: the exact two-sided signed-rank test with n = 5 " in out
     assert "not_applicable  implied_sd_difference" in out

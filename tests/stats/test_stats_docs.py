@@ -1,4 +1,6 @@
-"""The console examples in docs/statistics.md are run and must print exactly what the doc shows."""
+"""The console examples in docs/statistics.md are run and must print exactly what the doc shows.
+
+An example may end in ``$ echo $?`` and the exit status it shows (0 when absent)."""
 
 from __future__ import annotations
 
@@ -25,5 +27,6 @@ def test_console_example(
     args: str, output: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(REPO_ROOT)
-    assert main(shlex.split(args)) == 0
+    output, _, status = output.partition("$ echo $?\n")
+    assert main(shlex.split(args)) == int(status or 0)
     assert capsys.readouterr().out == output

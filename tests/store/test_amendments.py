@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from clestudy.errors import ClestudyError, InputError
 from clestudy.protocol import Protocol, load_protocol
 from clestudy.store import Store, audit_events, open_store, verify_audit
+from clestudy.store._audit import snapshot_sha256
 from clestudy.store._schema import ProtocolSnapshotRow, StudyRow
-from clestudy.store._snapshots import snapshot_sha256
 
 OpenStudy = Callable[..., Store]
 STUDY = "pediatric-cle-chart-review"

@@ -67,13 +67,27 @@ def test_editing_any_audit_column_is_detected(
 
 
 def test_deleting_an_event_is_detected(open_study: OpenStudy, sqlite_url: str) -> None:
+    """Events 3-5 are P01's chain; deleting its second event leaves a gap in that chain."""
+    _populate(open_study, sqlite_url)
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as conn:
+        conn.execute("DROP TRIGGER audit_event_no_delete")
+        conn.execute("DELETE FROM audit_event WHERE seq = 4")
+    result = verify_audit(sqlite_url)
+    assert result.first_broken_seq == 5
+    assert result.problem == "sequence gap: expected event 2, found 3"
+
+
+def test_deleting_an_enrolment_breaks_the_subject_chain(
+    open_study: OpenStudy, sqlite_url: str
+) -> None:
+    """A subject chain starts from its enrolment event's hash (event 2, in the study chain)."""
     _populate(open_study, sqlite_url)
     with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as conn:
         conn.execute("DROP TRIGGER audit_event_no_delete")
         conn.execute("DELETE FROM audit_event WHERE seq = 2")
     result = verify_audit(sqlite_url)
     assert result.first_broken_seq == 3
-    assert result.problem == "sequence gap: expected event 2, found 3"
+    assert result.problem == "prev_hash does not match the previous event's hash"
 
 
 def test_database_refuses_update_and_delete_of_audit_rows(

@@ -13,8 +13,8 @@ from clestudy.cli import main
 from clestudy.errors import NotFoundError
 from clestudy.protocol import load_protocol
 from clestudy.store import make_engine, open_store
+from clestudy.store._audit import snapshot_sha256
 from clestudy.store._migrate import _config
-from clestudy.store._snapshots import snapshot_sha256
 
 STUDY = "pediatric-cle-chart-review"
 

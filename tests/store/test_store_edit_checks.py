@@ -7,19 +7,21 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
+from sqlalchemy import text
 
 from clestudy.errors import InputError, NotFoundError, RecordValidationError
 from clestudy.store import Store, audit_events, verify_audit
 
 OpenStudy = Callable[..., Store]
 STUDY = "lenalidomide-cle-open-label"
-TODAY = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 AE = {"aeterm": "Rash", "aestdat": "2025-03-10", "aetoxgr": 2, "aeser": False}
 
 
 def _store(open_study: OpenStudy, url: str) -> Store:
     store = open_study(url, STUDY)
-    store.clock = lambda: TODAY
+    # a fixed clock (a date-free check result) that never runs behind the registration event
+    today = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    store.clock = lambda: today
     store.add_subject("L01", arm="lenalidomide", site="site01", actor="coordinator")
     store.save_record("L01", "week_0", "vs", {"vsdat": "2025-01-06", "weight": "70"}, actor="c")
     return store
@@ -110,3 +112,18 @@ def test_a_resave_where_the_warning_no_longer_fires_resolves_it(
     assert discrepancy_event["reason"] == found.resolution
     with pytest.raises(InputError, match=r"discrepancy status 'closed' is not"):
         store.discrepancies(status="closed")
+
+
+def test_verify_names_a_discrepancy_edited_behind_the_store(
+    open_study: OpenStudy, db_url: str
+) -> None:
+    store = _store(open_study, db_url)
+    store.save_record("L01", "week_12", "vs", {"vsdat": "2025-01-01"}, actor="c")
+    assert verify_audit(db_url).ok
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE discrepancy SET status = 'resolved'"))
+    result = verify_audit(db_url)
+    assert (result.mismatched_kind, result.mismatched_record) == (
+        "discrepancy", f"{STUDY}/L01/week_12/vs/builtin.visit_window",
+    )  # fmt: skip
+    assert result.problem is not None and "edited outside clestudy" in result.problem

@@ -16,7 +16,7 @@ import sys
 import typer
 
 from clestudy import __version__
-from clestudy.cli import _audit, _capture, _demo, _immuno, _score, _stats
+from clestudy.cli import _audit, _capture, _demo, _immuno, _interop, _score, _stats
 from clestudy.errors import ClestudyError
 
 __all__ = ["app", "main"]
@@ -50,7 +50,7 @@ def _root(
     """Run clinical treatment studies in cutaneous lupus."""
 
 
-for _module in (_demo, _capture, _audit, _score, _stats, _immuno):
+for _module in (_demo, _capture, _audit, _score, _stats, _immuno, _interop):
     _module.register(app)
 
 

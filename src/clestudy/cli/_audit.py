@@ -1,8 +1,9 @@
-"""``clestudy audit``: verify the hash-chained audit trail of a database."""
+"""``clestudy audit``: verify, anchor and list the hash-chained audit trail of a database."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import typer
 
@@ -12,7 +13,8 @@ from clestudy.errors import AuditChainError, InputError
 __all__ = ["database_url", "register"]
 
 audit_app = typer.Typer(
-    help="Audit trail: verify the hash chain, list events.", no_args_is_help=True
+    help="Audit trail: verify the hash chains, anchor their heads, list events.",
+    no_args_is_help=True,
 )
 
 DB_HELP = (
@@ -33,40 +35,54 @@ def database_url(db: str | None) -> str:
     return url
 
 
+KEY_HELP = (
+    "File holding the audit key (HMAC-SHA256); default $CLESTUDY_AUDIT_KEY_FILE or "
+    "$CLESTUDY_AUDIT_KEY. With a key, every event must be keyed with it."
+)
+
+
 @audit_app.command("verify")
 def verify(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     expect_head: str | None = typer.Option(
         None,
         "--expect-head",
-        help="A head hash recorded earlier (printed by this command): fail unless the chain "
-        "still contains it, which shows events deleted from the end.",
+        help="An event hash recorded earlier (the head printed by this command): fail unless "
+        "the trail still contains it.",
     ),
+    anchor: Path | None = typer.Option(
+        None, "--anchor", help="An anchor file ('audit anchor'): every chain must extend it."
+    ),
+    key_file: Path | None = typer.Option(None, "--key-file", help=KEY_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Recompute the audit hash chain, check each record against its audit trail, and report
+    """Recompute every audit chain, check every row against its audit trail, and report
     the first problem (exit 1)."""
-    from clestudy.store import audit_events, verify_audit
+    from clestudy.store import audit_events, load_audit_key, read_anchor, verify_audit
 
     url = database_url(db)
-    result = verify_audit(url)
+    heads = None if anchor is None else read_anchor(anchor)
+    result = verify_audit(url, key=load_audit_key(key_file), anchor=heads)
     problem = None if result.ok else result.describe()
     if problem is None and expect_head is not None:
         hashes = {str(e["hash"]) for e in audit_events(url)}
-        if expect_head not in hashes and expect_head != result.head_hash:
+        if expect_head not in hashes:
             problem = (
                 f"the expected head hash {expect_head} is not in the chain of {result.events} "
-                "events: events were deleted from the end, or this is another database"
+                "events: events were deleted or rewritten (the chain cannot tell which), or "
+                "this is another database"
             )
     if as_json:
         echo_json(
             {
                 "ok": problem is None,
                 "events": result.events,
+                "chains": len(result.heads),
                 "head_hash": result.head_hash,
                 "first_broken_seq": result.first_broken_seq,
                 "mismatched_record": result.mismatched_record,
                 "problem": problem,
+                "unkeyed_checks": result.unkeyed_checks,
             }
         )
         if problem is not None:
@@ -75,6 +91,34 @@ def verify(
     if problem is not None:
         raise AuditChainError(problem)
     typer.echo(result.describe())
+
+
+@audit_app.command("anchor")
+def anchor_command(
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write the anchor to this file (default: stdout)."
+    ),
+    key_file: Path | None = typer.Option(None, "--key-file", help=KEY_HELP),
+) -> None:
+    """Verify the trail, then write its current heads (counts, hashes, time) as JSON, to keep
+    outside the database for 'audit verify --anchor'."""
+    import json
+
+    from clestudy.store import load_audit_key, make_anchor
+
+    data = make_anchor(database_url(db), key=load_audit_key(key_file))
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot write the anchor ({exc.strerror})") from None
+    typer.echo(
+        f"anchor of {data['events']} events in {len(data['chains'])} chains written to {out}"
+    )
 
 
 @audit_app.command("log")

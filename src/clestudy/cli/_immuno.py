@@ -65,30 +65,17 @@ def _study_ids(
     return None, {v.id for v in load_protocol(study or DEFAULT_STUDY).visits}
 
 
-def _store(
-    db: str,
-    study: str | None,
-    form: str,
-    rows: Sequence[dict[str, Any]],
-    why: str,
-    actor: str | None,
-) -> int:
-    """Save all rows in one transaction, merging into the visit's existing record of ``form``."""
-    from clestudy.store import RecordInput, open_store
+def _save_lab_values(
+    db: str, study: str | None, form: str, rows: Sequence[Any], reason: str, actor: str | None
+) -> None:
+    """Merge the rows (:class:`~clestudy.immuno.LabValues`) into ``form``'s records, one
+    transaction, and say how many records were saved."""
+    from clestudy.store import open_store, save_lab_values
 
     who = resolve_actor(actor)
     with open_store(database_url(db), study or DEFAULT_STUDY, actor=who) as store:
-        existing = {(r.subject_id, r.visit_id): r for r in store.records(form_id=form)}
-        records = []
-        for r in rows:
-            if not r["values"]:
-                continue
-            old = existing.get((r["subject_id"], r["visit_id"]))
-            values = {**(old.values if old else {}), **r["values"]}
-            version = old.version if old else None
-            records.append(RecordInput(r["subject_id"], r["visit_id"], form, values, 1, version))
-        store.save_records(records, actor=who, reason=why)
-    return len(records)
+        n = save_lab_values(store, form, rows, actor=who, reason=reason)
+    typer.echo(f"stored {n} {form} record(s)", err=True)
 
 
 def _dict_rows(table: Any) -> list[dict[str, Any]]:
@@ -152,48 +139,11 @@ def flow_gate(
     as_json: JsonOption = False,
 ) -> None:
     """Gate FCS files with a strategy; print populations per sample and gate, or store them."""
-    from clestudy.immuno import (
-        OFFSET_ERROR_HINT,
-        BeadCount,
-        FcsFileError,
-        FlowOptions,
-        beads_from_manifest,
-        flow_field_values,
-        gate_batch,
-        parse_field_map,
-        population_records,
-        population_rows,
-        read_manifest,
-    )
+    from clestudy.immuno import FlowOptions, flow_lab_values, parse_field_map, population_rows
 
     fields = parse_field_map(field)
-    if fields and db is None:
-        # without a database nothing is stored, so a field map would be silently ignored
-        raise InputError("--field needs --db: it says which values to store in the database")
-    if db is not None and manifest is None:
-        raise InputError("--db needs --manifest (which subject and visit each file belongs to)")
-    if db is not None and not fields:
-        raise InputError("--db needs at least one --field FIELD=GATE:METRIC to store")
-    meta: list[dict[str, Any]] = []
-    dates: list[str] = []
-    beads: list[BeadCount | None] = []
-    if manifest is not None:
-        if fcs_files:
-            raise InputError("give FCS files either on the command line or in --manifest, not both")
-        subjects, visits = _study_ids(db, study, actor)
-        table = read_manifest(manifest, known_subjects=subjects, known_visits=visits)
-        meta = [
-            {"subject_id": s, "visit_id": v}
-            for s, v in zip(table["subject_id"], table["visit_id"], strict=True)
-        ]
-        dates = [str(d) for d in table["sample_date"]]
-        paths = [str(p) for p in table["path"]]
-        beads = beads_from_manifest(table, manifest)
-    elif fcs_files:
-        paths = [str(p) for p in fcs_files]
-        beads = [None] * len(paths)
-    else:
-        raise InputError("no FCS files: give them as arguments or with --manifest")
+    _check_flow_options(fields, db, manifest, fcs_files)
+    paths, samples, beads = _flow_samples(fcs_files, manifest, db, study, actor)
     options = FlowOptions(
         reference_gate=reference,
         median_channels=tuple(median),
@@ -202,6 +152,67 @@ def flow_gate(
         compensation_file=None if compensation is None else str(compensation),
         ignore_offset_error=ignore_offset_error,
     )
+    results = _gate(paths, strategy, options, beads, workers)
+    meta = [{"subject_id": m["subject_id"], "visit_id": m["visit_id"]} for m in samples]
+    full = population_rows(results, meta)
+    if db is not None:
+        rows = flow_lab_values(results, samples, fields)
+        _save_lab_values(db, study, form, rows, f"flow gating with {strategy.name}", actor)
+    if as_json:
+        _print_flow_json(results, full, meta, summary=not (median or reference or bead_gate))
+        return
+    columns = ["sample", "gate", "parent", "count", "percent_parent"]
+    columns += ["percent_reference"] if reference else []
+    columns += ["absolute_count_per_ul"] if bead_gate else []
+    _print_table(full, [*columns, *(f"median_{c}" for c in median)])
+
+
+def _check_flow_options(
+    fields: dict[str, Any], db: str | None, manifest: Path | None, fcs_files: list[Path] | None
+) -> None:
+    if fields and db is None:
+        # without a database nothing is stored, so a field map would be silently ignored
+        raise InputError("--field needs --db: it says which values to store in the database")
+    if db is not None and manifest is None:
+        raise InputError("--db needs --manifest (which subject and visit each file belongs to)")
+    if db is not None and not fields:
+        raise InputError("--db needs at least one --field FIELD=GATE:METRIC to store")
+    if manifest is not None and fcs_files:
+        raise InputError("give FCS files either on the command line or in --manifest, not both")
+    if manifest is None and not fcs_files:
+        raise InputError("no FCS files: give them as arguments or with --manifest")
+
+
+def _flow_samples(
+    fcs_files: list[Path] | None,
+    manifest: Path | None,
+    db: str | None,
+    study: str | None,
+    actor: str | None,
+) -> tuple[list[str], list[dict[str, str]], list[Any]]:
+    """The files to gate, their manifest rows (subject, visit, sample date) and counting beads."""
+    from clestudy.immuno import beads_from_manifest, read_manifest
+
+    if manifest is None:
+        paths = [str(p) for p in fcs_files or []]
+        return paths, [], [None] * len(paths)
+    subjects, visits = _study_ids(db, study, actor)
+    table = read_manifest(manifest, known_subjects=subjects, known_visits=visits)
+    samples = [
+        {"subject_id": str(s), "visit_id": str(v), "sample_date": str(d)}
+        for s, v, d in zip(
+            table["subject_id"], table["visit_id"], table["sample_date"], strict=True
+        )
+    ]
+    return [str(p) for p in table["path"]], samples, beads_from_manifest(table, manifest)
+
+
+def _gate(
+    paths: list[str], strategy: Path, options: Any, beads: list[Any], workers: int | None
+) -> Any:
+    """Gate every file; print each file's total events and warnings on stderr (QC)."""
+    from clestudy.immuno import OFFSET_ERROR_HINT, FcsFileError, gate_batch
+
     try:
         results = _run_batch(paths, strategy, options, beads, workers, gate_batch)
     except FcsFileError as exc:
@@ -214,39 +225,23 @@ def flow_gate(
         # QC: every file's total events, then its warnings (stderr: --json output stays clean)
         typer.echo(f"qc: {r.path}: {r.n_events} events in total", err=True)
         _warn(r.warnings)
-    full = population_rows(results, meta)
-    if db is not None:
-        store_rows = []
-        for r, m, date in zip(results, meta, dates, strict=True):
-            values: dict[str, Any] = dict(flow_field_values(r, fields))
-            if values:
-                values["sample_date"] = date
-            store_rows.append({**m, "values": values})
-        n = _store(db, study, form, store_rows, f"flow gating with {strategy.name}", actor)
-        typer.echo(f"stored {n} {form} record(s)", err=True)
-    if as_json:
-        if median or reference or bead_gate:
-            echo_json(full)
-            return
-        rows = population_records(results)
-        if meta:
-            for row, extra in zip(rows, full, strict=True):
-                row.update(subject_id=extra["subject_id"], visit_id=extra["visit_id"])
-        echo_json(rows)
+    return results
+
+
+def _print_flow_json(
+    results: Any, full: list[dict[str, Any]], meta: list[dict[str, str]], *, summary: bool
+) -> None:
+    """Every column when medians, a reference or beads were asked for, else the summary rows."""
+    from clestudy.immuno import population_records
+
+    if not summary:
+        echo_json(full)
         return
-    _print_table(
-        full,
-        [
-            "sample",
-            "gate",
-            "parent",
-            "count",
-            "percent_parent",
-            *(["percent_reference"] if reference else []),
-            *(["absolute_count_per_ul"] if bead_gate else []),
-            *(f"median_{c}" for c in median),
-        ],
-    )
+    rows = population_records(results)
+    if meta:
+        for row, extra in zip(rows, full, strict=True):
+            row.update(subject_id=extra["subject_id"], visit_id=extra["visit_id"])
+    echo_json(rows)
 
 
 def _run_batch(
@@ -332,6 +327,7 @@ def qpcr_ifn_score(
         QpcrSettings,
         ifn_score,
         ifn_score_records,
+        qpcr_lab_values,
         read_manifest,
         read_plate_csv,
     )
@@ -373,16 +369,8 @@ def qpcr_ifn_score(
             m = meta[str(r["sample"])]
             r.update(subject_id=m["subject_id"], visit_id=m["visit_id"])
     if db is not None:
-        rows = [
-            {
-                "subject_id": r["subject_id"],
-                "visit_id": r["visit_id"],
-                "values": {"ifn_score": r["ifn_score"]},
-            }
-            for r in records
-        ]
-        n = _store(db, study, form, rows, f"interferon score from {ct.name}", actor)
-        typer.echo(f"stored {n} {form} record(s)", err=True)
+        rows = qpcr_lab_values(records)
+        _save_lab_values(db, study, form, rows, f"interferon score from {ct.name}", actor)
     if as_json:
         echo_json(records)
         return
@@ -411,7 +399,7 @@ def ihc_import(
     as_json: JsonOption = False,
 ) -> None:
     """Positive cells per mm2 (CD3, CD4, CD8, CXCL10) and mucin area fraction per biopsy."""
-    from clestudy.immuno import ihc_densities, ihc_wide, read_ihc_manifest, read_qupath_csv
+    from clestudy.immuno import ihc_densities, ihc_lab_values, read_ihc_manifest, read_qupath_csv
 
     subjects, visits = _study_ids(db, study, actor)
     table = read_ihc_manifest(manifest, known_subjects=subjects, known_visits=visits)
@@ -419,17 +407,8 @@ def ihc_import(
     dens = ihc_densities(read_qupath_csv(measurements), table, annotations=extra)
     rows = [{k: _finite(v) for k, v in rec.items()} for rec in _dict_rows(dens)]  # NaN -> null
     if db is not None:
-        wide = _dict_rows(ihc_wide(dens))
-        store_rows = [
-            {
-                "subject_id": w.pop("subject_id"),
-                "visit_id": w.pop("visit_id"),
-                "values": {f"skin_{k}": v for k, v in w.items() if _finite(v) is not None},
-            }
-            for w in wide
-        ]
-        n = _store(db, study, form, store_rows, f"IHC import from {measurements.name}", actor)
-        typer.echo(f"stored {n} {form} record(s)", err=True)
+        values = ihc_lab_values(dens)
+        _save_lab_values(db, study, form, values, f"IHC import from {measurements.name}", actor)
     if as_json:
         echo_json(rows)
         return

@@ -30,8 +30,13 @@ def score(
     ),
 ) -> None:
     """Score one JSON object with a validated clinical instrument (see docs/instruments.md)."""
-    payload = read_json_input(source)
     name = "<stdin>" if source == "-" else source
+    try:
+        payload = read_json_input(source)
+    except RecursionError:  # json.loads on e.g. 100 000 nested '['
+        raise InputError(
+            f"{name}: invalid JSON: nested too deeply; allowed: one JSON object of item values"
+        ) from None
     try:
         result = score_payload(instrument, payload)
     except InputError as exc:

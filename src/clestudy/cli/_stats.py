@@ -25,6 +25,8 @@ stats_app = typer.Typer(
 )
 
 MISSING_TEXT = frozenset({"", "NA", "NaN", "nan"})
+#: Largest stats CSV read, in bytes (256 MiB): a bound on memory, not a property of the data.
+MAX_CSV_BYTES = 256 << 20
 
 
 def _jsonable(value: Any) -> Any:
@@ -44,14 +46,19 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [_jsonable(dict(row)) for row in frame.to_dict(orient="records")]
 
 
-def read_long_csv(path: Path) -> pd.DataFrame:
+def read_long_csv(path: Path, *, max_bytes: int = MAX_CSV_BYTES) -> pd.DataFrame:
     """Read a CSV into text columns indexed by file line number (so errors can name the line).
 
     Lines starting with ``#`` and blank lines are skipped; ``NA``, ``NaN`` and empty cells are
-    missing values.
+    missing values. Each line is one record (a quoted field cannot span lines), read in the
+    :mod:`csv` module's strict mode: an unclosed quote is an error naming the line, as is a row
+    whose field count differs from the header's. Files above ``max_bytes`` are refused.
     """
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise InputError(f"{path}: {size} bytes; a stats CSV is read whole, so at most {max_bytes}")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -63,8 +70,9 @@ def read_long_csv(path: Path) -> pd.DataFrame:
     ]
     if not numbered:
         raise InputError(f"{path}: no header line; the file is empty")
-    rows = list(csv.reader(line for _, line in numbered))
+    rows = [_csv_line(path, number, line) for number, line in numbered]
     header = [name.strip() for name in rows[0]]
+    _check_header(path, numbered[0][0], header)
     for (number, _), fields in zip(numbered[1:], rows[1:], strict=True):
         if len(fields) != len(header):
             raise InputError(
@@ -75,26 +83,50 @@ def read_long_csv(path: Path) -> pd.DataFrame:
     return pd.DataFrame(body, columns=header, index=index, dtype=object)
 
 
+def _csv_line(path: Path, number: int, line: str) -> list[str]:
+    try:
+        return next(csv.reader([line], strict=True))
+    except csv.Error as exc:
+        raise InputError(f"{path}: line {number}: malformed CSV line: {exc}") from None
+
+
+def _check_header(path: Path, number: int, header: list[str]) -> None:
+    seen: set[str] = set()
+    for position, name in enumerate(header, start=1):
+        if not name:
+            raise InputError(f"{path}: line {number}: column {position} of the header has no name")
+        if name in seen:
+            raise InputError(f"{path}: line {number}: column {name!r} appears twice in the header")
+        seen.add(name)
+
+
+def _g(value: Any, spec: str = ".4g") -> str:
+    """A number for the text output; a statistic that is not defined prints as 'n/a', never nan."""
+    if isinstance(value, float | np.floating) and not math.isfinite(value):
+        return "n/a"
+    return format(value, spec)
+
+
 def _print_paired(frame: pd.DataFrame) -> None:
     for row in frame.to_dict(orient="records"):
         typer.echo(
-            f"{row['measure']}: n = {row['n_pairs']}, mean {row['mean_before']:.4g} -> "
-            f"{row['mean_after']:.4g} (difference {row['mean_difference']:.4g})"
+            f"{row['measure']}: n = {row['n_pairs']}, mean {_g(row['mean_before'])} -> "
+            f"{_g(row['mean_after'])} (difference {_g(row['mean_difference'])})"
         )
         typer.echo(
-            f"  t({row['t_df']:.0f}) = {row['t_statistic']:.4g}, p = {row['p_t']:.4g}; "
-            f"Wilcoxon exact p = {row['p_wilcoxon_exact']:.4g}, asymptotic p = "
-            f"{row['p_wilcoxon_asymptotic']:.4g}; sign test p = {row['p_sign']:.4g}"
+            f"  t({_g(row['t_df'], '.0f')}) = {_g(row['t_statistic'])}, p = {_g(row['p_t'])}; "
+            f"Wilcoxon exact p = {_g(row['p_wilcoxon_exact'])}, asymptotic p = "
+            f"{_g(row['p_wilcoxon_asymptotic'])}; sign test p = {_g(row['p_sign'])}"
         )
         typer.echo(
-            f"  Hodges-Lehmann {row['hodges_lehmann']:.4g} ({row['hl_ci_low']:.4g} to "
-            f"{row['hl_ci_high']:.4g}, achieved level {row['hl_ci_achieved_level']:.2%}); "
-            f"d_z = {row['cohen_dz']:.4g}"
+            f"  Hodges-Lehmann {_g(row['hodges_lehmann'])} ({_g(row['hl_ci_low'])} to "
+            f"{_g(row['hl_ci_high'])}, achieved level {_g(row['hl_ci_achieved_level'], '.2%')}); "
+            f"d_z = {_g(row['cohen_dz'])}"
         )
         verdict = "significant" if row["significant"] else "not significant"
         typer.echo(
             f"  rule {row['rule']}: {verdict}, decided by {row['decided_by']} "
-            f"(p = {row['p_decisive']:.4g})"
+            f"(p = {_g(row['p_decisive'])})"
         )
         for warning in row["warnings"]:
             typer.echo(f"  warning [{warning['code']}]: {warning['message']}")
@@ -157,7 +189,10 @@ def check_summary(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list, one object a check."),
 ) -> None:
     """Check a published paired summary: GRIM, the implied SD of the differences and pre/post
-    correlation, and whether the named test can reach the printed p at this n."""
+    correlation, and whether the named test can reach the printed p at this n.
+
+    Exit status: 0 when every check is consistent (or not applicable), 1 when any check is
+    inconsistent (so that scripts can rely on it), 2 for bad input."""
     result = check_published_summary(
         n=n,
         mean_before=mean_before,
@@ -171,9 +206,11 @@ def check_summary(
     )
     if as_json:
         echo_json(_records(result))
-        return
-    for row in result.to_dict(orient="records"):
-        typer.echo(f"{row['status']:>14}  {row['check']}: {row['message']}")
+    else:
+        for row in result.to_dict(orient="records"):
+            typer.echo(f"{row['status']:>14}  {row['check']}: {row['message']}")
+    if (result["status"] == "inconsistent").any():
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

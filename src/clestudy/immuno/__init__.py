@@ -2,7 +2,8 @@
 
 Files in, tidy tables out. FlowKit does the FCS reading and the gate geometry; this package
 validates the inputs, runs batches in parallel processes, and turns results into DataFrames with
-snake_case columns. It knows nothing of the store: the CLI stores the tables.
+snake_case columns, and maps results to form values (:class:`LabValues`). It knows nothing of
+the store: :func:`clestudy.store.save_lab_values` stores them.
 
 Examples
 --------
@@ -44,6 +45,12 @@ from clestudy.immuno._ihc import (
     read_ihc_manifest,
     read_qupath_csv,
 )
+from clestudy.immuno._lab_values import (
+    LabValues,
+    flow_lab_values,
+    ihc_lab_values,
+    qpcr_lab_values,
+)
 from clestudy.immuno._manifest import FLOW_MANIFEST_COLUMNS, read_manifest
 from clestudy.immuno._qpcr import (
     DEFAULT_IFN_GENES,
@@ -83,6 +90,7 @@ __all__ = [
     "GateRef",
     "GatingStrategyError",
     "IfnScoreResult",
+    "LabValues",
     "ManifestError",
     "MeasurementFileError",
     "PlateFileError",
@@ -91,17 +99,20 @@ __all__ = [
     "beads_from_manifest",
     "default_workers",
     "flow_field_values",
+    "flow_lab_values",
     "gate_batch",
     "gate_fcs",
     "ifn_score",
     "ifn_score_records",
     "ifn_zscore",
     "ihc_densities",
+    "ihc_lab_values",
     "ihc_wide",
     "load_strategy",
     "parse_field_map",
     "population_records",
     "population_rows",
+    "qpcr_lab_values",
     "read_ihc_manifest",
     "read_manifest",
     "read_plate_csv",

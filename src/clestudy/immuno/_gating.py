@@ -156,6 +156,7 @@ def _read_sample(path: Path, ignore_offset_error: bool) -> tuple[Any, tuple[str,
         if "ignore_offset_error" in message:  # FlowIO names its own argument
             message = f"its data offset is off by one byte; {OFFSET_ERROR_HINT}"
         raise FcsFileError(f"{path}: cannot read FCS file: {message}") from None
+    _check_events_finite(path, sample)
     notes = []
     for w in caught:
         if issubclass(w.category, UserWarning):
@@ -163,6 +164,20 @@ def _read_sample(path: Path, ignore_offset_error: bool) -> tuple[Any, tuple[str,
         else:  # deprecations and the like are for developers, not QC: pass them on
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
     return sample, tuple(notes)
+
+
+def _check_events_finite(path: Path, sample: Any) -> None:
+    """A NaN or infinite event value was not measured: refuse the file rather than gate or count
+    it (FlowKit would silently leave such events outside every gate but in the total)."""
+    events = np.asarray(sample.get_events(source="raw"), dtype=float)
+    bad = ~np.isfinite(events)
+    if bad.any():
+        event, channel = (int(i[0]) for i in np.nonzero(bad))
+        raise FcsFileError(
+            f"{path}: event {event + 1}, channel {sample.pnn_labels[channel]}: "
+            f"{float(events[event, channel])!r} is not a finite number ({int(bad.sum())} such "
+            "value(s) in the file)"
+        )
 
 
 def _check_channels(path: Path, sample: Any, needed: dict[str, str]) -> None:

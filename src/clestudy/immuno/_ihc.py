@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from clestudy.immuno._csv import parse_number, read_text_table
 from clestudy.immuno._errors import MeasurementFileError
 from clestudy.immuno._manifest import read_manifest
 
@@ -48,19 +49,20 @@ _POSITIVE_CLASS = re.compile(r"(?:^|:\s*)(?:positive|[123]\+)$", re.IGNORECASE)
 def read_qupath_csv(path: str | Path) -> pd.DataFrame:
     """Read a QuPath measurement export (comma- or tab-separated) as text-preserving columns.
 
+    Returns
+    -------
+    pandas.DataFrame
+        The columns as stripped text, indexed by file line (``line``); :func:`ihc_densities`
+        parses the numbers it uses, naming the line of a bad one.
+
     Raises
     ------
     MeasurementFileError
-        A missing file or a table without the ``Image`` column.
+        A missing, empty or malformed file (a row wider or narrower than the header, an unclosed
+        quote: see :func:`~clestudy.immuno._csv.read_text_table`) or no ``Image`` column.
     """
     path = Path(path)
-    if not path.is_file():
-        raise MeasurementFileError(f"{path}: no such measurement file")
-    with path.open(encoding="utf-8-sig") as handle:
-        header = handle.readline()
-    sep = "\t" if header.count("\t") > header.count(",") else ","
-    table = pd.read_csv(path, sep=sep, encoding="utf-8-sig")
-    table.columns = pd.Index([str(c).strip() for c in table.columns])
+    table = read_text_table(path, what="measurement export", error=MeasurementFileError, sep=None)
     if "Image" not in table.columns:
         raise MeasurementFileError(
             f"{path}: no 'Image' column; is this a QuPath measurement export? "
@@ -107,7 +109,41 @@ def _column(table: pd.DataFrame, pattern: re.Pattern[str], what: str) -> str:
 
 def _image_areas_um2(annotations: pd.DataFrame) -> pd.Series:
     area = _column(annotations, _AREA, "'Area µm^2' (calibrated image)")
-    return annotations.groupby("Image")[area].sum()
+    return _numbers(annotations, area).groupby(annotations["Image"]).sum()
+
+
+def _numbers(table: pd.DataFrame, column: str, *, whole: bool = False) -> pd.Series:
+    """A column of counts or areas as floats >= 0 (NaN where blank); a bad cell names its line."""
+    source = table.attrs.get("source", "measurements")
+    label = "line" if table.index.name == "line" else "row"
+    out = []
+    for index, value in table[column].items():
+        if value is None or (isinstance(value, float) and np.isnan(value)) or str(value) == "":
+            out.append(np.nan)
+            continue
+        where = f"{source}: {label} {index}: {column}"
+        if isinstance(value, bool | np.bool_):
+            raise MeasurementFileError(f"{where}: {value!r} is not a number")
+        number = parse_number(
+            str(value).strip(), where=where, error=MeasurementFileError, minimum=0.0, whole=whole
+        )
+        out.append(number)
+    return pd.Series(out, index=table.index, dtype=float)
+
+
+def _check_detections(measurements: pd.DataFrame, positive: pd.Series) -> None:
+    """Positive cells are among the detected cells: ``Num Positive <= Num Detections``."""
+    if "Num Detections" not in measurements.columns:
+        return
+    detections = _numbers(measurements, "Num Detections", whole=True)
+    over = (positive > detections).to_numpy()
+    if over.any():
+        index = measurements.index[over][0]
+        label = "line" if measurements.index.name == "line" else "row"
+        raise MeasurementFileError(
+            f"{measurements.attrs.get('source', 'measurements')}: {label} {index}: Num Positive "
+            f"{positive[index]:g} is more than Num Detections {detections[index]:g}"
+        )
 
 
 def ihc_densities(
@@ -138,7 +174,9 @@ def ihc_densities(
     ------
     MeasurementFileError
         An image of the manifest absent from the export (a cell marker's image without detection
-        rows, or without a ``Num Positive`` value), an unknown marker, or a missing column.
+        rows, or without a ``Num Positive`` value), an unknown marker, a missing column, a count
+        or area that is not a finite number >= 0 (a count must be whole), more positive cells
+        than detections, a stained area larger than the tissue, or a density that overflows.
 
     Examples
     --------
@@ -163,7 +201,9 @@ def ihc_densities(
         counts = positive.groupby(measurements["Image"]).sum()
     else:
         # min_count: an image whose annotations carry no Num Positive at all is NaN, not 0 cells
-        counts = measurements.groupby("Image")["Num Positive"].sum(min_count=1)
+        positive_cells = _numbers(measurements, "Num Positive", whole=True)
+        _check_detections(measurements, positive_cells)
+        counts = positive_cells.groupby(measurements["Image"]).sum(min_count=1)
     mucin_col = None
     rows = []
     for rec in manifest.to_dict("records"):
@@ -176,7 +216,7 @@ def ihc_densities(
         if image not in areas.index:
             raise MeasurementFileError(f"{where}: image not found in {source}")
         area_um2 = float(areas[image])
-        if area_um2 <= 0:
+        if not area_um2 / 1e6 > 0:  # zero, or so small that mm^2 underflow to zero
             raise MeasurementFileError(f"{where}: annotated tissue area is {area_um2} µm^2")
         row = {
             "subject_id": rec["subject_id"],
@@ -191,15 +231,31 @@ def ihc_densities(
         }
         if marker.lower() == "mucin":
             mucin_col = mucin_col or _column(area_table, _MUCIN_AREA, "'Mucin area µm^2'")
-            stained = float(area_table.loc[area_table["Image"] == image, mucin_col].sum())
+            mucin = _numbers(area_table, mucin_col)
+            stained = float(mucin[(area_table["Image"] == image).to_numpy()].sum())
+            if stained > area_um2:
+                raise MeasurementFileError(
+                    f"{where}: {mucin_col} {stained:g} is larger than the tissue area "
+                    f"{area_um2:g} µm^2 it was measured in"
+                )
             row["stained_area_mm2"] = stained / 1e6
             row["stained_area_fraction"] = stained / area_um2
         else:
             n = _positive_cells(counts, image, is_detection, where, source)
             row["positive_cells"] = n
             row["positive_per_mm2"] = n / (area_um2 / 1e6)
+        _check_finite(row, where)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _check_finite(row: dict[str, object], where: str) -> None:
+    """Densities of a tissue area too small for floating point overflow: refuse, never print inf."""
+    for name, value in row.items():
+        if isinstance(value, float) and np.isinf(value):
+            raise MeasurementFileError(
+                f"{where}: {name} is not a finite number (tissue area {row['area_mm2']!r} mm^2)"
+            )
 
 
 def _positive_cells(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from clestudy.immuno._csv import read_text_table
 from clestudy.immuno._errors import ManifestError
 
 __all__ = ["FLOW_MANIFEST_COLUMNS", "read_manifest"]
@@ -73,19 +74,16 @@ def read_manifest(
     [['slide1', 'S01', 2]]
     """
     path = Path(path)
-    if not path.is_file():
-        raise ManifestError(f"{path}: no such manifest file")
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    table.columns = pd.Index([str(c).strip().lower() for c in table.columns])
+    table = read_text_table(path, what="manifest", error=ManifestError)
+    table.columns = pd.Index([str(c).lower() for c in table.columns])
     missing = [c for c in (key, *required) if c not in table.columns]
     if missing:
         raise ManifestError(
             f"{path}: missing column(s) {', '.join(dict.fromkeys(missing))}; "
             f"found {', '.join(table.columns)}"
         )
-    for column in table.columns:
-        table[column] = table[column].str.strip()
-    table["line"] = range(2, len(table) + 2)
+    table["line"] = table.index.to_numpy()
+    table = table.reset_index(drop=True)
     seen: dict[tuple[str, ...], int] = {}
     seen_keys: dict[str, int] = {}
     resolved: list[str] = []

@@ -24,6 +24,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from clestudy.errors import InputError
+from clestudy.immuno._csv import parse_number, read_text_table
 from clestudy.immuno._errors import PlateFileError
 
 __all__ = [
@@ -79,6 +81,20 @@ class QpcrSettings:
     replicate_sd_max: float = 0.5
     control_value: str = "control"
 
+    def __post_init__(self) -> None:
+        numbers = {"max_cycle": self.max_cycle, "replicate_sd_max": self.replicate_sd_max}
+        for name, value in numbers.items():
+            if not (math.isfinite(value) and value >= 0):
+                raise InputError(
+                    f"qPCR settings: {name} = {value!r}; allowed: a finite number >= 0"
+                )
+        if self.max_cycle == 0:
+            raise InputError("qPCR settings: max_cycle = 0; allowed: the run's cycle count, > 0")
+        if not math.isfinite(self.threshold):
+            raise InputError(f"qPCR settings: threshold = {self.threshold!r}; allowed: finite")
+        if not self.genes or not self.reference_genes:
+            raise InputError("qPCR settings: at least one target and one reference gene needed")
+
 
 @dataclass(frozen=True)
 class IfnScoreResult:
@@ -107,13 +123,14 @@ def read_plate_csv(path: str | Path, *, sample_type_column: str = "sample_type")
     Raises
     ------
     PlateFileError
-        A missing column or a Ct that is neither a number nor ``Undetermined``.
+        A missing, empty or malformed file (see :func:`~clestudy.immuno._csv.read_text_table`),
+        a missing column, an empty sample, gene or sample type, or a Ct that is neither a finite
+        number >= 0 nor ``Undetermined``. A Ct beyond the run's cycles is refused by
+        :func:`ifn_score`, which knows the cycle count.
     """
     path = Path(path)
-    if not path.is_file():
-        raise PlateFileError(f"{path}: no such file")
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    columns = {str(c).strip().lower(): str(c) for c in raw.columns}
+    raw = read_text_table(path, what="plate export", error=PlateFileError)
+    columns = {str(c).lower(): str(c) for c in raw.columns}
     wanted = ["sample", "gene", "ct", sample_type_column.lower()]
     missing = [c for c in wanted if c not in columns]
     if missing:
@@ -122,30 +139,34 @@ def read_plate_csv(path: str | Path, *, sample_type_column: str = "sample_type")
         )
     out = pd.DataFrame(
         {
-            "sample": raw[columns["sample"]].str.strip(),
-            "gene": raw[columns["gene"]].str.strip(),
-            "sample_type": raw[columns[sample_type_column.lower()]].str.strip(),
-            "well": raw[columns["well"]].str.strip() if "well" in columns else "",
-            "line": np.arange(2, len(raw) + 2),
+            "sample": raw[columns["sample"]].to_numpy(),
+            "gene": raw[columns["gene"]].to_numpy(),
+            "sample_type": raw[columns[sample_type_column.lower()]].to_numpy(),
+            "well": raw[columns["well"]].to_numpy() if "well" in columns else "",
+            "line": raw.index.to_numpy(),
         }
     )
+    for column in ("sample", "gene", sample_type_column.lower()):
+        empty = raw[columns[column]].eq("")
+        if empty.any():
+            raise PlateFileError(f"{path}: line {raw.index[empty][0]}: {column} is empty")
     cts: list[float] = []
     for line, text in zip(out["line"], raw[columns["ct"]], strict=True):
-        value = str(text).strip()
+        value = str(text)
         if value.lower() == _UNDETERMINED:
             cts.append(math.nan)
             continue
+        where = f"{path}: line {line}: ct"
         try:
-            ct = float(value)
+            float(value)
         except ValueError:
             raise PlateFileError(
-                f"{path}: line {line}: ct: {value!r} is neither a number nor 'Undetermined'"
+                f"{where}: {value!r} is neither a number nor 'Undetermined'"
             ) from None
-        if not math.isfinite(ct) or ct < 0:
-            raise PlateFileError(f"{path}: line {line}: ct: {value!r} must be a number >= 0")
-        cts.append(ct)
+        cts.append(parse_number(value, where=where, error=PlateFileError, minimum=0.0))
     out.insert(2, "ct", cts)
     out.insert(3, "undetermined", out["ct"].isna())
+    out.attrs["source"] = str(path)
     return out
 
 
@@ -169,7 +190,10 @@ def ifn_score(plate: pd.DataFrame, settings: QpcrSettings | None = None) -> IfnS
     Raises
     ------
     PlateFileError
-        No control sample, a sample with two sample types, or a gene without a usable Ct.
+        No control sample, a sample with two sample types, a gene without a usable Ct, a Ct
+        above ``settings.max_cycle`` (a Ct counts cycles, so it cannot exceed the run's cycle
+        count: MIQE, Bustin SA et al., Clin Chem 2009;55:611-22, doi:10.1373/clinchem.2008.112797),
+        or Cts so far apart that a fold change is not a finite number.
 
     Notes
     -----
@@ -192,6 +216,8 @@ def ifn_score(plate: pd.DataFrame, settings: QpcrSettings | None = None) -> IfnS
     12.8
     """
     s = settings or QpcrSettings()
+    source = str(plate.attrs.get("source", "plate"))
+    _check_cycles(plate, s, source)
     warnings: list[str] = []
     plate = _apply_undetermined(plate, s, warnings)
     replicates = _summarise_replicates(plate, s, warnings)
@@ -213,11 +239,7 @@ def ifn_score(plate: pd.DataFrame, settings: QpcrSettings | None = None) -> IfnS
         raise PlateFileError(
             f"no healthy control on the plate: no sample has sample type {s.control_value!r}"
         )
-    delta_ct = ct[list(s.genes)].sub(ct[list(s.reference_genes)].mean(axis=1), axis=0)
-    calibrator = delta_ct[is_control].mean(axis=0)
-    rq: pd.DataFrame = 2.0 ** (-(delta_ct - calibrator))
-    fold = rq / rq[is_control].median(axis=0)
-    score = fold.median(axis=1)
+    delta_ct, rq, fold, score = _fold_changes(ct, is_control, s, source)
     scores = pd.DataFrame(
         {
             "sample": types.index.astype(str),
@@ -239,6 +261,41 @@ def ifn_score(plate: pd.DataFrame, settings: QpcrSettings | None = None) -> IfnS
         }
     )
     return IfnScoreResult(scores, long, replicates, tuple(warnings))
+
+
+def _check_cycles(plate: pd.DataFrame, s: QpcrSettings, source: str) -> None:
+    """A Ct counts PCR cycles: above the run's cycle count it cannot have been measured (MIQE)."""
+    above = plate["ct"].to_numpy(dtype=float) > s.max_cycle
+    if above.any():
+        row = plate[above].iloc[0]
+        where = f"{source}: line {row['line']}" if "line" in plate.columns else source
+        raise PlateFileError(
+            f"{where}: ct: {float(row['ct']):g} (sample {row['sample']}, gene {row['gene']}) is "
+            f"above the run's {s.max_cycle:g} cycles; allowed: 0 to max_cycle (set it to the "
+            "cycle count of the run)"
+        )
+
+
+def _fold_changes(
+    ct: pd.DataFrame, is_control: pd.Series, s: QpcrSettings, source: str
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.Series]:
+    """dCt, RQ, fold changes and scores (module docstring); a non-finite result is an error."""
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        delta_ct = ct[list(s.genes)].sub(ct[list(s.reference_genes)].mean(axis=1), axis=0)
+        calibrator = delta_ct[is_control].mean(axis=0)
+        rq: pd.DataFrame = 2.0 ** (-(delta_ct - calibrator))
+        fold = rq / rq[is_control].median(axis=0)
+        score = fold.median(axis=1)
+    values = fold.to_numpy(dtype=float)
+    bad = ~np.isfinite(values) | (values <= 0)
+    if bad.any():
+        i, j = (int(k[0]) for k in np.nonzero(bad))
+        raise PlateFileError(
+            f"{source}: sample {fold.index[i]}, gene {fold.columns[j]}: the fold change "
+            f"underflows or overflows floating point ({float(values[i, j])!r}); the Cts of "
+            "this gene are too far apart from its controls' to be scored"
+        )
+    return delta_ct, rq, fold, score
 
 
 def _apply_undetermined(plate: pd.DataFrame, s: QpcrSettings, warnings: list[str]) -> pd.DataFrame:

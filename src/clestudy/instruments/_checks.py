@@ -8,6 +8,7 @@ not accepted where an integer score is expected, and a string is never parsed as
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
 
@@ -55,7 +56,12 @@ def join_allowed(values: Iterable[object]) -> str:
 
 
 def _fail(instrument: str, item: str, value: object, allowed: str) -> InstrumentInputError:
-    return InstrumentInputError(f"{instrument}: {item}: got {value!r}; allowed: {allowed}")
+    shown = (
+        _shown(value)
+        if isinstance(value, int | float) and not isinstance(value, bool)
+        else repr(value)
+    )
+    return InstrumentInputError(f"{instrument}: {item}: got {shown}; allowed: {allowed}")
 
 
 def check_int(instrument: str, item: str, value: object, allowed: Sequence[int]) -> int:
@@ -129,6 +135,9 @@ def check_number(
 ) -> float:
     """Return ``value`` as a float if it is a finite real number within the bounds; raise otherwise.
 
+    An integer too large for a float, ``inf``/``nan`` and a non-zero number below the smallest
+    normal float (``1e-320``) are refused: a calculator never sees an overflowing input.
+
     ``strict_minimum`` makes the lower bound exclusive (e.g. a body weight must be > 0), and
     ``strict_maximum`` the upper one.
 
@@ -151,13 +160,37 @@ def check_number(
     )
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _fail(instrument, item, value, allowed)
-    number = float(value)
+    number = _finite_float(instrument, item, value, allowed)
     if (
         not math.isfinite(number)
         or (minimum is not None and (number < minimum or (strict_minimum and number == minimum)))
         or (maximum is not None and (number > maximum or (strict_maximum and number == maximum)))
     ):
         raise _fail(instrument, item, value, allowed)
+    return number
+
+
+def _shown(value: int | float) -> str:
+    text = repr(value)
+    return text if len(text) <= 24 else f"{text[:12]}...({len(text)} digits)"
+
+
+def _finite_float(instrument: str, item: str, value: int | float, allowed: str) -> float:
+    """``value`` as a float, refusing what a float cannot hold: an integer beyond the float range
+    (overflow) and a non-zero number below the smallest normal float (underflow: ``1e-320`` keeps
+    few significant digits and its reciprocal overflows)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        raise InstrumentInputError(
+            f"{instrument}: {item}: got {_shown(value)}; it is too large for a number "
+            f"(overflow); allowed: {allowed}"
+        ) from None
+    if number != 0 and abs(number) < sys.float_info.min:
+        raise InstrumentInputError(
+            f"{instrument}: {item}: got {value!r}; it is too close to 0 for a number "
+            f"(underflow, below {sys.float_info.min:.3g}); allowed: {allowed}"
+        )
     return number
 
 

@@ -37,16 +37,19 @@ DEFAULT_CTCAE_VERSION = "5.0"
 """CTCAE v5.0 (NCI, 27 Nov 2017) unless the study selects v6.0 (setting ``ctcae_version``)."""
 
 ABNORMAL_BASELINE_ARMS: tuple[str, ...] = ("baseline-only", "worse-of-both")
-DEFAULT_ABNORMAL_BASELINE_ARM = "worse-of-both"
+DEFAULT_ABNORMAL_BASELINE_ARM = "baseline-only"
 """ALT/AST/bilirubin with an abnormal baseline (setting ``ctcae_abnormal_baseline_arm``).
 
-The sources disagree, so this is a study-level setting. The default, ``"worse-of-both"``, takes
-the worse of the ULN arm and the baseline arm, the rule clestudy's instrument specification sets
-for every baseline-relative arm (as for creatinine, where CTCAE v5.0 prints both arms): a rise
-that crosses a ULN multiple is never hidden by a high baseline, the conservative choice for a
-safety listing. ``"baseline-only"`` grades on the baseline multiples alone, as CTCAE v5.0's
-wording reads ("... x baseline if baseline was abnormal") and pharmaverse admiral implements
-(``derive_var_atoxgr``; reference/instruments.md §4.3)."""
+The default, ``"baseline-only"``, grades on the baseline multiples alone, as CTCAE v5.0 prints
+the criteria of these terms: "... x ULN if baseline was normal; ... x baseline if baseline was
+abnormal" (the baseline arm *instead of* the ULN arm), and as pharmaverse admiral implements them
+(``derive_var_atoxgr``). ``"worse-of-both"`` takes the worse of the ULN arm and the baseline arm
+(a rise that crosses a ULN multiple is never hidden by a high baseline): a documented, more
+conservative study-level choice. Creatinine always takes the worse of its two arms, because its
+CTCAE v5.0 definition lists both without a baseline condition.
+
+Source: NCI CTCAE v5.0 (27 Nov 2017), Investigations: Alanine aminotransferase increased,
+Aspartate aminotransferase increased, Blood bilirubin increased."""
 
 # Decreased counts, v5.0: (grade, value below this many 10^9/L); grade 1 is <LLN down to the last.
 _CELLS_V5: dict[str, tuple[tuple[int, Fraction], ...]] = {
@@ -63,39 +66,40 @@ _HEMOGLOBIN: dict[str, tuple[tuple[int, Fraction], ...]] = {
     "g/L": ((3, Fraction(80)), (2, Fraction(100))),
     "mmol/L": ((3, exact(4.9)), (2, exact(6.2))),
 }
-# Increased terms: (grade, multiple, inclusive) from the highest grade down.
-_Arm = tuple[tuple[int, Fraction, bool], ...]
-_ULN_AMINOTRANSFERASE: _Arm = (
+# Increased terms: a threshold ladder per reference (ULN or baseline), from the highest grade down:
+# (grade, multiple of the reference, whether the multiple itself reaches the grade).
+_ThresholdLadder = tuple[tuple[int, Fraction, bool], ...]
+_ULN_AMINOTRANSFERASE: _ThresholdLadder = (
     (4, exact(20.0), False),
     (3, exact(5.0), False),
     (2, exact(3.0), False),
     (1, Fraction(1), False),
 )
-_BASE_AMINOTRANSFERASE: _Arm = (
+_BASE_AMINOTRANSFERASE: _ThresholdLadder = (
     (4, exact(20.0), False),
     (3, exact(5.0), False),
     (2, exact(3.0), False),
     (1, exact(1.5), True),
 )
-_ULN_BILIRUBIN: _Arm = (
+_ULN_BILIRUBIN: _ThresholdLadder = (
     (4, exact(10.0), False),
     (3, exact(3.0), False),
     (2, exact(1.5), False),
     (1, Fraction(1), False),
 )
-_BASE_BILIRUBIN: _Arm = (
+_BASE_BILIRUBIN: _ThresholdLadder = (
     (4, exact(10.0), False),
     (3, exact(3.0), False),
     (2, exact(1.5), False),
     (1, Fraction(1), False),
 )
-_ULN_CREATININE: _Arm = (
+_ULN_CREATININE: _ThresholdLadder = (
     (4, exact(6.0), False),
     (3, exact(3.0), False),
     (2, exact(1.5), False),
     (1, Fraction(1), False),
 )
-_BASE_CREATININE: _Arm = ((3, exact(3.0), False), (2, exact(1.5), False))
+_BASE_CREATININE: _ThresholdLadder = ((3, exact(3.0), False), (2, exact(1.5), False))
 
 _FAMILY: dict[str, str] = {
     **dict.fromkeys(_CELLS_V5, "cells"),
@@ -138,8 +142,8 @@ class LabGrade:
     reason: str
 
 
-def _arm_grade(value: Fraction, reference: Fraction, arm: _Arm) -> int:
-    for grade, multiple, inclusive in arm:
+def _ladder_grade(value: Fraction, reference: Fraction, ladder: _ThresholdLadder) -> int:
+    for grade, multiple, inclusive in ladder:
         limit = multiple * reference
         if value > limit or (inclusive and value == limit):
             return grade
@@ -183,20 +187,20 @@ def _grade_increased(
     if uln is None:
         return LabGrade(term, version, None, False, "ULN missing: grading needs the lab's ULN")
     if term == "Creatinine increased":
-        by_uln = _arm_grade(value, uln, _ULN_CREATININE)
+        by_uln = _ladder_grade(value, uln, _ULN_CREATININE)
         if baseline is None:
             return LabGrade(term, version, by_uln, True, "x ULN (no baseline)")
-        by_base = _arm_grade(value, baseline, _BASE_CREATININE)
+        by_base = _ladder_grade(value, baseline, _BASE_CREATININE)
         return LabGrade(term, version, max(by_uln, by_base), True, "worse of x ULN and x baseline")
     uln_arm, base_arm = (
         (_ULN_BILIRUBIN, _BASE_BILIRUBIN)
         if term == "Blood bilirubin increased"
         else (_ULN_AMINOTRANSFERASE, _BASE_AMINOTRANSFERASE)
     )
-    by_uln = _arm_grade(value, uln, uln_arm)
+    by_uln = _ladder_grade(value, uln, uln_arm)
     if baseline is None or baseline <= uln:
         return LabGrade(term, version, by_uln, True, "x ULN (baseline normal or not given)")
-    by_base = _arm_grade(value, baseline, base_arm)
+    by_base = _ladder_grade(value, baseline, base_arm)
     if abnormal_arm == "worse-of-both":
         return LabGrade(
             term,
@@ -227,7 +231,8 @@ def ctcae_lab_grade(
     the LLN. Without an LLN a value at or above the grade-2 threshold is *not gradable*, never 0.
     Anaemia: grade 3 at Hgb < 8.0 g/dL (80 g/L, 4.9 mmol/L) or when a transfusion is indicated;
     grade 4 is clinical only (no Hgb number defines it). ALT/AST/bilirubin: multiples of ULN when
-    the baseline is normal (or not given), of the baseline when the baseline is above the ULN.
+    the baseline is normal (or not given), of the baseline instead when the baseline is above the
+    ULN (by default; see ``abnormal_baseline_arm``).
     Creatinine: the worse of the ULN arm and the baseline arm (grades 2-3).
 
     Parameters
@@ -322,12 +327,12 @@ def ctcae_lab_grade(
 
 def ctcae_settings(settings: Mapping[str, object]) -> tuple[str, str]:
     """Read ``ctcae_version`` and ``ctcae_abnormal_baseline_arm`` from study settings (defaults
-    ``"5.0"`` and ``"worse-of-both"``).
+    ``"5.0"`` and ``"baseline-only"``).
 
     Examples
     --------
     >>> ctcae_settings({"ctcae_version": "6.0"})
-    ('6.0', 'worse-of-both')
+    ('6.0', 'baseline-only')
     """
     version = settings.get("ctcae_version", DEFAULT_CTCAE_VERSION)
     arm = settings.get("ctcae_abnormal_baseline_arm", DEFAULT_ABNORMAL_BASELINE_ARM)

@@ -83,7 +83,10 @@ def derive(
     ------
     InstrumentInputError
         An unknown instrument (the message lists the known ones), or an item value the definition
-        does not allow (the message names the item, value and allowed values).
+        does not allow. The message starts with the item, value and allowed values, not the
+        instrument name: the caller names the record and derived score it was computing
+        (``L01/week_6/clasi: scalp_scarring: got 2; ... (derived score clasi)``), so no name is
+        printed twice.
 
     Examples
     --------
@@ -104,6 +107,8 @@ def derive(
         raise InstrumentInputError(
             f"unknown instrument {instrument!r}; known: {join_allowed(sorted(_DERIVERS))}"
         )
-    return DerivedScore(
-        instrument, INSTRUMENTS[instrument].version, compute(values, settings or {})
-    )
+    try:
+        derived = compute(values, settings or {})
+    except InstrumentInputError as exc:  # the caller names the derived score: no "clasi: clasi:"
+        raise InstrumentInputError(str(exc).removeprefix(f"{instrument}: ")) from None
+    return DerivedScore(instrument, INSTRUMENTS[instrument].version, derived)

@@ -94,17 +94,17 @@ def instrument_table() -> str:
     Examples
     --------
     >>> instrument_table().splitlines()[0]
-    '| Instrument | Version | Derived on save | `clestudy score` output | Source |'
+    '| Instrument | Version | Derived on save | `clestudy score` output | Source | Reference |'
     """
     lines = [
-        "| Instrument | Version | Derived on save | `clestudy score` output | Source |",
-        "|---|---|---|---|---|",
+        "| Instrument | Version | Derived on save | `clestudy score` output | Source | Reference |",
+        "|---|---|---|---|---|---|",
     ]
     for entry in INSTRUMENTS.values():
         derived = ", ".join(f"`{k}`" for k in entry.derived_outputs) or "no"
         outputs = ", ".join(f"`{k}`" for k in entry.score_outputs)
         lines.append(
             f"| `{entry.name}`: {_cell(entry.title)} | `{entry.version}` | {derived} | {outputs} "
-            f"| {_cell(entry.source)}, {entry.reference} |"
+            f"| {_cell(entry.source)} | {entry.reference} |"
         )
     return "\n".join(lines) + "\n"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from clestudy.instruments._checks import (
+    InstrumentInputError,
     check_bool,
     check_choice,
     check_number,
@@ -125,6 +127,11 @@ def cockcroft_gault(
     basis = check_choice("crcl", "weight_basis", weight_basis, WEIGHT_BASES)
     scr_mg_dl = scr / _UMOL_PER_MG_DL if unit == "umol/L" else scr
     crcl = (140 - age) * weight * (0.85 if checked_sex == "female" else 1.0) / (72 * scr_mg_dl)
+    if not math.isfinite(crcl):  # e.g. a weight of 1e308 kg
+        raise InstrumentInputError(
+            f"crcl: weight_kg, creatinine: got {weight_kg!r} kg and {creatinine!r} {unit}; the "
+            "clearance is too large for a number; allowed: values whose clearance is finite"
+        )
     return CreatinineClearance(crcl, weight, basis, scr_mg_dl)
 
 

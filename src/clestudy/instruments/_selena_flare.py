@@ -180,24 +180,10 @@ def selena_flare(
             "selena_flare", "weight_kg", weight_kg, minimum=0, strict_minimum=True, unit="kg"
         )
     )
-    visits: list[tuple[int, Fraction, Fraction]] = []
-    for label, visit in (("previous", previous), ("current", current)):
-        visits.append(
-            (
-                check_sledai_total("selena_flare", f"{label}.selena_sledai", visit.selena_sledai),
-                check_pga("selena_flare", f"{label}.pga", visit.pga),
-                exact(
-                    check_number(
-                        "selena_flare",
-                        f"{label}.prednisone_mg_day",
-                        visit.prednisone_mg_day,
-                        minimum=0,
-                        unit="mg",
-                    )
-                ),
-            )
-        )
-    (s0, pga0, pred0), (s1, pga1, pred1) = visits
+    (s0, pga0, pred0), (s1, pga1, pred1) = (
+        _checked_visit("previous", previous),
+        _checked_visit("current", current),
+    )
     worse = _names(
         "new_or_worse", new_or_worse, SFI_MILD_MANIFESTATIONS + SFI_SEVERE_MANIFESTATIONS
     )
@@ -205,17 +191,7 @@ def selena_flare(
     severe_drugs = tuple(
         d for d in SFI_SEVERE_MEDICATIONS if include_mycophenolate or d != "mycophenolate"
     )
-    started: list[str] = []
-    for index, med in enumerate(new_medications):
-        if not isinstance(med.drug, str):
-            raise InstrumentInputError(
-                f"selena_flare: new_medications[{index}].drug: got {med.drug!r}; allowed: a drug name"
-            )
-        if check_bool(
-            "selena_flare", f"new_medications[{index}].for_sle_activity", med.for_sle_activity
-        ):
-            started.append(med.drug.strip().lower())
-
+    started = _started_for_sle(new_medications)
     high_dose = pred1 > Fraction(1, 2) * weight  # > 0.5 mg/kg/day
     increased = pred1 > pred0
     fired: list[str] = []
@@ -244,11 +220,35 @@ def selena_flare(
         fired.append("severe: hospitalisation for SLE")
     if pga1 > Fraction(5, 2) and pga1 > pga0:
         fired.append("severe: PGA increased to > 2.5")
+    return SelenaFlare(_category(fired), tuple(fired))
 
+
+def _checked_visit(label: str, visit: SelenaVisit) -> tuple[int, Fraction, Fraction]:
+    """A visit's SELENA-SLEDAI, PGA and prednisone dose, checked in that order, named by visit."""
+    sledai = check_sledai_total("selena_flare", f"{label}.selena_sledai", visit.selena_sledai)
+    pga = check_pga("selena_flare", f"{label}.pga", visit.pga)
+    prednisone = check_number(
+        "selena_flare", f"{label}.prednisone_mg_day", visit.prednisone_mg_day, minimum=0, unit="mg"
+    )
+    return sledai, pga, exact(prednisone)
+
+
+def _started_for_sle(new_medications: Iterable[NewMedication]) -> list[str]:
+    """The drugs started for SLE activity (lower case); others do not count."""
+    started: list[str] = []
+    for index, med in enumerate(new_medications):
+        if not isinstance(med.drug, str):
+            raise InstrumentInputError(
+                f"selena_flare: new_medications[{index}].drug: got {med.drug!r}; allowed: a drug name"
+            )
+        if check_bool(
+            "selena_flare", f"new_medications[{index}].for_sle_activity", med.for_sle_activity
+        ):
+            started.append(med.drug.strip().lower())
+    return started
+
+
+def _category(fired: list[str]) -> str:
     if any(c.startswith("severe:") for c in fired):
-        category = "severe"
-    elif fired:
-        category = "mild/moderate"
-    else:
-        category = "none"
-    return SelenaFlare(category, tuple(fired))
+        return "severe"
+    return "mild/moderate" if fired else "none"

@@ -10,6 +10,7 @@ adapter, the CLI's instrument list and the docs table are read from it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -87,13 +88,16 @@ class InputSpec:
         return text + (f" {self.unit}" if self.unit else "")
 
     def accepts(self, value: object) -> bool:
-        """Whether ``value`` is of the declared type, within the bounds and allowed values."""
+        """Whether ``value`` is of the declared type, within the bounds and allowed values.
+
+        A bool is not an integer, and a number must be finite.
+        """
         kinds: dict[str, tuple[type, ...]] = {
             "integer": (int,),
             "decimal": (int, float),
             "boolean": (bool,),
             "text": (str,),
-            "object": (dict,),
+            "object": (Mapping,),
         }
         if isinstance(value, bool) != (self.type == "boolean"):
             return False
@@ -101,6 +105,8 @@ class InputSpec:
             return False
         if self.allowed:
             return value in self.allowed
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
         if isinstance(value, int | float):
             low, high = self.minimum, self.maximum
             if low is not None and (value < low or (self.exclusive_minimum and value == low)):

@@ -136,9 +136,15 @@ def prednisone_equivalent(
     >>> round(prednisone_equivalent("dexamethasone", 4), 4)
     26.6667
     """
-    _, equivalent = _equivalent_mg(drug, betamethasone_mg, deflazacort_mg)
+    name, equivalent = _equivalent_mg(drug, betamethasone_mg, deflazacort_mg)
     dose = exact(check_number("steroids", "dose_mg", dose_mg, minimum=0, unit="mg"))
-    return float(dose * 5 / equivalent)
+    try:
+        return float(dose * 5 / equivalent)
+    except OverflowError:  # e.g. 1e308 mg of dexamethasone (x 5 / 0.75)
+        raise InstrumentInputError(
+            f"steroids: dose_mg: got {dose_mg!r}; its prednisone equivalent ({name}, {float(equivalent):g} "
+            "mg per 5 mg) is too large for a number; allowed: a dose whose equivalent is finite"
+        ) from None
 
 
 @dataclass(frozen=True)

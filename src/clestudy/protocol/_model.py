@@ -87,6 +87,26 @@ class FieldSpec(_Strict):
     choices: tuple[Choice, ...] = ()
     cdash: str | None = Field(default=None, description="CDASH variable this item collects")
     help: str | None = None
+    identifier: bool = Field(
+        default=False,
+        description="Holds a direct identifier (name, contact, MRN...); left out of de-identified "
+        "exports (REDCap's 'Identifier?' flag)",
+    )
+    calculation: str | None = Field(
+        default=None,
+        description="A calculation imported from another system, kept as documented text; "
+        "clestudy never executes it (the imported value is stored as entered)",
+    )
+    branching_logic: str | None = Field(
+        default=None,
+        description="Show-if logic imported from another system (e.g. REDCap branching logic), "
+        "kept verbatim and flagged: clestudy does not evaluate it",
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Attributes of a foreign system with no clestudy meaning, kept verbatim so "
+        "that an export back to that system loses nothing (e.g. a REDCap section header)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> FieldSpec:

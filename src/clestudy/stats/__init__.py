@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from clestudy.stats._groups import responder_comparison, spearman_correlation
 from clestudy.stats._multiplicity import adjust_p_values
-from clestudy.stats._paired import RULES, PairedRule, paired_comparison
+from clestudy.stats._paired_comparison import RULES, PairedRule, paired_comparison
 from clestudy.stats._repeated import change_from_baseline, friedman_test
 from clestudy.stats._signed_rank import (
     HodgesLehmannResult,

@@ -18,7 +18,7 @@ from clestudy.stats._exact_two_sample import (
     fisher_2xc_exact_p,
     rank_sum_exact_p,
 )
-from clestudy.stats._pairs import check_columns, numeric_column
+from clestudy.stats._long_table import check_columns, numeric_column
 
 __all__ = ["responder_comparison", "spearman_correlation"]
 
@@ -112,6 +112,83 @@ def _fisher_rxc(table: npt.NDArray[np.int64]) -> tuple[float, str]:
         return float(result.pvalue), METHOD_FISHER_MONTE_CARLO
 
 
+def _continuous_row(
+    data: pd.DataFrame, variable: str, mask: pd.Series, known: pd.Series, source: str
+) -> dict[str, Any]:
+    """Medians, quartiles and the Mann-Whitney test of one continuous variable."""
+    values = numeric_column(data, variable, source=source)
+    present = values.notna() & known
+    first = values[present & mask].to_numpy()
+    second = values[present & ~mask].to_numpy()
+    median_r, q1_r, q3_r = _quartiles(first)
+    median_n, q1_n, q3_n = _quartiles(second)
+    return {
+        "variable": variable,
+        "kind": "continuous",
+        "n_responders": int(first.size),
+        "n_non_responders": int(second.size),
+        "median_responders": median_r,
+        "q1_responders": q1_r,
+        "q3_responders": q3_r,
+        "median_non_responders": median_n,
+        "q1_non_responders": q1_n,
+        "q3_non_responders": q3_n,
+        "table": None,
+        **_mann_whitney(first, second),
+    }
+
+
+def _fisher_test(table: npt.NDArray[np.int64], levels: list[Any]) -> dict[str, Any]:
+    """Fisher's exact test of a levels x group table (2 x 2 with the odds ratio, else r x c)."""
+    if len(levels) < 2 or (table.sum(axis=1) == 0).any():
+        return {
+            "statistic": math.nan,
+            "p_value": math.nan,
+            "method": "not computed: fewer than 2 levels or an empty group",
+        }
+    # 2 x 2: SciPy's conditional exact test (method=None is exact there; for larger tables
+    # SciPy's default is Monte Carlo, so those are enumerated here). Columns are reversed so the
+    # odds ratio is that of the last level, e.g. "yes" over "no".
+    if table.shape == (2, 2):
+        result = stats.fisher_exact(table[:, ::-1], alternative="two-sided", method=None)
+        method = METHOD_FISHER + (
+            f"; statistic: sample odds ratio of {str(levels[1])!r} versus "
+            f"{str(levels[0])!r}, responders relative to non-responders"
+        )
+        return {
+            "statistic": float(result.statistic),
+            "p_value": float(result.pvalue),
+            "method": method,
+        }
+    p_value, method = _fisher_rxc(table)
+    return {"statistic": math.nan, "p_value": p_value, "method": method}
+
+
+def _categorical_row(
+    column: pd.Series, variable: str, mask: pd.Series, known: pd.Series
+) -> dict[str, Any]:
+    """The levels x group table and Fisher's exact test of one categorical variable."""
+    present = column.notna() & known
+    levels = sorted(pd.unique(column[present]).tolist(), key=str)
+    table = np.array(
+        [
+            [int(((column == level) & present & mask).sum()) for level in levels],
+            [int(((column == level) & present & ~mask).sum()) for level in levels],
+        ]
+    )
+    return {
+        "variable": variable,
+        "kind": "categorical",
+        "n_responders": int(table[0].sum()),
+        "n_non_responders": int(table[1].sum()),
+        "table": {
+            str(level): {"responders": int(r), "non_responders": int(n)}
+            for level, r, n in zip(levels, table[0], table[1], strict=True)
+        },
+        **_fisher_test(table, levels),
+    }
+
+
 def responder_comparison(
     data: pd.DataFrame,
     *,
@@ -151,74 +228,8 @@ def responder_comparison(
     check_columns(data, [group, *continuous, *categorical], source=source)
     mask = _group_mask(data, group, responder, source)
     known = data[group].notna()
-    rows: list[dict[str, Any]] = []
-    for variable in continuous:
-        values = numeric_column(data, variable, source=source)
-        present = values.notna() & known
-        first = values[present & mask].to_numpy()
-        second = values[present & ~mask].to_numpy()
-        median_r, q1_r, q3_r = _quartiles(first)
-        median_n, q1_n, q3_n = _quartiles(second)
-        rows.append(
-            {
-                "variable": variable,
-                "kind": "continuous",
-                "n_responders": int(first.size),
-                "n_non_responders": int(second.size),
-                "median_responders": median_r,
-                "q1_responders": q1_r,
-                "q3_responders": q3_r,
-                "median_non_responders": median_n,
-                "q1_non_responders": q1_n,
-                "q3_non_responders": q3_n,
-                "table": None,
-                **_mann_whitney(first, second),
-            }
-        )
-    for variable in categorical:
-        column = data[variable]
-        present = column.notna() & known
-        levels = sorted(pd.unique(column[present]).tolist(), key=str)
-        table = np.array(
-            [
-                [int(((column == level) & present & mask).sum()) for level in levels],
-                [int(((column == level) & present & ~mask).sum()) for level in levels],
-            ]
-        )
-        if len(levels) < 2 or (table.sum(axis=1) == 0).any():
-            test = {
-                "statistic": math.nan,
-                "p_value": math.nan,
-                "method": "not computed: fewer than 2 levels or an empty group",
-            }
-        else:
-            # 2 x 2: SciPy's conditional exact test (method=None is exact there; for larger
-            # tables SciPy's default is Monte Carlo, so those are enumerated here). Columns are
-            # reversed so the odds ratio is that of the last level, e.g. "yes" over "no".
-            if table.shape == (2, 2):
-                result = stats.fisher_exact(table[:, ::-1], alternative="two-sided", method=None)
-                odds, p_value = float(result.statistic), float(result.pvalue)
-                method = METHOD_FISHER + (
-                    f"; statistic: sample odds ratio of {str(levels[1])!r} versus "
-                    f"{str(levels[0])!r}, responders relative to non-responders"
-                )
-            else:
-                odds = math.nan
-                p_value, method = _fisher_rxc(table)
-            test = {"statistic": odds, "p_value": p_value, "method": method}
-        rows.append(
-            {
-                "variable": variable,
-                "kind": "categorical",
-                "n_responders": int(table[0].sum()),
-                "n_non_responders": int(table[1].sum()),
-                "table": {
-                    str(level): {"responders": int(r), "non_responders": int(n)}
-                    for level, r, n in zip(levels, table[0], table[1], strict=True)
-                },
-                **test,
-            }
-        )
+    rows = [_continuous_row(data, v, mask, known, source) for v in continuous]
+    rows += [_categorical_row(data[v], v, mask, known) for v in categorical]
     return pd.DataFrame(rows)
 
 

@@ -15,7 +15,7 @@ from statsmodels.regression.mixed_linear_model import MixedLM
 
 from clestudy.errors import InputError
 from clestudy.stats._descriptive import quartiles
-from clestudy.stats._pairs import check_columns, numeric_column, visit_rows
+from clestudy.stats._long_table import check_columns, numeric_column, visit_rows
 
 __all__ = ["change_from_baseline", "friedman_test"]
 
@@ -134,7 +134,11 @@ def _gls_covariance(
     return result
 
 
-def _fit_mixed(wide: pd.DataFrame, level: float) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+_CONTRAST_KEYS = ("model_estimate", "model_se", "model_ci_low", "model_ci_high", "model_p")
+
+
+def _mixed_design(wide: pd.DataFrame) -> tuple[pd.DataFrame, npt.NDArray[np.float64]]:
+    """The observed values in long form and the design: intercept + one indicator per later visit."""
     long = wide.reset_index(names="subject").melt(
         id_vars="subject", var_name="visit_index", value_name="value"
     )
@@ -145,9 +149,61 @@ def _fit_mixed(wide: pd.DataFrame, level: float) -> tuple[list[dict[str, Any]], 
     exog[:, 0] = 1.0
     for j in range(1, k):
         exog[:, j] = codes == j
-    nan_contrast = dict.fromkeys(
-        ("model_estimate", "model_se", "model_ci_low", "model_ci_high", "model_p"), math.nan
-    )
+    return long, exog
+
+
+def _reml_fit(
+    values: npt.NDArray[np.float64], exog: npt.NDArray[np.float64], groups: npt.NDArray[Any]
+) -> tuple[Any, list[dict[str, str]]]:
+    """Fit the random-intercept model by REML; statsmodels' warnings and failure become notes."""
+    model = MixedLM(values, exog, groups=groups)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            fit = model.fit(reml=True)
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            fit = None
+            failure = str(exc)
+    notes = [
+        {"code": "mixed_model_warning", "message": f"statsmodels: {w.message}".replace("\n", " ")}
+        for w in caught
+    ]
+    if fit is None:
+        notes.append({"code": "mixed_model_failed", "message": f"statsmodels: {failure}"})
+    elif not fit.converged:
+        notes.append(
+            {
+                "code": "mixed_model_not_converged",
+                "message": "the REML fit did not converge; estimates are unreliable",
+            }
+        )
+    return fit, notes
+
+
+def _visit_contrasts(
+    fit: Any, standard_errors: npt.NDArray[np.float64], level: float
+) -> list[dict[str, Any]]:
+    """Each later visit's fixed effect against the first, with a Wald interval and p."""
+    z = float(stats.norm.isf((1 - level) / 2))
+    contrasts = []
+    for j in range(1, len(standard_errors)):
+        estimate, se = float(fit.fe_params[j]), float(standard_errors[j])
+        contrasts.append(
+            {
+                "model_estimate": estimate,
+                "model_se": se,
+                "model_ci_low": estimate - z * se,
+                "model_ci_high": estimate + z * se,
+                "model_p": float(2 * stats.norm.sf(abs(estimate / se))) if se > 0 else math.nan,
+            }
+        )
+    return contrasts
+
+
+def _fit_mixed(wide: pd.DataFrame, level: float) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    long, exog = _mixed_design(wide)
+    k = wide.shape[1]
+    not_fitted = [dict.fromkeys(_CONTRAST_KEYS, math.nan) for _ in range(1, k)]
     model_info: dict[str, Any] = {
         "model_n_subjects": int(long["subject"].nunique()),
         "model_n_observations": len(long),
@@ -164,30 +220,12 @@ def _fit_mixed(wide: pd.DataFrame, level: float) -> tuple[list[dict[str, Any]], 
                 "message": "too few observations or no variation: the mixed model is not fitted",
             }
         )
-        return [dict(nan_contrast) for _ in range(1, k)], model_info
-    model = MixedLM(values, exog, groups=long["subject"].to_numpy())
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            fit = model.fit(reml=True)
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            fit = None
-            failure = str(exc)
-    notes = [
-        {"code": "mixed_model_warning", "message": f"statsmodels: {w.message}".replace("\n", " ")}
-        for w in caught
-    ]
+        return not_fitted, model_info
+    groups = long["subject"].to_numpy()
+    fit, notes = _reml_fit(values, exog, groups)
     model_info["warnings"] = notes
     if fit is None:
-        notes.append({"code": "mixed_model_failed", "message": f"statsmodels: {failure}"})
-        return [dict(nan_contrast) for _ in range(1, k)], model_info
-    if not fit.converged:
-        notes.append(
-            {
-                "code": "mixed_model_not_converged",
-                "message": "the REML fit did not converge; estimates are unreliable",
-            }
-        )
+        return not_fitted, model_info
     subject_variance = float(np.asarray(fit.cov_re)[0, 0])
     residual_variance = float(fit.scale)
     model_info.update(
@@ -196,9 +234,7 @@ def _fit_mixed(wide: pd.DataFrame, level: float) -> tuple[list[dict[str, Any]], 
         model_converged=bool(fit.converged),
     )
     if residual_variance > 0:
-        covariance = _gls_covariance(
-            exog, long["subject"].to_numpy(), subject_variance, residual_variance
-        )
+        covariance = _gls_covariance(exog, groups, subject_variance, residual_variance)
         standard_errors = np.sqrt(np.diag(covariance))
     else:
         notes.append(
@@ -208,20 +244,7 @@ def _fit_mixed(wide: pd.DataFrame, level: float) -> tuple[list[dict[str, Any]], 
             }
         )
         standard_errors = np.full(k, math.nan)
-    z = float(stats.norm.isf((1 - level) / 2))
-    contrasts = []
-    for j in range(1, k):
-        estimate, se = float(fit.fe_params[j]), float(standard_errors[j])
-        contrasts.append(
-            {
-                "model_estimate": estimate,
-                "model_se": se,
-                "model_ci_low": estimate - z * se,
-                "model_ci_high": estimate + z * se,
-                "model_p": float(2 * stats.norm.sf(abs(estimate / se))) if se > 0 else math.nan,
-            }
-        )
-    return contrasts, model_info
+    return _visit_contrasts(fit, standard_errors, level), model_info
 
 
 def change_from_baseline(

@@ -73,6 +73,8 @@ def parse_reported(text: str, *, name: str, bounded_below: float | None = None) 
     exponent = number.as_tuple().exponent
     decimals = -exponent if isinstance(exponent, int) and exponent < 0 else 0
     value = float(number)
+    if not math.isfinite(value):
+        raise InputError(f"{name}: {text!r} is too large for floating point")
     half = 0.5 * 10.0**-decimals
     if match["op"] in ("<", "<=", "≤"):
         if bounded_below is None:
@@ -98,7 +100,9 @@ def _grim(label: str, mean: Reported, n: int, granularity: float) -> dict[str, A
     k_low, k_high = math.ceil(mean.low / step - 1e-9), math.floor(mean.high / step + 1e-9)
     informative = step > 10.0**-mean.decimals
     if k_low <= k_high:
-        nearest = min(range(k_low, k_high + 1), key=lambda k: abs(k * step - mean.value)) * step
+        # the multiple of step nearest the printed mean, clamped into the interval: O(1), so a
+        # huge n (a fine grid of millions of candidates) takes no longer than a small one
+        nearest = min(max(round(mean.value / step), k_low), k_high) * step
         note = "" if informative else " (not informative: the grid is finer than the rounding)"
         return _row(
             f"grim_{label}",
@@ -135,12 +139,18 @@ def _implied_sd_and_r(
         sd_low,
         sd_high,
         f"the paired t {_p_text(p)} with n = {n} implies an SD of the differences between "
-        f"{sd_low:.4g} and {sd_high:.4g}",
+        f"{sd_low:.4g} and {_upper(sd_high)}",
     )
     grid = [np.linspace(r.low, r.high, _GRID_POINTS) for r in sds]
-    sd_grid = np.linspace(sd_low, min(sd_high, sds[0].high + sds[1].high + 1.0), _GRID_POINTS)
-    s1, s2, sd = np.meshgrid(grid[0], grid[1], sd_grid, indexing="ij")
-    r = (s1**2 + s2**2 - sd**2) / (2 * s1 * s2)
+    with np.errstate(all="ignore"):
+        sd_grid = np.linspace(sd_low, min(sd_high, sds[0].high + sds[1].high + 1.0), _GRID_POINTS)
+        s1, s2, sd = np.meshgrid(grid[0], grid[1], sd_grid, indexing="ij")
+        r = (s1**2 + s2**2 - sd**2) / (2 * s1 * s2)
+    if not (math.isfinite(sd_low) and np.isfinite(r).all()):
+        raise InputError(
+            "mean_before, mean_after, sd_before, sd_after: printed values this large overflow "
+            "floating point in the back-calculation; rescale them (e.g. to other units)"
+        )
     r_low, r_high = float(r.min()), float(r.max())
     if r_low > 1 or r_high < -1:
         status = "inconsistent"
@@ -156,6 +166,10 @@ def _implied_sd_and_r(
         f"implied pre/post correlation between {r_low:.4g} and {r_high:.4g}: {verdict}",
     )
     return [sd_row, r_row]
+
+
+def _upper(value: float) -> str:
+    return f"{value:.4g}" if math.isfinite(value) else "no upper bound"
 
 
 def _reach(n: int, p: Reported, test: str, alpha: float) -> dict[str, Any]:

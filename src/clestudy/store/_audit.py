@@ -1,9 +1,18 @@
-"""The hash-chained audit trail: canonical bytes, hashing and verification.
+"""The hash-chained audit trail: canonical bytes, chains, hashing and keys.
 
-Each event's hash is ``SHA-256(prev_hash || canonical_bytes(entry))`` where the entry holds the
-format version, sequence number, UTC timestamp, actor, action, entity, before/after state and
-reason; the first event chains to 64 zeros. This makes any edit of a stored event evident
-(web-and-security.md §5.3; 21 CFR 11.10(e)).
+Each event's hash is ``SHA-256(prev_hash || canonical_bytes(entry))``, or
+``HMAC-SHA256(key, prev_hash || canonical_bytes(entry))`` when an audit key is configured, where
+the entry holds the format version, its chain and position in it, UTC timestamp, actor, action,
+entity, before/after state, reason and key id. This makes any edit of a stored event evident
+(web-and-security.md §5.3; 21 CFR 11.10(e)); with a key that is not in the database, a forged or
+rechained event is evident too (RFC 2104, HMAC).
+
+**Chains** (format 2). Every study has a *study chain* (named by the study id) holding the study,
+protocol and subject-enrolment events, and every subject has a *subject chain* (``STUDY/SUBJECT``)
+holding every later event about the subject and its records and discrepancies. A subject chain
+starts from a hash of its enrolment event, so deleting a subject's whole history breaks the study
+chain. Writers to different subjects never wait for each other (docs/security.md).
+Events of format 1 (before migration 0003) form the one *legacy chain* ``""`` ordered by ``seq``.
 
 Canonical bytes are a strict, documented subset of RFC 8785 (JCS): only strings, integers,
 booleans, nulls, lists and objects with ASCII-sortable keys are allowed -- never floats, whose text
@@ -15,25 +24,45 @@ standard library is enough and no canonicalisation library is needed.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from clestudy.errors import ClestudyError
+from clestudy.errors import ClestudyError, InputError
 
 __all__ = [
     "AUDIT_FORMAT_VERSION",
+    "AUDIT_KEY_ENV",
+    "AUDIT_KEY_FILE_ENV",
     "GENESIS_HASH",
+    "LEGACY_CHAIN",
     "AuditEntry",
+    "AuditKey",
     "canonical_bytes",
     "canonical_json",
+    "chain_genesis",
     "chain_hash",
+    "chain_of",
     "hashable",
+    "load_audit_key",
+    "snapshot_sha256",
 ]
 
-AUDIT_FORMAT_VERSION = 1
+AUDIT_FORMAT_VERSION = 2
 GENESIS_HASH = "0" * 64
+LEGACY_CHAIN = ""
+
+#: Environment variables that hold the audit key itself, or the path of a file holding it.
+AUDIT_KEY_ENV = "CLESTUDY_AUDIT_KEY"
+AUDIT_KEY_FILE_ENV = "CLESTUDY_AUDIT_KEY_FILE"
+
+#: The shortest key accepted: 128 bits (NIST SP 800-107 Rev. 1, §5.3.4: an HMAC key needs at
+#: least the security strength wanted).
+MIN_KEY_BYTES = 16
 
 
 def hashable(obj: Any) -> Any:
@@ -87,7 +116,11 @@ def canonical_bytes(obj: Any) -> bytes:
 
 @dataclass(frozen=True)
 class AuditEntry:
-    """The hashed content of one audit event."""
+    """The hashed content of one audit event.
+
+    Format 1 hashes the global ``seq``; format 2 hashes the ``chain``, the position in it
+    (``chain_seq``) and the ``key_id`` instead, since parallel chains share no order.
+    """
 
     seq: int
     occurred_at: str
@@ -98,13 +131,21 @@ class AuditEntry:
     before: Any
     after: Any
     reason: str | None
-    format_version: int = AUDIT_FORMAT_VERSION
+    format_version: int = 1
+    chain: str = LEGACY_CHAIN
+    chain_seq: int = 0
+    key_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The entry as a plain dictionary, as hashed."""
+        placed: dict[str, Any] = (
+            {"chain": self.chain, "chain_seq": self.chain_seq, "key_id": self.key_id}
+            if self.format_version >= 2
+            else {"seq": self.seq}
+        )
         return {
             "format": self.format_version,
-            "seq": self.seq,
+            **placed,
             "occurred_at": self.occurred_at,
             "actor": self.actor,
             "action": self.action,
@@ -116,15 +157,112 @@ class AuditEntry:
         }
 
 
-def chain_hash(prev_hash: str, entry: AuditEntry) -> str:
-    """``SHA-256(prev_hash || canonical_bytes(entry))`` as lower-case hex.
+def chain_hash(prev_hash: str, entry: AuditEntry, key: AuditKey | None = None) -> str:
+    """``SHA-256(prev_hash || canonical_bytes(entry))`` (or its HMAC under ``key``), in hex.
 
     >>> e = AuditEntry(1, "2026-01-01T00:00:00.000000Z", "alice", "create", "subject", "P01",
     ...                None, {"arm": "a"}, None)
     >>> len(chain_hash(GENESIS_HASH, e))
     64
     """
-    digest = hashlib.sha256()
-    digest.update(prev_hash.encode("ascii"))
-    digest.update(canonical_bytes(entry.as_dict()))
-    return digest.hexdigest()
+    message = prev_hash.encode("ascii") + canonical_bytes(entry.as_dict())
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(key.secret, message, hashlib.sha256).hexdigest()
+
+
+def chain_of(entity_type: str, entity_key: str, action: str) -> str:
+    """The chain an event belongs to (see the module docstring).
+
+    >>> chain_of("form_record", "s/P01/week_0/clasi", "create")
+    's/P01'
+    >>> chain_of("subject", "s/P01", "enroll"), chain_of("subject", "s/P01", "update")
+    ('s', 's/P01')
+    >>> chain_of("protocol", "s@1.0", "register"), chain_of("study", "s", "register")
+    ('s', 's')
+    """
+    parts = entity_key.split("/")
+    if len(parts) < 2 or (entity_type == "subject" and action == "enroll"):
+        return parts[0].split("@")[0]
+    return f"{parts[0]}/{parts[1]}"
+
+
+def chain_genesis(chain: str, enrol_hash: str | None = None) -> str:
+    """The ``prev_hash`` of a chain's first event.
+
+    A study chain starts from ``SHA-256("clestudy-chain" NUL chain)``; a subject chain from the
+    same with its enrolment event's hash appended, which ties it to the study chain. The legacy
+    chain starts from 64 zeros.
+
+    >>> chain_genesis("")
+    '0000000000000000000000000000000000000000000000000000000000000000'
+    >>> chain_genesis("s") != chain_genesis("s/P01", chain_genesis("s"))
+    True
+    """
+    if chain == LEGACY_CHAIN:
+        return GENESIS_HASH
+    text = f"clestudy-chain\0{chain}" + ("" if enrol_hash is None else f"\0{enrol_hash}")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def snapshot_sha256(protocol_json: str) -> str:
+    """SHA-256 of a stored protocol snapshot's JSON with sorted keys and no spaces.
+
+    The hash a ``protocol`` (or ``study``) event records, so an edit of the stored snapshot is
+    evident. Floats are allowed here (JSON text, not the canonical subset).
+
+    >>> snapshot_sha256('{"b": 1, "a": 2.5}') == snapshot_sha256('{"a":2.5,"b":1}')
+    True
+    """
+    value = json.loads(protocol_json)
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuditKey:
+    """A secret key for keyed (HMAC-SHA256) hashing; only ``key_id`` is ever stored."""
+
+    secret: bytes
+
+    @property
+    def key_id(self) -> str:
+        """``hmac-sha256:`` and 16 hex digits of a hash of the key: names it, never reveals it."""
+        digest = hashlib.sha256(b"clestudy-audit-key-id\0" + self.secret).hexdigest()
+        return f"hmac-sha256:{digest[:16]}"
+
+    def __repr__(self) -> str:
+        return f"AuditKey({self.key_id})"
+
+
+def load_audit_key(key_file: Path | None = None) -> AuditKey | None:
+    """The audit key from ``key_file``, else ``$CLESTUDY_AUDIT_KEY_FILE``, else
+    ``$CLESTUDY_AUDIT_KEY``; ``None`` when none is given (unkeyed SHA-256 chains).
+
+    Surrounding whitespace of the key text is ignored.
+
+    Raises
+    ------
+    InputError
+        For a key file that cannot be read, or a key shorter than 16 bytes.
+    """
+    where = AUDIT_KEY_ENV
+    if key_file is None and os.environ.get(AUDIT_KEY_FILE_ENV):
+        key_file = Path(os.environ[AUDIT_KEY_FILE_ENV])
+    if key_file is not None:
+        where = f"key file {key_file}"
+        try:
+            secret = key_file.read_bytes().strip()
+        except OSError as exc:
+            raise InputError(f"{where}: cannot read the audit key ({exc.strerror})") from None
+    else:
+        text = os.environ.get(AUDIT_KEY_ENV, "").strip()
+        if not text:
+            return None
+        secret = text.encode("utf-8")
+    if len(secret) < MIN_KEY_BYTES:
+        raise InputError(
+            f"{where}: the audit key is {len(secret)} bytes; use at least {MIN_KEY_BYTES} "
+            "(e.g. 32 random bytes: python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    return AuditKey(secret)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from clestudy.errors import InputError, NotFoundError
 from clestudy.protocol import EditFinding
+from clestudy.store._chain import lock_subjects
 from clestudy.store._rows import find_record_row, record_key
 from clestudy.store._schema import DiscrepancyRow, RecordRow, SubjectRow
 
@@ -173,6 +174,7 @@ def resolve_discrepancy(
     if not (reason and reason.strip()):
         raise InputError(f"discrepancy {where}/{check_id}: resolving needs a reason")
     with store._write() as session:
+        lock_subjects(session, store.protocol.id, [subject_id])
         subject = store._subject_row(session, subject_id)
         record = (
             None

@@ -127,11 +127,7 @@ def derive_scores(
         try:
             score = derive(spec.instrument, inputs, protocol.settings)
         except InputError as exc:
-            # the instrument's message may already start with its name ("clasi: ..."): say it once
-            message = str(exc)
-            if not message.startswith(f"{spec.id}:"):
-                message = f"{spec.id}: {message}"
-            raise RecordValidationError(f"{where}: {message}") from None
+            raise RecordValidationError(f"{where}: {exc} (derived score {spec.id})") from None
         derived[spec.id] = {
             "instrument": score.instrument,
             "version": score.version,

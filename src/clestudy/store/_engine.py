@@ -6,32 +6,42 @@ is locked" (web-and-security.md §5.2: 320/320 commits with ``BEGIN IMMEDIATE`` 
 deferred ``BEGIN``). Python 3.11's sqlite3 module needs the event recipe below to stop issuing its
 own ``BEGIN``.
 
-PostgreSQL: every write transaction first takes ``pg_advisory_xact_lock`` on one fixed key, so the
-hash chain never forks (§5.3: 200/200 appends, 0 forks).
+PostgreSQL: a write transaction takes ``pg_advisory_xact_lock`` on each audit chain it appends to
+(one chain per subject, see ``_chain.py``), so no chain forks (§5.3: 200/200 appends, 0 forks)
+while writers to different subjects proceed in parallel.
+
+Readers that must see one consistent state (``audit verify``, ``audit anchor``) use
+:func:`snapshot_reader`: one ``REPEATABLE READ READ ONLY`` transaction on PostgreSQL, one deferred
+transaction on SQLite (WAL gives it a snapshot).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from clestudy.errors import ClestudyError, InputError
 
-__all__ = ["AUDIT_LOCK_KEY", "is_postgres", "make_engine"]
+__all__ = ["AUDIT_LOCK_KEY", "READ_ONLY_OPTION", "is_postgres", "make_engine", "snapshot_reader"]
 
 #: The advisory-lock key of the audit chain ("cles" in ASCII).
 AUDIT_LOCK_KEY = 0x636C6573
+
+#: Execution option of a connection that only reads (SQLite: a deferred ``BEGIN``).
+READ_ONLY_OPTION = "clestudy_read_only"
 
 #: How long a SQLite connection waits for another writer's lock before failing.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def is_postgres(engine: Engine) -> bool:
-    """True for a PostgreSQL engine."""
+def is_postgres(engine: Engine | Connection) -> bool:
+    """True for a PostgreSQL engine or connection."""
     return engine.dialect.name == "postgresql"
 
 
@@ -94,4 +104,21 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # a reader (audit verify) takes a deferred BEGIN: in WAL mode its first read fixes one
+        # snapshot for the whole transaction, and it never blocks a writer
+        read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+@contextmanager
+def snapshot_reader(engine: Engine) -> Iterator[Connection]:
+    """A connection in one read-only transaction that sees a single snapshot of the database."""
+    with engine.connect() as conn:
+        if is_postgres(engine):
+            conn = conn.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        else:
+            conn = conn.execution_options(**{READ_ONLY_OPTION: True})
+        with conn.begin():
+            yield conn

@@ -5,7 +5,17 @@ A test checks that the migrations produce exactly these models (``tests/store/te
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -74,6 +84,7 @@ class SubjectRow(Base):
     site: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[str] = mapped_column(String(32))
+    deleted: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
 
 
 class RecordRow(Base):
@@ -95,6 +106,7 @@ class RecordRow(Base):
     updated_by: Mapped[str] = mapped_column(String(128))
     protocol_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
     status_before_lock: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's own convention
 
@@ -132,10 +144,15 @@ class DiscrepancyRow(Base):
 
 
 class AuditRow(Base):
-    """One append-only, hash-chained audit event. Database triggers refuse UPDATE and DELETE."""
+    """One append-only, hash-chained audit event. Database triggers refuse UPDATE and DELETE
+    (and TRUNCATE on PostgreSQL); ``(chain, chain_seq)`` is unique, so a chain cannot fork."""
 
     __tablename__ = "audit_event"
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    __table_args__ = (
+        Index("ix_audit_event_chain", "chain", "chain_seq", unique=True),
+        Index("ix_audit_event_entity_key", "entity_key"),
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     format_version: Mapped[int] = mapped_column(Integer)
     occurred_at: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(128))
@@ -147,3 +164,6 @@ class AuditRow(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    chain: Mapped[str] = mapped_column(String(128), server_default="")
+    chain_seq: Mapped[int] = mapped_column(Integer, server_default="0")
+    key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -24,14 +24,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from clestudy.errors import InputError, NotFoundError, StaleVersionError
 from clestudy.protocol import FormSpec, Protocol, StoredValue, check_values
-from clestudy.store._audit import GENESIS_HASH, AuditEntry, canonical_json, chain_hash, hashable
+from clestudy.store._audit import canonical_json
+from clestudy.store._chain import PendingEvent, lock_subjects, queue_event, write_session
 from clestudy.store._checks import run_checks
+from clestudy.store._delete import refuse_deleted, set_record_deleted, set_subject_deleted
 from clestudy.store._discrepancies import DiscrepancyMixin, sync_discrepancies
 from clestudy.store._edits import (
     RecordInput,
@@ -40,7 +42,6 @@ from clestudy.store._edits import (
     derive_scores,
     merged_input,
 )
-from clestudy.store._engine import AUDIT_LOCK_KEY, is_postgres
 from clestudy.store._rows import (
     RecordState,
     SubjectState,
@@ -106,9 +107,8 @@ class Store(StatusMixin, DiscrepancyMixin, AmendmentMixin):
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            if is_postgres(self.engine):
-                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
+        # the audit module chains the events queued by _append_audit before the commit
+        with write_session(self.engine, self.clock, global_lock=self.study_pk == 0) as session:
             yield session
 
     def _now(self) -> str:
@@ -125,39 +125,17 @@ class Store(StatusMixin, DiscrepancyMixin, AmendmentMixin):
         before: Any,
         after: Any,
         reason: str | None,
-    ) -> AuditRow:
-        head = session.execute(
-            select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)
-        ).first()
-        seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
-        entry = AuditEntry(
-            seq=seq,
-            occurred_at=self._now(),
+    ) -> PendingEvent:
+        return queue_event(
+            session,
             actor=actor,
             action=action,
             entity_type=entity_type,
             entity_key=entity_key,
-            before=hashable(before),
-            after=hashable(after),
+            before=before,
+            after=after,
             reason=reason,
         )
-        row = AuditRow(
-            seq=seq,
-            format_version=entry.format_version,
-            occurred_at=entry.occurred_at,
-            actor=actor,
-            action=action,
-            entity_type=entity_type,
-            entity_key=entity_key,
-            before_json=None if entry.before is None else canonical_json(entry.before),
-            after_json=None if entry.after is None else canonical_json(entry.after),
-            reason=reason,
-            prev_hash=prev_hash,
-            hash=chain_hash(prev_hash, entry),
-        )
-        session.add(row)
-        session.flush()
-        return row
 
     # -- subjects -------------------------------------------------------------------------------
 
@@ -250,7 +228,10 @@ class Store(StatusMixin, DiscrepancyMixin, AmendmentMixin):
             raise InputError("every change needs an actor (who made it)")
         try:
             with self._write() as session:
-                return [self._save_one(session, item, actor, reason) for item in records]
+                lock_subjects(session, self.protocol.id, [item.subject_id for item in records])
+                saved = [self._save_one(session, item, actor, reason) for item in records]
+                refuse_deleted(session, self.study_pk)
+                return saved
         except StaleDataError:
             raise StaleVersionError(
                 "a record changed while this batch was being saved; reload and re-apply"
@@ -359,7 +340,7 @@ class Store(StatusMixin, DiscrepancyMixin, AmendmentMixin):
         with Session(self.engine) as session:
             rows = session.scalars(
                 select(SubjectRow)
-                .where(SubjectRow.study_id == self.study_pk)
+                .where(SubjectRow.study_id == self.study_pk, SubjectRow.deleted.is_(False))
                 .order_by(SubjectRow.id)
             )
             return [SubjectState(r.subject_key, r.arm, r.site, r.status) for r in rows]
@@ -373,6 +354,7 @@ class Store(StatusMixin, DiscrepancyMixin, AmendmentMixin):
                 select(RecordRow, SubjectRow.subject_key)
                 .join(SubjectRow, RecordRow.subject_id == SubjectRow.id)
                 .where(RecordRow.study_id == self.study_pk)
+                .where(RecordRow.deleted.is_(False), SubjectRow.deleted.is_(False))
                 .order_by(SubjectRow.id, RecordRow.id)
             )
             if form_id is not None:
@@ -382,9 +364,49 @@ class Store(StatusMixin, DiscrepancyMixin, AmendmentMixin):
             return [self._state(session, row, key) for row, key in session.execute(query)]
 
     def audit_count(self) -> int:
-        """Number of audit events in the database (all studies share one chain)."""
+        """Number of audit events in the database (every study and chain)."""
         with Session(self.engine) as session:
             return int(session.scalar(select(func.count()).select_from(AuditRow)) or 0)
+
+    # -- soft delete and restore (the audit module's; logic in _delete.py) ---------------------
+
+    def delete_record(
+        self,
+        subject_id: str,
+        visit_id: str,
+        form_id: str,
+        *,
+        actor: str,
+        reason: str,
+        instance: int = 1,
+        expected_version: int | None = None,
+    ) -> RecordState:
+        """Soft-delete a record with a reason (audited; hidden from reads, kept in history)."""
+        item = RecordInput(subject_id, visit_id, form_id, {}, instance, expected_version)
+        return set_record_deleted(self, item, actor=actor, reason=reason, deleted=True)
+
+    def restore_record(
+        self,
+        subject_id: str,
+        visit_id: str,
+        form_id: str,
+        *,
+        actor: str,
+        reason: str,
+        instance: int = 1,
+        expected_version: int | None = None,
+    ) -> RecordState:
+        """Restore a soft-deleted record with a reason (audited)."""
+        item = RecordInput(subject_id, visit_id, form_id, {}, instance, expected_version)
+        return set_record_deleted(self, item, actor=actor, reason=reason, deleted=False)
+
+    def delete_subject(self, subject_id: str, *, actor: str, reason: str) -> SubjectState:
+        """Soft-delete a subject with a reason (audited); its records are hidden, not erased."""
+        return set_subject_deleted(self, subject_id, actor=actor, reason=reason, deleted=True)
+
+    def restore_subject(self, subject_id: str, *, actor: str, reason: str) -> SubjectState:
+        """Restore a soft-deleted subject with a reason (audited)."""
+        return set_subject_deleted(self, subject_id, actor=actor, reason=reason, deleted=False)
 
 
 def study_row(session: Session, study_key: str) -> StudyRow | None:

@@ -14,7 +14,6 @@ shapes").
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any, cast
@@ -24,23 +23,13 @@ from sqlalchemy.orm import Session
 
 from clestudy.errors import InputError
 from clestudy.protocol import Protocol
-from clestudy.store._audit import canonical_json, hashable
+from clestudy.store._audit import snapshot_sha256
 from clestudy.store._schema import ProtocolSnapshotRow, RecordRow, StudyRow
 
 if TYPE_CHECKING:
     from clestudy.store._service import Store
 
-__all__ = ["AmendmentMixin", "amend_protocol", "orphaned_data", "register_study", "snapshot_sha256"]
-
-
-def snapshot_sha256(protocol_json: str) -> str:
-    """SHA-256 (hex) of the canonical JSON of a stored protocol snapshot (floats as their text).
-
-    >>> snapshot_sha256('{"b": 1.5, "a": 1}') == snapshot_sha256('{"a":1,"b":1.5}')
-    True
-    """
-    text = canonical_json(hashable(json.loads(protocol_json)))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+__all__ = ["AmendmentMixin", "amend_protocol", "orphaned_data", "register_study"]
 
 
 def _add_snapshot(

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal, cast
 from clestudy.errors import InputError, NotFoundError, StaleVersionError
 from clestudy.instruments import INSTRUMENT_FIELDS
 from clestudy.protocol import FormSpec, Protocol
+from clestudy.store._chain import lock_subjects
 from clestudy.store._rows import (
     RecordState,
     find_record_row,
@@ -129,6 +130,7 @@ def change_status(
         raise InputError("every change needs an actor (who made it)")
     where = record_key(subject_id, visit_id, form_id, instance)
     with store._write() as session:
+        lock_subjects(session, store.protocol.id, [subject_id])
         subject = store._subject_row(session, subject_id)
         if subject is None:
             raise NotFoundError(

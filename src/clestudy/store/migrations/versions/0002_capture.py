@@ -29,23 +29,11 @@ depends_on = None
 
 
 def _canonical(text: str) -> str:
-    """The canonical JSON of a stored protocol (floats as text), as ``snapshot_sha256`` hashes it.
+    """A stored protocol's JSON with sorted keys and no spaces, as ``snapshot_sha256`` hashes it.
 
     A copy, so that this migration keeps working whatever the package later becomes.
     """
-
-    def fix(obj: object) -> object:
-        if isinstance(obj, float):
-            return repr(obj)
-        if isinstance(obj, dict):
-            return {k: fix(v) for k, v in obj.items()}
-        if isinstance(obj, list):
-            return [fix(v) for v in obj]
-        return obj
-
-    return json.dumps(
-        fix(json.loads(text)), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def upgrade() -> None:

@@ -10,8 +10,8 @@ import pandas as pd
 import scipy
 
 from clestudy.errors import InputError
-from clestudy.stats._paired_tests import pair_statistics
-from clestudy.stats._pairs import MeasurePairs, pair_measures
+from clestudy.stats._long_table import MeasurePairs, pair_measures
+from clestudy.stats._pair_statistics import pair_statistics
 
 __all__ = ["RULES", "PairedRule", "paired_comparison"]
 
@@ -53,6 +53,11 @@ def _apply_rule(row: dict[str, Any], rule: str, alpha: float) -> None:
 def _warnings(
     row: dict[str, Any], pairs: MeasurePairs, alpha: float, level: float
 ) -> list[dict[str, str]]:
+    return _data_warnings(row, pairs) + _inference_warnings(row, alpha, level)
+
+
+def _data_warnings(row: dict[str, Any], pairs: MeasurePairs) -> list[dict[str, str]]:
+    """What the data do to the tests: dropped subjects, too few pairs, zero and tied differences."""
     out = []
     if pairs.dropped_subjects:
         out.append(
@@ -89,6 +94,13 @@ def _warnings(
                 "approximate",
             )
         )
+    return out
+
+
+def _inference_warnings(row: dict[str, Any], alpha: float, level: float) -> list[dict[str, str]]:
+    """Where the tests and the interval cannot say what a reader would expect at this n."""
+    out = []
+    k = row["n_nonzero_differences"]
     min_p = row["min_attainable_p_wilcoxon"]
     if min_p > alpha:
         out.append(

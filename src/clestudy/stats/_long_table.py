@@ -139,6 +139,13 @@ def pair_measures(
     results = []
     for j, measure in enumerate(measures):
         complete = complete_all[:, j]
+        _check_magnitude(
+            source,
+            measure,
+            subjects[complete],
+            matrix_before[complete, j],
+            matrix_after[complete, j],
+        )
         results.append(
             MeasurePairs(
                 measure=measure,
@@ -149,6 +156,29 @@ def pair_measures(
             )
         )
     return results
+
+
+def _check_magnitude(
+    source: str,
+    measure: str,
+    subjects: npt.NDArray[np.object_],
+    before: npt.NDArray[np.float64],
+    after: npt.NDArray[np.float64],
+) -> None:
+    """Refuse values whose squares overflow: every variance, t and effect size would be inf/NaN.
+
+    A value of 1e300 is finite, but its square is not, so the SD and the t-statistic would not be
+    (``t = -0, p = 1`` was printed): the limit is floating point's, about 1.3e154.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        for label, values in (("before", before), ("after", after), ("difference", after - before)):
+            if values.size and not np.isfinite(np.sum(np.square(values))):
+                at = int(np.argmax(np.abs(np.nan_to_num(values, posinf=np.inf, neginf=np.inf))))
+                raise InputError(
+                    f"{source}: column {measure!r}, subject {subjects[at]!r}: the {label} value "
+                    f"{float(values[at]):g} is too large: its square (and so the SD and the test "
+                    "statistics) overflows floating point; rescale the measure"
+                )
 
 
 def _numeric_block(

@@ -1,0 +1,281 @@
+"""Benchmark: the audited store against bare SQLAlchemy Core inserts of the same rows.
+
+Run with ``python benchmarks/bench_store.py [--pg URL]`` (not part of pytest; ``--pg`` defaults to
+``$CLESTUDY_TEST_DATABASE_URL``, and each PostgreSQL run uses a schema of its own, dropped after).
+It prints, as store time / bare time in the same run (issue 10):
+
+* **batch**: ``save_records`` of ``--records`` (5,000) adverse-event records across 50 subjects
+  vs one Core ``executemany`` of the same ``form_record`` rows plus the same ``audit_event`` rows
+  with their SHA-256 chain computed;
+* **single**: ``--single`` (200) interactive saves, one transaction each, vs one bare transaction
+  per record inserting its row and its hashed audit row;
+* **audit share**: the time of the audit path alone (``flush_events``) in the batch;
+* **parallel** (PostgreSQL only): records/s of 8 writer processes saving one record at a time to
+  8 different subjects vs 1 writer, ``--per-writer`` (100) records each;
+* **start-up**: wall time of ``clestudy --help`` and of ``python -c 'import typer'`` (best of 5).
+
+The limits of the issue are printed next to each ratio; the exit code is always 0 (a report).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import multiprocessing as mp
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import create_engine, insert, text
+
+from clestudy.store import RecordInput, make_engine, open_store
+from clestudy.store import _chain as chain_module
+from clestudy.store._audit import AuditEntry, canonical_json, chain_genesis, chain_hash
+from clestudy.store._migrate import upgrade_to_head
+from clestudy.store._schema import AuditRow, RecordRow, StudyRow, SubjectRow
+
+STUDY = "lenalidomide-cle-open-label"
+AE = {"aeterm": "rash", "aestdat": "2026-01-05", "aetoxgr": 1, "aeser": False}
+SUBJECTS = 50
+NOW = "2026-12-03T10:00:00.000000Z"
+
+
+@contextmanager
+def fresh_url(backend: str, pg: str | None) -> Iterator[str]:
+    """A new empty database: a temporary SQLite file, or a new PostgreSQL schema."""
+    if backend == "sqlite":
+        folder = tempfile.mkdtemp(prefix="bench_store_")
+        try:
+            yield f"sqlite:///{Path(folder) / 'bench.db'}"
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    assert pg is not None
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(pg)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in pg else "?"
+    try:
+        yield f"{pg}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _items(count: int, subjects: int = SUBJECTS) -> list[RecordInput]:
+    return [
+        RecordInput(f"S{n % subjects:03d}", "week_6", "ae", AE, instance=1 + n // subjects)
+        for n in range(count)
+    ]
+
+
+def _store_with_subjects(url: str, subjects: int = SUBJECTS) -> Any:
+    store = open_store(url, STUDY)
+    for n in range(subjects):
+        store.add_subject(f"S{n:03d}", arm="lenalidomide", site="site01", actor="bench")
+    return store
+
+
+def _bare_setup(url: str, subjects: int = SUBJECTS) -> tuple[Any, int, dict[str, int]]:
+    engine = make_engine(url)
+    upgrade_to_head(engine)
+    with engine.begin() as conn:
+        study = conn.execute(
+            insert(StudyRow.__table__).returning(StudyRow.__table__.c.id),
+            {"study_key": STUDY, "protocol_version": "1", "protocol_json": "{}", "created_at": NOW},
+        ).scalar_one()
+        conn.execute(
+            insert(SubjectRow.__table__),
+            [
+                {"study_id": study, "subject_key": f"S{n:03d}", "arm": "lenalidomide",
+                 "site": "site01", "status": "enrolled", "created_at": NOW, "deleted": False}
+                for n in range(subjects)
+            ],
+        )  # fmt: skip
+        ids = dict(
+            conn.execute(text("SELECT subject_key, id FROM subject")).all()  # type: ignore[arg-type]
+        )
+    return engine, study, ids
+
+
+def _bare_rows(
+    items: list[RecordInput], study: int, ids: dict[str, int], heads: dict[str, tuple[int, str]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, tuple[int, str]]]:
+    """The same record rows and audit rows the store writes, with the SHA-256 chain computed."""
+    records, events, seq = [], [], 1 + sum(n for n, _ in heads.values())
+    for item in items:
+        values = canonical_json(AE)
+        records.append(
+            {"study_id": study, "subject_id": ids[item.subject_id], "visit_key": item.visit_id,
+             "form_key": item.form_id, "instance": item.instance, "values_json": values,
+             "status": "complete", "version": 1, "created_at": NOW, "updated_at": NOW,
+             "updated_by": "bench", "deleted": False}
+        )  # fmt: skip
+        chain = f"{STUDY}/{item.subject_id}"
+        position, prev = heads.get(chain, (0, chain_genesis(chain)))
+        key = f"{chain}/week_6/ae#{item.instance}"
+        after = {"version": 1, "values": AE, "derived": {}}
+        entry = AuditEntry(seq, NOW, "bench", "create", "form_record", key, None, after, None,
+                           2, chain, position + 1)  # fmt: skip
+        digest = chain_hash(prev, entry)
+        events.append(
+            {"seq": seq, "format_version": 2, "occurred_at": NOW, "actor": "bench",
+             "action": "create", "entity_type": "form_record", "entity_key": key,
+             "before_json": None, "after_json": canonical_json(after), "reason": None,
+             "prev_hash": prev, "hash": digest, "chain": chain, "chain_seq": position + 1,
+             "key_id": None}
+        )  # fmt: skip
+        heads[chain] = (position + 1, digest)
+        seq += 1
+    return records, events, heads
+
+
+def bench_batch(url_of: Callable[[], Any], count: int) -> tuple[float, float, float]:
+    """(store seconds, bare seconds, audit-path seconds) for one batch of ``count`` records."""
+    items = _items(count)
+    audit = [0.0]
+    real_flush = chain_module.flush_events
+
+    def timed_flush(*args: Any) -> None:
+        start = time.perf_counter()
+        real_flush(*args)
+        audit[0] += time.perf_counter() - start
+
+    with url_of() as url:
+        store = _store_with_subjects(url)
+        chain_module.flush_events = timed_flush  # type: ignore[assignment]
+        try:
+            start = time.perf_counter()
+            store.save_records(items, actor="bench")
+            stored = time.perf_counter() - start
+        finally:
+            chain_module.flush_events = real_flush  # type: ignore[assignment]
+            store.close()
+    with url_of() as url:
+        engine, study, ids = _bare_setup(url)
+        start = time.perf_counter()
+        records, events, _ = _bare_rows(items, study, ids, {})
+        with engine.begin() as conn:
+            conn.execute(insert(RecordRow.__table__), records)
+            conn.execute(insert(AuditRow.__table__), events)
+        bare = time.perf_counter() - start
+        engine.dispose()
+    return stored, bare, audit[0]
+
+
+def bench_single(url_of: Callable[[], Any], count: int) -> tuple[float, float]:
+    """(store seconds, bare seconds) for ``count`` saves of one record each."""
+    items = _items(count)
+    with url_of() as url:
+        store = _store_with_subjects(url)
+        start = time.perf_counter()
+        for item in items:
+            store.save_records([item], actor="bench")
+        stored = time.perf_counter() - start
+        store.close()
+    with url_of() as url:
+        engine, study, ids = _bare_setup(url)
+        heads: dict[str, tuple[int, str]] = {}
+        start = time.perf_counter()
+        for item in items:
+            records, events, heads = _bare_rows([item], study, ids, heads)
+            with engine.begin() as conn:
+                conn.execute(insert(RecordRow.__table__), records)
+                conn.execute(insert(AuditRow.__table__), events)
+        bare = time.perf_counter() - start
+        engine.dispose()
+    return stored, bare
+
+
+def _writer(url: str, subject: str, count: int, ready: Any, go: Any, done: Any) -> None:
+    store = open_store(url, STUDY)
+    ready.put(subject)
+    go.wait()
+    for instance in range(1, count + 1):
+        store.save_records(
+            [RecordInput(subject, "week_6", "ae", AE, instance=instance)], actor=subject
+        )
+    store.close()
+    done.put(time.perf_counter())
+
+
+def bench_parallel(pg: str, writers: int, per_writer: int) -> float:
+    """Records per second of ``writers`` processes, each saving to its own subject."""
+    with fresh_url("postgres", pg) as url:
+        _store_with_subjects(url, writers).close()
+        ctx = mp.get_context("spawn")
+        ready, go, done = ctx.Queue(), ctx.Event(), ctx.Queue()
+        procs = [
+            ctx.Process(target=_writer, args=(url, f"S{n:03d}", per_writer, ready, go, done))
+            for n in range(writers)
+        ]
+        for p in procs:
+            p.start()
+        for _ in procs:  # every writer has imported clestudy and opened the store
+            ready.get(timeout=600)
+        start = time.perf_counter()
+        go.set()
+        ends = [done.get(timeout=600) for _ in procs]
+        for p in procs:
+            p.join(timeout=60)
+        return writers * per_writer / (max(ends) - start)
+
+
+def bench_startup() -> tuple[float, float]:
+    """Best of 5 wall seconds: ``clestudy --help`` and ``python -c 'import typer'``."""
+    cli = Path(sys.executable).with_name("clestudy")
+
+    def best(argv: list[str]) -> float:
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            subprocess.run(argv, check=True, capture_output=True)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    return best([str(cli), "--help"]), best([sys.executable, "-c", "import typer"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=5000)
+    parser.add_argument("--single", type=int, default=200)
+    parser.add_argument("--per-writer", type=int, default=100)
+    parser.add_argument("--pg", default=os.environ.get("CLESTUDY_TEST_DATABASE_URL"))
+    args = parser.parse_args(argv)
+    backends = ["sqlite"] + (["postgres"] if args.pg else [])
+    for backend in backends:
+        url_of = functools.partial(fresh_url, backend, args.pg)
+        stored, bare, audit = bench_batch(url_of, args.records)
+        print(f"[{backend}] batch of {args.records}: store {stored:.2f} s, bare {bare:.2f} s, "
+              f"ratio {stored / bare:.1f}x (target <= 3x); audit path {audit:.3f} s "
+              f"({100 * audit / stored:.1f} % of the store time)")  # fmt: skip
+        stored, bare = bench_single(url_of, args.single)
+        print(f"[{backend}] {args.single} single saves: store {args.single / stored:.0f} "
+              f"records/s, bare {args.single / bare:.0f} records/s, ratio {stored / bare:.1f}x "
+              "(target <= 5x)")  # fmt: skip
+    if args.pg:
+        one = bench_parallel(args.pg, 1, args.per_writer)
+        eight = bench_parallel(args.pg, 8, args.per_writer)
+        print(f"[postgres] parallel: 1 writer {one:.0f} records/s, 8 writers {eight:.0f} "
+              f"records/s, ratio {eight / one:.2f}x (target >= 3x)")  # fmt: skip
+    else:
+        print("[postgres] parallel: skipped, no --pg URL and CLESTUDY_TEST_DATABASE_URL unset")
+    cli, typer = bench_startup()
+    print(f"start-up: clestudy --help {cli:.2f} s, import typer {typer:.2f} s (target <= 0.3 s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

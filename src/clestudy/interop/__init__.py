@@ -1,0 +1,24 @@
+"""Interoperability: analysis exports, REDCap in and out, CDISC ODM out.
+
+Foreign formats are translated to and from clestudy's own objects (protocols and records); every
+import goes through :meth:`clestudy.store.Store.save_records`, never around the store. The core
+(protocol, instruments, stats, immuno) never imports this package.
+"""
+
+from clestudy.interop._analysis import ANALYSIS_FORMATS, ExportResult, export_analysis
+from clestudy.interop._manifest import MANIFEST_NAME, audit_head, file_sha256
+from clestudy.interop._odm import export_odm
+from clestudy.interop._redcap import ImportPlan, export_redcap, import_redcap
+
+__all__ = [
+    "ANALYSIS_FORMATS",
+    "MANIFEST_NAME",
+    "ExportResult",
+    "ImportPlan",
+    "audit_head",
+    "export_analysis",
+    "export_odm",
+    "export_redcap",
+    "file_sha256",
+    "import_redcap",
+]

@@ -1,0 +1,207 @@
+"""REDCap records (flat CSV, raw values) to clestudy record values and back.
+
+A flat export has one row per record (classic project), per record and event (longitudinal:
+``redcap_event_name``), and one more per instance of a repeating instrument
+(``redcap_repeat_instrument`` and ``redcap_repeat_instance``); ``redcap_data_access_group`` names
+the record's data access group (a clestudy site). A checkbox field ``f`` is one column per choice,
+``f___code`` (code lower-cased), holding 1 or 0; ``FORM_complete`` is the form's status (0
+incomplete, 1 unverified, 2 complete). Values are raw codes, dates Y-M-D.
+
+References
+----------
+REDCap record export format: shared/reference/interop.md sections 1.3-1.4 (REDCapR test projects,
+PyCap docstrings).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clestudy.errors import InputError
+from clestudy.protocol import FieldSpec, FormSpec, StoredValue
+
+__all__ = [
+    "EVENT",
+    "SPECIAL_COLUMNS",
+    "RecordsFile",
+    "RowValues",
+    "export_value",
+    "form_columns",
+    "read_records",
+    "row_values",
+]
+
+EVENT = "redcap_event_name"
+REPEAT_FORM = "redcap_repeat_instrument"
+REPEAT_INSTANCE = "redcap_repeat_instance"
+DAG = "redcap_data_access_group"
+SPECIAL_COLUMNS = (EVENT, REPEAT_FORM, REPEAT_INSTANCE, DAG)
+_SURVEY = re.compile(r"^(redcap_survey_identifier|.+_timestamp)$")
+_COMMA = "comma_decimal"
+
+
+@dataclass(frozen=True)
+class RecordsFile:
+    """The rows of a records CSV (each with its line number) and its columns."""
+
+    path: Path
+    columns: tuple[str, ...]
+    rows: tuple[tuple[int, dict[str, str]], ...]
+
+    @property
+    def longitudinal(self) -> bool:
+        """Whether the project has events (a ``redcap_event_name`` column)."""
+        return EVENT in self.columns
+
+    @property
+    def has_dags(self) -> bool:
+        """Whether the export carries data access groups."""
+        return DAG in self.columns
+
+
+@dataclass(frozen=True)
+class RowValues:
+    """The values one CSV row holds for one form (only forms with something in them)."""
+
+    form: FormSpec
+    values: dict[str, object]
+    status: str
+    instance: int = 1
+    errors: list[str] = field(default_factory=list)
+
+
+def read_records(path: Path) -> RecordsFile:
+    """Read a flat records CSV (UTF-8, an optional byte-order mark).
+
+    Raises
+    ------
+    InputError
+        For a file that is not UTF-8, or a row longer than the header. An empty file is a project
+    with no records.
+    """
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"{path}: line {line}: not UTF-8 ({exc.reason})") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = tuple(h.strip() for h in next(reader, []))
+    if not any(header):  # an empty export: a project with no records yet
+        return RecordsFile(path, (), ())
+    rows = []
+    for raw in reader:
+        if not any(cell.strip() for cell in raw):
+            continue
+        if len(raw) > len(header):
+            raise InputError(
+                f"{path}: line {reader.line_num}: {len(raw)} cells but the header has {len(header)}"
+            )
+        rows.append((reader.line_num, dict(zip(header, raw, strict=False))))
+    return RecordsFile(path, header, tuple(rows))
+
+
+def form_columns(form: FormSpec) -> list[str]:
+    """The CSV columns of a form: fields (checkboxes expanded), then ``FORM_complete``."""
+    columns: list[str] = []
+    for spec in form.fields:
+        if spec.type == "multiple_choice":
+            columns += [f"{spec.id}___{c.code.lower()}" for c in spec.choices]
+        else:
+            columns.append(spec.id)
+    return [*columns, f"{form.id}_complete"]
+
+
+def check_columns(
+    records: RecordsFile, record_id: str, forms: Sequence[FormSpec], form_ids: Iterable[str]
+) -> list[str]:
+    """Every problem with the header: survey columns, unknown columns, a missing record id."""
+    known = {record_id, *SPECIAL_COLUMNS, *(c for f in forms for c in form_columns(f))}
+    known |= {f"{form_id}_complete" for form_id in form_ids}
+    errors: list[str] = []
+    if not records.columns:
+        return errors
+    if records.columns[0] != record_id:
+        errors.append(
+            f"{records.path}: line 1: the first column is '{records.columns[0]}', expected the "
+            f"record id field '{record_id}'"
+        )
+    for column in records.columns:
+        if _SURVEY.match(column) and column not in known:
+            errors.append(
+                f"{records.path}: line 1: column '{column}': REDCap surveys (survey identifiers "
+                "and timestamps) cannot be represented in clestudy; export without survey fields"
+            )
+        elif column not in known:
+            errors.append(f"{records.path}: line 1: column '{column}' is not in the dictionary")
+    return errors
+
+
+def _convert(spec: FieldSpec, raw: str, row: dict[str, str], where: str) -> tuple[object, str]:
+    """The input value of one field (``None`` when blank) and an error message or ``""``."""
+    if spec.type == "multiple_choice":
+        chosen = []
+        for choice in spec.choices:
+            cell = row.get(f"{spec.id}___{choice.code.lower()}", "").strip()
+            if cell not in ("", "0", "1"):
+                return (
+                    None,
+                    f"{where}: column '{spec.id}___{choice.code.lower()}': {cell!r} is not 0 or 1",
+                )
+            if cell == "1":
+                chosen.append(choice.code)
+        return (chosen or None), ""
+    text = raw.strip()
+    if text == "":
+        return None, ""
+    if spec.type == "boolean":
+        if text not in ("0", "1"):
+            return None, f"{where}: field '{spec.id}': {raw!r} is not 0 or 1"
+        return text == "1", ""
+    if spec.type == "decimal" and _COMMA in spec.annotations.get(
+        "text_validation_type_or_show_slider_number", ""
+    ):
+        return text.replace(",", "."), ""
+    return raw if spec.type == "text" else text, ""
+
+
+def row_values(forms: Iterable[FormSpec], row: dict[str, str], where: str) -> list[RowValues]:
+    """The forms a row holds data for (any value, or a status of 1 or 2), with their values."""
+    found = []
+    for form in forms:
+        values: dict[str, object] = {}
+        errors: list[str] = []
+        for spec in form.fields:
+            value, error = _convert(spec, row.get(spec.id, ""), row, where)
+            if error:
+                errors.append(error)
+            elif value is not None:
+                values[spec.id] = value
+        status = row.get(f"{form.id}_complete", "").strip()
+        if status not in ("", "0", "1", "2"):
+            errors.append(f"{where}: column '{form.id}_complete': {status!r} is not 0, 1 or 2")
+        if values or errors or status in ("1", "2"):
+            found.append(RowValues(form, values, status, errors=errors))
+    return found
+
+
+def export_value(spec: FieldSpec, value: StoredValue | None) -> dict[str, str]:
+    """The CSV cells of one stored value (checkboxes give one cell per choice, 0 or 1)."""
+    if spec.type == "multiple_choice":
+        chosen = value if isinstance(value, list) else []
+        return {f"{spec.id}___{c.code.lower()}": str(int(c.code in chosen)) for c in spec.choices}
+    if value is None:
+        return {spec.id: ""}
+    if isinstance(value, bool):
+        return {spec.id: "1" if value else "0"}
+    text = str(value)
+    if spec.type == "decimal" and _COMMA in spec.annotations.get(
+        "text_validation_type_or_show_slider_number", ""
+    ):
+        text = text.replace(".", ",")
+    return {spec.id: text}

@@ -1,0 +1,257 @@
+"""Append audit events: queue them during a write, chain them in one pass at its end.
+
+:meth:`Store._append_audit` only queues an event on the session. When the write transaction's
+body has finished, :func:`flush_events` chains every queued event at once:
+
+1. on PostgreSQL, take a transaction-scoped advisory lock per chain touched, in a fixed order
+   (writers to different subjects never wait for each other; two writers to one subject take
+   turns, so its chain never forks -- the unique ``(chain, chain_seq)`` index is the backstop);
+2. read the heads of those chains in one query, and stamp every event with one time from the
+   store's clock, refusing a time earlier than a chain's newest event (times never go backwards);
+3. hash them in order and insert them with one ``executemany``; the database numbers them
+   (``seq``: SQLite's rowid, PostgreSQL's ``clestudy_audit_seq``), so no global counter is read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select, text, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from clestudy.errors import ClestudyError, StaleVersionError
+from clestudy.store._audit import (
+    AUDIT_FORMAT_VERSION,
+    AuditEntry,
+    AuditKey,
+    canonical_json,
+    chain_genesis,
+    chain_hash,
+    chain_of,
+    hashable,
+    load_audit_key,
+)
+from clestudy.store._engine import AUDIT_LOCK_KEY, is_postgres
+from clestudy.store._schema import AuditRow, Base
+
+__all__ = ["PendingEvent", "flush_events", "lock_subjects", "queue_event", "write_session"]
+
+_QUEUE = "clestudy_audit_queue"
+_LOCKED = "clestudy_audit_locked"
+#: Chains per head query (SQLite allows 32,766 bound parameters; two per chain here).
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """An audit event queued in a write transaction, chained when the transaction ends."""
+
+    chain: str
+    actor: str
+    action: str
+    entity_type: str
+    entity_key: str
+    before: Any
+    after: Any
+    reason: str | None
+
+
+def queue_event(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    entity_type: str,
+    entity_key: str,
+    before: Any,
+    after: Any,
+    reason: str | None,
+) -> PendingEvent:
+    """Queue one event on ``session``; it is chained and written before the commit."""
+    event = PendingEvent(
+        chain=chain_of(entity_type, entity_key, action),
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_key=entity_key,
+        before=hashable(before),
+        after=hashable(after),
+        reason=reason,
+    )
+    session.info.setdefault(_QUEUE, []).append(event)
+    return event
+
+
+@contextmanager
+def write_session(
+    engine: Engine, clock: Callable[[], dt.datetime], *, global_lock: bool = False
+) -> Iterator[Session]:
+    """A write transaction whose queued audit events are chained and inserted before it commits.
+
+    ``global_lock`` serialises the transaction with every other one that asks for it (used while
+    a study is being registered). A unique-key conflict with a concurrent writer becomes a
+    :class:`~clestudy.errors.StaleVersionError`.
+    """
+    try:
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            if global_lock and is_postgres(engine):
+                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
+            yield session
+            flush_events(session, clock)
+    except IntegrityError as exc:
+        raise StaleVersionError(
+            "a concurrent write saved the same row first; reload and retry "
+            f"({str(exc.orig).splitlines()[0]})"
+        ) from None
+
+
+def _lock_chains(session: Session, chains: Sequence[str]) -> None:
+    held: set[str] = session.info.setdefault(_LOCKED, set())
+    chains = [c for c in chains if c not in held]
+    if not chains:
+        return
+    held.update(chains)
+    session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(:k, h) FROM "
+            "(SELECT DISTINCT hashtext(c) AS h FROM unnest(CAST(:chains AS text[])) AS c "
+            "ORDER BY h) AS ordered"
+        ),
+        {"k": AUDIT_LOCK_KEY, "chains": list(chains)},
+    )
+
+
+def lock_subjects(session: Session, study_id: str, subject_ids: Sequence[str]) -> None:
+    """Take the subjects' chain locks now, before their rows are read (PostgreSQL; SQLite's
+    ``BEGIN IMMEDIATE`` already serialises writers).
+
+    A writer then reads the state the previous writer of the subject committed, so a stale edit
+    is refused with both versions named instead of failing at its ``UPDATE``.
+    """
+    if subject_ids and is_postgres(session.get_bind()):
+        _lock_chains(session, sorted({f"{study_id}/{s}" for s in subject_ids}))
+
+
+def _heads(session: Session, chains: Sequence[str]) -> dict[str, tuple[int, str, str]]:
+    """``{chain: (chain_seq, hash, occurred_at)}`` of each chain's newest event."""
+    heads: dict[str, tuple[int, str, str]] = {}
+    for start in range(0, len(chains), _CHUNK):
+        part = chains[start : start + _CHUNK]
+        newest = (
+            select(AuditRow.chain, func.max(AuditRow.chain_seq))
+            .where(AuditRow.chain.in_(part))
+            .group_by(AuditRow.chain)
+        )
+        rows = session.execute(
+            select(AuditRow.chain, AuditRow.chain_seq, AuditRow.hash, AuditRow.occurred_at).where(
+                tuple_(AuditRow.chain, AuditRow.chain_seq).in_(newest)
+            )
+        )
+        heads.update({c: (n, h, t) for c, n, h, t in rows})
+    return heads
+
+
+def _enrol_hashes(session: Session, subject_keys: Sequence[str]) -> dict[str, str]:
+    """The hash of each subject's newest enrolment event (a subject chain's anchor)."""
+    found: dict[str, str] = {}
+    for start in range(0, len(subject_keys), _CHUNK):
+        rows = session.execute(
+            select(AuditRow.entity_key, AuditRow.hash)
+            .where(
+                AuditRow.entity_type == "subject",
+                AuditRow.action == "enroll",
+                AuditRow.entity_key.in_(subject_keys[start : start + _CHUNK]),
+            )
+            .order_by(AuditRow.seq)
+        )
+        found.update({key: digest for key, digest in rows})
+    return found
+
+
+def flush_events(session: Session, clock: Callable[[], dt.datetime]) -> None:
+    """Chain and insert the events queued on ``session`` (see the module docstring).
+
+    Raises
+    ------
+    ClestudyError
+        When the store's clock reads earlier than the newest event of a chain written to.
+    """
+    pending: list[PendingEvent] = session.info.pop(_QUEUE, [])
+    if not pending:
+        return
+    chains = sorted({e.chain for e in pending})
+    if is_postgres(session.get_bind()):
+        _lock_chains(session, chains)
+    heads = _heads(session, chains)
+    now = clock().astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    for chain, (_, _, newest) in heads.items():
+        if now < newest:
+            raise ClestudyError(
+                f"audit: the store clock reads {now}, earlier than the newest event of chain "
+                f"'{chain}' ({newest}); event times never go backwards -- check the clock"
+            )
+    new_chains = [c for c in chains if c not in heads and "/" in c]
+    enrolled = _enrol_hashes(session, new_chains) if new_chains else {}
+    rows = _chain_rows(pending, heads, enrolled, now)
+    # seq is the database's: SQLite's rowid, PostgreSQL's clestudy_audit_seq (migration 0003);
+    # format 2 does not hash it, so no global counter is read or locked
+    session.execute(insert(Base.metadata.tables["audit_event"]), rows)
+
+
+def _chain_rows(
+    pending: Sequence[PendingEvent],
+    heads: dict[str, tuple[int, str, str]],
+    enrolled: dict[str, str],
+    now: str,
+) -> list[dict[str, Any]]:
+    key: AuditKey | None = load_audit_key()
+    key_id = None if key is None else key.key_id
+    rows: list[dict[str, Any]] = []
+    for event in pending:
+        if event.chain in heads:
+            position, prev_hash, _ = heads[event.chain]
+        else:
+            position, prev_hash = 0, chain_genesis(event.chain, enrolled.get(event.chain))
+        entry = AuditEntry(
+            seq=0,  # not hashed in format 2
+            occurred_at=now,
+            actor=event.actor,
+            action=event.action,
+            entity_type=event.entity_type,
+            entity_key=event.entity_key,
+            before=event.before,
+            after=event.after,
+            reason=event.reason,
+            format_version=AUDIT_FORMAT_VERSION,
+            chain=event.chain,
+            chain_seq=position + 1,
+            key_id=key_id,
+        )
+        digest = chain_hash(prev_hash, entry, key)
+        heads[event.chain] = (position + 1, digest, now)
+        if event.entity_type == "subject" and event.action == "enroll":
+            enrolled[event.entity_key] = digest
+        rows.append(
+            {
+                "format_version": entry.format_version,
+                "occurred_at": now,
+                "actor": event.actor,
+                "action": event.action,
+                "entity_type": event.entity_type,
+                "entity_key": event.entity_key,
+                "before_json": None if event.before is None else canonical_json(event.before),
+                "after_json": None if event.after is None else canonical_json(event.after),
+                "reason": event.reason,
+                "prev_hash": prev_hash,
+                "hash": digest,
+                "chain": event.chain,
+                "chain_seq": position + 1,
+                "key_id": key_id,
+            }
+        )
+    return rows
