@@ -11,7 +11,9 @@ It prints, as store time / bare time in the same run (issue 10):
   per record inserting its row and its hashed audit row;
 * **audit share**: the time of the audit path alone (``flush_events``) in the batch;
 * **parallel** (PostgreSQL only): records/s of 8 writer processes saving one record at a time to
-  8 different subjects vs 1 writer, ``--per-writer`` (100) records each;
+  8 different subjects vs 1 writer, ``--per-writer`` (100) records each, with what the writers'
+  busy database sessions waited on (``Lock`` would mean a serialised write path; ``Client`` is
+  the writers' own Python, ``IO`` the WAL);
 * **start-up**: wall time of ``clestudy --help`` and of ``python -c 'import typer'`` (best of 5).
 
 The limits of the issue are printed next to each ratio; the exit code is always 0 (a report).
@@ -27,8 +29,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,12 +45,13 @@ from clestudy.store import RecordInput, make_engine, open_store
 from clestudy.store import _chain as chain_module
 from clestudy.store._audit import AuditEntry, canonical_json, chain_genesis, chain_hash
 from clestudy.store._migrate import upgrade_to_head
-from clestudy.store._schema import AuditRow, RecordRow, StudyRow, SubjectRow
+from clestudy.store._schema import Base
 
 STUDY = "lenalidomide-cle-open-label"
 AE = {"aeterm": "rash", "aestdat": "2026-01-05", "aetoxgr": 1, "aeser": False}
 SUBJECTS = 50
 NOW = "2026-12-03T10:00:00.000000Z"
+TABLES = Base.metadata.tables
 
 
 @contextmanager
@@ -92,20 +97,21 @@ def _bare_setup(url: str, subjects: int = SUBJECTS) -> tuple[Any, int, dict[str,
     upgrade_to_head(engine)
     with engine.begin() as conn:
         study = conn.execute(
-            insert(StudyRow.__table__).returning(StudyRow.__table__.c.id),
+            insert(TABLES["study"]).returning(TABLES["study"].c.id),
             {"study_key": STUDY, "protocol_version": "1", "protocol_json": "{}", "created_at": NOW},
         ).scalar_one()
         conn.execute(
-            insert(SubjectRow.__table__),
+            insert(TABLES["subject"]),
             [
                 {"study_id": study, "subject_key": f"S{n:03d}", "arm": "lenalidomide",
                  "site": "site01", "status": "enrolled", "created_at": NOW, "deleted": False}
                 for n in range(subjects)
             ],
         )  # fmt: skip
-        ids = dict(
-            conn.execute(text("SELECT subject_key, id FROM subject")).all()  # type: ignore[arg-type]
-        )
+        ids: dict[str, int] = {
+            str(key): int(pk)
+            for key, pk in conn.execute(text("SELECT subject_key, id FROM subject"))
+        }
     return engine, study, ids
 
 
@@ -160,15 +166,15 @@ def bench_batch(url_of: Callable[[], Any], count: int) -> tuple[float, float, fl
             store.save_records(items, actor="bench")
             stored = time.perf_counter() - start
         finally:
-            chain_module.flush_events = real_flush  # type: ignore[assignment]
+            chain_module.flush_events = real_flush
             store.close()
     with url_of() as url:
         engine, study, ids = _bare_setup(url)
         start = time.perf_counter()
         records, events, _ = _bare_rows(items, study, ids, {})
         with engine.begin() as conn:
-            conn.execute(insert(RecordRow.__table__), records)
-            conn.execute(insert(AuditRow.__table__), events)
+            conn.execute(insert(TABLES["form_record"]), records)
+            conn.execute(insert(TABLES["audit_event"]), events)
         bare = time.perf_counter() - start
         engine.dispose()
     return stored, bare, audit[0]
@@ -191,8 +197,8 @@ def bench_single(url_of: Callable[[], Any], count: int) -> tuple[float, float]:
         for item in items:
             records, events, heads = _bare_rows([item], study, ids, heads)
             with engine.begin() as conn:
-                conn.execute(insert(RecordRow.__table__), records)
-                conn.execute(insert(AuditRow.__table__), events)
+                conn.execute(insert(TABLES["form_record"]), records)
+                conn.execute(insert(TABLES["audit_event"]), events)
         bare = time.perf_counter() - start
         engine.dispose()
     return stored, bare
@@ -210,8 +216,45 @@ def _writer(url: str, subject: str, count: int, ready: Any, go: Any, done: Any) 
     done.put(time.perf_counter())
 
 
-def bench_parallel(pg: str, writers: int, per_writer: int) -> float:
-    """Records per second of ``writers`` processes, each saving to its own subject."""
+class LockSampler:
+    """Samples ``pg_stat_activity`` every 20 ms: how often a client backend waits on a lock
+    (a serialised write path) rather than on its client (Python) or on I/O."""
+
+    def __init__(self, pg: str) -> None:
+        self.engine = create_engine(pg)
+        self.stop = threading.Event()
+        self.states: Counter[str] = Counter()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        query = text(
+            "SELECT coalesce(wait_event_type, 'CPU') FROM pg_stat_activity "
+            "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() "
+            "AND state <> 'idle'"
+        )
+        with self.engine.connect() as conn:
+            while not self.stop.is_set():
+                self.states.update(str(w) for (w,) in conn.execute(query))
+                conn.commit()
+                time.sleep(0.02)
+
+    def __enter__(self) -> LockSampler:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+        self.engine.dispose()
+
+    def describe(self) -> str:
+        total = sum(self.states.values()) or 1
+        return ", ".join(f"{k} {100 * v / total:.0f} %" for k, v in self.states.most_common())
+
+
+def bench_parallel(pg: str, writers: int, per_writer: int) -> tuple[float, str]:
+    """Records per second of ``writers`` processes, each saving to its own subject, and what
+    their database sessions waited on while in a transaction."""
     with fresh_url("postgres", pg) as url:
         _store_with_subjects(url, writers).close()
         ctx = mp.get_context("spawn")
@@ -224,12 +267,13 @@ def bench_parallel(pg: str, writers: int, per_writer: int) -> float:
             p.start()
         for _ in procs:  # every writer has imported clestudy and opened the store
             ready.get(timeout=600)
-        start = time.perf_counter()
-        go.set()
-        ends = [done.get(timeout=600) for _ in procs]
+        with LockSampler(pg) as sampler:
+            start = time.perf_counter()
+            go.set()
+            ends = [done.get(timeout=600) for _ in procs]
         for p in procs:
             p.join(timeout=60)
-        return writers * per_writer / (max(ends) - start)
+        return writers * per_writer / (max(ends) - start), sampler.describe()
 
 
 def bench_startup() -> tuple[float, float]:
@@ -266,10 +310,12 @@ def main(argv: list[str] | None = None) -> int:
               f"records/s, bare {args.single / bare:.0f} records/s, ratio {stored / bare:.1f}x "
               "(target <= 5x)")  # fmt: skip
     if args.pg:
-        one = bench_parallel(args.pg, 1, args.per_writer)
-        eight = bench_parallel(args.pg, 8, args.per_writer)
+        one, _ = bench_parallel(args.pg, 1, args.per_writer)
+        eight, waits = bench_parallel(args.pg, 8, args.per_writer)
         print(f"[postgres] parallel: 1 writer {one:.0f} records/s, 8 writers {eight:.0f} "
-              f"records/s, ratio {eight / one:.2f}x (target >= 3x)")  # fmt: skip
+              f"records/s, ratio {eight / one:.2f}x (target >= 3x); busy sessions of the 8 "
+              f"writers waited on: {waits}; machine: {os.cpu_count()} CPUs, load average "
+              f"{os.getloadavg()[0]:.1f}")  # fmt: skip
     else:
         print("[postgres] parallel: skipped, no --pg URL and CLESTUDY_TEST_DATABASE_URL unset")
     cli, typer = bench_startup()

@@ -76,8 +76,14 @@ def test_files_that_are_not_utf8_are_bad_input(
     assert err == f"error: {latin1}: byte 4: not UTF-8 text (invalid continuation byte); save the protocol as UTF-8\n"  # fmt: skip
     record = tmp_path / "clasi.json"
     record.write_bytes(b'{"areas": "\xff"}')
-    assert main(["score", "clasi", str(record), "--json"]) == 2
+    assert main(["score", "clasi", str(record)]) == 2
     assert capsys.readouterr().err == f"error: {record}: byte 11: not UTF-8 text (invalid start byte)\n"  # fmt: skip
+    assert main(["score", "clasi", str(record), "--json"]) == 2  # the same error, for programs
+    assert json.loads(capsys.readouterr().err) == {
+        "error": f"{record}: byte 11: not UTF-8 text (invalid start byte)",
+        "field": None,
+        "where": str(record),
+    }
 
 
 def test_unusable_output_paths_are_one_line_bad_input(

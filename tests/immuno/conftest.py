@@ -28,39 +28,34 @@ DATA = Path(__file__).resolve().parent / "data"
 REQUIRE_ENV = "CLESTUDY_REQUIRE_REAL_FCS"
 
 
-def _absent(reason: str) -> NoReturn:
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"{reason} ({REQUIRE_ENV}=1, so this is a failure, not a skip)")
-    pytest.skip(reason)
-
-
-def _real_fcs(name: str) -> Path:
+def _real_fcs(name: str, missing: Callable[..., NoReturn]) -> Path:
     package, relative = REAL_FILES[name]
+    required = f"{REQUIRE_ENV}=1" if os.environ.get(REQUIRE_ENV) == "1" else None
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        _absent(
-            f"{package} is not installed; run `pip install --no-deps {package}` for its FCS files"
+        missing(
+            f"{package} is not installed; run `pip install --no-deps {package}` for its FCS files",
+            required=required,
         )
     path = Path(next(iter(spec.submodule_search_locations))) / relative
     if not path.is_file():
-        _absent(f"{path} not found in the installed {package}")
+        missing(f"{path} not found in the installed {package}", required=required)
     return path
 
 
-@pytest.fixture
-def gatingml(shared_fixtures: Path) -> Path:
+@pytest.fixture(scope="session")
+def gatingml(shared_fixture: Callable[[str], Path]) -> Path:
     """The ISAC Gating-ML 2.0 compliance suite (data1.fcs, gml/, truth/)."""
-    folder = shared_fixtures / "gatingml"
-    if not (folder / "data1.fcs").is_file():
-        pytest.skip(f"Gating-ML compliance fixtures not found at {folder}")
-    return folder
+    for part in ("data1.fcs", "gml", "truth"):
+        shared_fixture(f"gatingml/{part}")
+    return shared_fixture("gatingml")
 
 
 @pytest.fixture
-def real_fcs() -> Callable[[str], Path]:
+def real_fcs(missing: Callable[..., NoReturn]) -> Callable[[str], Path]:
     """``real_fcs(name)``: path of a real FCS file from an installed wheel (see REAL_FILES);
     skips the test, saying why, when the package is absent."""
-    return _real_fcs
+    return lambda name: _real_fcs(name, missing)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests._cli_output import as_text_error
 
 from clestudy.cli import main
 
@@ -67,7 +68,8 @@ def test_field_without_db_is_an_error(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert (
-        captured.err == "error: --field needs --db: it says which values to store in the database\n"
+        as_text_error(captured.err)
+        == "error: --field needs --db: it says which values to store in the database\n"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -22,6 +23,9 @@ from clestudy.immuno import (
     strategy_channels,
     template_path,
 )
+
+if TYPE_CHECKING:
+    from clestudy.store import RecordState
 
 STUDY = "lenalidomide-cle-open-label"
 
@@ -190,7 +194,7 @@ def test_template_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert 'gating:id="Treg"' in out and "PLACEHOLDERS" in out
 
 
-def _records(url: str) -> list[object]:
+def _records(url: str) -> list[RecordState]:
     from clestudy.store import open_store
 
     with open_store(url, STUDY) as store:
@@ -217,16 +221,16 @@ def test_db_stores_flow_and_merges_qpcr(
         ("S01", "week_0"),
         ("S01", "week_12"),
     }
-    records = {r.visit_id: r for r in _records(db)}  # type: ignore[attr-defined]
+    records = {r.visit_id: r for r in _records(db)}
     # Polygon1 1582 events of Range2's 4710 (ISAC truth counts)
-    assert float(records["week_0"].values["treg_pct_cd4"]) == pytest.approx(100 * 1582 / 4710)
+    assert float(str(records["week_0"].values["treg_pct_cd4"])) == pytest.approx(100 * 1582 / 4710)
     assert str(records["week_0"].values["sample_date"]) == "2026-01-05"
     # qPCR of the same visit merges into the same record (a new version, audited)
     _, qargs = one_gene_plate
     assert main([*qargs, "--db", db]) == 0
-    records = {r.visit_id: r for r in _records(db)}  # type: ignore[attr-defined]
-    assert float(records["week_0"].values["ifn_score"]) == pytest.approx(8.0)
-    assert float(records["week_0"].values["treg_pct_cd4"]) == pytest.approx(100 * 1582 / 4710)
+    records = {r.visit_id: r for r in _records(db)}
+    assert float(str(records["week_0"].values["ifn_score"])) == pytest.approx(8.0)
+    assert float(str(records["week_0"].values["treg_pct_cd4"])) == pytest.approx(100 * 1582 / 4710)
     assert records["week_0"].version == 2
 
 

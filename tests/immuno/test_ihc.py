@@ -193,8 +193,8 @@ def test_cli_stores_with_db(files: dict[str, Path], tmp_path: Path) -> None:
     with open_store(url, study) as store:
         (record,) = store.records(form_id="immune_profile")
     assert (record.subject_id, record.visit_id) == ("S01", "week_0")
-    assert float(record.values["skin_cd3_per_mm2"]) == pytest.approx(160.0)
-    assert float(record.values["skin_mucin_area_fraction"]) == pytest.approx(0.15)
+    assert float(str(record.values["skin_cd3_per_mm2"])) == pytest.approx(160.0)
+    assert float(str(record.values["skin_mucin_area_fraction"])) == pytest.approx(0.15)
 
 
 def test_image_missing_from_the_detection_export(files: dict[str, Path], tmp_path: Path) -> None:

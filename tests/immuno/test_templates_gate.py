@@ -21,7 +21,7 @@ MARKERS = ("Lin", "HLA-DR", "CD11c", "CD123", "BDCA-2", "CD3", "CD4", "CD8", "CD
            "CD38", "CD14")  # fmt: skip
 
 #: (events, markers that are high): the populations the templates look for.
-DESIGN = (
+DESIGN: tuple[tuple[int, set[str]], ...] = (
     (50, {"HLA-DR", "CD123", "BDCA-2"}),  # pDC: Lin- HLA-DR+ CD11c- CD123+ BDCA-2+
     (40, {"Lin", "CD3", "CD4", "CD25"}),  # Treg: CD3+ CD4+ CD25hi CD127lo
     (200, {"Lin", "CD3", "CD4", "CD127"}),  # conventional CD4 T
@@ -97,7 +97,7 @@ def test_monocyte_hladr_median_is_the_monocytes_own(designed_fcs: tuple[Path, np
     result = gate_fcs(
         path, template_path("monocyte_hladr"), FlowOptions(median_channels=("HLA-DR",))
     )
-    monocytes = result.populations.set_index("gate").loc["Monocytes"]
+    monocytes = result.populations.set_index("gate").to_dict(orient="index")["Monocytes"]
     first = sum(n for n, _ in DESIGN[:5])
     by_hand = float(np.median(events[first : first + 100, MARKERS.index("HLA-DR")]))
     assert float(monocytes["median_HLA-DR"]) == pytest.approx(by_hand, rel=1e-4)  # float32 file

@@ -185,6 +185,22 @@ def test_abnormal_baseline_worse_of_both_setting_takes_the_worse_arm(term: str) 
     assert grade(term, 301, "U/L", uln=40, baseline=60, abnormal_baseline_arm=worse) == 3
 
 
+@pytest.mark.parametrize("term", ["Alkaline phosphatase increased", "GGT increased"])
+def test_alkaline_phosphatase_and_ggt(term: str) -> None:
+    # CTCAE v5.0, cases as in pharmaverse admiral's derive_var_atoxgr tests. Baseline normal,
+    # ULN 40: >ULN - 2.5 x ULN (<= 100) 1; >2.5 - 5.0 (<= 200) 2; >5.0 - 20.0 (<= 800) 3; >20 4.
+    uln_cases = [(40, 0), (41, 1), (100, 1), (101, 2), (200, 2), (201, 3), (800, 3), (801, 4)]
+    for value, expected in uln_cases:
+        assert grade(term, value, "U/L", uln=40) == expected, value
+    # Baseline 40 > ULN 39, graded on the baseline (default): 2.0 - 2.5 x baseline (80 <= v <=
+    # 100) 1, 2.0 included; >2.5 - 5.0 2; >5.0 - 20.0 3; >20.0 4.
+    base_cases = [(79, 0), (80, 1), (100, 1), (101, 2), (200, 2), (201, 3), (800, 3), (801, 4)]
+    for value, expected in base_cases:
+        assert grade(term, value, "IU/L", uln=39, baseline=40) == expected, value
+    # worse-of-both: 79 is 2.03 x ULN 39 (grade 1) though 1.98 x baseline (0) -> 1.
+    assert grade(term, 79, "U/L", uln=39, baseline=40, abnormal_baseline_arm="worse-of-both") == 1
+
+
 def test_baseline_record_is_graded_without_itself() -> None:
     # admiral #2512 graded the baseline record against itself (100 = 1.0x baseline -> 0);
     # the baseline visit is graded with baseline=None: 100 / 40 = 2.5x ULN -> grade 1.

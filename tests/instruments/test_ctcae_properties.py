@@ -19,12 +19,16 @@ _DECREASED = [
 _INCREASED = [
     "Alanine aminotransferase increased",
     "Aspartate aminotransferase increased",
+    "Alkaline phosphatase increased",
+    "GGT increased",
     "Blood bilirubin increased",
     "Creatinine increased",
 ]
 _UNITS = {
     "Alanine aminotransferase increased": "U/L",
     "Aspartate aminotransferase increased": "U/L",
+    "Alkaline phosphatase increased": "U/L",
+    "GGT increased": "U/L",
     "Blood bilirubin increased": "mg/dL",
     "Creatinine increased": "mg/dL",
 }

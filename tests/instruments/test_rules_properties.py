@@ -6,6 +6,7 @@ Fixed seed, no retries. Each property is a consequence of the definition stated 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -33,7 +34,7 @@ prednisolone = st.sampled_from([0, 2.5, 4.9, 5, 5.1, 7.5, 7.6, 10, 20])
 def test_lldas_met_is_the_conjunction_and_steroids_only_hurt(
     present: list[str], pga_value: float, pred: float, tolerated: bool
 ) -> None:
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "hemolytic_anemia": False,
         "gastrointestinal_activity": False,
         "new_activity_since_previous": False,

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tests._cli_output import as_text_error
 
 from clestudy.cli import main
 from clestudy.instruments import InstrumentInputError, score_payload
@@ -21,7 +22,7 @@ def run(
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
     code = main(args)
     captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return code, captured.out, as_text_error(captured.err)
 
 
 def test_clasi_from_file(

@@ -8,6 +8,7 @@ import math
 from dataclasses import replace
 
 import pytest
+from tests._cli_output import as_text_error
 
 from clestudy.cli import main
 from clestudy.instruments import INSTRUMENTS, InstrumentInputError, cockcroft_gault, score_payload
@@ -25,7 +26,7 @@ def run(
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
     code = main(args)
     captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return code, captured.out, as_text_error(captured.err)
 
 
 @pytest.mark.parametrize(("sex", "female"), [("F", True), ("female", True), ("M", False), ("male", False)])  # fmt: skip

@@ -1,14 +1,13 @@
 """Fixtures of the interop tests: a populated demo database and the shared REDCap/ODM fixtures.
 
-The shared fixtures live beside the repository (``../shared/fixtures``); ``CLESTUDY_FIXTURES`` may
-point elsewhere. Without them a test skips, saying why, except under CI (``CI=true``), where a
-missing fixture folder fails the test: CI must never pass by skipping the round trips.
+The shared fixtures live beside the repository; ``CLESTUDY_FIXTURES`` may point elsewhere.
+Without them a test skips, saying why, except under CI (``CI=true``), where a missing fixture
+fails the test (one rule for every test: ``tests/conftest.py``).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,21 +18,15 @@ from clestudy.demo._chart_review import populate_chart_review
 from clestudy.demo._open_label import populate_open_label
 from clestudy.store import Store, open_store
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
 STUDIES = ("lenalidomide-cle-open-label", "pediatric-cle-chart-review")
 
 
-@pytest.fixture
-def fixtures() -> Path:
-    """The shared fixtures folder (skips, or fails under CI, when it is absent)."""
-    folder = Path(os.environ.get("CLESTUDY_FIXTURES", DEFAULT_FIXTURES))
-    if not folder.is_dir():
-        reason = f"shared fixtures not found at {folder} (they live beside the repository)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return folder
+@pytest.fixture(scope="session")
+def fixtures(shared_fixture: Callable[[str], Path]) -> Path:
+    """The shared fixtures folder with its ``redcap`` and ``odm`` suites (skips, or fails under
+    CI, when they are absent: ``tests/conftest.py``)."""
+    shared_fixture("odm")
+    return shared_fixture("redcap").parent
 
 
 @pytest.fixture(scope="session")

@@ -70,9 +70,9 @@ def _check_wide(store: Store, folder: Path, ext: str) -> int:
             frame = frame.rename(columns={stata_name(c): c for c in _all_names(form)})
         records = store.records(form_id=form.id)
         assert len(frame) == len(records), form.id
-        frame = frame.set_index(KEYS)
+        rows = frame.set_index(KEYS).to_dict(orient="index")
         for record in records:
-            row = frame.loc[(record.subject_id, record.visit_id, record.instance)]
+            row = rows[(record.subject_id, record.visit_id, record.instance)]
             for spec in form.fields:
                 value = record.values.get(spec.id)
                 if value is None:

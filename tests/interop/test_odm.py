@@ -16,6 +16,19 @@ from clestudy.store import Store, audit_events, open_store
 NS = {"odm": ODM_NS}
 
 
+def _find(element: etree._Element, path: str) -> etree._Element:
+    """The one child at ``path`` (ODM namespace), failing the test when it is missing."""
+    found = element.find(path, namespaces=NS)
+    assert found is not None, f"no {path} under {element.tag}"
+    return found
+
+
+def _attr(element: etree._Element, name: str) -> str:
+    value = element.get(name)
+    assert value is not None, f"{element.tag} has no {name}"
+    return value
+
+
 @pytest.fixture
 def schema(fixtures: Path) -> etree.XMLSchema:
     """The ODM 1.3.2 schema, its imports (xml.xsd, xmldsig) resolved from the local folder."""
@@ -34,7 +47,7 @@ def test_demo_studies_validate_against_the_xsd(
     demo_store: Store, schema: etree.XMLSchema, tmp_path: Path
 ) -> None:
     document = _export(demo_store, tmp_path)
-    assert schema.validate(document), schema.error_log.last_error
+    assert schema.validate(document), schema.error_log
     root = document.getroot()
     assert root.get("ODMVersion") == "1.3.2" and root.get("FileType") == "Transactional"
     del root.attrib["CreationDateTime"]  # the validator really checks: a required attribute
@@ -58,7 +71,7 @@ def test_metadata_names_every_visit_form_item_code_list_unit_and_range(
                 continue
             item = items[f"I.{form.id}.{spec.id}"]
             assert item.findtext("odm:Question/odm:TranslatedText", namespaces=NS) == spec.label
-            checks = {c.get("Comparator"): float(c.findtext("odm:CheckValue", namespaces=NS))
+            checks = {c.get("Comparator"): float(_find(c, "odm:CheckValue").text or "nan")
                       for c in item.iterfind("odm:RangeCheck", namespaces=NS)}  # fmt: skip
             assert checks == {
                 k: v for k, v in (("GE", spec.min), ("LE", spec.max)) if v is not None
@@ -68,7 +81,7 @@ def test_metadata_names_every_visit_form_item_code_list_unit_and_range(
                 units[unit_ref.get("MeasurementUnitOID")] if unit_ref is not None else None
             ) == spec.unit
             if spec.type == "single_choice":
-                codes = root.find(f".//odm:CodeList[@OID='CL.{form.id}.{spec.id}']", namespaces=NS)
+                codes = _find(root, f".//odm:CodeList[@OID='CL.{form.id}.{spec.id}']")
                 decoded = {i.get("CodedValue"): i.findtext(".//odm:TranslatedText", namespaces=NS)
                            for i in codes.iterfind("odm:CodeListItem", namespaces=NS)}  # fmt: skip
                 assert decoded == {c.code: c.label for c in spec.choices}
@@ -80,14 +93,14 @@ def _replay(root: etree._Element) -> dict[tuple[str, str, str, str], dict[str, s
     for subject in root.iterfind(".//odm:SubjectData", namespaces=NS):
         for event in subject.iterfind("odm:StudyEventData", namespaces=NS):
             for form in event.iterfind("odm:FormData", namespaces=NS):
-                key = (subject.get("SubjectKey"), event.get("StudyEventOID"), form.get("FormOID"),
-                       form.get("FormRepeatKey"))  # fmt: skip
+                key = (_attr(subject, "SubjectKey"), _attr(event, "StudyEventOID"),
+                       _attr(form, "FormOID"), _attr(form, "FormRepeatKey"))  # fmt: skip
                 cells = state.setdefault(key, {})
                 for item in form.iterfind(".//odm:ItemData", namespaces=NS):
                     if item.get("IsNull") == "Yes":
-                        cells.pop(item.get("ItemOID"), None)
+                        cells.pop(_attr(item, "ItemOID"), None)
                     else:
-                        cells[item.get("ItemOID")] = item.get("Value")
+                        cells[_attr(item, "ItemOID")] = _attr(item, "Value")
     return state
 
 
@@ -124,19 +137,19 @@ def test_audit_records_carry_who_when_why_and_the_old_value(
     store, url = _edited(tmp_path)
     with store:
         document = _export(store, tmp_path / "out")
-    assert schema.validate(document), schema.error_log.last_error
+    assert schema.validate(document), schema.error_log
     items = document.getroot().findall(
         ".//odm:ItemData[@ItemOID='I.steroids.prednisone_mg_day']", namespaces=NS
     )
     assert [i.get("Value") for i in items] == ["20", "15"]
     update = next(e for e in audit_events(url) if e["action"] == "update")
-    audit = items[1].find("odm:AuditRecord", namespaces=NS)
-    assert audit.find("odm:UserRef", namespaces=NS).get("UserOID") == "USR.monitor"
+    audit = _find(items[1], "odm:AuditRecord")
+    assert _find(audit, "odm:UserRef").get("UserOID") == "USR.monitor"
     assert audit.findtext("odm:DateTimeStamp", namespaces=NS) == update["occurred_at"]
     assert audit.findtext("odm:ReasonForChange", namespaces=NS) == "transcription error"
     assert audit.findtext("odm:SourceID", namespaces=NS) == f"clestudy audit event {update['seq']}"
     assert items[1].findtext("odm:Annotation/odm:Comment", namespaces=NS) == "previous value: 20"
-    assert audit.find("odm:LocationRef", namespaces=NS).get("LocationOID") == "LOC.site01"
+    assert _find(audit, "odm:LocationRef").get("LocationOID") == "LOC.site01"
     users = {u.findtext("odm:LoginName", namespaces=NS) for u in document.getroot().iterfind(".//odm:User", namespaces=NS)}  # fmt: skip
     assert users == {"coordinator", "monitor"}  # "dm" registered the study: not clinical data
 
@@ -149,3 +162,20 @@ def test_cli_export_odm(demo_url: str, tmp_path: Path, capsys: pytest.CaptureFix
         str(tmp_path / "odm.xml"),
         str(tmp_path / "manifest.json"),
     ]
+
+
+def test_a_study_imported_from_redcap_exports_valid_odm(
+    fixtures: Path, schema: etree.XMLSchema, tmp_path: Path
+) -> None:
+    from clestudy.interop import import_redcap
+
+    folder = fixtures / "redcap" / "repeating-instruments"
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    import_redcap(url, folder / "dictionary.csv", folder / "data.csv", study="rep", actor="t")
+    with open_store(url, "rep") as store:
+        document = _export(store, tmp_path / "out")
+        state = _replay(document.getroot())
+        assert ("1", "SE.event_1_arm_1", "F.bp", "3") in state
+    assert schema.validate(document), str(schema.error_log)
+    form = document.getroot().find(".//odm:FormDef[@OID='F.bp']", namespaces=NS)
+    assert form is not None and form.get("Repeating") == "Yes"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_redcap import assert_round_trip
+from tests.interop.test_redcap import _after_value, assert_round_trip
 
 from clestudy.cli import main
 from clestudy.demo import DEMO_SEED
@@ -131,13 +131,15 @@ def test_invalid_records_are_refused_whole_with_every_error(
 ) -> None:
     rows = _read(dag[1])
     rows[1][rows[0].index("sex")] = "9"
+    rows[1][rows[0].index("height")] = "300"  # a second problem in the same record
     rows[3][rows[0].index("weight")] = "heavy"
     data = _write(tmp_path / "data.csv", rows)
     db = tmp_path / "study.db"
     with pytest.raises(InputError) as caught:
         import_redcap(f"sqlite:///{db}", dag[0], data, study="dag", actor="importer")
     message = str(caught.value)
-    assert message.startswith("2 problems, nothing imported:")
+    assert message.startswith("3 problems, nothing imported:")
+    assert f"{data}: line 2 (331-1/event_1_arm_1): field 'height': '300' is out of range" in message
     assert f"{data}: line 2 (331-1/event_1_arm_1): field 'sex': '9' is not one of" in message
     assert (
         f"{data}: line 4 (332-3/event_1_arm_1): field 'weight': 'heavy' is not an integer"
@@ -190,6 +192,7 @@ def test_dry_run_then_update_then_unchanged(dag: tuple[Path, Path], tmp_path: Pa
     import_redcap(url, dag[0], dag[1], study="dag", actor="importer")
     rows = _read(dag[1])
     rows[2][rows[0].index("first_name")] = "Bea"
+    rows[2][rows[0].index("last_name")] = ""  # a value cleared in REDCap is cleared here too
     changed = _write(tmp_path / "changed.csv", rows)
     before = audit_events(url)
     preview = import_redcap(url, dag[0], changed, study="dag", dry_run=True, actor="importer")
@@ -198,8 +201,10 @@ def test_dry_run_then_update_then_unchanged(dag: tuple[Path, Path], tmp_path: Pa
     done = import_redcap(url, dag[0], changed, study="dag", actor="importer")
     assert done.updates == preview.updates
     [event] = audit_events(url)[len(before) :]
-    assert event["action"] == "update" and event["after"]["values"]["first_name"] == "Bea"
-    assert "changed.csv (sha256 " in event["reason"]
+    assert event["action"] == "update" and _after_value(event, "first_name") == "Bea"
+    after = event["after"]
+    assert isinstance(after, dict) and "last_name" not in after["values"]
+    assert "changed.csv (sha256 " in str(event["reason"])
     assert import_redcap(url, dag[0], changed, study="dag", actor="importer").updates == []
 
 
@@ -258,3 +263,32 @@ def test_cli_bad_file_exits_2_and_writes_nothing(
     assert not db.exists()
     code = main(["import", "redcap", str(tmp_path / "missing.csv"), "--db", str(db)])
     assert code == 2 and "missing.csv: no such file" in capsys.readouterr().err
+
+
+def test_longitudinal_project_without_its_file_field_round_trips(
+    fixtures: Path, tmp_path: Path
+) -> None:
+    """REDCap's classic demo: 2 arms, events, matrix groups, branching logic, calc, slider."""
+    folder = fixtures / "redcap" / "longitudinal"
+    rows = _read(folder / "dictionary.csv")
+    dictionary = _write(tmp_path / "dictionary.csv", [r for r in rows if r[3] != "file"])
+    data_rows = _read(folder / "data.csv")
+    keep = [i for i, column in enumerate(data_rows[0]) if column != "patient_document"]
+    data = _write(tmp_path / "data.csv", [[r[i] for i in keep] for r in data_rows])
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    import_redcap(url, dictionary, data, study="longitudinal", actor="importer")
+    with open_store(url, "longitudinal") as store:
+        protocol = store.protocol
+        assert [a.id for a in protocol.arms] == ["arm_1", "arm_2"]
+        assert protocol.visits[0].id == "enrollment_arm_1"
+        assert protocol.visits[0].forms == ("demographics", "contact_info", "baseline_data")
+        demographics = protocol.form("demographics")
+        assert demographics is not None
+        gym = demographics.field("gym")
+        assert gym is not None and gym.annotations["matrix_group_name"] == "weekly_schedule"
+        assert any(f.branching_logic for form in protocol.forms for f in form.fields)
+        bmi = demographics.field("bmi")
+        assert bmi is not None and bmi.calculation == "round(([weight]*10000)/(([height])^(2)),1)"
+        export_redcap(store, tmp_path / "out")
+    assert assert_round_trip(data, tmp_path / "out" / "records.csv") > 2000
+    assert _read(tmp_path / "out" / "dictionary.csv")[1:] == _read(dictionary)[1:]

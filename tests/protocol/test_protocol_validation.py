@@ -256,3 +256,51 @@ def test_a_save_reports_every_field_error_at_once() -> None:
     ]
     kept, problems = check_values(form, {"aeterm": "Rash"}, where="x", require=False)
     assert (kept, problems) == ({"aeterm": "Rash"}, [])
+
+
+LABS = BASE.replace(
+    "visits: [{id: v0, name: V0, day: 0, forms: [dm]}]",
+    "visits: [{id: v0, name: V0, day: 0, forms: [dm, labs]}]",
+) + (
+    "  - id: labs\n"
+    "    name: Labs\n"
+    "    fields:\n"
+    "      - {id: alt, label: ALT, type: decimal, unit: U/L, min: 0}\n"
+    "      - {id: note, label: Note, type: text}\n"
+    "reference_ranges:\n"
+    "  - {form: labs, field: alt, unit: U/L, uln: 33, sex: F, source: Site lab 2024}\n"
+    "  - {form: labs, field: alt, unit: U/L, uln: 40, age_min: 18, source: Site lab 2024}\n"
+    "  - {form: labs, field: alt, unit: U/L, uln: 45, source: Site lab 2024}\n"
+)
+
+
+def test_reference_ranges_pick_the_first_that_applies() -> None:
+    p = parse_protocol(LABS, "l.yaml")
+    female = p.reference_range("labs", "alt", sex="F", age=30)
+    adult_male = p.reference_range("labs", "alt", sex="M", age=30)
+    child = p.reference_range("labs", "alt", sex="M", age=12)
+    assert female is not None and female.uln == 33
+    assert adult_male is not None and adult_male.uln == 40
+    assert child is not None and child.uln == 45
+    assert p.reference_range("labs", "ast") is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("field: alt, unit: U/L, uln: 45", "field: alt, unit: IU/L, uln: 45",
+         r"l\.yaml:24: reference_ranges\[2\]\.unit: 'IU/L' is not the unit of field 'alt' \(U/L\)"),
+        ("field: alt, unit: U/L, uln: 45", "field: note, unit: U/L, uln: 45",
+         r"reference_ranges\[2\]\.field: 'note' is not a numeric field of form 'labs'"),
+        ("{form: labs, field: alt, unit: U/L, uln: 45", "{form: lab, field: alt, unit: U/L, uln: 45",
+         r"reference_ranges\[2\]\.form: unknown form 'lab'"),
+        ("uln: 45", "uln: 45, lln: 50", r"reference_ranges\[2\]: lln 50 must be below uln 45"),
+        ("uln: 45", "lln: .nan", r"reference_ranges\[2\]\.lln: Input should be a finite number"),
+        ("uln: 45", "age_max: 3", r"reference_ranges\[2\]: a reference range needs lln, uln"),
+        ("uln: 45", "uln: 40, age_min: 18", r"reference_ranges\[2\]: the same range as reference_"),
+    ],
+)  # fmt: skip
+def test_reference_ranges_are_validated_at_load(old: str, new: str, message: str) -> None:
+    assert old in LABS
+    with pytest.raises(ProtocolError, match=message):
+        parse_protocol(LABS.replace(old, new), "l.yaml")

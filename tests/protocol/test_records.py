@@ -9,14 +9,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clestudy.errors import RecordValidationError
-from clestudy.protocol import load_protocol, validate_values
+from clestudy.protocol import FormSpec, load_protocol, validate_values
 
 PED = load_protocol("pediatric-cle-chart-review")
-LABS = PED.form("labs")
-DM = PED.form("dm")
-SKIN = PED.form("skin")
-AE = PED.form("ae")
-assert LABS is not None and DM is not None and SKIN is not None and AE is not None
+
+
+def _form(form_id: str) -> FormSpec:
+    form = PED.form(form_id)
+    if form is None:
+        raise LookupError(f"pediatric-cle-chart-review has no form {form_id!r}")
+    return form
+
+
+LABS = _form("labs")
+DM = _form("dm")
+SKIN = _form("skin")
+AE = _form("ae")
 WHERE = "P01/initiation/labs"
 
 

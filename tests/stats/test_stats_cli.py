@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from tests._cli_output import as_text_error
 
 from clestudy.cli import main
 
@@ -117,7 +118,7 @@ def test_paired_bad_input_exit_2(
             "--before", "pre", "--after", "post"]  # fmt: skip
     # later options override earlier ones in Typer, so extra can replace a default
     assert main([*args, *extra, "--json"]) == 2
-    err = capsys.readouterr().err
+    err = as_text_error(capsys.readouterr().err)
     assert err.startswith("error: ")
     assert err.count("\n") == 1
 
@@ -127,7 +128,7 @@ def test_paired_bad_input_exit_2(
 def test_paired_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     missing = tmp_path / "nope.csv"
     assert main(paired_args(missing)) == 2
-    assert capsys.readouterr().err.strip() == f"error: {missing}: no such file"
+    assert as_text_error(capsys.readouterr().err).strip() == f"error: {missing}: no such file"
 
 
 SEED003_PREDNISONE = [
@@ -166,4 +167,4 @@ def test_check_summary_bad_input(
     capsys: pytest.CaptureFixture[str], extra: list[str], match: str
 ) -> None:
     assert main([*SEED003_PREDNISONE, *extra]) == 2
-    assert re.search(match, capsys.readouterr().err.strip())
+    assert re.search(match, as_text_error(capsys.readouterr().err).strip())

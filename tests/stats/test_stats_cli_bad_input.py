@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from tests._cli_output import as_text_error
 
 from clestudy.cli import main
 
@@ -32,7 +33,7 @@ def test_paired_bad_csv(
     path = tmp_path / "p.csv"
     path.write_text(HEADER + body)
     assert _paired(path, "--json") == 2
-    err = capsys.readouterr().err.strip()
+    err = as_text_error(capsys.readouterr().err).strip()
     assert err.startswith(f"error: {path}: ")
     assert re.search(match, err), err
 
@@ -43,7 +44,7 @@ def test_paired_overflow_names_the_value(
     path = tmp_path / "p.csv"
     path.write_text(HEADER + "a,pre,1e300\na,post,-1e300\nb,pre,3\nb,post,4\n")
     assert _paired(path) == 2
-    assert capsys.readouterr().err.strip() == (
+    assert as_text_error(capsys.readouterr().err).strip() == (
         f"error: {path}: column 'esr', subject 'a': the before value 1e+300 is too large: its "
         "square (and so the SD and the test statistics) overflows floating point; rescale the "
         "measure"
@@ -60,7 +61,7 @@ def test_paired_bad_header(
     path = tmp_path / "p.csv"
     path.write_text(header)
     assert _paired(path) == 2
-    assert match in capsys.readouterr().err
+    assert match in as_text_error(capsys.readouterr().err)
 
 
 def test_paired_undefined_statistics_print_as_na(
@@ -120,7 +121,7 @@ def test_check_summary_overflow_is_bad_input(
     args = [*SUMMARY, "--n", "5"]
     args[args.index(option) + 1] = value
     assert main(args) == 2
-    assert re.search(match, capsys.readouterr().err)
+    assert re.search(match, as_text_error(capsys.readouterr().err))
 
 
 def test_check_summary_unbounded_sd_says_so(capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,7 +23,7 @@ def brute_force_rank_sum_p(x: list[float], y: list[float]) -> float:
     m, centre = len(x), len(x) * (len(x) + len(y) + 1) / 2
     observed = abs(ranks[:m].sum() - centre)
     sums = [abs(sum(c) - centre) for c in itertools.combinations(ranks, m)]
-    return sum(s >= observed - 1e-9 for s in sums) / len(sums)
+    return float(sum(s >= observed - 1e-9 for s in sums) / len(sums))
 
 
 small = st.lists(st.integers(0, 5).map(float), min_size=1, max_size=6)
@@ -65,7 +65,8 @@ def test_responder_comparison_rows() -> None:
         SUBJECTS, group="response", responder="yes", continuous=["ifn_score"],
         categorical=["discoid", "site"],
     ).set_index("variable")  # fmt: skip
-    ifn = out.loc["ifn_score"]
+    rows = out.to_dict(orient="index")
+    ifn = rows["ifn_score"]
     # Missing group (row 9) and missing value (row 7) are left out: 4 vs 3, all responders
     # higher, so U = 12 and the exact p = 2 / C(7, 3) = 2/35.
     assert (ifn["n_responders"], ifn["n_non_responders"]) == (4, 3)
@@ -73,14 +74,14 @@ def test_responder_comparison_rows() -> None:
     assert ifn["p_value"] == pytest.approx(2 / 35)
     assert ifn["median_responders"] == pytest.approx(10.55)
     assert "method='exact'" in ifn["method"]
-    discoid = out.loc["discoid"]
+    discoid = rows["discoid"]
     assert discoid["table"] == {
         "n": {"responders": 1, "non_responders": 3},
         "y": {"responders": 3, "non_responders": 1},
     }
     assert discoid["statistic"] == 9.0  # (3 x 3) / (1 x 1): odds of 'y', responders vs not
     assert "odds ratio of 'y' versus 'n'" in discoid["method"]
-    site = out.loc["site"]
+    site = rows["site"]
     assert math.isnan(site["statistic"])
     assert "Freeman-Halton" in site["method"]
     assert 0 < site["p_value"] <= 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,11 +21,13 @@ def statuses(frame: pd.DataFrame) -> dict[str, str]:
 
 
 def by_check(frame: pd.DataFrame, check: str) -> pd.Series:
-    return frame.set_index("check").loc[check]
+    row = frame.set_index("check").loc[check]
+    assert isinstance(row, pd.Series), f"check {check!r} appears more than once"
+    return row
 
 
 # Seed 003 as printed (shared/reference/seeds/wu-pediatric-sle-lenalidomide-abstract.txt).
-SEED003 = {
+SEED003: dict[str, dict[str, Any]] = {
     "prednisone": {"mean_before": "23", "sd_before": "10.9", "mean_after": "11", "sd_after": "7.4"},
     "esr": {"mean_before": "26.2", "sd_before": "8.9", "mean_after": "19.2", "sd_after": "7.5"},
 }

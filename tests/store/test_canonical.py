@@ -42,6 +42,10 @@ def test_any_change_of_content_changes_the_hash(after: object, actor: str) -> No
                        None, after, "why")  # fmt: skip
     changed = AuditEntry(1, "2026-01-01T00:00:00.000000Z", actor + "x", "update", "form_record",
                          "k", None, after, "why")  # fmt: skip
-    assert chain_hash(GENESIS_HASH, entry) == chain_hash(GENESIS_HASH, entry)
+    # the same content, built again, hashes the same (64 hex digits): the hash is of the content
+    again = AuditEntry(1, "2026-01-01T00:00:00.000000Z", actor, "update", "form_record", "k",
+                       None, json.loads(canonical_json(after)), "why")  # fmt: skip
+    assert chain_hash(GENESIS_HASH, entry) == chain_hash(GENESIS_HASH, again)
+    assert len(chain_hash(GENESIS_HASH, entry)) == 64
     assert chain_hash(GENESIS_HASH, entry) != chain_hash(GENESIS_HASH, changed)
     assert chain_hash(GENESIS_HASH, entry) != chain_hash("1" * 64, entry)

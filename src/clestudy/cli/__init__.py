@@ -17,6 +17,7 @@ import typer
 
 from clestudy import __version__
 from clestudy.cli import _audit, _capture, _demo, _immuno, _interop, _score, _stats
+from clestudy.cli._errors import echo_error, is_usage_problem, wants_json
 from clestudy.errors import ClestudyError
 
 __all__ = ["app", "main"]
@@ -59,30 +60,39 @@ def main(argv: list[str] | None = None) -> int:
 
     Usage errors (an unknown option, a missing argument) are reported by Typer itself with exit
     code 2; clestudy's own errors are printed here as ``error: <message>`` with their exit code.
+    With ``--json`` every error, usage errors included, is one JSON object instead
+    (``{"error", "field", "where"}``, see :mod:`clestudy.cli._errors`), with the same exit code.
     """
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = wants_json(args)
     try:
-        app(args=argv, prog_name="clestudy")
+        if as_json:  # Typer hands usage errors back instead of printing them
+            result = app(args=args, prog_name="clestudy", standalone_mode=False)
+            return result if isinstance(result, int) else 0
+        app(args=args, prog_name="clestudy")
     except SystemExit as exc:
         code = exc.code
         if code is None:
             return 0
         return code if isinstance(code, int) else 1
     except ClestudyError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        echo_error(str(exc), exc, as_json=as_json)
         return exc.exit_code
     except _USER_PATH_ERRORS as exc:  # a path the user gave: missing, a folder, not writable
         where = f"{exc.filename}: " if exc.filename else ""
-        typer.echo(f"error: {where}{exc.strerror or exc}", err=True)
+        echo_error(f"{where}{exc.strerror or exc}", exc, as_json=as_json)
         return 2
     except Exception as exc:
+        if as_json and is_usage_problem(exc):
+            echo_error(exc.format_message(), exc, as_json=True)  # type: ignore[attr-defined]
+            return int(exc.exit_code)  # type: ignore[attr-defined]
         if os.environ.get("CLESTUDY_DEBUG") == "1":
             raise
-        typer.echo(
-            f"error: internal error ({type(exc).__name__}: {_first_line(exc)}); rerun with "
-            "CLESTUDY_DEBUG=1 "
-            "for the traceback and report it",
-            err=True,
+        message = (
+            f"internal error ({type(exc).__name__}: {_first_line(exc)}); rerun with "
+            "CLESTUDY_DEBUG=1 for the traceback and report it"
         )
+        echo_error(message, None, as_json=as_json, located=False)
         return 1
     return 0
 

@@ -34,10 +34,15 @@ def read_json_input(source: str | None) -> Any:
     Raises
     ------
     InputError
-        When the file is missing or the text is not JSON; the message names the file and line.
+        When the file is missing, the text is not UTF-8 or not JSON, or it is nested deeper than
+        the interpreter's recursion limit; the message names the file and line.
     """
     if source is None or source == "-":
-        name, text = "<stdin>", sys.stdin.read()
+        name = "<stdin>"
+        try:
+            text = sys.stdin.read()
+        except UnicodeDecodeError as exc:
+            raise InputError(f"<stdin>: byte {exc.start}: not UTF-8 text ({exc.reason})") from None
     else:
         path = Path(source)
         if not path.is_file():
@@ -51,4 +56,9 @@ def read_json_input(source: str | None) -> Any:
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{name}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}"
+        ) from None
+    except RecursionError:  # '[' * 10000: the decoder recurses once per level
+        # the wording `clestudy score` used before every JSON reader came through here
+        raise InputError(
+            f"{name}: invalid JSON: nested too deeply; allowed: one JSON object of item values"
         ) from None

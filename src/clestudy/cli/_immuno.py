@@ -1,5 +1,8 @@
 """``clestudy flow``, ``clestudy qpcr`` and ``clestudy ihc``: lab files to biomarker tables.
 
+This module holds ``qpcr`` and ``ihc`` and what the three share (options, storing, tables);
+``flow`` lives in :mod:`clestudy.cli._flow`.
+
 Each command prints a table (or JSON with ``--json``) without a database; with ``--db`` it also
 stores the values as records of the ``immune_profile`` form (one transaction for the whole batch:
 nothing is stored when any file fails), audited under ``--actor`` (default ``$CLESTUDY_ACTOR``,
@@ -10,7 +13,6 @@ fields is explicit: ``--field FIELD=GATE:METRIC`` for flow, fixed names for qPCR
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,7 +25,6 @@ from clestudy.errors import InputError
 
 __all__ = ["register"]
 
-flow_app = typer.Typer(help="Flow cytometry: gate FCS files with FlowKit.", no_args_is_help=True)
 qpcr_app = typer.Typer(help="qPCR: type I interferon score.", no_args_is_help=True)
 ihc_app = typer.Typer(help="Skin IHC: QuPath measurements to densities.", no_args_is_help=True)
 
@@ -48,7 +49,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ActorOption = Annotated[str | None, typer.Option("--actor", help=ACTOR_HELP)]
 
 
-def _study_ids(
+def study_ids(
     db: str | None, study: str | None, actor: str | None = None
 ) -> tuple[set[str] | None, set[str] | None]:
     """Known subjects (from the store, with --db) and visits (from the protocol)."""
@@ -65,7 +66,7 @@ def _study_ids(
     return None, {v.id for v in load_protocol(study or DEFAULT_STUDY).visits}
 
 
-def _save_lab_values(
+def store_lab_values(
     db: str, study: str | None, form: str, rows: Sequence[Any], reason: str, actor: str | None
 ) -> None:
     """Merge the rows (:class:`~clestudy.immuno.LabValues`) into ``form``'s records, one
@@ -82,7 +83,7 @@ def _dict_rows(table: Any) -> list[dict[str, Any]]:
     return [{str(k): v for k, v in rec.items()} for rec in table.to_dict("records")]
 
 
-def _warn(lines: Sequence[str]) -> None:
+def warn_lines(lines: Sequence[str]) -> None:
     for line in lines:
         typer.echo(f"warning: {line}", err=True)
 
@@ -91,7 +92,7 @@ def _finite(value: Any) -> Any:
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
-def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -103,185 +104,6 @@ def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None
             cells.append(f"{v:.4g}" if isinstance(v, float) else ("" if v is None else str(v)))
         table.add_row(*cells)
     Console(width=200).print(table)
-
-
-@flow_app.command("gate")
-def flow_gate(
-    fcs_files: list[Path] = typer.Argument(None, help="FCS files (without --manifest)."),
-    strategy: Path = typer.Option(..., "--strategy", help="Gating-ML 2.0 file or FlowJo .wsp."),
-    manifest: Path | None = typer.Option(
-        None,
-        "--manifest",
-        help="CSV: file,subject_id,visit_id,sample_date[,beads_per_test,volume_ul].",
-    ),
-    db: DbOption = None,
-    study: StudyOption = None,
-    form: FormOption = DEFAULT_FORM,
-    field: list[str] = typer.Option(
-        [],
-        "--field",
-        help="FIELD=GATE:METRIC to store with --db (metric: count, percent_parent, percent_total, percent_reference, absolute_count_per_ul, median_<CHANNEL>).",
-    ),
-    reference: str | None = typer.Option(None, "--reference", help="Gate for percent_reference."),
-    median: list[str] = typer.Option(
-        [], "--median", help="Channel whose median to report (repeat)."
-    ),
-    min_events: int = typer.Option(100, "--min-events", help="Warn below this many events."),
-    bead_gate: str | None = typer.Option(None, "--bead-gate", help="Gate of the counting beads."),
-    compensation: Path | None = typer.Option(
-        None, "--compensation", help="Spillover matrix file used instead of $SPILL."
-    ),
-    workers: int | None = typer.Option(None, "--workers", help="Worker processes (default: CPUs)."),
-    ignore_offset_error: bool = typer.Option(
-        False, "--ignore-offset-error", help="Read files whose data offset is off by one."
-    ),
-    actor: ActorOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Gate FCS files with a strategy; print populations per sample and gate, or store them."""
-    from clestudy.immuno import FlowOptions, flow_lab_values, parse_field_map, population_rows
-
-    fields = parse_field_map(field)
-    _check_flow_options(fields, db, manifest, fcs_files)
-    paths, samples, beads = _flow_samples(fcs_files, manifest, db, study, actor)
-    options = FlowOptions(
-        reference_gate=reference,
-        median_channels=tuple(median),
-        min_events=min_events,
-        bead_gate=bead_gate,
-        compensation_file=None if compensation is None else str(compensation),
-        ignore_offset_error=ignore_offset_error,
-    )
-    results = _gate(paths, strategy, options, beads, workers)
-    meta = [{"subject_id": m["subject_id"], "visit_id": m["visit_id"]} for m in samples]
-    full = population_rows(results, meta)
-    if db is not None:
-        rows = flow_lab_values(results, samples, fields)
-        _save_lab_values(db, study, form, rows, f"flow gating with {strategy.name}", actor)
-    if as_json:
-        _print_flow_json(results, full, meta, summary=not (median or reference or bead_gate))
-        return
-    columns = ["sample", "gate", "parent", "count", "percent_parent"]
-    columns += ["percent_reference"] if reference else []
-    columns += ["absolute_count_per_ul"] if bead_gate else []
-    _print_table(full, [*columns, *(f"median_{c}" for c in median)])
-
-
-def _check_flow_options(
-    fields: dict[str, Any], db: str | None, manifest: Path | None, fcs_files: list[Path] | None
-) -> None:
-    if fields and db is None:
-        # without a database nothing is stored, so a field map would be silently ignored
-        raise InputError("--field needs --db: it says which values to store in the database")
-    if db is not None and manifest is None:
-        raise InputError("--db needs --manifest (which subject and visit each file belongs to)")
-    if db is not None and not fields:
-        raise InputError("--db needs at least one --field FIELD=GATE:METRIC to store")
-    if manifest is not None and fcs_files:
-        raise InputError("give FCS files either on the command line or in --manifest, not both")
-    if manifest is None and not fcs_files:
-        raise InputError("no FCS files: give them as arguments or with --manifest")
-
-
-def _flow_samples(
-    fcs_files: list[Path] | None,
-    manifest: Path | None,
-    db: str | None,
-    study: str | None,
-    actor: str | None,
-) -> tuple[list[str], list[dict[str, str]], list[Any]]:
-    """The files to gate, their manifest rows (subject, visit, sample date) and counting beads."""
-    from clestudy.immuno import beads_from_manifest, read_manifest
-
-    if manifest is None:
-        paths = [str(p) for p in fcs_files or []]
-        return paths, [], [None] * len(paths)
-    subjects, visits = _study_ids(db, study, actor)
-    table = read_manifest(manifest, known_subjects=subjects, known_visits=visits)
-    samples = [
-        {"subject_id": str(s), "visit_id": str(v), "sample_date": str(d)}
-        for s, v, d in zip(
-            table["subject_id"], table["visit_id"], table["sample_date"], strict=True
-        )
-    ]
-    return [str(p) for p in table["path"]], samples, beads_from_manifest(table, manifest)
-
-
-def _gate(
-    paths: list[str], strategy: Path, options: Any, beads: list[Any], workers: int | None
-) -> Any:
-    """Gate every file; print each file's total events and warnings on stderr (QC)."""
-    from clestudy.immuno import OFFSET_ERROR_HINT, FcsFileError, gate_batch
-
-    try:
-        results = _run_batch(paths, strategy, options, beads, workers, gate_batch)
-    except FcsFileError as exc:
-        if OFFSET_ERROR_HINT not in str(exc):
-            raise
-        # the library's hint names its Python argument; a CLI user needs the flag
-        cli_hint = "read it anyway with --ignore-offset-error, then review its events"
-        raise FcsFileError(str(exc).replace(OFFSET_ERROR_HINT, cli_hint)) from None
-    for r in results:
-        # QC: every file's total events, then its warnings (stderr: --json output stays clean)
-        typer.echo(f"qc: {r.path}: {r.n_events} events in total", err=True)
-        _warn(r.warnings)
-    return results
-
-
-def _print_flow_json(
-    results: Any, full: list[dict[str, Any]], meta: list[dict[str, str]], *, summary: bool
-) -> None:
-    """Every column when medians, a reference or beads were asked for, else the summary rows."""
-    from clestudy.immuno import population_records
-
-    if not summary:
-        echo_json(full)
-        return
-    rows = population_records(results)
-    if meta:
-        for row, extra in zip(rows, full, strict=True):
-            row.update(subject_id=extra["subject_id"], visit_id=extra["visit_id"])
-    echo_json(rows)
-
-
-def _run_batch(
-    paths: list[str],
-    strategy: Path,
-    options: Any,
-    beads: list[Any],
-    workers: int | None,
-    gate_batch: Any,
-) -> Any:
-    if not sys.stderr.isatty():
-        return gate_batch(paths, strategy, options, beads=beads, workers=workers)
-    from rich.console import Console
-    from rich.progress import Progress
-
-    # the bar's refresh thread starts with the first report, after the workers were forked: a
-    # fork while another thread holds a lock (of stderr, say) could hang a worker. It draws on
-    # stderr: stdout carries the table or the --json output
-    bar = Progress(console=Console(stderr=True), transient=True)
-    task = bar.add_task("gating", total=len(paths))
-
-    def report(done: int, total: int, path: str) -> None:
-        if not bar.live.is_started:
-            bar.start()
-        bar.update(task, completed=done)
-
-    try:
-        return gate_batch(paths, strategy, options, beads=beads, workers=workers, progress=report)
-    finally:
-        bar.stop()
-
-
-@flow_app.command("template")
-def flow_template(
-    name: str = typer.Argument(..., help="activated_t, monocyte_hladr, pdc or treg."),
-) -> None:
-    """Print a packaged Gating-ML template; save it, then set your panel's channels and thresholds."""
-    from clestudy.immuno import template_path
-
-    typer.echo(template_path(name).read_text(encoding="utf-8"), nl=False)
 
 
 @qpcr_app.command("ifn-score")
@@ -348,7 +170,7 @@ def qpcr_ifn_score(
     if db is not None and manifest is None:
         raise InputError("--db needs --manifest (which subject and visit each sample belongs to)")
     if manifest is not None:
-        subjects, visits = _study_ids(db, study, actor)
+        subjects, visits = study_ids(db, study, actor)
         table = read_manifest(
             manifest,
             key="sample",
@@ -359,7 +181,7 @@ def qpcr_ifn_score(
         )
         meta = {str(m["sample"]): m for m in _dict_rows(table)}
     result = ifn_score(read_plate_csv(ct, sample_type_column=controls_from_column), settings)
-    _warn(result.warnings)
+    warn_lines(result.warnings)
     records = ifn_score_records(result, settings.genes)
     if meta:
         unknown = [r["sample"] for r in records if r["sample"] not in meta]
@@ -370,13 +192,11 @@ def qpcr_ifn_score(
             r.update(subject_id=m["subject_id"], visit_id=m["visit_id"])
     if db is not None:
         rows = qpcr_lab_values(records)
-        _save_lab_values(db, study, form, rows, f"interferon score from {ct.name}", actor)
+        store_lab_values(db, study, form, rows, f"interferon score from {ct.name}", actor)
     if as_json:
         echo_json(records)
         return
-    _print_table(
-        [{**r, "fold_changes": None} for r in records], ["sample", "ifn_score", "positive"]
-    )
+    print_table([{**r, "fold_changes": None} for r in records], ["sample", "ifn_score", "positive"])
 
 
 def _split(text: str | None) -> tuple[str, ...]:
@@ -401,18 +221,18 @@ def ihc_import(
     """Positive cells per mm2 (CD3, CD4, CD8, CXCL10) and mucin area fraction per biopsy."""
     from clestudy.immuno import ihc_densities, ihc_lab_values, read_ihc_manifest, read_qupath_csv
 
-    subjects, visits = _study_ids(db, study, actor)
+    subjects, visits = study_ids(db, study, actor)
     table = read_ihc_manifest(manifest, known_subjects=subjects, known_visits=visits)
     extra = None if annotations is None else read_qupath_csv(annotations)
     dens = ihc_densities(read_qupath_csv(measurements), table, annotations=extra)
     rows = [{k: _finite(v) for k, v in rec.items()} for rec in _dict_rows(dens)]  # NaN -> null
     if db is not None:
         values = ihc_lab_values(dens)
-        _save_lab_values(db, study, form, values, f"IHC import from {measurements.name}", actor)
+        store_lab_values(db, study, form, values, f"IHC import from {measurements.name}", actor)
     if as_json:
         echo_json(rows)
         return
-    _print_table(
+    print_table(
         rows,
         [
             "subject_id",
@@ -428,6 +248,8 @@ def ihc_import(
 
 def register(app: typer.Typer) -> None:
     """Add the ``flow``, ``qpcr`` and ``ihc`` command groups to ``app``."""
+    from clestudy.cli._flow import flow_app
+
     app.add_typer(flow_app, name="flow")
     app.add_typer(qpcr_app, name="qpcr")
     app.add_typer(ihc_app, name="ihc")

@@ -191,8 +191,7 @@ def check_summary(
     """Check a published paired summary: GRIM, the implied SD of the differences and pre/post
     correlation, and whether the named test can reach the printed p at this n.
 
-    Exit status: 0 when every check is consistent (or not applicable), 1 when any check is
-    inconsistent (so that scripts can rely on it), 2 for bad input."""
+    Exit status: 0 if every check is consistent, 1 if any is inconsistent, 2 for bad input."""
     result = check_published_summary(
         n=n,
         mean_before=mean_before,

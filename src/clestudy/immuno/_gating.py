@@ -46,8 +46,8 @@ __all__ = [
     "read_sample",
 ]
 
-#: Populations with fewer events than this are reported with a warning (issue 5; rare-event
-#: precision: a 100-event population has a Poisson CV of 10 %).
+#: Populations with fewer events than this are reported with a warning (rare-event
+#: precision: a 100-event population has a Poisson CV of 10 %; docs/references.md).
 DEFAULT_MIN_EVENTS = 100
 
 #: Events gated at a time: 2^18 keeps FlowKit's working copies near 100 MB for 12 channels

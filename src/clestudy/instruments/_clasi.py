@@ -130,7 +130,7 @@ def _score(values: Mapping[str, object], label: Mapping[str, str]) -> ClasiScore
 
     def item(field: str, allowed: tuple[int, ...]) -> int:
         value = values.get(field)
-        if value is None:  # an area or item left out scores 0 (issue 3 contract)
+        if value is None:  # an area or item left out scores 0 (docs/instruments.md)
             return 0
         return check_int("clasi", label.get(field, field), value, allowed)
 

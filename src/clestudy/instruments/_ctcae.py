@@ -89,7 +89,7 @@ CTCAE = Instrument(
     name="ctcae",
     title=f"CTCAE grading: {len(CTCAE_LAB_TERMS)} lab terms, {len(CTCAE_CLINICAL_TERMS)} clinical "
     "terms",
-    version="ctcae-2017/2",
+    version="ctcae-2017/3",
     source="National Cancer Institute. Common Terminology Criteria for Adverse Events (CTCAE) "
     "v5.0, 27 Nov 2017; v6.0 neutrophils from pharmaverse/admiral ncictcaev6.json",
     reference="https://ctep.cancer.gov/protocoldevelopment/electronic_applications/ctc.htm",

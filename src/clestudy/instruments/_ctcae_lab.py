@@ -1,4 +1,4 @@
-"""CTCAE lab grading: v5.0 (default) for nine terms, v6.0 where clestudy has the v6.0 criteria.
+"""CTCAE lab grading: v5.0 (default) for eleven terms, v6.0 where clestudy has the v6.0 criteria.
 
 Intervals are half-open exactly as printed: ``<X - Y`` is ``Y <= value < X``; ``>X - Y x ULN`` is
 ``X*ULN < value <= Y*ULN``; ``1.5 - 3.0 x baseline`` includes 1.5. Comparisons use the exact
@@ -38,7 +38,8 @@ DEFAULT_CTCAE_VERSION = "5.0"
 
 ABNORMAL_BASELINE_ARMS: tuple[str, ...] = ("baseline-only", "worse-of-both")
 DEFAULT_ABNORMAL_BASELINE_ARM = "baseline-only"
-"""ALT/AST/bilirubin with an abnormal baseline (setting ``ctcae_abnormal_baseline_arm``).
+"""ALT, AST, alkaline phosphatase, GGT and bilirubin with an abnormal baseline (setting
+``ctcae_abnormal_baseline_arm``).
 
 The default, ``"baseline-only"``, grades on the baseline multiples alone, as CTCAE v5.0 prints
 the criteria of these terms: "... x ULN if baseline was normal; ... x baseline if baseline was
@@ -49,7 +50,9 @@ conservative study-level choice. Creatinine always takes the worse of its two ar
 CTCAE v5.0 definition lists both without a baseline condition.
 
 Source: NCI CTCAE v5.0 (27 Nov 2017), Investigations: Alanine aminotransferase increased,
-Aspartate aminotransferase increased, Blood bilirubin increased."""
+Aspartate aminotransferase increased, Alkaline phosphatase increased, GGT increased, Blood
+bilirubin increased; the alkaline phosphatase and GGT criteria as pharmaverse admiral's
+``derive_var_atoxgr`` tests transcribe them (grade 1 from 2.0 x baseline, included)."""
 
 # Decreased counts, v5.0: (grade, value below this many 10^9/L); grade 1 is <LLN down to the last.
 _CELLS_V5: dict[str, tuple[tuple[int, Fraction], ...]] = {
@@ -93,6 +96,20 @@ _BASE_BILIRUBIN: _ThresholdLadder = (
     (2, exact(1.5), False),
     (1, Fraction(1), False),
 )
+# Alkaline phosphatase and GGT (v5.0): >ULN - 2.5 x ULN if baseline normal, 2.0 - 2.5 x baseline
+# if abnormal (2.0 included); >2.5 - 5.0; >5.0 - 20.0; >20.0 (of ULN or baseline alike).
+_ULN_ALP_GGT: _ThresholdLadder = (
+    (4, exact(20.0), False),
+    (3, exact(5.0), False),
+    (2, exact(2.5), False),
+    (1, Fraction(1), False),
+)
+_BASE_ALP_GGT: _ThresholdLadder = (
+    (4, exact(20.0), False),
+    (3, exact(5.0), False),
+    (2, exact(2.5), False),
+    (1, exact(2.0), True),
+)
 _ULN_CREATININE: _ThresholdLadder = (
     (4, exact(6.0), False),
     (3, exact(3.0), False),
@@ -106,8 +123,18 @@ _FAMILY: dict[str, str] = {
     "Anemia": "hemoglobin",
     "Alanine aminotransferase increased": "aminotransferase",
     "Aspartate aminotransferase increased": "aminotransferase",
+    "Alkaline phosphatase increased": "alkaline_phosphatase",
+    "GGT increased": "ggt",
     "Blood bilirubin increased": "bilirubin",
     "Creatinine increased": "creatinine",
+}
+# Terms graded against the ULN, or against the baseline instead when the baseline is abnormal.
+_BASELINE_RELATIVE: dict[str, tuple[_ThresholdLadder, _ThresholdLadder]] = {
+    "Alanine aminotransferase increased": (_ULN_AMINOTRANSFERASE, _BASE_AMINOTRANSFERASE),
+    "Aspartate aminotransferase increased": (_ULN_AMINOTRANSFERASE, _BASE_AMINOTRANSFERASE),
+    "Alkaline phosphatase increased": (_ULN_ALP_GGT, _BASE_ALP_GGT),
+    "GGT increased": (_ULN_ALP_GGT, _BASE_ALP_GGT),
+    "Blood bilirubin increased": (_ULN_BILIRUBIN, _BASE_BILIRUBIN),
 }
 CTCAE_LAB_TERMS: tuple[str, ...] = tuple(_FAMILY)
 """The lab terms clestudy grades, spelled as in CTCAE v5.0."""
@@ -192,11 +219,7 @@ def _grade_increased(
             return LabGrade(term, version, by_uln, True, "x ULN (no baseline)")
         by_base = _ladder_grade(value, baseline, _BASE_CREATININE)
         return LabGrade(term, version, max(by_uln, by_base), True, "worse of x ULN and x baseline")
-    uln_arm, base_arm = (
-        (_ULN_BILIRUBIN, _BASE_BILIRUBIN)
-        if term == "Blood bilirubin increased"
-        else (_ULN_AMINOTRANSFERASE, _BASE_AMINOTRANSFERASE)
-    )
+    uln_arm, base_arm = _BASELINE_RELATIVE[term]
     by_uln = _ladder_grade(value, uln, uln_arm)
     if baseline is None or baseline <= uln:
         return LabGrade(term, version, by_uln, True, "x ULN (baseline normal or not given)")
@@ -230,9 +253,9 @@ def ctcae_lab_grade(
     bands, grade 1 from the grade-2 threshold up to (not including) the lab's LLN, 0 at or above
     the LLN. Without an LLN a value at or above the grade-2 threshold is *not gradable*, never 0.
     Anaemia: grade 3 at Hgb < 8.0 g/dL (80 g/L, 4.9 mmol/L) or when a transfusion is indicated;
-    grade 4 is clinical only (no Hgb number defines it). ALT/AST/bilirubin: multiples of ULN when
-    the baseline is normal (or not given), of the baseline instead when the baseline is above the
-    ULN (by default; see ``abnormal_baseline_arm``).
+    grade 4 is clinical only (no Hgb number defines it). ALT, AST, alkaline phosphatase, GGT and
+    bilirubin: multiples of ULN when the baseline is normal (or not given), of the baseline
+    instead when the baseline is above the ULN (by default; see ``abnormal_baseline_arm``).
     Creatinine: the worse of the ULN arm and the baseline arm (grades 2-3).
 
     Parameters
@@ -243,13 +266,14 @@ def ctcae_lab_grade(
         The result, in ``unit``.
     unit : str
         Cells ``10^9/L``, ``10^3/uL``, ``/uL``, ``/mm3``; haemoglobin ``g/dL``, ``g/L``,
-        ``mmol/L``; creatinine and bilirubin ``mg/dL``, ``umol/L``; ALT/AST ``U/L``, ``ukat/L``.
+        ``mmol/L``; creatinine and bilirubin ``mg/dL``, ``umol/L``; ALT, AST, alkaline phosphatase
+        and GGT ``U/L``, ``ukat/L``.
     lln, uln, baseline : float, optional
         The lab's normal limits and the subject's baseline value, in the same unit as ``value``.
-        Decreased counts and anaemia use only ``lln``; ALT, AST, bilirubin and creatinine use
+        Decreased counts and anaemia use only ``lln``; the increased terms use
         ``uln`` and ``baseline``; a value a term does not use is not read.
-        Grade the baseline visit itself with ``baseline=None`` (admiral issue #2512 graded the
-        baseline record against itself, giving grade 0 to an abnormal baseline).
+        Grade the baseline visit itself with ``baseline=None`` (admiral graded the baseline
+        record against itself, giving grade 0 to an abnormal baseline: docs/references.md).
     version : {"5.0", "6.0"}
         v6.0 is graded only where clestudy has its criteria (neutrophils); otherwise an error says
         v6.0 for the term is not available.

@@ -3,7 +3,7 @@
 Cell counts are converted to 10^9/L (1 /uL = 1 /mm3 = 10^-3 x 10^9/L; 10^3/uL = 10^9/L).
 Haemoglobin is not converted: CTCAE prints separate thresholds for g/dL, g/L and mmol/L (10.0 g/dL
 ~ 6.2 mmol/L is a rounded pair, not an exact conversion), so each unit uses its own printed numbers.
-Ratio-graded terms (ALT, AST, bilirubin, creatinine) compare value, ULN and baseline in the same
+Ratio-graded terms (ALT, AST, alkaline phosphatase, GGT, bilirubin, creatinine) compare value, ULN and baseline in the same
 unit, so the unit only has to be a known unit of that analyte. An unknown unit is an error, never
 grade 0 (the PharmaForest SAS macros silently grade an unrecognised unit 0).
 """
@@ -54,6 +54,8 @@ UNIT_FAMILIES: dict[str, tuple[str, ...]] = {
     "creatinine": ("mg/dL", "umol/L"),
     "bilirubin": ("mg/dL", "umol/L"),
     "aminotransferase": ("U/L", "ukat/L"),
+    "alkaline_phosphatase": ("U/L", "ukat/L"),
+    "ggt": ("U/L", "ukat/L"),
 }
 """Analyte family -> the canonical units accepted."""
 

@@ -20,6 +20,9 @@ setting                                kind       read by
 ``thalidomide_snap_rule``              choice     thalidomide neuropathy check
 ``thalidomide_cumulative_flag_g``      number     thalidomide neuropathy check
 ``reason_for_change_required``         boolean    the store (editing a saved record)
+``redcap_record_id_row``               text       REDCap export (the imported record id row)
+``redcap_longitudinal``                boolean    REDCap export (events; default: > 1 visit)
+``redcap_dags``                        boolean    REDCap export (data access groups)
 =====================================  =========  ==============================================
 """
 
@@ -32,7 +35,7 @@ from typing import Literal
 
 from clestudy.errors import InputError
 from clestudy.instruments._cbc import CBC_SCHEDULES, DEFAULT_CBC_SCHEDULE, cbc_schedule_setting
-from clestudy.instruments._checks import check_bool
+from clestudy.instruments._checks import InstrumentInputError, check_bool
 from clestudy.instruments._clasi_response import (
     CLASI_RESPONSE_RULES,
     DEFAULT_CLASI_RESPONSE_RULE,
@@ -83,6 +86,22 @@ def _reason_setting(settings: Mapping[str, object]) -> bool:
     return check_bool("store", "reason_for_change_required", value)
 
 
+def _redcap_setting(name: str, kind: str) -> Callable[[Mapping[str, object]], object]:
+    """A reader for a setting the REDCap importer writes and the exporter reads back."""
+
+    def read(settings: Mapping[str, object]) -> object:
+        value = settings.get(name)
+        if value is None:
+            return None
+        if kind == "boolean":
+            return check_bool("redcap", name, value)
+        if not isinstance(value, str):
+            raise InstrumentInputError(f"redcap: {name}: got {value!r}; allowed: text")
+        return value
+
+    return read
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     """One study-level setting.
@@ -97,7 +116,8 @@ class SettingSpec:
     choices
         The accepted values of a choice or integer setting, from the instrument's constants.
     default
-        The value used when the protocol does not set it (the instrument's ``DEFAULT_*``).
+        The value used when the protocol does not set it (the instrument's ``DEFAULT_*``);
+        ``None`` when the reader derives it (e.g. ``redcap_longitudinal``: more than one visit).
     reader
         The instrument's own settings reader; it raises on a value the instrument refuses.
     source
@@ -105,8 +125,8 @@ class SettingSpec:
     """
 
     name: str
-    kind: Literal["choice", "integer", "number", "boolean"]
-    default: SettingValue
+    kind: Literal["choice", "integer", "number", "boolean", "text"]
+    default: SettingValue | None
     reader: Callable[[Mapping[str, object]], object]
     source: str
     choices: tuple[SettingValue, ...] = ()
@@ -163,6 +183,15 @@ def _registry() -> Iterator[SettingSpec]:
         "reason_for_change_required", "boolean", DEFAULT_REASON_FOR_CHANGE_REQUIRED,
         _reason_setting, "clestudy.store (21 CFR 11.10(e); ICH E6(R3) 4.2.2)",
     )  # fmt: skip
+    for name, kind in (
+        ("redcap_record_id_row", "text"),
+        ("redcap_longitudinal", "boolean"),
+        ("redcap_dags", "boolean"),
+    ):
+        yield SettingSpec(
+            name, "boolean" if kind == "boolean" else "text", None, _redcap_setting(name, kind),
+            "clestudy.interop (written by `import redcap`, read by `export redcap`)",
+        )  # fmt: skip
 
 
 SETTINGS: Mapping[str, SettingSpec] = {spec.name: spec for spec in _registry()}

@@ -24,7 +24,7 @@ against the official 1.3.2 XSD, offline.
 References
 ----------
 CDISC ODM 1.3.2 specification and schema (``ODM1-3-2.xsd``), https://www.cdisc.org/standards/data-exchange/odm;
-shared/reference/interop.md section 5.3 (AuditRecord fields).
+docs/references.md [ODM 1.3.2] (AuditRecord fields).
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ def _existing(url: str, study: str) -> Store | None:
 
 def _first_difference(stored: Protocol, new: Protocol) -> str:
     old, now = stored.model_dump(), new.model_dump()
-    for key in ("forms", "visits", "arms", "sites", "settings", *now):
+    for key in ("forms", "visits", "arms", "sites", "annotations", *now):
         if old.get(key) != now[key]:
             return key
     return "?"
@@ -122,12 +122,14 @@ def _plan(project: RedcapProject, store: Store | None, plan: ImportPlan) -> list
             plan.unchanged.append(key)
         else:
             plan.updates.append(key)
+            # every field named, a blank one as None: the file's record replaces the stored one
+            values = {spec.id: item.values.get(spec.id) for spec in form.fields}
             batch.append(
                 RecordInput(
                     item.subject_id,
                     item.visit_id,
                     item.form_id,
-                    item.values,
+                    values,
                     item.instance,
                     expected_version=existing.version,
                 )
@@ -200,7 +202,8 @@ def _cells(form_id: str, store: Store, record: RecordState | None) -> dict[str, 
 
 def _longitudinal(protocol: Protocol) -> bool:
     """A project imported from REDCap keeps its kind; a native one has events if it has visits."""
-    return bool(protocol.settings.get("redcap_longitudinal", len(protocol.visits) > 1))
+    kept = protocol.annotations.get("redcap_longitudinal")
+    return kept == "true" if kept is not None else len(protocol.visits) > 1
 
 
 def _visit_rows(
@@ -256,7 +259,7 @@ def export_redcap(store: Store, out_dir: Path) -> tuple[Path, ...]:
         header.append(EVENT)
     if any(f.repeating for f in protocol.forms):
         header += [REPEAT_FORM, REPEAT_INSTANCE]
-    if protocol.settings.get("redcap_dags", "redcap_record_id_row" not in protocol.settings):
+    if protocol.annotations.get("redcap_dags", "true") == "true":
         header.append(DAG)
     for form in protocol.forms:
         header += form_columns(form)

@@ -27,14 +27,15 @@ file, descriptive, sql                 refused: clestudy stores no uploaded file
 
 Branching logic is kept verbatim in ``branching_logic`` (flagged: not evaluated), the
 ``Identifier?`` flag in ``identifier``, ``Required Field?`` in ``required``, the field note in
-``help``; every other non-empty column (section header, alignment, matrix group, action tags...)
-(and the raw choice text and min/max) is kept in ``annotations`` so that :func:`dictionary_rows` writes the dictionary back unchanged.
+``help``; every other non-empty column (section header, alignment, matrix group, action tags,
+the raw choice text and min/max) is kept in ``annotations`` so that :func:`dictionary_rows`
+writes the dictionary back unchanged.
 
 References
 ----------
 REDCap data dictionary columns and types: REDCapR test projects
 (OuhscBbmc/REDCapR ``inst/test-data/projects``, MIT) and redcapAPI ``REDCAP_METADATA_STRUCTURE``
-(vubiostat/redcapAPI); see ``shared/reference/interop.md`` section 1.1.
+(vubiostat/redcapAPI); see docs/references.md [REDCap dictionary].
 """
 
 from __future__ import annotations
@@ -313,7 +314,7 @@ def dictionary_rows(protocol: Protocol) -> list[dict[str, str]]:
     REDCap types (integer -> text/integer, decimal -> text/number, date -> text/date_ymd,
     boolean -> yesno, single choice -> radio, multiple choice -> checkbox).
     """
-    first = str(protocol.settings.get("redcap_record_id_row", ""))
+    first = str(protocol.annotations.get("redcap_record_id_row", ""))
     if first:
         record_row: dict[str, str] = json.loads(first)
     else:
@@ -338,6 +339,6 @@ def write_dictionary(protocol: Protocol, path: Path) -> None:
 
 
 def record_id_row(row: DictionaryRow) -> str:
-    """The first row (the record id field) as JSON text, kept in the protocol's settings."""
+    """The first row (the record id field) as JSON text, kept in the protocol's annotations."""
     values: dict[str, Any] = dict(row.values)
     return json.dumps(values, ensure_ascii=False)

@@ -1,7 +1,7 @@
 """A REDCap project (dictionary + flat records) as a clestudy protocol and record inputs.
 
 Structure read from the records, since a data dictionary carries no events, arms, repeating
-settings or data access groups (shared/reference/interop.md 1.1):
+settings or data access groups (docs/references.md [REDCap records]):
 
 * each ``redcap_event_name`` is a visit (in order of first appearance; ``day`` is that position,
   because REDCap's day offsets are not in a flat export) collecting the forms that hold data in
@@ -13,7 +13,8 @@ settings or data access groups (shared/reference/interop.md 1.1):
   ``unassigned`` (the only site of a project without groups).
 
 The record id field (the dictionary's first row) names subjects; its row is kept in the
-protocol's settings so that the dictionary exports back unchanged.
+protocol's ``annotations`` (with whether the project is longitudinal and has data access groups)
+so that the project exports back unchanged.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from clestudy.interop._redcap_records import (
     check_columns,
     row_values,
 )
-from clestudy.protocol import Arm, FieldSpec, FormSpec, Protocol, Site, Visit, validate_values
+from clestudy.protocol import Arm, FieldSpec, FormSpec, Protocol, Site, Visit, check_values
 from clestudy.store import RecordInput
 
 __all__ = ["CLASSIC_EVENT", "NO_SITE", "RedcapProject", "read_project", "study_id_for"]
@@ -206,10 +207,10 @@ def _protocol(study_id: str, dictionary: Path, forms: list[FormSpec], layout: _L
         sites=tuple(Site(id=s, name=s) for s in sites),
         visits=tuple(visits),
         forms=tuple(f.model_copy(update={"repeating": f.id in layout.repeating}) for f in forms),
-        settings={
+        annotations={
             "redcap_record_id_row": record_id_row(record_row),
-            "redcap_longitudinal": bool(records and records.longitudinal),
-            "redcap_dags": bool(records and records.has_dags),
+            "redcap_longitudinal": "true" if records and records.longitudinal else "false",
+            "redcap_dags": "true" if records and records.has_dags else "false",
         },
     )
 
@@ -230,10 +231,10 @@ def _inputs(project: Protocol, records: RecordsFile, record_id: str,
                     f"{where}: form '{found.form.id}' repeats but this row has no {REPEAT_FORM}"
                 )
                 continue
-            try:
-                validate_values(found.form, found.values, where=f"{where} ({subject}/{event})")
-            except InputError as exc:
-                errors.append(str(exc))
+            _, problems = check_values(
+                found.form, found.values, where=f"{where} ({subject}/{event})"
+            )
+            errors.extend(problems)
             inputs.append(RecordInput(subject, event, found.form.id, found.values, instance))
     return inputs
 

@@ -9,7 +9,7 @@ incomplete, 1 unverified, 2 complete). Values are raw codes, dates Y-M-D.
 
 References
 ----------
-REDCap record export format: shared/reference/interop.md sections 1.3-1.4 (REDCapR test projects,
+REDCap record export format: docs/references.md [REDCap records] (REDCapR test projects,
 PyCap docstrings).
 """
 

@@ -10,6 +10,7 @@ Examples
 
 from clestudy.protocol._builtin_checks import BUILTIN_CHECK_IDS
 from clestudy.protocol._checks import CheckContext, EditFinding, run_edit_checks
+from clestudy.protocol._field_types import FIELD_TYPES, FieldTypeSpec
 from clestudy.protocol._loader import BUILTIN_PROTOCOLS, load_protocol, parse_protocol
 from clestudy.protocol._model import (
     AnalysisSpec,
@@ -22,6 +23,7 @@ from clestudy.protocol._model import (
     FieldType,
     FormSpec,
     Protocol,
+    ReferenceRange,
     Site,
     Visit,
 )
@@ -30,6 +32,7 @@ from clestudy.protocol._records import StoredValue, check_values, validate_value
 __all__ = [
     "BUILTIN_CHECK_IDS",
     "BUILTIN_PROTOCOLS",
+    "FIELD_TYPES",
     "AnalysisSpec",
     "Arm",
     "CheckContext",
@@ -40,8 +43,10 @@ __all__ = [
     "Endpoint",
     "FieldSpec",
     "FieldType",
+    "FieldTypeSpec",
     "FormSpec",
     "Protocol",
+    "ReferenceRange",
     "Site",
     "StoredValue",
     "Visit",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import warnings
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 import simpleeval  # type: ignore[import-untyped]
 
 from clestudy.errors import RecordValidationError
+from clestudy.protocol._field_types import FIELD_TYPES
 from clestudy.protocol._model import FieldSpec, FormSpec
 
 __all__ = [
@@ -91,10 +93,12 @@ class _DecimalEval(simpleeval.EvalWithCompoundTypes):  # type: ignore[misc]
 
 
 def _parse(expression: str) -> ast.Expression | str:
-    try:
-        return ast.parse(expression.strip(), mode="eval")
-    except SyntaxError as exc:
-        return f"not a valid expression ({exc.msg})"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "1if x" parses with a SyntaxWarning: refuse it
+        try:
+            return ast.parse(expression.strip(), mode="eval")
+        except (SyntaxError, SyntaxWarning, ValueError) as exc:
+            return f"not a valid expression ({getattr(exc, 'msg', exc)})"
 
 
 def expression_names(expression: str) -> list[str]:
@@ -136,56 +140,40 @@ def expression_problems(expression: str, allowed: set[str]) -> list[str]:
 
 
 def evaluate(expression: str, names: Mapping[str, object]) -> object:
-    """Evaluate a checked expression with ``names`` bound (raises what the expression raises)."""
+    """Evaluate a checked expression with ``names`` bound.
+
+    Raises
+    ------
+    ArithmeticError, TypeError, ValueError
+        What the expression raises; simpleeval's own refusals (e.g. a power too large) become
+        ``ValueError``.
+    """
     evaluator = _DecimalEval(functions=dict(FUNCTIONS), names=dict(names))
-    return evaluator.eval(expression.strip())
+    try:
+        return evaluator.eval(expression.strip())
+    except simpleeval.InvalidExpression as exc:
+        raise ValueError(str(exc)) from None
 
 
 def typed_value(field: FieldSpec, value: object, where: str) -> object:
     """A stored (or entered) value as the type a rule sees; see the module docstring."""
     try:
-        if field.type == "decimal" and not isinstance(value, bool | Decimal):
-            return Decimal(str(value).strip())
-        if field.type == "integer" and not isinstance(value, bool):
-            return int(str(value).strip()) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
-        if field.type == "date" and isinstance(value, str):
-            return dt.date.fromisoformat(value.strip())
-        if field.type == "multiple_choice" and isinstance(value, list | tuple):
-            return tuple(str(v) for v in value)
+        return FIELD_TYPES[field.type].typed(value)
     except (InvalidOperation, ValueError, TypeError):
         raise RecordValidationError(
             f"{where}: field '{field.id}': {value!r} is not a valid {field.type} value"
         ) from None
-    return value
-
-
-def sample_value(field: FieldSpec) -> object:
-    """A value of the field's type for the load-time trial run of a rule."""
-    if field.type in ("integer", "decimal"):
-        lo = field.min if field.min is not None else 0.0
-        hi = field.max if field.max is not None else lo + 2.0
-        middle = (lo + hi) / 2
-        return int(middle) if field.type == "integer" else Decimal(repr(middle))
-    if field.type == "date":
-        return dt.date(2000, 1, 1)
-    if field.type == "boolean":
-        return True
-    if field.type == "single_choice":
-        return field.choices[0].code
-    if field.type == "multiple_choice":
-        return (field.choices[0].code,)
-    return "text"
 
 
 def trial_problem(expression: str, form: FormSpec) -> str | None:
     """Run ``expression`` once on a value of each field's type; say what went wrong, if anything."""
     names: dict[str, object] = dict.fromkeys(CONTEXT_NAMES, dt.date(2000, 1, 1))
-    names.update({f.id: sample_value(f) for f in form.fields})
+    names.update({f.id: FIELD_TYPES[f.type].sample(f) for f in form.fields})
     try:
         result = evaluate(expression, names)
     except ZeroDivisionError:
         return None
-    except (TypeError, ValueError, ArithmeticError, simpleeval.InvalidExpression) as exc:
+    except (TypeError, ValueError, ArithmeticError) as exc:
         return f"cannot be evaluated on values of the fields' types ({exc})"
     if not isinstance(result, bool):
         return f"must give true or false, not a {type(result).__name__}"

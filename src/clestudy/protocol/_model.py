@@ -30,6 +30,7 @@ __all__ = [
     "FieldType",
     "FormSpec",
     "Protocol",
+    "ReferenceRange",
     "Site",
     "Visit",
 ]
@@ -197,6 +198,44 @@ class EditCheckSpec(_Strict):
     source: str | None = Field(default=None, description="Where the rule comes from (citation)")
 
 
+class ReferenceRange(_Strict):
+    """The study laboratory's normal range of one lab field, so labs can be CTCAE-graded on save.
+
+    CTCAE v5.0 grades most lab terms against the lower or upper limit of normal (LLN, ULN) of the
+    laboratory that measured the value; they differ between laboratories, so the study states
+    them here (or the form captures them per value). A range may be limited to one sex (CDISC
+    SEX codes) and an age band in years (``age_min`` inclusive, ``age_max`` exclusive).
+    """
+
+    form: Identifier
+    field: Identifier
+    unit: str = Field(min_length=1, description="Must equal the field's unit")
+    lln: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    uln: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    sex: Literal["F", "M"] | None = None
+    age_min: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    age_max: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    source: str = Field(min_length=1, description="The laboratory and date of its ranges")
+
+    @model_validator(mode="after")
+    def _check(self) -> ReferenceRange:
+        if self.lln is None and self.uln is None:
+            raise ValueError("a reference range needs lln, uln or both")
+        if self.lln is not None and self.uln is not None and self.lln >= self.uln:
+            raise ValueError(f"lln {self.lln:g} must be below uln {self.uln:g}")
+        if self.age_min is not None and self.age_max is not None and self.age_min >= self.age_max:
+            raise ValueError(f"age_min {self.age_min:g} must be below age_max {self.age_max:g}")
+        return self
+
+    def applies(self, sex: str | None = None, age: float | None = None) -> bool:
+        """Whether this range is the one for a subject of ``sex`` and ``age`` (years)."""
+        if self.sex is not None and sex != self.sex:
+            return False
+        if self.age_min is not None and (age is None or age < self.age_min):
+            return False
+        return not (self.age_max is not None and (age is None or age >= self.age_max))
+
+
 class Endpoint(_Strict):
     """An outcome measure: a form field or a derived-score value."""
 
@@ -234,10 +273,17 @@ class Protocol(_Strict):
     endpoints: tuple[Endpoint, ...] = ()
     analysis_plan: tuple[AnalysisSpec, ...] = ()
     edit_checks: tuple[EditCheckSpec, ...] = ()
+    reference_ranges: tuple[ReferenceRange, ...] = ()
     settings: dict[str, str | int | float | bool] = Field(
         default_factory=dict,
         description="Study-level settings, each checked by the instrument that reads it "
         "(clestudy.instruments._settings)",
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Attributes of a foreign system with no clestudy meaning, kept verbatim so "
+        "that an export back to that system loses nothing (e.g. a REDCap project's record id "
+        "field)",
     )
 
     @field_validator("settings")
@@ -265,6 +311,23 @@ class Protocol(_Strict):
     def derived_for_form(self, form_id: str) -> tuple[DerivedScoreSpec, ...]:
         """The derived scores computed when a record of ``form_id`` is saved."""
         return tuple(d for d in self.derived_scores if d.form == form_id)
+
+    def reference_range(
+        self, form_id: str, field_id: str, *, sex: str | None = None, age: float | None = None
+    ) -> ReferenceRange | None:
+        """The study's reference range of a lab field for a subject, or ``None``.
+
+        The first range in protocol order that applies wins, so list sex- and age-specific ranges
+        before a general one.
+        """
+        return next(
+            (
+                r
+                for r in self.reference_ranges
+                if r.form == form_id and r.field == field_id and r.applies(sex, age)
+            ),
+            None,
+        )
 
     def checks_for_form(self, form_id: str) -> tuple[EditCheckSpec, ...]:
         """The declared edit checks run when a record of ``form_id`` is saved."""

@@ -1,163 +1,19 @@
 """Validate and normalise one form record's values against its protocol form.
 
-Values are normalised to JSON scalars that hash canonically in the audit trail (no floats):
-
-===============  ================================  ==========================
-field type       accepted input                    stored as
-===============  ================================  ==========================
-integer          int, integral float, "12"         ``int``
-decimal          int, float, "12.5"                canonical decimal ``str``
-text             str                               ``str`` (NFC-normalised)
-date             ``date`` or "YYYY-MM-DD"          ISO ``str``
-boolean          bool, 0/1, "true"/"false"         ``bool``
-single_choice    a choice code                     ``str``
-multiple_choice  a list of choice codes            ``list[str]`` in choice order
-===============  ================================  ==========================
-
-A missing value (``None`` or ``""``) is dropped; a required field that is missing is an error.
-Decimals are kept as strings so that what the coordinator typed is what the audit trail hashes
-(``json.dumps`` writes floats differently from RFC 8785; see web-and-security.md §5.3).
+How each field type is parsed, checked and stored is defined once, in
+:mod:`clestudy.protocol._field_types` (:data:`~clestudy.protocol.FIELD_TYPES`). A missing value
+(``None`` or ``""``) is dropped; a required field that is missing is an error.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-import unicodedata
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 
 from clestudy.errors import RecordValidationError
-from clestudy.protocol._model import FieldSpec, FormSpec
+from clestudy.protocol._field_types import FIELD_TYPES, StoredValue
+from clestudy.protocol._model import FormSpec
 
 __all__ = ["StoredValue", "check_values", "validate_values"]
-
-StoredValue = str | int | bool | list[str]
-
-
-def _fmt_bound(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
-
-
-def _range_text(field: FieldSpec) -> str:
-    lo = "-inf" if field.min is None else _fmt_bound(field.min)
-    hi = "inf" if field.max is None else _fmt_bound(field.max)
-    unit = f" {field.unit}" if field.unit else ""
-    return f"{lo} to {hi}{unit}"
-
-
-def _check_range(field: FieldSpec, number: Decimal, raw: object, where: str) -> None:
-    too_low = field.min is not None and number < Decimal(str(field.min))
-    too_high = field.max is not None and number > Decimal(str(field.max))
-    if too_low or too_high:
-        raise RecordValidationError(
-            f"{where}: field '{field.id}': {raw!r} is out of range; allowed {_range_text(field)}"
-        )
-
-
-#: ASCII digits with an optional sign: ``str.isdigit`` would accept "²" and int() then fail.
-_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
-
-#: Decimals are stored as the exact fixed-point text entered; this bounds its length (``1e-999999``
-#: is in a 0-200 range but would be a million characters long).
-MAX_DECIMAL_DIGITS = 40
-
-
-def _fixed_point_length(number: Decimal) -> int:
-    """Digits in ``format(number, "f")``, computed without building the string."""
-    _, digits, exponent = number.as_tuple()
-    if not isinstance(exponent, int):  # NaN and infinities have no fixed-point form
-        return 0
-    if exponent >= 0:
-        return len(digits) + exponent
-    return max(len(digits), -exponent + 1)
-
-
-def _normalise(field: FieldSpec, raw: object, where: str) -> StoredValue:
-    def bad(expected: str) -> RecordValidationError:
-        return RecordValidationError(f"{where}: field '{field.id}': {raw!r} is not {expected}")
-
-    if field.type == "integer":
-        if isinstance(raw, bool):
-            raise bad("an integer")
-        if isinstance(raw, int):
-            value = raw
-        elif isinstance(raw, float) and raw.is_integer():
-            value = int(raw)
-        elif (
-            isinstance(raw, str)
-            and _INTEGER_TEXT.fullmatch(raw.strip())
-            and len(raw.strip()) <= MAX_DECIMAL_DIGITS
-        ):
-            value = int(raw.strip())
-        else:
-            raise bad("an integer")
-        _check_range(field, Decimal(value), raw, where)
-        if field.allowed and value not in field.allowed:
-            allowed = ", ".join(map(str, field.allowed))
-            raise RecordValidationError(
-                f"{where}: field '{field.id}': {raw!r} is not one of the allowed values {allowed}"
-            )
-        return value
-    if field.type == "decimal":
-        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-            raise bad("a decimal number")
-        try:
-            number = Decimal(str(raw).strip())
-        except InvalidOperation:
-            raise bad("a decimal number") from None
-        if not number.is_finite():
-            raise bad("a finite decimal number")
-        if _fixed_point_length(number) > MAX_DECIMAL_DIGITS:
-            raise bad(f"a decimal number of at most {MAX_DECIMAL_DIGITS} digits")
-        _check_range(field, number, raw, where)
-        text = format(number, "f")
-        return text
-    if field.type == "text":
-        if not isinstance(raw, str):
-            raise bad("text")
-        return unicodedata.normalize("NFC", raw)
-    if field.type == "date":
-        if isinstance(raw, dt.date) and not isinstance(raw, dt.datetime):
-            return raw.isoformat()
-        if isinstance(raw, str):
-            try:
-                return dt.date.fromisoformat(raw.strip()).isoformat()
-            except ValueError:
-                pass
-        raise bad("a date (YYYY-MM-DD)")
-    if field.type == "boolean":
-        if isinstance(raw, bool):
-            return raw
-        if raw in (0, 1):
-            return bool(raw)
-        if isinstance(raw, str) and raw.strip().lower() in ("true", "false", "yes", "no"):
-            return raw.strip().lower() in ("true", "yes")
-        raise bad("a boolean (true/false)")
-    codes = [c.code for c in field.choices]
-    if field.type == "single_choice":
-        code = str(raw) if isinstance(raw, int | str) and not isinstance(raw, bool) else None
-        if code not in codes:
-            raise RecordValidationError(
-                f"{where}: field '{field.id}': {raw!r} is not one of the allowed codes {codes}"
-            )
-        return code
-    # multiple_choice
-    if isinstance(raw, str) or not isinstance(raw, list | tuple | set | frozenset):
-        raise bad("a list of choice codes")
-    chosen = {str(c) for c in raw}
-    unknown = sorted(chosen - set(codes))
-    if unknown:
-        raise RecordValidationError(
-            f"{where}: field '{field.id}': {unknown} not among the allowed codes {codes}"
-        )
-    exclusive = [c.code for c in field.choices if c.exclusive and c.code in chosen]
-    if exclusive and len(chosen) > 1:
-        others = [c for c in codes if c in chosen and c != exclusive[0]]
-        raise RecordValidationError(
-            f"{where}: field '{field.id}': '{exclusive[0]}' cannot be chosen with {others}"
-        )
-    return [c for c in codes if c in chosen]
 
 
 def check_values(
@@ -194,7 +50,7 @@ def check_values(
                 problems.append(f"{where}: field '{field.id}' is required")
             continue
         try:
-            out[field.id] = _normalise(field, raw, where)
+            out[field.id] = FIELD_TYPES[field.type].parse(field, raw, where)
         except RecordValidationError as exc:
             problems.append(str(exc))
     return out, problems

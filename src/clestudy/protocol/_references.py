@@ -65,6 +65,7 @@ def reference_errors(p: Protocol) -> Iterator[tuple[Loc, str]]:
             )
     yield from _form_field_errors(p)
     yield from _instrument_errors(p)
+    yield from _reference_range_errors(p)
     yield from _check_errors(p)
     visit_ids = [v.id for v in p.visits]
     endpoint_ids = [e.id for e in p.endpoints]
@@ -184,3 +185,32 @@ def _instrument_errors(p: Protocol) -> Iterator[tuple[Loc, str]]:
                     f"field '{field.id}' {problem}; instrument '{derived.instrument}' "
                     f"accepts only {spec.describe() if spec else ''} for it",
                 )
+
+
+def _reference_range_errors(p: Protocol) -> Iterator[tuple[Loc, str]]:
+    """A reference range names a numeric field of its form, in the field's unit, once."""
+    seen: dict[tuple[object, ...], int] = {}
+    for ri, ref in enumerate(p.reference_ranges):
+        form = p.form(ref.form)
+        field = form.field(ref.field) if form is not None else None
+        if form is None:
+            yield ("reference_ranges", ri, "form"), f"unknown form '{ref.form}'"
+            continue
+        if field is None or field.type not in ("integer", "decimal"):
+            yield (
+                ("reference_ranges", ri, "field"),
+                f"'{ref.field}' is not a numeric field of form '{form.id}'",
+            )
+            continue
+        if ref.unit != field.unit:
+            yield (
+                ("reference_ranges", ri, "unit"),
+                f"'{ref.unit}' is not the unit of field '{field.id}' ({field.unit})",
+            )
+        key = (ref.form, ref.field, ref.sex, ref.age_min, ref.age_max)
+        if key in seen:
+            yield (
+                ("reference_ranges", ri),
+                f"the same range as reference_ranges[{seen[key]}] (form, field, sex and ages)",
+            )
+        seen.setdefault(key, ri)

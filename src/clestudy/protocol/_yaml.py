@@ -133,7 +133,13 @@ def parse_yaml(text: str, source: str) -> ParsedYaml:
         raise ProtocolError(
             f"{source}: {size} bytes; a protocol may be at most {MAX_PROTOCOL_BYTES} bytes"
         )
-    loader = _BoundedLoader(text)
+    try:
+        loader = _BoundedLoader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        raise ProtocolError(
+            f"{source}:{line}: not valid YAML: character #x{exc.character:04x} is not allowed"
+        ) from None
     try:
         root = loader.get_single_node()
         if root is None:

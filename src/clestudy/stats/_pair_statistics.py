@@ -1,7 +1,7 @@
 """Descriptives, tests and effect sizes for one set of complete pairs (no plan rule, no warnings).
 
 Every SciPy call names its ``method`` explicitly: SciPy's ``method='auto'`` for ``wilcoxon`` changed
-in 1.15 (shared/reference/statistics-and-flow.md §1.2), and a report must not depend on it.
+in 1.15 (docs/references.md [SciPy wilcoxon]), and a report must not depend on it.
 """
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ def min_attainable_p_signed_rank(n: int) -> float:
     The most extreme outcome (all differences of one sign) has probability 1/2^n in each tail, so
     the two-sided minimum is min(1, 2/2^n) = 2^(1-n), with or without ties. The same bound holds for
     the exact sign test and the sign-flip permutation test. See
-    ``shared/reference/statistics-and-flow.md`` §1.1 (measured with SciPy 1.17.1 and R 4.2.2).
+    docs/references.md [SciPy wilcoxon] (measured with SciPy 1.17.1 and R 4.2.2).
 
     Examples
     --------

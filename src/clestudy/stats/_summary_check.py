@@ -12,7 +12,7 @@ Three questions, each answered over the whole rounding interval of the printed n
 * Whether the named test can reach the printed p at this n: an exact two-sided signed-rank or sign
   test cannot give p < 2^(1-n) (0.0625 at n = 5). The normal approximation of the signed-rank test
   cannot go below 2 Phi(-sqrt(n)) (all |differences| tied), and with distinct differences not below
-  2 Phi(-sqrt(3n(n+1)/(2(2n+1)))) (0.0431 at n = 5; shared/reference/statistics-and-flow.md §1.1).
+  2 Phi(-sqrt(3n(n+1)/(2(2n+1)))) (0.0431 at n = 5; docs/references.md [SciPy wilcoxon]).
 """
 
 from __future__ import annotations
