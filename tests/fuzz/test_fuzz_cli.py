@@ -99,7 +99,9 @@ def run_cli(argv: list[str], *, given_input: bytes, stdin: bytes = b"") -> tuple
     assert code in (0, 2), f"exit {code}: {stderr}"
     assert "Traceback" not in stdout + stderr
     assert "internal error" not in stderr, stderr
-    if code == 2:  # one line, or one per problem where a reader reports them all at once
+    if code == 2 and "--json" in argv:  # the one JSON error shape of cli.main
+        assert "error" in json.loads(stderr), stderr
+    elif code == 2:  # one line, or one per problem where a reader reports them all at once
         assert stderr.startswith("error: "), stderr
     printed = stdout.encode()
     if NON_FINITE.search(printed) and not NON_FINITE.search(given_input):

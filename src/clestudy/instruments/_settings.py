@@ -78,7 +78,7 @@ SettingValue = str | int | float | bool
 
 DEFAULT_REASON_FOR_CHANGE_REQUIRED = True
 """Editing a saved record needs a reason by default (21 CFR 11.10(e): audit trails record changes;
-ICH E6(R3) 4.2.2 expects the reason where appropriate; see web-and-security.md §2)."""
+ICH E6(R3) 4.2.2 expects the reason where appropriate)."""
 
 
 def _reason_setting(settings: Mapping[str, object]) -> bool:
@@ -173,11 +173,11 @@ def _registry() -> Iterator[SettingSpec]:
     )  # fmt: skip
     yield SettingSpec(
         "thalidomide_snap_rule", "choice", DEFAULT_SNAP_RULE, thalidomide_settings,
-        "clestudy.instruments._thalidomide (reference/instruments.md 6.5)", tuple(SNAP_RULES),
+        "clestudy.instruments._thalidomide (Zara 2008; Briani 2006)", tuple(SNAP_RULES),
     )  # fmt: skip
     yield SettingSpec(
         "thalidomide_cumulative_flag_g", "number", DEFAULT_THALIDOMIDE_CUMULATIVE_FLAG_G,
-        thalidomide_settings, "clestudy.instruments._thalidomide (reference/instruments.md 6.5)",
+        thalidomide_settings, "clestudy.instruments._thalidomide (CRF recommendation)",
     )  # fmt: skip
     yield SettingSpec(
         "reason_for_change_required", "boolean", DEFAULT_REASON_FOR_CHANGE_REQUIRED,

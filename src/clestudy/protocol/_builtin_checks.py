@@ -12,7 +12,7 @@ check id                           severity  rule and source
                                              counted in study days from the baseline date (the
                                              protocol's ``day``, ``window_before`` and
                                              ``window_after``; an out-of-window visit is a
-                                             protocol deviation to flag, web-and-security.md §1)
+                                             protocol deviation to flag)
 ``builtin.date_not_in_future``     error     no date after today (the store clock)
 ``builtin.date_not_before_birth``  error     no date before the subject's date of birth
 ``builtin.not_before_enrolment``   warning   the visit date is not before enrolment: no trial

@@ -18,7 +18,7 @@ multiple_choice  a list of choice codes            ``list[str]``          checkb
 ===============  ================================  =====================  ==============  ========
 
 Decimals are kept as strings so that what the coordinator typed is what the audit trail hashes
-(``json.dumps`` writes floats differently from RFC 8785; see web-and-security.md §5.3). The
+(``json.dumps`` writes floats differently from the RFC 8785 canonical JSON form). The
 REDCap and ODM names are those of the REDCap data dictionary (``field_type``,
 ``text_validation_type_or_show_slider_number``) and ODM 1.3.2 ``ItemDef/@DataType``.
 """
