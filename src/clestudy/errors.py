@@ -22,6 +22,7 @@ __all__ = [
     "InputError",
     "NotFoundError",
     "ProtocolError",
+    "RecordLockedError",
     "RecordValidationError",
     "StaleVersionError",
 ]
@@ -53,6 +54,10 @@ class NotFoundError(InputError):
 
 class StaleVersionError(InputError):
     """An edit made against an old version of a record (optimistic locking refused it)."""
+
+
+class RecordLockedError(InputError):
+    """A write to a locked record: it refuses every change until it is unlocked with a reason."""
 
 
 class AuditChainError(ClestudyError):

@@ -70,10 +70,10 @@ def test_save_edit_and_stale_edit(
 ) -> None:
     values = tmp_path / "labs.json"
     values.write_text(json.dumps({"lbdat": "2011-01-10", "esr": 26}), encoding="utf-8")
-    assert _save(capsys, db, values) == (0, "saved P01/initiation/labs version 1\n", "")
+    assert _save(capsys, db, values) == (0, "saved P01/initiation/labs version 1 (complete)\n", "")
     values.write_text(json.dumps({"lbdat": "2011-01-10", "esr": 28}), encoding="utf-8")
     code, out, _ = _save(capsys, db, values, "--expected-version", "1", "--reason", "lab report")
-    assert (code, out) == (0, "saved P01/initiation/labs version 2\n")
+    assert (code, out) == (0, "saved P01/initiation/labs version 2 (complete)\n")
     code, out, err = _save(capsys, db, values, "--expected-version", "1", "--reason", "again")
     assert code == 2 and out == ""
     assert err == (

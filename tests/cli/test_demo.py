@@ -158,3 +158,31 @@ def test_readme_tour_commands_run_on_the_demo_output(
         assert rows[0]["mean_before"] == pytest.approx(23.0)
     else:
         assert out.strip()
+
+
+def test_demo_passes_the_edit_checks_but_the_planted_late_visit(demo_dir: Path) -> None:
+    """Every demo record is complete and the only discrepancies are the ones planted on purpose:
+    L04's week-24 visit, three weeks late, flagged on each of its dated forms; the report lists
+    them as open."""
+    url = f"sqlite:///{demo_dir / 'clestudy.db'}"
+    found = []
+    for study in ("lenalidomide-cle-open-label", "pediatric-cle-chart-review"):
+        with open_store(url, study) as store:
+            assert {r.status for r in store.records()} == {"complete"}
+            found += [(study, d.record, d.check_id, d.status) for d in store.discrepancies()]
+    assert found == [
+        ("lenalidomide-cle-open-label", f"L04/week_24/{form}", "builtin.visit_window", "open")
+        for form in ("vs", "clasi", "labs")
+    ]
+    html = (demo_dir / "report.html").read_text(encoding="utf-8")
+    section = html.split("<h3>Open discrepancies</h3>")[1].split("</table>")[0]
+    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>", section)
+    assert [r[:3] for r in rows] == [
+        ("L04/week_24/vs", "builtin.visit_window", "vsdat"),
+        ("L04/week_24/clasi", "builtin.visit_window", "rsdat"),
+        ("L04/week_24/labs", "builtin.visit_window", "lbdat"),
+    ]
+    assert rows[0][3] == (
+        "field &#39;vsdat&#39; 2009-09-07 is study day 189 (baseline 2009-03-02); visit "
+        "&#39;week_24&#39; allows days 154 to 182"
+    )

@@ -10,9 +10,19 @@ from clestudy.protocol import load_protocol
 from clestudy.report import build_study_section
 from clestudy.store import open_store
 
+
+def _clasi_blank() -> dict[str, object]:
+    """Every CLASI item entered as 0 (or 'no'): a blank item would leave the form incomplete."""
+    form = load_protocol("lenalidomide-cle-open-label").form("clasi")
+    assert form is not None
+    return {f.id: (False if f.type == "boolean" else 0) for f in form.fields if f.id != "rsdat"}
+
+
+ZEROS = _clasi_blank()
+
 # CLASI activity 20 -> 16: a 4-point decrease (responder by the default rule, Klein 2011) that is
 # only a 20 % fall (non-responder by CLASI-50). Erythema counts 1-3, scale 1-2 per area.
-WEEK_0 = {
+WEEK_0 = ZEROS | {
     "nose_erythema": 3,
     "nose_scale": 2,
     "ears_erythema": 3,
@@ -22,7 +32,7 @@ WEEK_0 = {
     "chest_erythema": 3,
     "chest_scale": 2,
 }
-WEEK_12 = {"nose_erythema": 3, "nose_scale": 2, "ears_erythema": 3, "ears_scale": 2,
+WEEK_12 = ZEROS | {"nose_erythema": 3, "nose_scale": 2, "ears_erythema": 3, "ears_scale": 2,
            "rest_of_face_erythema": 3, "rest_of_face_scale": 2, "chest_erythema": 1}  # fmt: skip
 
 
@@ -49,3 +59,23 @@ def test_responder_table_uses_the_study_rule_or_the_documented_default(
     assert section.responders[0]["week_0"] == "20 (moderate)"
     assert section.responders[0]["week_12"] == "16 (moderate)"
     assert section.responders[0]["response"] == expected_status
+
+
+def test_an_incomplete_clasi_is_missing_in_table_one_and_responders(tmp_path: Path) -> None:
+    """Issue repro: ``{}`` saved as CLASI is not scored 0 "mild" nor averaged into Table 1."""
+    with open_store(f"sqlite:///{tmp_path / 'study.db'}", "lenalidomide-cle-open-label") as store:
+        for subject in ("L01", "L02"):
+            store.add_subject(subject, arm="lenalidomide", site="site01", actor="coordinator")
+        store.save_record("L01", "week_0", "clasi", WEEK_0, actor="investigator")
+        store.save_record("L02", "week_0", "clasi", {}, actor="investigator")
+        section = build_study_section(store)
+    baseline = [r for r in section.table_one if r["label"].startswith("CLASI activity")]
+    assert baseline == [
+        {
+            "label": "CLASI activity at Week 0 (baseline) (points)",
+            "value": "20.0 (—); median 20.0 [20.0, 20.0]; missing 1",
+            "indent": "",
+        }
+    ]
+    l02 = section.responders[1]
+    assert (l02["subject"], l02["week_0"], l02["response"]) == ("L02", "—", "missing visit")

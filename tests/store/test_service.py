@@ -198,7 +198,11 @@ def test_derived_scores_are_computed_on_save_with_instrument_version(
 ) -> None:
     store = open_study(db_url, "lenalidomide-cle-open-label")
     store.add_subject("L01", arm="lenalidomide", site="site01", actor="a")
-    values = {
+    form = store.protocol.form("clasi")
+    assert form is not None
+    # every item entered (0 or "no" where nothing is seen): a blank item leaves CLASI incomplete
+    zeros = {f.id: (False if f.type == "boolean" else 0) for f in form.fields if f.id != "rsdat"}
+    values = zeros | {
         "nose_erythema": 3,
         "nose_scale": 2,
         "rest_of_face_erythema": 2,
@@ -224,6 +228,6 @@ def test_derived_scores_are_computed_on_save_with_instrument_version(
 def test_reopening_with_a_changed_protocol_is_refused(open_study: OpenStudy, db_url: str) -> None:
     open_study(db_url, "pediatric-cle-chart-review")
     changed = load_protocol("pediatric-cle-chart-review").model_copy(update={"version": "2.0"})
-    with pytest.raises(ClestudyError, match=r"was set up with protocol version 1\.2"):
+    with pytest.raises(ClestudyError, match=r"runs on protocol version 1\.2"):
         open_study(db_url, changed)
     assert open_study(db_url, "pediatric-cle-chart-review").protocol.version == "1.2"

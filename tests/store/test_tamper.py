@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, text
 
+from clestudy.protocol import load_protocol
 from clestudy.store import AuditKey, Store, make_anchor, make_engine, read_anchor, verify_audit
 from clestudy.store._audit import AuditEntry, chain_genesis, chain_hash, load_audit_key
 
@@ -23,7 +24,11 @@ OpenStudy = Callable[..., Store]
 STUDY = "lenalidomide-cle-open-label"
 L01 = f"{STUDY}/L01"
 KEY = "k" * 32  # a test key: 32 bytes
+# every CLASI item entered (0 where nothing is seen): a blank item leaves the form incomplete
+_CLASI_FORM = load_protocol(STUDY).form("clasi")
+assert _CLASI_FORM is not None
 CLASI_17 = {
+    **{f.id: (False if f.type == "boolean" else 0) for f in _CLASI_FORM.fields if f.id != "rsdat"},
     **{f"{region}_erythema": 3 for region in ("nose", "rest_of_face", "ears")},
     **{f"{region}_scale": 2 for region in ("nose", "rest_of_face", "ears")},
     "scalp_erythema": 2,

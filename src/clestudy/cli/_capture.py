@@ -7,21 +7,24 @@ the operating-system user).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from clestudy.cli._audit import DB_HELP, database_url
-from clestudy.cli._common import ACTOR_HELP, echo_json, read_json_input, resolve_actor
+from clestudy.cli._common import ACTOR_HELP, resolve_actor
+from clestudy.cli._discrepancy import discrepancy_app
+from clestudy.cli._records import record_app
 from clestudy.errors import InputError
 
 __all__ = ["register"]
 
 protocol_app = typer.Typer(help="Study protocols: list the built-in ones, check a YAML file.")
-study_app = typer.Typer(help="Studies in a database: set one up from a protocol.")
+study_app = typer.Typer(
+    help="Studies in a database: set one up from a protocol, amend it, upgrade the schema."
+)
 subject_app = typer.Typer(help="Subjects: enrol, list.")
-record_app = typer.Typer(help="Form records: save (create or edit), show.")
 
 
 @protocol_app.command("list")
@@ -48,21 +51,65 @@ def protocol_check(
     )
 
 
+def _new_database_url(db: str | None) -> str:
+    """``--db`` or ``$CLESTUDY_DATABASE_URL`` for a database that may not exist yet."""
+    value = db or os.environ.get("CLESTUDY_DATABASE_URL")
+    if not value:
+        raise InputError("--db: give a database URL or file, or set CLESTUDY_DATABASE_URL")
+    return value if "://" in value else f"sqlite:///{value}"
+
+
 @study_app.command("init")
 def study_init(
     protocol: str = typer.Argument(..., help="A protocol YAML file or a built-in name."),
-    db: str = typer.Option(..., "--db", help=DB_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
     actor: str | None = typer.Option(None, "--actor", help=ACTOR_HELP),
 ) -> None:
     """Set up a study in a database (created if missing) from a protocol."""
     from clestudy.protocol import load_protocol
     from clestudy.store import open_store
 
-    url = db if "://" in db else f"sqlite:///{db}"
+    url = _new_database_url(db)
     with open_store(url, load_protocol(protocol), actor=resolve_actor(actor)) as store:
         typer.echo(
             f"study {store.protocol.id} (protocol version {store.protocol.version}) in {url}"
         )
+
+
+@study_app.command("amend")
+def study_amend(
+    protocol: str = typer.Argument(..., help="The amended protocol: a YAML file (new version)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    reason: str | None = typer.Option(None, "--reason", help="Why the protocol is amended."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Amend even if saved values lose their field or form (needs "
+        "--reason; the audit event lists them).",
+    ),
+    actor: str | None = typer.Option(None, "--actor", help=ACTOR_HELP),
+) -> None:
+    """Amend a study's protocol: a new version, kept as a new snapshot (audited)."""
+    from clestudy.protocol import load_protocol
+    from clestudy.store import open_store
+
+    new = load_protocol(protocol)
+    with open_store(database_url(db), new.id) as store:
+        old = store.protocol.version
+        orphans = store.amend_protocol(new, actor=resolve_actor(actor), reason=reason, force=force)
+    typer.echo(f"study {new.id}: protocol version {old} -> {new.version}")
+    for orphan in orphans:
+        typer.echo(f"orphaned (kept in the records, outside the protocol): {orphan}")
+
+
+@study_app.command("upgrade")
+def study_upgrade(db: str | None = typer.Option(None, "--db", help=DB_HELP)) -> None:
+    """Migrate a database to this clestudy's schema (reading commands never do)."""
+    from clestudy.store import upgrade_database
+
+    url = database_url(db)
+    upgrade_database(url)
+    typer.echo(f"database {url} is at the current schema")
 
 
 @subject_app.command("add")
@@ -96,88 +143,6 @@ def subject_list(
             typer.echo(f"{s.subject_id}\t{s.arm}\t{s.site}\t{s.status}")
 
 
-@record_app.command("save")
-def record_save(
-    values: str = typer.Argument(..., help="JSON object of field values: a file, or - for stdin."),
-    study: str = typer.Option(..., "--study"),
-    subject: str = typer.Option(..., "--subject"),
-    visit: str = typer.Option(..., "--visit"),
-    form: str = typer.Option(..., "--form"),
-    instance: int = typer.Option(1, "--instance", help="Instance of a repeating form."),
-    expected_version: int | None = typer.Option(
-        None, "--expected-version", help="The version the edit was made on (omit to create)."
-    ),
-    reason: str | None = typer.Option(None, "--reason", help="Reason for change (edits)."),
-    db: str | None = typer.Option(None, "--db", help=DB_HELP),
-    actor: str | None = typer.Option(None, "--actor", help=ACTOR_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print the saved record as JSON."),
-) -> None:
-    """Create or edit one record; stale edits and invalid values are refused (exit 2)."""
-    from clestudy.store import open_store
-
-    payload = read_json_input(values)
-    if not isinstance(payload, dict):
-        raise InputError(f"{values}: expected a JSON object of field values")
-    with open_store(database_url(db), study) as store:
-        state = store.save_record(
-            subject, visit, form, payload, actor=resolve_actor(actor), reason=reason,
-            expected_version=expected_version, instance=instance,
-        )  # fmt: skip
-    if as_json:
-        echo_json(_record_json(state))
-    elif expected_version is not None and state.version == expected_version:
-        # the store writes nothing (and audits nothing) when the values equal the stored ones
-        typer.echo(
-            f"unchanged {state.key} version {state.version}: the values equal the stored ones"
-        )
-    else:
-        typer.echo(f"saved {state.key} version {state.version}")
-
-
-def _record_json(state: Any) -> dict[str, Any]:
-    return {
-        "subject": state.subject_id,
-        "visit": state.visit_id,
-        "form": state.form_id,
-        "instance": state.instance,
-        "version": state.version,
-        "status": state.status,
-        "values": state.values,
-        "derived": state.derived,
-        "updated_at": state.updated_at,
-        "updated_by": state.updated_by,
-    }
-
-
-@record_app.command("show")
-def record_show(
-    study: str = typer.Option(..., "--study"),
-    subject: str | None = typer.Option(None, "--subject"),
-    form: str | None = typer.Option(None, "--form"),
-    visit: str | None = typer.Option(None, "--visit"),
-    db: str | None = typer.Option(None, "--db", help=DB_HELP),
-    as_json: bool = typer.Option(False, "--json"),
-) -> None:
-    """Show current records (with derived scores and versions)."""
-    from clestudy.store import open_store
-
-    with open_store(database_url(db), study) as store:
-        states = [
-            s
-            for s in store.records(form_id=form, visit_id=visit)
-            if subject is None or s.subject_id == subject
-        ]
-    if as_json:
-        echo_json([_record_json(s) for s in states])
-        return
-    for s in states:
-        derived = "; ".join(
-            f"{k}: " + ", ".join(f"{n}={v}" for n, v in d["values"].items())
-            for k, d in s.derived.items()
-        )
-        typer.echo(f"{s.key} v{s.version} {s.values}" + (f" [{derived}]" if derived else ""))
-
-
 def report(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     out: Path = typer.Option(Path("report.html"), "--out", help="HTML file to write."),
@@ -196,4 +161,5 @@ def register(app: typer.Typer) -> None:
     app.add_typer(study_app, name="study")
     app.add_typer(subject_app, name="subject")
     app.add_typer(record_app, name="record")
+    app.add_typer(discrepancy_app, name="discrepancy")
     app.command("report")(report)

@@ -28,13 +28,20 @@ def clasi_items(
     """Item-level CLASI entries whose activity total is ``activity``.
 
     Activity points go first to erythema and scale of the ``involved`` areas (up to their maxima,
-    3 and 2), then to mucosa and alopecia. Damage is fixed by the areas given.
+    3 and 2), then to mucosa and alopecia. Damage is fixed by the areas given. Every other item
+    is entered as 0, so that the record is complete and scored.
     """
     capacity = {f"{a}_erythema": 3 for a in involved} | {f"{a}_scale": 2 for a in involved}
     capacity |= {"mucous_membrane": 1, "nonscarring_alopecia": 3, "recent_hair_loss": 1}
     if activity > sum(capacity.values()):
         raise ValueError(f"activity {activity} does not fit the involved areas")
-    items: dict[str, int | bool] = dict.fromkeys(capacity, 0)
+    # every item is entered, 0 where nothing is seen: a CLASI with a blank item is incomplete
+    items: dict[str, int | bool] = {
+        f"{area}_{item}": 0
+        for area in AREAS
+        for item in ("erythema", "scale", "dyspigmentation", "scarring")
+    }
+    items |= dict.fromkeys(capacity, 0)
     keys = sorted(capacity)
     remaining = activity
     while remaining:

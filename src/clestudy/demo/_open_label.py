@@ -58,6 +58,9 @@ SUBJECTS = (
 VISITS = ("week_0", "week_6", "week_12", "week_24", "week_52")
 DAYS = (0, 42, 84, 168, 364)
 FLARE_SUBJECT = "L02"
+#: Planted on purpose: L04's week-24 visit took place 3 weeks late, outside its 14-day window, so
+#: the visit-window edit check opens a discrepancy that the report lists.
+LATE_VISIT = ("L04", "week_24", 21)
 
 
 def _labs(
@@ -115,6 +118,8 @@ def populate_open_label(store: Store, rng: np.random.Generator) -> None:
         for index, activity in enumerate(adult.clasi):
             visit = VISITS[index]
             day = START + dt.timedelta(days=DAYS[index] + int(rng.integers(-2, 3)) * (index > 0))
+            if (adult.subject, visit) == LATE_VISIT[:2]:
+                day += dt.timedelta(days=LATE_VISIT[2])
             forms: dict[str, dict[str, Any]] = {
                 "vs": {"vsdat": day.isoformat(), "weight": f"{adult.weight + rng.normal(0, 0.6):.1f}",
                        "height": f"{adult.height:.0f}"},

@@ -1,4 +1,5 @@
-"""Gather one study's report section from the store: Table 1, outcomes, responders, safety.
+"""Gather one study's report section from the store: Table 1, outcomes, responders, safety and
+open discrepancies. Incomplete records are missing here (:func:`clestudy.store.tidy_table`).
 
 Statistics come from :mod:`clestudy.stats` and scores from :mod:`clestudy.instruments`; this module
 only selects, joins and formats.
@@ -38,6 +39,7 @@ class StudySection:
     responders: list[dict[str, str]] = field(default_factory=list)
     responder_rule: str | None = None
     safety: list[dict[str, str]] = field(default_factory=list)
+    discrepancies: list[dict[str, str]] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
 
 
@@ -326,5 +328,14 @@ def build_study_section(store: Store) -> StudySection:
         responders=responders,
         responder_rule=responder_rule,
         safety=_safety(store),
+        discrepancies=[
+            {
+                "record": d.record,
+                "check": d.check_id,
+                "fields": ", ".join(d.fields),
+                "message": d.message,
+            }
+            for d in store.discrepancies(status="open")
+        ],
         methods=methods,
     )

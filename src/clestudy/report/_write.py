@@ -24,7 +24,7 @@ def write_report(
     sections = []
     visits = {}
     for study_id in list_studies(url):
-        with open_store(url, study_id) as store:
+        with open_store(url, study_id, migrate=False) as store:  # a reader never migrates
             sections.append(build_study_section(store))
             visits[study_id] = store.protocol.visits
     audit = verify_audit(url)

@@ -19,7 +19,7 @@ from clestudy.store._anchor import make_anchor, read_anchor
 from clestudy.store._audit import AuditKey, canonical_json, chain_hash, load_audit_key
 from clestudy.store._engine import make_engine
 from clestudy.store._lab_import import save_lab_values
-from clestudy.store._open import audit_events, list_studies, open_store
+from clestudy.store._open import audit_events, list_studies, open_store, upgrade_database
 from clestudy.store._service import RecordInput, RecordState, Store, SubjectState
 from clestudy.store._tables import endpoint_table, tidy_table
 from clestudy.store._verify import AuditVerification, verify_audit
@@ -43,5 +43,6 @@ __all__ = [
     "read_anchor",
     "save_lab_values",
     "tidy_table",
+    "upgrade_database",
     "verify_audit",
 ]

@@ -59,7 +59,10 @@ def set_record_deleted(
     """
     from clestudy.store._service import record_entity_key
 
-    suffix = f"#{item.instance}" if item.instance != 1 else ""
+    instance = item.instance
+    if not isinstance(instance, int):  # "next" names no saved record
+        raise InputError(f"a delete or restore names a saved instance, not {instance!r}")
+    suffix = f"#{instance}" if instance != 1 else ""
     where = f"record {item.subject_id}/{item.visit_id}/{item.form_id}{suffix}"
     reason = _need_reason(reason, where, deleted)
     if not actor:
@@ -72,7 +75,7 @@ def set_record_deleted(
                 RecordRow.subject_id == subject.id,
                 RecordRow.visit_key == item.visit_id,
                 RecordRow.form_key == item.form_id,
-                RecordRow.instance == item.instance,
+                RecordRow.instance == instance,
             )
         ).first()
         if row is None:
@@ -103,7 +106,7 @@ def set_record_deleted(
             action="delete" if deleted else "restore",
             entity_type="form_record",
             entity_key=record_entity_key(
-                store.protocol.id, item.subject_id, item.visit_id, item.form_id, item.instance
+                store.protocol.id, item.subject_id, item.visit_id, item.form_id, instance
             ),
             before=before,
             after=_flag_state({**state, "version": row.version}, deleted),

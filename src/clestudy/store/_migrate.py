@@ -22,7 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
-__all__ = ["MIGRATION_LOCK_KEY", "upgrade_to_head"]
+__all__ = ["MIGRATION_LOCK_KEY", "schema_is_current", "upgrade_to_head"]
 
 #: The advisory-lock key taken while migrating a PostgreSQL database ("clem" in ASCII).
 MIGRATION_LOCK_KEY = 0x636C656D
@@ -40,6 +40,12 @@ def _at_head(connection: Connection, config: Config) -> bool:
     heads = set(ScriptDirectory.from_config(config).get_heads())
     current = set(MigrationContext.configure(connection).get_current_heads())
     return current == heads
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """Whether the database is at the newest migration (read-only: nothing is created)."""
+    with engine.connect() as connection:
+        return _at_head(connection, _config())
 
 
 def upgrade_to_head(engine: Engine) -> None:

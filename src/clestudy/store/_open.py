@@ -8,15 +8,15 @@ from sqlalchemy import Engine, inspect, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from clestudy.errors import ClestudyError, NotFoundError
+from clestudy.errors import ClestudyError, InputError, NotFoundError
 from clestudy.protocol import BUILTIN_PROTOCOLS, Protocol, load_protocol
-from clestudy.store._audit import snapshot_sha256
 from clestudy.store._engine import make_engine
-from clestudy.store._migrate import upgrade_to_head
+from clestudy.store._migrate import schema_is_current, upgrade_to_head
 from clestudy.store._schema import AuditRow, StudyRow
 from clestudy.store._service import Store, study_row
+from clestudy.store._snapshots import register_study
 
-__all__ = ["audit_events", "list_studies", "open_store"]
+__all__ = ["audit_events", "list_studies", "open_store", "upgrade_database"]
 
 
 def _engine_ready(url: str) -> Engine:
@@ -51,10 +51,23 @@ def engine_existing(url: str) -> Engine:
     if not {"alembic_version", "audit_event", "study"} <= tables:
         engine.dispose()
         raise NotFoundError(f"database {url}: not a clestudy database (no clestudy tables)")
+    if not schema_is_current(engine):
+        engine.dispose()
+        raise InputError(
+            f"database {url}: its schema is older (or newer) than this clestudy's, and reading "
+            "never migrates; upgrade it first with `clestudy study upgrade --db URL`"
+        )
     return engine
 
 
-def open_store(url: str, protocol: Protocol | str, *, actor: str = "system") -> Store:
+def upgrade_database(url: str) -> None:
+    """Migrate the database at ``url`` to this clestudy's schema (audited data is kept)."""
+    _engine_ready(url).dispose()
+
+
+def open_store(
+    url: str, protocol: Protocol | str, *, actor: str = "system", migrate: bool = True
+) -> Store:
     """Open (and if needed register) a study in the database at ``url``.
 
     Parameters
@@ -67,15 +80,19 @@ def open_store(url: str, protocol: Protocol | str, *, actor: str = "system") -> 
         study id already in the database (or a built-in protocol name).
     actor
         Who registers the study when it is new (audited).
+    migrate
+        ``False`` for readers: the database must exist at the current schema (nothing is created
+        or migrated), else :class:`~clestudy.errors.ClestudyError`.
 
     Raises
     ------
     NotFoundError
         When ``protocol`` is a study id that is neither in the database nor built in.
     ClestudyError
-        When the given protocol differs from the one the database was set up with.
+        When the given protocol differs from the one the study runs on (amend it with
+        :meth:`Store.amend_protocol`).
     """
-    engine = _engine_ready(url)
+    engine = _engine_ready(url) if migrate else engine_existing(url)
     try:
         return _open(engine, url, protocol, actor)
     except BaseException:
@@ -99,38 +116,14 @@ def _open(engine: Engine, url: str, protocol: Protocol | str, actor: str) -> Sto
         if row is not None:
             if json.loads(row.protocol_json) != json.loads(snapshot):
                 raise ClestudyError(
-                    f"study '{protocol.id}' in {url} was set up with protocol version "
+                    f"study '{protocol.id}' in {url} runs on protocol version "
                     f"{row.protocol_version}; the given protocol (version {protocol.version}) "
-                    "differs from it, and protocol amendments are not supported yet"
+                    "differs from it: amend the study to change its protocol (`clestudy study "
+                    "amend`)"
                 )
             return Store(engine, protocol, row.id)
     store = Store(engine, protocol, study_pk=0)
-    with store._write() as session:
-        row = study_row(session, protocol.id)  # another process may have registered it
-        if row is None:
-            row = StudyRow(
-                study_key=protocol.id,
-                protocol_version=protocol.version,
-                protocol_json=snapshot,
-                created_at=store._now(),
-            )
-            session.add(row)
-            session.flush()
-            store._append_audit(
-                session,
-                actor=actor,
-                action="register",
-                entity_type="study",
-                entity_key=protocol.id,
-                before=None,
-                after={
-                    "protocol_id": protocol.id,
-                    "protocol_version": protocol.version,
-                    "sha256": snapshot_sha256(snapshot),
-                },
-                reason=None,
-            )
-        store.study_pk = row.id
+    register_study(store, actor=actor)
     return store
 
 

@@ -18,7 +18,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["AuditRow", "Base", "DerivedRow", "RecordRow", "StudyRow", "SubjectRow"]
+__all__ = [
+    "AuditRow",
+    "Base",
+    "DerivedRow",
+    "DiscrepancyRow",
+    "ProtocolSnapshotRow",
+    "RecordRow",
+    "StudyRow",
+    "SubjectRow",
+]
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -34,7 +43,11 @@ class Base(DeclarativeBase):
 
 
 class StudyRow(Base):
-    """A study and the snapshot of the protocol it runs on."""
+    """A study and the protocol it runs on now.
+
+    ``protocol_version`` and ``protocol_json`` mirror the current snapshot, which
+    ``current_snapshot_id`` names (every version ever in force is a :class:`ProtocolSnapshotRow`).
+    """
 
     __tablename__ = "study"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -42,6 +55,21 @@ class StudyRow(Base):
     protocol_version: Mapped[str] = mapped_column(String(32))
     protocol_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[str] = mapped_column(String(32))
+    current_snapshot_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class ProtocolSnapshotRow(Base):
+    """One protocol version of a study (registration or amendment), as canonical JSON."""
+
+    __tablename__ = "protocol_snapshot"
+    __table_args__ = (UniqueConstraint("study_id", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id"))
+    version: Mapped[str] = mapped_column(String(32))
+    protocol_json: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(128))
 
 
 class SubjectRow(Base):
@@ -76,6 +104,8 @@ class RecordRow(Base):
     created_at: Mapped[str] = mapped_column(String(32))
     updated_at: Mapped[str] = mapped_column(String(32))
     updated_by: Mapped[str] = mapped_column(String(128))
+    protocol_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    status_before_lock: Mapped[str | None] = mapped_column(String(16), nullable=True)
     deleted: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's own convention
@@ -93,6 +123,24 @@ class DerivedRow(Base):
     instrument_version: Mapped[str] = mapped_column(String(64))
     values_json: Mapped[str] = mapped_column(Text)
     computed_at: Mapped[str] = mapped_column(String(32))
+
+
+class DiscrepancyRow(Base):
+    """A warning edit check that fired on a record: open until resolved with a reason."""
+
+    __tablename__ = "discrepancy"
+    __table_args__ = (UniqueConstraint("record_id", "check_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("form_record.id"))
+    check_id: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    fields_json: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
+    opened_at: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[str] = mapped_column(String(32))
+    updated_by: Mapped[str] = mapped_column(String(128))
 
 
 class AuditRow(Base):

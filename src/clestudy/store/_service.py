@@ -2,11 +2,14 @@
 
 In one database transaction, :meth:`Store.save_records`
 
-1. validates each record against the protocol (subject, visit, form schedule, field values);
-2. refuses an edit whose expected version is not the record's current version (optimistic
-   locking, a :class:`~clestudy.errors.StaleVersionError` naming the record and both versions);
-3. computes the protocol's derived scores with :mod:`clestudy.instruments` and stores them with the
-   instrument version;
+1. validates each record against the protocol (subject, visit, form schedule, field values), with
+   the edit semantics of :mod:`clestudy.store._edits` (patch by default, or replace);
+2. refuses an edit of a locked record, and one whose expected version is not the record's current
+   version (optimistic locking, a :class:`~clestudy.errors.StaleVersionError` naming the record
+   and both versions);
+3. sets the record status (:mod:`clestudy.store._status`): ``incomplete`` while a required field
+   holds no value, else ``complete`` with the protocol's derived scores computed by
+   :mod:`clestudy.instruments` and stored with the instrument version;
 4. bumps the record version;
 5. appends a hash-chained audit event (who, when, action, before, after, reason).
 
@@ -16,28 +19,45 @@ A batch is all or nothing: the first invalid record rolls the whole batch back.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from clestudy.errors import (
-    InputError,
-    NotFoundError,
-    RecordValidationError,
-    StaleVersionError,
-)
-from clestudy.instruments import INSTRUMENT_FIELDS, derive
-from clestudy.protocol import Protocol, StoredValue, validate_values
+from clestudy.errors import InputError, NotFoundError, StaleVersionError
+from clestudy.protocol import FormSpec, Protocol, StoredValue, check_values
 from clestudy.store._audit import canonical_json
 from clestudy.store._chain import PendingEvent, lock_subjects, queue_event, write_session
+from clestudy.store._checks import run_checks
 from clestudy.store._delete import refuse_deleted, set_record_deleted, set_subject_deleted
-from clestudy.store._schema import AuditRow, DerivedRow, RecordRow, StudyRow, SubjectRow
+from clestudy.store._discrepancies import DiscrepancyMixin, sync_discrepancies
+from clestudy.store._edits import (
+    RecordInput,
+    SaveMode,
+    check_schedule,
+    derive_scores,
+    merged_input,
+)
+from clestudy.store._rows import (
+    RecordState,
+    SubjectState,
+    check_edit,
+    derived_of,
+    find_record_row,
+    full_state,
+    new_record_row,
+    record_entity_key,
+    record_key,
+    record_state,
+    store_derived,
+)
+from clestudy.store._schema import AuditRow, RecordRow, StudyRow, SubjectRow
+from clestudy.store._snapshots import AmendmentMixin
+from clestudy.store._status import StatusMixin, missing_required
 
 __all__ = [
     "RecordInput",
@@ -64,62 +84,8 @@ def _system_clock() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-@dataclass(frozen=True)
-class RecordInput:
-    """One record to save. ``expected_version`` is ``None`` to create, the loaded version to edit."""
-
-    subject_id: str
-    visit_id: str
-    form_id: str
-    values: dict[str, Any]
-    instance: int = 1
-    expected_version: int | None = None
-
-
-@dataclass(frozen=True)
-class RecordState:
-    """A record as stored: values, derived scores (``{score_id: {...}}``) and version."""
-
-    subject_id: str
-    visit_id: str
-    form_id: str
-    instance: int
-    values: dict[str, StoredValue]
-    derived: dict[str, dict[str, Any]]
-    version: int
-    status: str
-    updated_at: str
-    updated_by: str
-
-    @property
-    def key(self) -> str:
-        """``SUBJECT/VISIT/FORM[#INSTANCE]``, the record's name in messages and the audit trail."""
-        suffix = f"#{self.instance}" if self.instance != 1 else ""
-        return f"{self.subject_id}/{self.visit_id}/{self.form_id}{suffix}"
-
-
-@dataclass(frozen=True)
-class SubjectState:
-    """An enrolled subject."""
-
-    subject_id: str
-    arm: str
-    site: str
-    status: str
-
-
-def _record_key(subject: str, visit: str, form: str, instance: int) -> str:
-    suffix = f"#{instance}" if instance != 1 else ""
-    return f"{subject}/{visit}/{form}{suffix}"
-
-
-def record_entity_key(study: str, subject: str, visit: str, form: str, instance: int) -> str:
-    """The audit trail's entity key of a form record, e.g. ``study/P01/week_0/clasi``."""
-    return f"{study}/{_record_key(subject, visit, form, instance)}"
-
-
 @dataclass
-class Store:
+class Store(StatusMixin, DiscrepancyMixin, AmendmentMixin):
     """A study's data in one database. Create it with :func:`clestudy.store.open_store`."""
 
     engine: Engine
@@ -229,10 +195,15 @@ class Store:
         actor: str,
         reason: str | None = None,
         expected_version: int | None = None,
-        instance: int = 1,
+        instance: int | Literal["next"] = 1,
+        mode: SaveMode = "patch",
     ) -> RecordState:
-        """Create (``expected_version=None``) or edit one record; see :meth:`save_records`."""
-        item = RecordInput(subject_id, visit_id, form_id, values, instance, expected_version)
+        """Create (``expected_version=None``) or edit one record; see :meth:`save_records`.
+
+        ``mode="patch"`` (default) keeps the stored value of every field absent from ``values``
+        (``None`` clears a field); ``mode="replace"`` clears them.
+        """
+        item = RecordInput(subject_id, visit_id, form_id, values, instance, expected_version, mode)
         return self.save_records([item], actor=actor, reason=reason)[0]
 
     def save_records(
@@ -240,12 +211,18 @@ class Store:
     ) -> list[RecordState]:
         """Save a batch of records in one transaction (all or nothing).
 
+        A record whose required fields hold values is ``complete`` and gets its derived scores; one
+        that lacks any is saved as ``incomplete``, without derived scores. Editing a ``verified``
+        record returns it to ``complete`` (or ``incomplete``); a ``locked`` record refuses the save.
+
         Raises
         ------
         RecordValidationError, NotFoundError
             For a record that does not match the protocol (nothing of the batch is saved).
         StaleVersionError
             When a record's ``expected_version`` is not its current version.
+        RecordLockedError
+            When a record is locked.
         """
         if not actor:
             raise InputError("every change needs an actor (who made it)")
@@ -260,171 +237,101 @@ class Store:
                 "a record changed while this batch was being saved; reload and re-apply"
             ) from None
 
-    def _check_schedule(self, item: RecordInput, where: str) -> None:
-        visit = self.protocol.visit(item.visit_id)
-        if visit is None:
-            known = [v.id for v in self.protocol.visits]
-            raise NotFoundError(f"{where}: unknown visit '{item.visit_id}' (visits: {known})")
-        form = self.protocol.form(item.form_id)
-        if form is None:
-            known = [f.id for f in self.protocol.forms]
-            raise NotFoundError(f"{where}: unknown form '{item.form_id}' (forms: {known})")
-        if item.form_id not in visit.forms:
-            raise RecordValidationError(
-                f"{where}: form '{item.form_id}' is not collected at visit '{item.visit_id}' "
-                f"(collected: {list(visit.forms)})"
-            )
-        if item.instance < 1 or (item.instance != 1 and not form.repeating):
-            raise RecordValidationError(
-                f"{where}: instance {item.instance} is not allowed "
-                f"({'1 or more' if form.repeating else 'form does not repeat: only 1'})"
-            )
-
-    def _derive(self, form_id: str, values: dict[str, StoredValue], where: str) -> dict[str, Any]:
-        derived: dict[str, Any] = {}
-        for spec in self.protocol.derived_for_form(form_id):
-            inputs = {k: values[k] for k in INSTRUMENT_FIELDS[spec.instrument] if k in values}
-            try:
-                score = derive(spec.instrument, inputs, self.protocol.settings)
-            except InputError as exc:
-                raise RecordValidationError(f"{where}: {exc} (derived score {spec.id})") from None
-            derived[spec.id] = {
-                "instrument": score.instrument,
-                "version": score.version,
-                "values": dict(score.values),
-            }
-        return derived
-
     def _save_one(
         self, session: Session, item: RecordInput, actor: str, reason: str | None
     ) -> RecordState:
-        where = _record_key(item.subject_id, item.visit_id, item.form_id, item.instance)
-        self._check_schedule(item, where)
-        form = self.protocol.form(item.form_id)
-        assert form is not None  # checked by _check_schedule
+        form, subject, instance, where = self._locate(session, item)
+        row = find_record_row(session, subject.id, item.visit_id, item.form_id, instance)
+        stored = check_edit(row, item, where)
+        raw, cleared = merged_input(form, stored, item)
+        values, problems = check_values(form, raw, where=where, require=False)
+        if row is not None and values == stored and not problems:
+            return self._state(session, row, item.subject_id)  # no change: nothing written
+        warnings = run_checks(
+            self, session, subject.id, item.visit_id, form, values, problems, where
+        )
+        missing = missing_required(self.protocol, form, values)
+        derived = {} if missing else derive_scores(self.protocol, item.form_id, values, where)
+        status = "incomplete" if missing else "complete"
+        if row is None:
+            before = None
+            row = new_record_row(
+                session, self.study_pk, subject.id, (item.visit_id, item.form_id, instance),
+                values, status, actor, self._now(), self.protocol.version,
+            )  # fmt: skip
+        else:
+            before = self._full_state(session, row)
+            self._update_record(session, row, values, status, actor, reason, where)
+        self._store_derived(session, row.id, derived, row.updated_at)
+        after = self._full_state(session, row)
+        if cleared:
+            after["cleared"] = cleared
+        if before is not None and before["status"] == "verified":
+            after["verification_reset"] = True
+        self._append_audit(
+            session,
+            actor=actor,
+            action="create" if before is None else "update",
+            entity_type="form_record",
+            entity_key=f"{self.protocol.id}/{where}",
+            before=before,
+            after=after,
+            reason=reason,
+        )
+        sync_discrepancies(self, session, row, where, warnings, actor)
+        return self._state(session, row, item.subject_id)
+
+    def _locate(self, session: Session, item: RecordInput) -> tuple[FormSpec, SubjectRow, int, str]:
+        """The record's form, enrolled subject, instance number and name (``where``)."""
+        instance = 1 if item.instance == "next" else item.instance
+        where = record_key(item.subject_id, item.visit_id, item.form_id, instance)
+        form = check_schedule(self.protocol, item, where)
         subject = self._subject_row(session, item.subject_id)
         if subject is None:
             raise NotFoundError(
                 f"{where}: subject '{item.subject_id}' is not enrolled in {self.protocol.id}"
             )
-        values = validate_values(form, item.values, where=where)
-        derived = self._derive(item.form_id, values, where)
-        row = session.scalars(
-            select(RecordRow).where(
-                RecordRow.subject_id == subject.id,
-                RecordRow.visit_key == item.visit_id,
-                RecordRow.form_key == item.form_id,
-                RecordRow.instance == item.instance,
+        if item.instance == "next":
+            highest = session.scalar(
+                select(func.max(RecordRow.instance)).where(
+                    RecordRow.subject_id == subject.id,
+                    RecordRow.visit_key == item.visit_id,
+                    RecordRow.form_key == item.form_id,
+                )
             )
-        ).first()
-        now = self._now()
-        if row is None:
-            if item.expected_version is not None:
-                raise NotFoundError(
-                    f"record {where} does not exist (the edit expected version "
-                    f"{item.expected_version})"
-                )
-            row = RecordRow(
-                study_id=self.study_pk,
-                subject_id=subject.id,
-                visit_key=item.visit_id,
-                form_key=item.form_id,
-                instance=item.instance,
-                values_json=canonical_json(values),
-                status="complete",
-                created_at=now,
-                updated_at=now,
-                updated_by=actor,
+            instance = (highest or 0) + 1
+            where = record_key(item.subject_id, item.visit_id, item.form_id, instance)
+        return form, subject, instance, where
+
+    def _update_record(
+        self, session: Session, row: RecordRow, values: dict[str, StoredValue], status: str,
+        actor: str, reason: str | None, where: str,
+    ) -> None:  # fmt: skip
+        required = bool(self.protocol.settings.get("reason_for_change_required", True))
+        if required and not (reason and reason.strip()):
+            raise InputError(
+                f"record {where}: a reason for change is required to edit a saved record"
             )
-            session.add(row)
-            session.flush()
-            before = None
-            action = "create"
-        else:
-            if item.expected_version is None:
-                raise StaleVersionError(
-                    f"record {where} already exists at version {row.version}; an edit must give "
-                    "the version it was made on"
-                )
-            if item.expected_version != row.version:
-                raise StaleVersionError(
-                    f"record {where}: the edit was made on version {item.expected_version} but "
-                    f"the record is now at version {row.version}; reload it and re-apply the edit"
-                )
-            before = {
-                "version": row.version,
-                "values": json.loads(row.values_json),
-                "derived": self._derived_of(session, row.id),
-            }
-            if before["values"] == values:
-                return self._state(session, row, item.subject_id)
-            required = bool(self.protocol.settings.get("reason_for_change_required", True))
-            if required and not (reason and reason.strip()):
-                raise InputError(
-                    f"record {where}: a reason for change is required to edit a saved record"
-                )
-            row.values_json = canonical_json(values)
-            row.updated_at = now
-            row.updated_by = actor
-            session.flush()  # bumps row.version (version_id_col) or raises StaleDataError
-            action = "update"
-        self._store_derived(session, row.id, derived, now)
-        self._append_audit(
-            session,
-            actor=actor,
-            action=action,
-            entity_type="form_record",
-            entity_key=record_entity_key(
-                self.protocol.id, item.subject_id, item.visit_id, item.form_id, item.instance
-            ),
-            before=before,
-            after={"version": row.version, "values": values, "derived": derived},
-            reason=reason,
-        )
-        return self._state(session, row, item.subject_id)
+        row.values_json = canonical_json(values)
+        row.status = status
+        row.protocol_version = self.protocol.version
+        row.updated_at = self._now()
+        row.updated_by = actor
+        session.flush()  # bumps row.version (version_id_col) or raises StaleDataError
+
+    def _full_state(self, session: Session, row: RecordRow) -> dict[str, Any]:
+        return full_state(session, row)
 
     def _derived_of(self, session: Session, record_pk: int) -> dict[str, Any]:
-        rows = session.scalars(select(DerivedRow).where(DerivedRow.record_id == record_pk))
-        return {
-            r.score_key: {
-                "instrument": r.instrument,
-                "version": r.instrument_version,
-                "values": json.loads(r.values_json),
-            }
-            for r in rows
-        }
+        return derived_of(session, record_pk)
 
     def _store_derived(
         self, session: Session, record_pk: int, derived: dict[str, Any], now: str
     ) -> None:
-        existing = {
-            r.score_key: r
-            for r in session.scalars(select(DerivedRow).where(DerivedRow.record_id == record_pk))
-        }
-        for score_key, score in derived.items():
-            row = existing.get(score_key)
-            if row is None:
-                row = DerivedRow(record_id=record_pk, score_key=score_key)
-                session.add(row)
-            row.instrument = score["instrument"]
-            row.instrument_version = score["version"]
-            row.values_json = json.dumps(score["values"], sort_keys=True, allow_nan=False)
-            row.computed_at = now
-        session.flush()
+        store_derived(session, record_pk, derived, now)
 
     def _state(self, session: Session, row: RecordRow, subject_id: str) -> RecordState:
-        return RecordState(
-            subject_id=subject_id,
-            visit_id=row.visit_key,
-            form_id=row.form_key,
-            instance=row.instance,
-            values=json.loads(row.values_json),
-            derived=self._derived_of(session, row.id),
-            version=row.version,
-            status=row.status,
-            updated_at=row.updated_at,
-            updated_by=row.updated_by,
-        )
+        return record_state(session, row, subject_id)
 
     # -- reads ----------------------------------------------------------------------------------
 

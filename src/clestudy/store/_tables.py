@@ -26,21 +26,29 @@ def _numeric(value: object) -> object:
     return value
 
 
-def tidy_table(store: Store) -> pd.DataFrame:
+def tidy_table(store: Store, *, include_incomplete: bool = False) -> pd.DataFrame:
     """One row per subject x visit x form x instance x item, with unit; derived values included.
 
-    Columns: ``subject, visit, form, instance, item, value, unit, source`` where ``source`` is
-    ``entered`` or ``derived:<instrument>/<version>``.
+    Columns: ``subject, visit, form, instance, status, item, value, unit, source`` where
+    ``source`` is ``entered`` or ``derived:<instrument>/<version>`` and ``status`` the record's.
+
+    An ``incomplete`` record (a required field or a derived score's input is blank) is left out
+    unless ``include_incomplete``: analyses and reports treat it as missing, never as a value
+    computed from blanks. It has no derived score in any case.
     """
     rows: list[dict[str, object]] = []
     for record in store.records():
+        if record.status == "incomplete" and not include_incomplete:
+            continue
         form = store.protocol.form(record.form_id)
-        assert form is not None
+        if form is None:  # a form removed by a forced protocol amendment
+            continue
         base = {
             "subject": record.subject_id,
             "visit": record.visit_id,
             "form": record.form_id,
             "instance": record.instance,
+            "status": record.status,
         }
         for item, value in record.values.items():
             spec = form.field(item)
@@ -65,7 +73,9 @@ def tidy_table(store: Store) -> pd.DataFrame:
                         "source": f"derived:{score['instrument']}/{score['version']}",
                     }
                 )
-    columns = ["subject", "visit", "form", "instance", "item", "value", "unit", "source"]
+    columns = [
+        "subject", "visit", "form", "instance", "status", "item", "value", "unit", "source",
+    ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -73,6 +83,8 @@ def endpoint_table(
     store: Store, endpoint_ids: Sequence[str], visits: Sequence[str] | None = None
 ) -> pd.DataFrame:
     """Wide table for analysis: one row per subject x visit, one column per endpoint.
+
+    Built from :func:`tidy_table`, so an incomplete record's endpoint is missing.
 
     Raises
     ------

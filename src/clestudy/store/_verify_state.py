@@ -25,7 +25,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clestudy.store._audit import LEGACY_CHAIN, hashable, snapshot_sha256
-from clestudy.store._schema import AuditRow, DerivedRow, RecordRow, StudyRow, SubjectRow
+from clestudy.store._schema import (
+    AuditRow,
+    DerivedRow,
+    DiscrepancyRow,
+    RecordRow,
+    StudyRow,
+    SubjectRow,
+)
 from clestudy.store._service import record_entity_key
 
 __all__ = ["CHECKERS", "LiveRow", "RowChecker", "check_state"]
@@ -88,10 +95,34 @@ def _records(session: Session) -> Iterator[LiveRow]:
         yield LiveRow(key, state, row.updated_by, row.deleted, frozenset({"status"}))
 
 
+def _discrepancies(session: Session) -> Iterator[LiveRow]:
+    query = (
+        select(StudyRow.study_key, SubjectRow.subject_key, RecordRow, DiscrepancyRow)
+        .join(RecordRow, DiscrepancyRow.record_id == RecordRow.id)
+        .join(SubjectRow, RecordRow.subject_id == SubjectRow.id)
+        .join(StudyRow, RecordRow.study_id == StudyRow.id)
+        .order_by(DiscrepancyRow.id)
+    )
+    for study_key, subject_key, record, row in session.execute(query):
+        key = record_entity_key(
+            study_key, subject_key, record.visit_key, record.form_key, record.instance
+        )
+        state = {
+            "check": row.check_id,
+            "severity": row.severity,
+            "fields": json.loads(row.fields_json),
+            "message": row.message,
+            "status": row.status,
+            "resolution": row.resolution,
+        }
+        yield LiveRow(f"{key}/{row.check_id}", state, row.updated_by)
+
+
 #: One checker per table of entities with events of their own (subject, form record, ...).
 CHECKERS: list[RowChecker] = [
     RowChecker("subject", "subject", _subjects),
     RowChecker("form record", "form_record", _records),
+    RowChecker("discrepancy", "discrepancy", _discrepancies),
 ]
 
 

@@ -1,0 +1,136 @@
+"""What a save means before it touches the database: schedule, edit semantics, derived scores.
+
+A save states its intent (``mode``):
+
+* ``"patch"`` (the default): fields absent from the input keep their stored values; a field is
+  cleared only explicitly, by ``None`` (JSON ``null``) or an empty string;
+* ``"replace"``: the input is the whole record; every stored field absent from it is cleared, and
+  the audit event lists the cleared fields in ``after["cleared"]``.
+
+Required fields do not refuse a save: a record that lacks one is saved as ``incomplete``
+(:mod:`clestudy.store._status`) and gets no derived score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from clestudy.errors import InputError, NotFoundError, RecordValidationError
+from clestudy.instruments import INSTRUMENT_FIELDS, derive
+from clestudy.protocol import FormSpec, Protocol, StoredValue
+
+__all__ = [
+    "RecordInput",
+    "SaveMode",
+    "check_schedule",
+    "derive_scores",
+    "merged_input",
+]
+
+SaveMode = Literal["patch", "replace"]
+Instance = int | Literal["next"]
+
+
+@dataclass(frozen=True)
+class RecordInput:
+    """One record to save.
+
+    ``expected_version`` is ``None`` to create, the loaded version to edit. ``instance`` is the
+    instance of a repeating form, or ``"next"`` for one more than the highest saved instance.
+    ``mode`` is ``"patch"`` (absent fields keep their values) or ``"replace"`` (absent fields are
+    cleared).
+    """
+
+    subject_id: str
+    visit_id: str
+    form_id: str
+    values: dict[str, Any]
+    instance: Instance = 1
+    expected_version: int | None = None
+    mode: SaveMode = "patch"
+
+
+def _is_empty(value: object) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+def check_schedule(protocol: Protocol, item: RecordInput, where: str) -> FormSpec:
+    """The record's form, once its visit, form and instance fit the protocol's schedule."""
+    visit = protocol.visit(item.visit_id)
+    if visit is None:
+        known = [v.id for v in protocol.visits]
+        raise NotFoundError(f"{where}: unknown visit '{item.visit_id}' (visits: {known})")
+    form = protocol.form(item.form_id)
+    if form is None:
+        known = [f.id for f in protocol.forms]
+        raise NotFoundError(f"{where}: unknown form '{item.form_id}' (forms: {known})")
+    if item.form_id not in visit.forms:
+        raise RecordValidationError(
+            f"{where}: form '{item.form_id}' is not collected at visit '{item.visit_id}' "
+            f"(collected: {list(visit.forms)})"
+        )
+    allowed = "1 or more, or 'next'" if form.repeating else "form does not repeat: only 1"
+    if item.instance == "next":
+        if not form.repeating:
+            raise RecordValidationError(f"{where}: instance 'next' is not allowed ({allowed})")
+    elif (
+        isinstance(item.instance, bool)
+        or not isinstance(item.instance, int)
+        or item.instance < 1
+        or (item.instance != 1 and not form.repeating)
+    ):
+        raise RecordValidationError(
+            f"{where}: instance {item.instance!r} is not allowed ({allowed})"
+        )
+    if item.mode not in ("patch", "replace"):
+        raise InputError(f"{where}: save mode {item.mode!r} is not 'patch' or 'replace'")
+    return form
+
+
+def merged_input(
+    form: FormSpec, stored: Mapping[str, StoredValue], item: RecordInput
+) -> tuple[dict[str, Any], list[str]]:
+    """The values to validate for this save and the stored fields it clears (in form order).
+
+    A stored field that is no longer in the form (after a forced protocol amendment) is cleared.
+
+    >>> from clestudy.protocol import load_protocol
+    >>> form = load_protocol("pediatric-cle-chart-review").form("labs")
+    >>> stored = {"lbdat": "2011-03-01", "esr": 26}
+    >>> merged_input(form, stored, RecordInput("P01", "initiation", "labs", {"esr": 30}))
+    ({'lbdat': '2011-03-01', 'esr': 30}, [])
+    >>> merged_input(form, stored, RecordInput("P01", "initiation", "labs", {"esr": None}))
+    ({'lbdat': '2011-03-01', 'esr': None}, ['esr'])
+    >>> merged_input(form, stored, RecordInput("P01", "initiation", "labs", {"esr": 30},
+    ...                                        mode="replace"))
+    ({'esr': 30}, ['lbdat'])
+    """
+    if item.mode == "replace":
+        raw: dict[str, Any] = dict(item.values)
+    else:
+        raw = {k: v for k, v in stored.items() if form.field(k) is not None}
+        raw.update(item.values)
+    gone = [k for k in stored if _is_empty(raw.get(k))]
+    order = {f.id: i for i, f in enumerate(form.fields)}
+    return raw, sorted(gone, key=lambda k: (order.get(k, len(order)), k))
+
+
+def derive_scores(
+    protocol: Protocol, form_id: str, values: Mapping[str, StoredValue], where: str
+) -> dict[str, Any]:
+    """The protocol's derived scores of a complete record, ``{score_id: {instrument, ...}}``."""
+    derived: dict[str, Any] = {}
+    for spec in protocol.derived_for_form(form_id):
+        inputs = {k: values[k] for k in INSTRUMENT_FIELDS[spec.instrument] if k in values}
+        try:
+            score = derive(spec.instrument, inputs, protocol.settings)
+        except InputError as exc:
+            raise RecordValidationError(f"{where}: {exc} (derived score {spec.id})") from None
+        derived[spec.id] = {
+            "instrument": score.instrument,
+            "version": score.version,
+            "values": dict(score.values),
+        }
+    return derived

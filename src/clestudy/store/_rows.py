@@ -1,0 +1,224 @@
+"""Form records as rows and as states: naming, loading, derived-score rows, edit preconditions."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clestudy.errors import NotFoundError, RecordLockedError, StaleVersionError
+from clestudy.protocol import StoredValue
+from clestudy.store._audit import canonical_json
+from clestudy.store._edits import RecordInput
+from clestudy.store._schema import DerivedRow, RecordRow
+
+__all__ = [
+    "RecordState",
+    "SubjectState",
+    "check_edit",
+    "derived_of",
+    "find_record_row",
+    "full_state",
+    "new_record_row",
+    "record_entity_key",
+    "record_key",
+    "record_state",
+    "refuse_if_locked",
+    "store_derived",
+]
+
+
+@dataclass(frozen=True)
+class RecordState:
+    """A record as stored: values, derived scores (``{score_id: {...}}``), version and status.
+
+    ``protocol_version`` is the version of the protocol the record was last saved under.
+    """
+
+    subject_id: str
+    visit_id: str
+    form_id: str
+    instance: int
+    values: dict[str, StoredValue]
+    derived: dict[str, dict[str, Any]]
+    version: int
+    status: str
+    updated_at: str
+    updated_by: str
+    protocol_version: str | None = None
+
+    @property
+    def key(self) -> str:
+        """``SUBJECT/VISIT/FORM[#INSTANCE]``, the record's name in messages and the audit trail."""
+        return record_key(self.subject_id, self.visit_id, self.form_id, self.instance)
+
+
+@dataclass(frozen=True)
+class SubjectState:
+    """An enrolled subject."""
+
+    subject_id: str
+    arm: str
+    site: str
+    status: str
+
+
+def record_key(subject: str, visit: str, form: str, instance: int) -> str:
+    """``SUBJECT/VISIT/FORM[#INSTANCE]`` (the instance only when it is not 1).
+
+    >>> record_key("P01", "week_0", "adverse_event", 2)
+    'P01/week_0/adverse_event#2'
+    """
+    suffix = f"#{instance}" if instance != 1 else ""
+    return f"{subject}/{visit}/{form}{suffix}"
+
+
+def record_entity_key(study: str, subject: str, visit: str, form: str, instance: int) -> str:
+    """The audit trail's entity key of a form record, e.g. ``study/P01/week_0/clasi``."""
+    return f"{study}/{record_key(subject, visit, form, instance)}"
+
+
+def find_record_row(
+    session: Session, subject_pk: int, visit_id: str, form_id: str, instance: int
+) -> RecordRow | None:
+    """The stored row of one record, or ``None``."""
+    return session.scalars(
+        select(RecordRow).where(
+            RecordRow.subject_id == subject_pk,
+            RecordRow.visit_key == visit_id,
+            RecordRow.form_key == form_id,
+            RecordRow.instance == instance,
+        )
+    ).first()
+
+
+def refuse_if_locked(row: RecordRow, where: str, what: str) -> None:
+    """Raise :class:`~clestudy.errors.RecordLockedError` when ``row`` is locked.
+
+    ``what`` names the refused write (``"an edit"``, ``"a delete"``, ...); every write path to a
+    record calls this before it changes the record.
+    """
+    if row.status == "locked":
+        raise RecordLockedError(
+            f"record {where} is locked: {what} is refused until it is unlocked (with a reason)"
+        )
+
+
+def check_edit(row: RecordRow | None, item: RecordInput, where: str) -> dict[str, Any]:
+    """The stored values a save applies to (``{}`` to create), once the save is allowed.
+
+    Raises
+    ------
+    NotFoundError
+        An edit (``expected_version`` given) of a record that does not exist.
+    RecordLockedError
+        The record is locked.
+    StaleVersionError
+        A create over an existing record, or an edit made on another version.
+    """
+    if row is None:
+        if item.expected_version is not None:
+            raise NotFoundError(
+                f"record {where} does not exist (the edit expected version {item.expected_version})"
+            )
+        return {}
+    refuse_if_locked(row, where, "an edit")
+    if item.expected_version is None:
+        raise StaleVersionError(
+            f"record {where} already exists at version {row.version}; an edit must give "
+            "the version it was made on"
+        )
+    if item.expected_version != row.version:
+        raise StaleVersionError(
+            f"record {where}: the edit was made on version {item.expected_version} but "
+            f"the record is now at version {row.version}; reload it and re-apply the edit"
+        )
+    stored: dict[str, Any] = json.loads(row.values_json)
+    return stored
+
+
+def new_record_row(
+    session: Session, study_pk: int, subject_pk: int, place: tuple[str, str, int],
+    values: dict[str, StoredValue], status: str, actor: str, now: str, protocol_version: str,
+) -> RecordRow:  # fmt: skip
+    """Insert a new form record at ``place`` (visit, form, instance), version 1."""
+    visit_id, form_id, instance = place
+    row = RecordRow(
+        study_id=study_pk,
+        subject_id=subject_pk,
+        visit_key=visit_id,
+        form_key=form_id,
+        instance=instance,
+        values_json=canonical_json(values),
+        status=status,
+        created_at=now,
+        updated_at=now,
+        updated_by=actor,
+        protocol_version=protocol_version,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def derived_of(session: Session, record_pk: int) -> dict[str, Any]:
+    """The stored derived scores of a record, ``{score_id: {instrument, version, values}}``."""
+    rows = session.scalars(select(DerivedRow).where(DerivedRow.record_id == record_pk))
+    return {
+        r.score_key: {
+            "instrument": r.instrument,
+            "version": r.instrument_version,
+            "values": json.loads(r.values_json),
+        }
+        for r in rows
+    }
+
+
+def store_derived(session: Session, record_pk: int, derived: dict[str, Any], now: str) -> None:
+    """Make a record's derived-score rows exactly ``derived`` (an incomplete record has none)."""
+    existing = {
+        r.score_key: r
+        for r in session.scalars(select(DerivedRow).where(DerivedRow.record_id == record_pk))
+    }
+    for score_key in existing.keys() - derived.keys():
+        session.delete(existing[score_key])
+    for score_key, score in derived.items():
+        row = existing.get(score_key)
+        if row is None:
+            row = DerivedRow(record_id=record_pk, score_key=score_key)
+            session.add(row)
+        row.instrument = score["instrument"]
+        row.instrument_version = score["version"]
+        row.values_json = json.dumps(score["values"], sort_keys=True, allow_nan=False)
+        row.computed_at = now
+    session.flush()
+
+
+def full_state(session: Session, row: RecordRow) -> dict[str, Any]:
+    """A record's whole state as its audit events hold it (docs/architecture.md, agreed shapes)."""
+    return {
+        "version": row.version,
+        "status": row.status,
+        "values": json.loads(row.values_json),
+        "derived": derived_of(session, row.id),
+    }
+
+
+def record_state(session: Session, row: RecordRow, subject_id: str) -> RecordState:
+    """The :class:`RecordState` of a stored row."""
+    return RecordState(
+        subject_id=subject_id,
+        visit_id=row.visit_key,
+        form_id=row.form_key,
+        instance=row.instance,
+        values=json.loads(row.values_json),
+        derived=derived_of(session, row.id),
+        version=row.version,
+        status=row.status,
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
+        protocol_version=row.protocol_version,
+    )
