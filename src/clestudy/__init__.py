@@ -9,11 +9,26 @@ The package is layered (see ``docs/architecture.md``):
 * :mod:`clestudy.cli` is a thin command-line layer over all of them.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("clestudy")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0.0.0+unknown"
+from __future__ import annotations
 
 __all__ = ["__version__"]
+
+__version__: str  # declared only: the value comes from __getattr__ below, on first use
+
+
+def __getattr__(name: str) -> str:
+    """``__version__``, read from the installed metadata on first use (PEP 562).
+
+    :mod:`importlib.metadata` costs a noticeable part of ``clestudy --help``'s start-up, so it is
+    imported only when the version is asked for.
+    """
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        value = version("clestudy")
+    except PackageNotFoundError:  # pragma: no cover - a source tree without install
+        value = "0.0.0+unknown"
+    globals()["__version__"] = value
+    return value

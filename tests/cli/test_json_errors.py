@@ -79,7 +79,7 @@ def test_an_internal_error_is_exit_1_in_the_same_shape(
     def broken(**kwargs: object) -> None:
         raise RuntimeError("something unforeseen")
 
-    monkeypatch.setattr("clestudy.cli._stats.check_published_summary", broken)
+    monkeypatch.setattr("clestudy.stats.check_published_summary", broken)
     code, error = _run([*SUMMARY, "--test", "paired-t", "--json"], capsys)
     assert code == 1
     assert error == {

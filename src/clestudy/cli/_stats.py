@@ -5,15 +5,15 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 import typer
 
 from clestudy.cli._common import echo_json
 from clestudy.errors import InputError
-from clestudy.stats import check_published_summary, paired_comparison
+
+if TYPE_CHECKING:  # NumPy, pandas and clestudy.stats (SciPy) load in the commands, not at start-up
+    import pandas as pd
 
 __all__ = ["register", "stats_app"]
 
@@ -31,6 +31,8 @@ MAX_CSV_BYTES = 256 << 20
 
 def _jsonable(value: Any) -> Any:
     """Plain JSON values: NaN becomes null, NumPy scalars become Python scalars."""
+    import numpy as np
+
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | np.ndarray):
@@ -78,6 +80,8 @@ def read_long_csv(path: Path, *, max_bytes: int = MAX_CSV_BYTES) -> pd.DataFrame
             raise InputError(
                 f"{path}: line {number}: {len(fields)} fields, but the header has {len(header)}"
             )
+    import pandas as pd
+
     body = [[None if f.strip() in MISSING_TEXT else f.strip() for f in r] for r in rows[1:]]
     index = pd.Index([number for number, _ in numbered[1:]], name="line")
     return pd.DataFrame(body, columns=header, index=index, dtype=object)
@@ -102,6 +106,8 @@ def _check_header(path: Path, number: int, header: list[str]) -> None:
 
 def _g(value: Any, spec: str = ".4g") -> str:
     """A number for the text output; a statistic that is not defined prints as 'n/a', never nan."""
+    import numpy as np
+
     if isinstance(value, float | np.floating) and not math.isfinite(value):
         return "n/a"
     return format(value, spec)
@@ -152,6 +158,8 @@ def paired(
 ) -> None:
     """Compare measures between two visits: paired t, exact and asymptotic Wilcoxon, sign test,
     Hodges-Lehmann with its achieved level, and the rule's decision. Errors name the file line."""
+    from clestudy.stats import paired_comparison
+
     data = read_long_csv(csv_path)
     measures = measure or [c for c in data.columns if c not in (subject, visit)]
     result = paired_comparison(
@@ -192,6 +200,8 @@ def check_summary(
     correlation, and whether the named test can reach the printed p at this n.
 
     Exit status: 0 if every check is consistent, 1 if any is inconsistent, 2 for bad input."""
+    from clestudy.stats import check_published_summary
+
     result = check_published_summary(
         n=n,
         mean_before=mean_before,
