@@ -19,9 +19,12 @@ from clestudy.instruments._ctcae_lab import ctcae_lab_grade, ctcae_settings
 from clestudy.instruments._ctcae_units import UNIT_FAMILIES
 from clestudy.instruments._spec import DerivedValue, InputSpec, Instrument, take_payload
 
-__all__ = ["CTCAE_LABS", "LAB_TESTCD_TERMS"]
+__all__ = ["CTCAE_LABS", "LAB_TESTCD_TERMS", "PER_LAB_INSTRUMENTS"]
 
 _NAME = "ctcaelabs"
+PER_LAB_INSTRUMENTS = frozenset({_NAME})
+"""Derived on save from whatever labs a record holds: no input is needed for the record to be
+complete (a lab left out is not graded)."""
 
 LAB_TESTCD_TERMS: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
