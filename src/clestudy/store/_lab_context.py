@@ -16,18 +16,15 @@ A lab with no range for the subject gets no limit, so the instrument leaves it u
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clestudy.instruments._ctcae_labs import LAB_TESTCD_TERMS
 from clestudy.protocol import FormSpec, Protocol
-from clestudy.store._checks import _baseline_visit, _date, _field_with_cdash
-from clestudy.store._schema import RecordRow
+from clestudy.store._checks import _baseline_visit, _date, _field_with_cdash, subject_records
 
 __all__ = ["lab_context"]
 
@@ -96,13 +93,7 @@ def lab_context(
     """
     if not any(s.instrument == _INSTRUMENT for s in protocol.derived_for_form(form.id)):
         return dict(values)
-    stored: dict[tuple[str, str], dict[str, Any]] = {}
-    for visit_key, form_key, values_json in session.execute(
-        select(RecordRow.visit_key, RecordRow.form_key, RecordRow.values_json)
-        .where(RecordRow.subject_id == subject_pk, RecordRow.instance == 1)
-        .order_by(RecordRow.id)
-    ):
-        stored[(visit_key, form_key)] = json.loads(values_json)
+    stored = subject_records(session, subject_pk)
     by_form = {form_key: v for (_, form_key), v in stored.items()}
     sex, age = _sex_and_age(protocol, form, values, by_form)
     baseline_visit = _baseline_visit(protocol)
