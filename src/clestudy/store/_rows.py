@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from clestudy.errors import NotFoundError, RecordLockedError, StaleVersionError
@@ -164,17 +164,31 @@ def new_record_row(
     return row
 
 
+def _derived_entry(row: DerivedRow) -> dict[str, Any]:
+    return {
+        "instrument": row.instrument,
+        "version": row.instrument_version,
+        "values": json.loads(row.values_json),
+    }
+
+
 def derived_of(session: Session, record_pk: int) -> dict[str, Any]:
     """The stored derived scores of a record, ``{score_id: {instrument, version, values}}``."""
     rows = session.scalars(select(DerivedRow).where(DerivedRow.record_id == record_pk))
-    return {
-        r.score_key: {
-            "instrument": r.instrument,
-            "version": r.instrument_version,
-            "values": json.loads(r.values_json),
-        }
-        for r in rows
-    }
+    return {r.score_key: _derived_entry(r) for r in rows}
+
+
+def derived_by_record(session: Session, records: Select[Any]) -> dict[int, dict[str, Any]]:
+    """The derived scores of every record ``records`` selects, in one query.
+
+    ``records`` is a select of record primary keys; the result maps each key that has derived
+    rows to ``{score_id: {instrument, version, values}}`` (:func:`derived_of` for one record).
+    """
+    found: dict[int, dict[str, Any]] = {}
+    query = select(DerivedRow).where(DerivedRow.record_id.in_(records.scalar_subquery()))
+    for r in session.scalars(query):
+        found.setdefault(r.record_id, {})[r.score_key] = _derived_entry(r)
+    return found
 
 
 def store_derived(session: Session, record_pk: int, derived: dict[str, Any], now: str) -> None:
@@ -207,15 +221,17 @@ def full_state(session: Session, row: RecordRow) -> dict[str, Any]:
     }
 
 
-def record_state(session: Session, row: RecordRow, subject_id: str) -> RecordState:
-    """The :class:`RecordState` of a stored row."""
+def record_state(
+    session: Session, row: RecordRow, subject_id: str, derived: dict[str, Any] | None = None
+) -> RecordState:
+    """The :class:`RecordState` of a stored row (``derived`` when already read, else queried)."""
     return RecordState(
         subject_id=subject_id,
         visit_id=row.visit_key,
         form_id=row.form_key,
         instance=row.instance,
         values=json.loads(row.values_json),
-        derived=derived_of(session, row.id),
+        derived=derived_of(session, row.id) if derived is None else derived,
         version=row.version,
         status=row.status,
         updated_at=row.updated_at,

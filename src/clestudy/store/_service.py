@@ -47,6 +47,7 @@ from clestudy.store._rows import (
     RecordState,
     SubjectState,
     check_edit,
+    derived_by_record,
     derived_of,
     find_record_row,
     full_state,
@@ -352,20 +353,28 @@ class Store(StatusMixin, DiscrepancyMixin, AmendmentMixin):
     def records(
         self, *, form_id: str | None = None, visit_id: str | None = None
     ) -> list[RecordState]:
-        """Current records of this study, optionally of one form and/or visit."""
+        """Current records of this study, optionally of one form and/or visit.
+
+        Two queries whatever the number of records: the record rows, and their derived scores.
+        """
         with Session(self.engine) as session:
             query = (
-                select(RecordRow, SubjectRow.subject_key)
+                select(RecordRow.id)
                 .join(SubjectRow, RecordRow.subject_id == SubjectRow.id)
                 .where(RecordRow.study_id == self.study_pk)
                 .where(RecordRow.deleted.is_(False), SubjectRow.deleted.is_(False))
-                .order_by(SubjectRow.id, RecordRow.id)
             )
             if form_id is not None:
                 query = query.where(RecordRow.form_key == form_id)
             if visit_id is not None:
                 query = query.where(RecordRow.visit_key == visit_id)
-            return [self._state(session, row, key) for row, key in session.execute(query)]
+            derived = derived_by_record(session, query)
+            rows = session.execute(
+                query.with_only_columns(RecordRow, SubjectRow.subject_key).order_by(
+                    SubjectRow.id, RecordRow.id
+                )
+            )
+            return [record_state(session, row, key, derived.get(row.id, {})) for row, key in rows]
 
     def audit_count(self) -> int:
         """Number of audit events in the database (every study and chain)."""
