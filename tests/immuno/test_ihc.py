@@ -245,7 +245,7 @@ def test_semi_quantitative_scores_are_saved_on_biopsy_visits(tmp_path: Path) -> 
     from clestudy.store import open_store
 
     protocol = load_protocol("lenalidomide-cle-open-label")
-    assert protocol.version == "1.2"
+    assert protocol.version == "1.3"
     form = next(f for f in protocol.forms if f.id == "immune_profile")
     fields = {f.id: f for f in form.fields}
     for name in SCORES:

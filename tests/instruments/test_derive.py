@@ -85,7 +85,8 @@ def test_derive_names_the_bad_item() -> None:
 
 def test_unknown_instrument_lists_known_ones() -> None:
     with pytest.raises(
-        InstrumentInputError, match=r"^unknown instrument .pasi.; known: clasi or sledai2k$"
+        InstrumentInputError,
+        match=r"^unknown instrument .pasi.; known: clasi, ctcaelabs or sledai2k$",
     ):
         derive("pasi", {})
 

@@ -42,7 +42,7 @@ def test_instrument_inputs_is_a_copy() -> None:
 def test_unknown_instrument_lists_the_registered_ones() -> None:
     with pytest.raises(
         InstrumentInputError,
-        match=r"^instrument: got 'bilag'; allowed: clasi, crcl, ctcae, prednisone-equivalent "
+        match=r"^instrument: got 'bilag'; allowed: clasi, crcl, ctcae, ctcaelabs, prednisone-equivalent "
         r"or sledai2k$",
     ):
         instrument_inputs("bilag")

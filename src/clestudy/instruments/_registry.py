@@ -15,6 +15,7 @@ from types import MappingProxyType
 from clestudy.instruments._checks import InstrumentInputError, join_allowed
 from clestudy.instruments._clasi import CLASI
 from clestudy.instruments._ctcae import CTCAE
+from clestudy.instruments._ctcae_labs import CTCAE_LABS
 from clestudy.instruments._renal import CREATININE_CLEARANCE
 from clestudy.instruments._sledai import SLEDAI2K
 from clestudy.instruments._spec import InputSpec, Instrument
@@ -27,6 +28,7 @@ INSTRUMENTS: Mapping[str, Instrument] = MappingProxyType(
         CLASI.name: CLASI,
         CREATININE_CLEARANCE.name: CREATININE_CLEARANCE,
         CTCAE.name: CTCAE,
+        CTCAE_LABS.name: CTCAE_LABS,
         PREDNISONE_EQUIVALENT.name: PREDNISONE_EQUIVALENT,
         SLEDAI2K.name: SLEDAI2K,
     }

@@ -58,12 +58,8 @@ def _field_with_cdash(protocol: Protocol, names: tuple[str, ...]) -> tuple[str, 
     return None
 
 
-def check_context(
-    store: Store, session: Session, subject_pk: int, visit_id: str, form: FormSpec,
-    values: Mapping[str, Any],
-) -> CheckContext:  # fmt: skip
-    """The :class:`~clestudy.protocol.CheckContext` of a record about to be saved."""
-    protocol = store.protocol
+def subject_records(session: Session, subject_pk: int) -> dict[tuple[str, str], dict[str, Any]]:
+    """The subject's stored values, ``{(visit, form): values}`` (first instance of each form)."""
     stored: dict[tuple[str, str], dict[str, Any]] = {}
     for visit_key, form_key, values_json in session.execute(
         select(RecordRow.visit_key, RecordRow.form_key, RecordRow.values_json)
@@ -71,6 +67,16 @@ def check_context(
         .order_by(RecordRow.id)
     ):
         stored[(visit_key, form_key)] = json.loads(values_json)
+    return stored
+
+
+def check_context(
+    store: Store, session: Session, subject_pk: int, visit_id: str, form: FormSpec,
+    values: Mapping[str, Any],
+) -> CheckContext:  # fmt: skip
+    """The :class:`~clestudy.protocol.CheckContext` of a record about to be saved."""
+    protocol = store.protocol
+    stored = subject_records(session, subject_pk)
     stored[(visit_id, form.id)] = dict(values)  # this save's values count
     by_form = {form_key: v for (_, form_key), v in stored.items()}
 

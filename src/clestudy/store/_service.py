@@ -42,6 +42,7 @@ from clestudy.store._edits import (
     derive_scores,
     merged_input,
 )
+from clestudy.store._lab_context import lab_context
 from clestudy.store._rows import (
     RecordState,
     SubjectState,
@@ -252,7 +253,10 @@ class Store(StatusMixin, DiscrepancyMixin, AmendmentMixin):
             self, session, subject.id, item.visit_id, form, values, problems, where
         )
         missing = missing_required(self.protocol, form, values)
-        derived = {} if missing else derive_scores(self.protocol, item.form_id, values, where)
+        derived = {} if missing else derive_scores(
+            self.protocol, item.form_id,
+            lab_context(self.protocol, session, subject.id, item.visit_id, form, values), where,
+        )  # fmt: skip
         status = "incomplete" if missing else "complete"
         if row is None:
             before = None

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal, cast
 
 from clestudy.errors import InputError, NotFoundError, StaleVersionError
 from clestudy.instruments import INSTRUMENT_FIELDS
+from clestudy.instruments._ctcae_labs import PER_LAB_INSTRUMENTS
 from clestudy.protocol import FormSpec, Protocol
 from clestudy.store._chain import lock_subjects
 from clestudy.store._rows import (
@@ -69,6 +70,7 @@ def missing_required(protocol: Protocol, form: FormSpec, values: Mapping[str, ob
     inputs = {
         name
         for spec in protocol.derived_for_form(form.id)
+        if spec.instrument not in PER_LAB_INSTRUMENTS  # each lab graded alone, none needed
         for name in INSTRUMENT_FIELDS[spec.instrument]
     }
     return [
