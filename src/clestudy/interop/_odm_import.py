@@ -217,6 +217,10 @@ def _history_path(reader: _Reader, node: etree._Element) -> tuple[str, str | Non
         return "", item
     if form_id is None:
         return visit, item
+    if item is not None:  # the field id, when the item is one of the record's fields
+        fields = {oid: spec for f in reader.meta.forms.values() for oid, spec in
+                  f.fields.get(form_id, {}).items()}  # fmt: skip
+        item = fields[item].id if item in fields else item
     return f"{visit}/{form_id}{f'#{instance}' if instance != 1 else ''}", item
 
 
