@@ -112,12 +112,14 @@ def test_extract_imports_with_its_audit_logs_and_notes(extract: Path, tmp_path: 
     mine = audit_events(url, entity_prefix=f"{STUDY}/CAM105/initialtreatment/physicalexam_english")
     assert {e["entity_type"] for e in mine} == {"form_record", IMPORTED_HISTORY, "discrepancy"}
     opened = next(e for e in mine if e["entity_type"] == "discrepancy")
-    assert opened["entity_key"].endswith("physicalexam_english.pulse_range")  # type: ignore[union-attr]
+    assert str(opened["entity_key"]).endswith("physicalexam_english.pulse_range")
     assert verify_audit(url).ok
 
 
 def test_imported_history_is_in_the_odm_export(
-    extract: Path, tmp_path: Path, schema: etree.XMLSchema  # noqa: F811
+    extract: Path,
+    tmp_path: Path,
+    schema: etree.XMLSchema,  # noqa: F811
 ) -> None:
     url = f"sqlite:///{tmp_path / 'study.db'}"
     import_odm(url, extract, actor="importer")
@@ -185,7 +187,9 @@ def test_schema_violation_is_refused_with_its_line(
 ) -> None:
     bad = _mutated(extract, tmp_path, 'Repeating="No" Type="Scheduled"', 'Repeating="Maybe" '
                    'Type="Scheduled"')  # fmt: skip
-    with pytest.raises(InputError, match=r"bad.xml: line 59: .*StudyEventDef', attribute 'Repeating'.*'Maybe'"):
+    with pytest.raises(
+        InputError, match=r"bad.xml: line 59: .*StudyEventDef', attribute 'Repeating'.*'Maybe'"
+    ):
         read_odm(bad, schema=xsd)
 
 

@@ -6,8 +6,8 @@ import goes through :meth:`clestudy.store.Store.save_records`, never around the 
 """
 
 from clestudy.interop._analysis import ANALYSIS_FORMATS, ExportResult, export_analysis
-from clestudy.interop._manifest import MANIFEST_NAME, audit_head, file_sha256
 from clestudy.interop._import_plan import ImportPlan
+from clestudy.interop._manifest import MANIFEST_NAME, audit_head, file_sha256
 from clestudy.interop._odm import export_odm
 from clestudy.interop._odm_import import import_odm
 from clestudy.interop._redcap import export_redcap, import_redcap

@@ -43,7 +43,7 @@ import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from lxml import etree
 
@@ -97,7 +97,7 @@ def _parse(path: Path, schema: Path | None) -> etree._Element:
     if root.tag != _q("ODM"):
         raise InputError(
             f"{path}: line {root.sourceline}: <{etree.QName(root).localname}>: not a CDISC ODM "
-            f"1.3 file (the root element must be <ODM xmlns=\"{ODM}\">)"
+            f'1.3 file (the root element must be <ODM xmlns="{ODM}">)'
         )
     if schema is not None:
         _validate(path, root, schema)
@@ -119,11 +119,11 @@ def _validate(path: Path, root: etree._Element, schema: Path) -> None:
             if parent is not None:
                 parent.remove(node)
             continue
-        for name in [a for a in node.attrib if a.startswith("{") and "w3.org/XML" not in a]:
+        for name in [a for a in map(str, node.attrib) if a.startswith("{") and "XML/" not in a]:
             del node.attrib[name]
     if not xsd.validate(core):
-        error = xsd.error_log[0]
-        raise InputError(f"{path}: line {error.line}: {error.message}")
+        first = cast(Any, xsd.error_log)[0]  # lxml's stubs do not declare the log a sequence
+        raise InputError(f"{path}: line {first.line}: {first.message}")
 
 
 def _subject_id(path: Path, node: etree._Element) -> str:

@@ -48,8 +48,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from decimal import Decimal, InvalidOperation
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from lxml import etree
@@ -68,7 +68,7 @@ from clestudy.protocol import (
     Visit,
 )
 
-__all__ = ["ODM", "OC", "FormMap", "OdmMetadata", "ident", "read_metadata", "where"]
+__all__ = ["OC", "ODM", "FormMap", "OdmMetadata", "ident", "read_metadata", "where"]
 
 ODM = "http://www.cdisc.org/ns/odm/v1.3"
 OC = "http://www.openclinica.org/ns/odm_ext_v130/v3.1"
@@ -112,7 +112,7 @@ def _text(node: etree._Element | None, *path: str) -> str:
         if node is None:
             return ""
         node = node.find(_q(tag))
-    return " ".join("".join(node.itertext()).split()) if node is not None else ""
+    return " ".join("".join(str(t) for t in node.itertext()).split()) if node is not None else ""
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ def _field(path: Path, item: etree._Element, form_oid: str, mandatory: bool,
            lists: dict[str, etree._Element], units: dict[str, str],
            errors: list[str]) -> FieldSpec | None:  # fmt: skip
     data_type = item.get("DataType", "")
-    name = item.get("Name") or item.get("OID", "")
+    name = str(item.get("Name") or item.get("OID") or "")
     present = next(
         (p for p in item.iter(f"{{{OC}}}ItemPresentInForm") if p.get("FormOID") == form_oid), None
     )
@@ -183,7 +183,9 @@ def _field(path: Path, item: etree._Element, form_oid: str, mandatory: bool,
             or item.get("Comment")
             or name,
             type=kind,
-            unit=units.get(unit_ref.get("MeasurementUnitOID", "")) if unit_ref is not None else None,
+            unit=units.get(unit_ref.get("MeasurementUnitOID", ""))
+            if unit_ref is not None
+            else None,
             required=mandatory,
             choices=choices,
             annotations=annotations,
@@ -196,7 +198,11 @@ def _field(path: Path, item: etree._Element, form_oid: str, mandatory: bool,
 def _range_checks(item: etree._Element) -> list[tuple[str, str, str]]:
     """``(comparator, value, message)`` of each ``RangeCheck`` of an item."""
     return [
-        (c.get("Comparator", ""), _text(c, "CheckValue"), _text(c, "ErrorMessage", "TranslatedText"))
+        (
+            c.get("Comparator", ""),
+            _text(c, "CheckValue"),
+            _text(c, "ErrorMessage", "TranslatedText"),
+        )
         for c in item.iter(_q("RangeCheck"))
     ]
 
@@ -229,6 +235,7 @@ def _range_check(form_id: str, spec: FieldSpec, item: etree._Element) -> EditChe
 
 
 def _form(path: Path, form: etree._Element, defs: dict[str, dict[str, etree._Element]],
+          units: dict[str, str],
           errors: list[str], checks: list[EditCheckSpec]) -> tuple[FormMap, list[FormSpec]]:  # fmt: skip
     form_oid = form.get("OID", "")
     form_id = ident(form_oid, "F_")
@@ -238,7 +245,9 @@ def _form(path: Path, form: etree._Element, defs: dict[str, dict[str, etree._Ele
     for ref in form.iter(_q("ItemGroupRef")):
         group = defs["ItemGroupDef"].get(ref.get("ItemGroupOID", ""))
         if group is None:
-            _fail(errors, where(path, ref, f"item group '{ref.get('ItemGroupOID')}' is not defined"))
+            _fail(
+                errors, where(path, ref, f"item group '{ref.get('ItemGroupOID')}' is not defined")
+            )
             continue
         repeating = group.get("Repeating") == "Yes"
         target_id = f"{form_id}__{ident(group.get('OID', ''), 'IG_')}" if repeating else form_id
@@ -247,10 +256,13 @@ def _form(path: Path, form: etree._Element, defs: dict[str, dict[str, etree._Ele
         for item_ref in group.iter(_q("ItemRef")):
             item = defs["ItemDef"].get(item_ref.get("ItemOID", ""))
             if item is None:
-                _fail(errors, where(path, item_ref, f"item '{item_ref.get('ItemOID')}' is not defined"))
+                _fail(
+                    errors,
+                    where(path, item_ref, f"item '{item_ref.get('ItemOID')}' is not defined"),
+                )
                 continue
             spec = _field(path, item, form_oid, item_ref.get("Mandatory") == "Yes",
-                          defs["CodeList"], defs["units"], errors)  # fmt: skip
+                          defs["CodeList"], units, errors)  # fmt: skip
             if spec is None:
                 continue
             if any(s.id == spec.id for s in target.values()):
@@ -274,15 +286,18 @@ def _form(path: Path, form: etree._Element, defs: dict[str, dict[str, etree._Ele
     return FormMap(form_id if main else None, groups, fields), specs
 
 
-def _definitions(mdv: etree._Element, study: etree._Element) -> dict[str, dict[str, etree._Element]]:
+def _definitions(mdv: etree._Element) -> dict[str, dict[str, etree._Element]]:
     defs: dict[str, dict[str, etree._Element]] = {
         kind: {n.get("OID", ""): n for n in mdv.iter(_q(kind))}
         for kind in ("StudyEventDef", "FormDef", "ItemGroupDef", "ItemDef", "CodeList")
     }
-    defs["units"] = {  # type: ignore[assignment]
-        u.get("OID", ""): u.get("Name", "") for u in study.iter(_q("MeasurementUnit"))
-    }
     return defs
+
+
+def _units(study: etree._Element) -> dict[str, str]:
+    return {
+        str(u.get("OID", "")): str(u.get("Name", "")) for u in study.iter(_q("MeasurementUnit"))
+    }
 
 
 def _metadata_hash(mdv: etree._Element) -> str:
@@ -308,12 +323,12 @@ def read_metadata(path: Path, root: etree._Element) -> OdmMetadata:
     """
     errors: list[str] = []
     study, mdv = _parent(path, root)
-    defs = _definitions(mdv, study)
+    defs, units = _definitions(mdv), _units(study)
     checks: list[EditCheckSpec] = []
     forms: dict[str, FormMap] = {}
     specs: list[FormSpec] = []
     for form in defs["FormDef"].values():
-        mapped, made = _form(path, form, defs, errors, checks)
+        mapped, made = _form(path, form, defs, units, errors, checks)
         forms[form.get("OID", "")] = mapped
         specs += made
     visits: dict[str, str] = {}
@@ -321,7 +336,9 @@ def read_metadata(path: Path, root: etree._Element) -> OdmMetadata:
     for day, ref in enumerate(mdv.iter(_q("StudyEventRef"))):
         event = defs["StudyEventDef"].get(ref.get("StudyEventOID", ""))
         if event is None:
-            _fail(errors, where(path, ref, f"study event '{ref.get('StudyEventOID')}' is not defined"))
+            _fail(
+                errors, where(path, ref, f"study event '{ref.get('StudyEventOID')}' is not defined")
+            )
             continue
         visit_id = ident(event.get("OID", ""), "SE_")
         visits[event.get("OID", "")] = visit_id
@@ -341,8 +358,7 @@ def read_metadata(path: Path, root: etree._Element) -> OdmMetadata:
     names = {ident(s.get("OID", "")): _text(s, "GlobalVariables", "StudyName") or s.get("OID", "")
              for s in root.findall(_q("Study"))}  # fmt: skip
     users = {
-        u.get("OID", ""): _text(u, "FullName") or u.get("OID", "")
-        for u in root.iter(_q("User"))
+        u.get("OID", ""): _text(u, "FullName") or u.get("OID", "") for u in root.iter(_q("User"))
     }
     if errors:
         raise InputError(_joined(errors))

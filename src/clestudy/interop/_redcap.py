@@ -32,7 +32,7 @@ from clestudy.errors import InputError
 from clestudy.interop._import_plan import ImportPlan, existing_store, first_difference, plan_records
 from clestudy.interop._manifest import file_sha256, staged_output, write_manifest
 from clestudy.interop._redcap_dictionary import dictionary_rows, write_dictionary
-from clestudy.interop._redcap_project import NO_SITE, RedcapProject, read_project
+from clestudy.interop._redcap_project import NO_SITE, read_project
 from clestudy.interop._redcap_records import (
     DAG,
     EVENT,

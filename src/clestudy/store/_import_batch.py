@@ -94,9 +94,7 @@ def _enrol(
 ) -> None:
     _check_subject(store, subject)
     if store._subject_row(session, subject.subject_id) is not None:
-        raise InputError(
-            f"subject {subject.subject_id} is already enrolled in {store.protocol.id}"
-        )
+        raise InputError(f"subject {subject.subject_id} is already enrolled in {store.protocol.id}")
     session.add(
         SubjectRow(
             study_id=store.study_pk,
