@@ -256,9 +256,12 @@ def read_project(
     records = None
     layout = _Layout({}, set(), {}, {})
     if records_path is not None:
+        from clestudy.interop._redcap_eav import flatten_eav, is_eav
         from clestudy.interop._redcap_records import read_records
 
         records = read_records(records_path)
+        if is_eav(records):
+            records = flatten_eav(records, record_id, forms)
         form_ids = {row["form_name"].strip() for row in rows}
         errors += check_columns(records, record_id, forms, form_ids)
         if not errors:
