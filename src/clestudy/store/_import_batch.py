@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm.exc import StaleDataError
 
 from clestudy.errors import InputError, StaleVersionError
+from clestudy.store._batch import save_batch
 from clestudy.store._chain import lock_subjects
-from clestudy.store._delete import refuse_deleted
 from clestudy.store._edits import RecordInput
 from clestudy.store._rows import RecordState
 from clestudy.store._schema import SubjectRow
@@ -129,8 +129,8 @@ def save_import(
 ) -> list[RecordState]:
     """Enrol ``subjects``, save ``records`` and keep ``history``, all in one transaction.
 
-    Records are saved with the semantics of :meth:`Store.save_records` (which this shares its
-    per-record step with); every event carries ``actor`` and ``reason`` (the import's source files
+    Records are saved by the save path of :meth:`Store.save_records`
+    (:func:`clestudy.store._batch.save_batch`, after the enrolments); every event carries ``actor`` and ``reason`` (the import's source files
     and their SHA-256).
 
     Raises
@@ -148,7 +148,7 @@ def save_import(
             lock_subjects(session, study, touched)
             for subject in subjects:
                 _enrol(store, session, subject, actor, reason)
-            saved = [store._save_one(session, item, actor, reason) for item in records]
+            saved = save_batch(store, session, records, actor, reason) if records else []
             for event in history:
                 key = "/".join(p for p in (study, event.subject_id, event.path) if p)
                 store._append_audit(
@@ -161,7 +161,6 @@ def save_import(
                     after=event.payload,
                     reason=reason,
                 )
-            refuse_deleted(session, store.study_pk)
             return saved
     except StaleDataError:
         raise StaleVersionError(
