@@ -17,7 +17,7 @@ import pytest
 from clestudy.interop._redcap_dictionary import UI_COLUMNS
 from clestudy.store import audit_events, list_studies, open_store, verify_audit
 
-SUBJECTS, EVENTS, FIELDS = 250, 3, 5
+SUBJECTS, EVENTS, FIELDS = 600, 3, 5
 
 #: The import in a child process; it says "saving" as its one write transaction begins.
 _CHILD = """
@@ -59,7 +59,7 @@ def _project(folder: Path) -> tuple[Path, Path]:
     return dictionary, records
 
 
-@pytest.mark.parametrize("delay", [0.3, 1.5])
+@pytest.mark.parametrize("delay", [0.3, 2.0])
 def test_kill_9_during_an_import_leaves_all_or_nothing(tmp_path: Path, delay: float) -> None:
     dictionary, records = _project(tmp_path)
     url = f"sqlite:///{tmp_path / 'study.db'}"
