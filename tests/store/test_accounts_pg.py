@@ -7,17 +7,15 @@ privilege system itself -- before any trigger -- and so is disabling their trigg
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import quote
 
 import pytest
 from argon2 import PasswordHasher, profiles
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from tests.store.conftest import PG_ENV
+from tests.store.conftest import _postgres_url
 
 from clestudy.store import make_engine, open_accounts, open_store, verify_audit
 
@@ -35,24 +33,9 @@ class Urls:
 
 @pytest.fixture
 def urls() -> Iterator[Urls]:
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"PostgreSQL lane: {PG_ENV} is not set, so no server to test against")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # the configured server is not reachable: fail loudly, never skip
-        admin.dispose()
-        raise RuntimeError(f"{PG_ENV}={base} is set but unusable: {exc}") from exc
-    sep = "&" if "?" in base else "?"
-    owner = f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
-    app = f"{base}{sep}options={quote(f'-csearch_path={schema} -crole=clestudy_app')}"
-    yield Urls(owner, app)
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    """A fresh schema (the store tests' fixture): as its owner, and as ``clestudy_app``."""
+    for owner in _postgres_url():  # the options parameter comes last: extend it
+        yield Urls(owner, owner + quote(" -crole=clestudy_app"))
 
 
 def _migrate_and_enrol(urls: Urls) -> None:
