@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher, profiles
 from tests.cli.test_capture_cli import STUDY, _run
 
 from clestudy.cli import _users
@@ -186,3 +187,21 @@ def test_token_create_and_revoke(db: str, capsys: Capsys) -> None:
 def test_a_missing_database_file_is_bad_input(tmp_path: Path, capsys: Capsys) -> None:
     code, _, err = _run(capsys, "user", "list", "--db", str(tmp_path / "none.db"))
     assert code == 2 and "no database file" in err
+
+
+def test_demo_users_one_per_role_sign_in_and_show_in_user_list(db: str, capsys: Capsys) -> None:
+    from clestudy.demo._users import DEMO_USERS, add_demo_users
+    from clestudy.store import ROLES
+
+    cheap = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    logins = add_demo_users(f"sqlite:///{db}", actor="demo-generator", hasher=cheap)
+    assert logins == DEMO_USERS
+    assert {login.role for login in logins} == set(ROLES)
+    assert {site for login in logins for site in login.sites} == {"site01", "site02"}
+    with open_accounts(f"sqlite:///{db}", hasher=cheap) as accounts:
+        for login in logins:
+            assert accounts.authenticate(login.username, login.password).sites == login.sites
+    code, out, _ = _run(capsys, "user", "list", "--json")
+    assert code == 0 and [u["username"] for u in json.loads(out)] == sorted(
+        login.username for login in logins
+    )
