@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Iterator
 
 import pytest
+from alembic import command
 from argon2 import PasswordHasher, Type, extract_parameters, profiles
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -33,6 +34,7 @@ from clestudy.store import (
 )
 from clestudy.store._accounts import GENERIC_REFUSAL, hash_token
 from clestudy.store._accounts_events import verify_account_events
+from clestudy.store._migrate import _config, upgrade_to_head
 from clestudy.store._schema import ApiTokenRow, SessionRow, UserRow
 
 PASSWORD = "correct horse battery"
@@ -549,3 +551,22 @@ def test_any_password_round_trips_and_any_other_string_fails(password: str, othe
         assert accounts._verify(stored, other) is same
     finally:
         accounts.close()
+
+
+def test_the_accounts_migration_downgrades_and_upgrades_again(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        upgrade_to_head(engine)
+        config = _config()
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0003")
+        with engine.connect() as conn:
+            tables = set(conn.dialect.get_table_names(conn))
+        assert not tables & {"users", "user_sites", "sessions", "api_tokens", "account_event"}
+        upgrade_to_head(engine)
+        with open_accounts(engine, hasher=PasswordHasher.from_parameters(profiles.CHEAPEST)) as a:
+            _alice(a)
+            assert a.authenticate("alice", PASSWORD).username == "alice"
+    finally:
+        engine.dispose()
