@@ -29,7 +29,7 @@ from clestudy.store._audit import (
     AUDIT_FORMAT_VERSION,
     AuditEntry,
     AuditKey,
-    canonical_json,
+    canonical_json_checked,
     chain_genesis,
     chain_hash,
     chain_of,
@@ -244,8 +244,11 @@ def _chain_rows(
                 "action": event.action,
                 "entity_type": event.entity_type,
                 "entity_key": event.entity_key,
-                "before_json": None if event.before is None else canonical_json(event.before),
-                "after_json": None if event.after is None else canonical_json(event.after),
+                # chain_hash checked them within the entry: no second walk
+                "before_json": None
+                if event.before is None
+                else canonical_json_checked(event.before),
+                "after_json": None if event.after is None else canonical_json_checked(event.after),
                 "reason": event.reason,
                 "prev_hash": prev_hash,
                 "hash": digest,
