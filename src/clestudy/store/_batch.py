@@ -20,6 +20,9 @@ its multi-row ``INSERT`` into pages):
    derived-score and discrepancy rows. The audit events queued in step 2 are chained and
    inserted by :mod:`clestudy.store._chain` before the commit.
 
+Every row a batch writes carries one time, read once from the store clock, as its audit events
+always did.
+
 Hand-written rather than left to the ORM's unit of work because the ORM flushes per record to
 learn primary keys and versions, which is what made a batch cost O(N) statements.
 """
@@ -62,6 +65,22 @@ _DISCREPANCY: Table = _T["discrepancy"]
 _NEXT_RECORD_IDS = text(
     "SELECT nextval(pg_get_serial_sequence('form_record', 'id')) FROM generate_series(1, :n)"
 )
+
+# the per-save reads, built once (building a statement costs more than running it on SQLite)
+_SUBJECTS = select(_SUBJECT.c.id, _SUBJECT.c.subject_key, _SUBJECT.c.deleted).where(
+    _SUBJECT.c.study_id == bindparam("study"),
+    _SUBJECT.c.subject_key.in_(bindparam("keys", expanding=True)),
+)
+_RECORDS = (
+    select(
+        *(_RECORD.c[name] for name in (
+            "id", "subject_id", "visit_key", "form_key", "instance", "values_json", "status",
+            "version", "deleted", "updated_at", "updated_by", "protocol_version",
+        ))
+    )
+    .where(_RECORD.c.subject_id.in_(bindparam("subjects", expanding=True)))
+    .order_by(_RECORD.c.id)
+)  # fmt: skip
 
 Place = tuple[int, str, str, int]  # subject pk, visit, form, instance
 _DISCREPANCY_STATE = (
@@ -116,23 +135,14 @@ class _Batch:
         """Read the batch's subjects, their records, and what the batch edits of them."""
         keys = sorted({item.subject_id for item in items})
         for part in _chunks(keys):
-            rows = self.session.execute(
-                select(_SUBJECT.c.id, _SUBJECT.c.subject_key, _SUBJECT.c.deleted).where(
-                    _SUBJECT.c.study_id == self.store.study_pk,
-                    _SUBJECT.c.subject_key.in_(part),
-                )
+            rows = self.session.connection().execute(
+                _SUBJECTS, {"study": self.store.study_pk, "keys": list(part)}
             )
             for pk, key, deleted in rows:
                 self.subjects[key] = _Subject(pk, key, bool(deleted))
         by_pk = {s.pk: s for s in self.subjects.values()}
-        c = _RECORD.c
-        columns = (
-            c.id, c.subject_id, c.visit_key, c.form_key, c.instance, c.values_json, c.status,
-            c.version, c.deleted, c.updated_at, c.updated_by, c.protocol_version,
-        )  # fmt: skip
         for part in _chunks(sorted(by_pk)):
-            query = select(*columns).where(c.subject_id.in_(part)).order_by(c.id)
-            for row in self.session.execute(query):
+            for row in self.session.connection().execute(_RECORDS, {"subjects": list(part)}):
                 slot = RecordSlot(
                     row.id, row.subject_id, by_pk[row.subject_id].key, row.visit_key,
                     row.form_key, row.instance, row.values_json, row.status, row.version,
