@@ -20,6 +20,9 @@ its multi-row ``INSERT`` into pages):
    derived-score and discrepancy rows. The audit events queued in step 2 are chained and
    inserted by :mod:`clestudy.store._chain` before the commit.
 
+Every row a batch writes carries one time, read once from the store clock, as its audit events
+always did.
+
 Hand-written rather than left to the ORM's unit of work because the ORM flushes per record to
 learn primary keys and versions, which is what made a batch cost O(N) statements.
 """
@@ -31,7 +34,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from clestudy.errors import InputError, NotFoundError, StaleVersionError
@@ -40,6 +43,7 @@ from clestudy.store._audit import canonical_json
 from clestudy.store._checks import SubjectFields, check_context, run_checks
 from clestudy.store._discrepancies import audit_discrepancy, sync_discrepancies
 from clestudy.store._edits import RecordInput, SavePlan, derive_scores, merged_input
+from clestudy.store._engine import is_postgres
 from clestudy.store._lab_context import lab_context
 from clestudy.store._rows import RecordSlot, RecordState, check_edit, record_key
 from clestudy.store._schema import Base, DiscrepancyRow
@@ -57,6 +61,26 @@ _RECORD: Table = _T["form_record"]
 _SUBJECT: Table = _T["subject"]
 _DERIVED: Table = _T["derived_score"]
 _DISCREPANCY: Table = _T["discrepancy"]
+
+_NEXT_RECORD_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence('form_record', 'id')) FROM generate_series(1, :n)"
+)
+
+# the per-save reads, built once (building a statement costs more than running it on SQLite)
+_SUBJECTS = select(_SUBJECT.c.id, _SUBJECT.c.subject_key, _SUBJECT.c.deleted).where(
+    _SUBJECT.c.study_id == bindparam("study"),
+    _SUBJECT.c.subject_key.in_(bindparam("keys", expanding=True)),
+)
+_RECORDS = (
+    select(
+        *(_RECORD.c[name] for name in (
+            "id", "subject_id", "visit_key", "form_key", "instance", "values_json", "status",
+            "version", "deleted", "updated_at", "updated_by", "protocol_version",
+        ))
+    )
+    .where(_RECORD.c.subject_id.in_(bindparam("subjects", expanding=True)))
+    .order_by(_RECORD.c.id)
+)  # fmt: skip
 
 Place = tuple[int, str, str, int]  # subject pk, visit, form, instance
 _DISCREPANCY_STATE = (
@@ -111,23 +135,14 @@ class _Batch:
         """Read the batch's subjects, their records, and what the batch edits of them."""
         keys = sorted({item.subject_id for item in items})
         for part in _chunks(keys):
-            rows = self.session.execute(
-                select(_SUBJECT.c.id, _SUBJECT.c.subject_key, _SUBJECT.c.deleted).where(
-                    _SUBJECT.c.study_id == self.store.study_pk,
-                    _SUBJECT.c.subject_key.in_(part),
-                )
+            rows = self.session.connection().execute(
+                _SUBJECTS, {"study": self.store.study_pk, "keys": list(part)}
             )
             for pk, key, deleted in rows:
                 self.subjects[key] = _Subject(pk, key, bool(deleted))
         by_pk = {s.pk: s for s in self.subjects.values()}
-        c = _RECORD.c
-        columns = (
-            c.id, c.subject_id, c.visit_key, c.form_key, c.instance, c.values_json, c.status,
-            c.version, c.deleted, c.updated_at, c.updated_by, c.protocol_version,
-        )  # fmt: skip
         for part in _chunks(sorted(by_pk)):
-            query = select(*columns).where(c.subject_id.in_(part)).order_by(c.id)
-            for row in self.session.execute(query):
+            for row in self.session.connection().execute(_RECORDS, {"subjects": list(part)}):
                 slot = RecordSlot(
                     row.id, row.subject_id, by_pk[row.subject_id].key, row.visit_key,
                     row.form_key, row.instance, row.values_json, row.status, row.version,
@@ -298,23 +313,7 @@ class _Batch:
         """Insert, update and delete the rows the batch's decisions need (module docstring)."""
         conn = self.session.connection()
         if self.new:
-            c = _RECORD.c
-            # RETURNING names each row by its unique place, so no row order is relied upon
-            # (an ordered RETURNING would make SQLite insert one row per statement)
-            result = conn.execute(
-                insert(_RECORD).returning(c.id, c.subject_id, c.visit_key, c.form_key, c.instance),
-                [
-                    {"study_id": self.store.study_pk, "subject_id": s.subject_pk,
-                     "visit_key": s.visit_key, "form_key": s.form_key, "instance": s.instance,
-                     "values_json": s.values_json, "status": s.status, "version": s.version,
-                     "created_at": self.now, "updated_at": s.updated_at,
-                     "updated_by": s.updated_by, "protocol_version": s.protocol_version,
-                     "deleted": False}
-                    for s in self.new
-                ],
-            )  # fmt: skip
-            for pk, subject_pk, visit_key, form_key, instance in result:
-                self.slots[(subject_pk, visit_key, form_key, instance)].pk = pk
+            self._insert_new(conn)
         edited = [s for s in self.slots.values() if s.dirty and s.stored_version is not None]
         if edited:
             c = _RECORD.c
@@ -340,6 +339,34 @@ class _Batch:
         written = [*self.new, *edited]
         self._write_derived(written)
         self._write_discrepancies(written)
+
+    def _insert_new(self, conn: Connection) -> None:
+        """Insert the new record rows and learn their ids, in one statement per page of rows."""
+        rows = [
+            {"study_id": self.store.study_pk, "subject_id": s.subject_pk, "visit_key": s.visit_key,
+             "form_key": s.form_key, "instance": s.instance, "values_json": s.values_json,
+             "status": s.status, "version": s.version, "created_at": self.now,
+             "updated_at": s.updated_at, "updated_by": s.updated_by,
+             "protocol_version": s.protocol_version, "deleted": False}
+            for s in self.new
+        ]  # fmt: skip
+        if is_postgres(conn):
+            # ids from the table's sequence in one query, then a plain executemany: psycopg
+            # sends that as one pipeline, where a multi-row INSERT ... RETURNING of thousands of
+            # rows costs several times more to build and parse
+            ids = conn.execute(_NEXT_RECORD_IDS, {"n": len(rows)}).scalars().all()
+            for slot, row, pk in zip(self.new, rows, sorted(ids), strict=True):
+                slot.pk = row["id"] = pk
+            conn.execute(insert(_RECORD), rows)
+            return
+        c = _RECORD.c
+        # RETURNING names each row by its unique place, so no row order is relied upon (an
+        # ordered RETURNING would make SQLite insert one row per statement)
+        result = conn.execute(
+            insert(_RECORD).returning(c.id, c.subject_id, c.visit_key, c.form_key, c.instance), rows
+        )
+        for pk, subject_pk, visit_key, form_key, instance in result:
+            self.slots[(subject_pk, visit_key, form_key, instance)].pk = pk
 
     def _write_derived(self, written: list[RecordSlot]) -> None:
         conn = self.session.connection()
