@@ -22,8 +22,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.routing import Mount
 
+from clestudy.store import Accounts, open_accounts
 from clestudy.web._access import Studies, StudyNotFoundError, SubjectNotFoundError
-from clestudy.web._auth import AccountsLike, ForbiddenError, LoginRequiredError
+from clestudy.web._auth import ForbiddenError, LoginRequiredError
 from clestudy.web._rules import PUBLIC, Rule
 from clestudy.web._settings import WebSettings
 
@@ -41,7 +42,7 @@ class WebState:
     """What every request shares: the database's studies, the accounts store and the settings."""
 
     studies: Studies
-    accounts: AccountsLike
+    accounts: Accounts
     settings: WebSettings
     #: Rules of routes that are not API routes (the static files, the OpenAPI schema).
     extra_rules: dict[tuple[str, str], Rule]
@@ -108,7 +109,7 @@ def create_app(
     db_url: str,
     *,
     settings: WebSettings | None = None,
-    accounts: AccountsLike | None = None,
+    accounts: Accounts | None = None,
 ) -> FastAPI:
     """The clestudy web app over the database at ``db_url``.
 
@@ -125,16 +126,18 @@ def create_app(
     """
     from clestudy.web import _api, _pages  # the routers import the app's helpers
 
+    owns_accounts = accounts is None
     if accounts is None:
-        from clestudy.store import open_accounts
-
         accounts = open_accounts(db_url)
-    studies = Studies(db_url)
+    settings = settings or WebSettings()
+    studies = Studies(db_url, settings.clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         studies.close()
+        if owns_accounts:
+            accounts.close()
 
     app = FastAPI(
         title="clestudy",
@@ -147,7 +150,7 @@ def create_app(
     app.state.web = WebState(
         studies=studies,
         accounts=accounts,
-        settings=settings or WebSettings(),
+        settings=settings,
         extra_rules={("GET", "/api/v1/openapi.json"): PUBLIC, ("GET", "/static"): PUBLIC},
     )
     _install_errors(app)
