@@ -45,7 +45,9 @@ class FakeClock:
 def two_site_protocol() -> Protocol:
     """The built-in open-label protocol with a second site."""
     protocol = load_protocol(STUDY)
-    return protocol.model_copy(update={"sites": (*protocol.sites, Site(id="site02", name="Site 02"))})
+    return protocol.model_copy(
+        update={"sites": (*protocol.sites, Site(id="site02", name="Site 02"))}
+    )
 
 
 def csrf_of(html: str) -> str:

@@ -44,7 +44,8 @@ def test_wrong_password_gets_one_generic_message(world: WebWorld) -> None:
     client = world.client()
     token = csrf_of(client.get("/login").text)
     wrong = client.post(
-        "/login", data={"username": "coordinator1", "password": "nope-nope-nope", "csrf_token": token}
+        "/login",
+        data={"username": "coordinator1", "password": "nope-nope-nope", "csrf_token": token},
     )
     unknown = client.post(
         "/login", data={"username": "nobody", "password": PASSWORD, "csrf_token": token}
@@ -94,9 +95,7 @@ def test_idle_session_is_refused_after_the_timeout(world: WebWorld) -> None:
 def test_htmx_request_of_an_expired_session_redirects_through_a_header(world: WebWorld) -> None:
     client, csrf = world.login("coordinator1")
     world.clock.advance(hours=1)
-    done = client.post(
-        FORM + "/preview", data={"csrf_token": csrf}, headers={"HX-Request": "true"}
-    )
+    done = client.post(FORM + "/preview", data={"csrf_token": csrf}, headers={"HX-Request": "true"})
     assert done.status_code == 401
     assert done.headers["HX-Redirect"].startswith("/login")
 

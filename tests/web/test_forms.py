@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import re
 
+from tests.web.conftest import STUDY, WebWorld, two_site_protocol
+
 from clestudy.cli import main
 from clestudy.instruments import CLASI_AREAS
-from tests.web.conftest import STUDY, WebWorld, two_site_protocol
 
 CLASI = f"/studies/{STUDY}/subjects/S-01/records/week_0/clasi/1"
 
@@ -55,7 +56,9 @@ def test_complete_form_saves_with_derived_scores(world: WebWorld) -> None:
 
 def test_partial_save_is_left_incomplete_without_scores(world: WebWorld) -> None:
     client, csrf = world.login("coordinator1")
-    done = client.post(CLASI, data={"rsdat": "2030-01-07", "scalp_erythema": "1", "csrf_token": csrf})
+    done = client.post(
+        CLASI, data={"rsdat": "2030-01-07", "scalp_erythema": "1", "csrf_token": csrf}
+    )
     assert done.status_code == 303
     [record] = world.store.records()
     assert record.status == "incomplete"
@@ -66,11 +69,18 @@ def test_partial_save_is_left_incomplete_without_scores(world: WebWorld) -> None
 def test_invalid_values_are_shown_beside_their_fields_and_nothing_is_saved(world: WebWorld) -> None:
     client, csrf = world.login("coordinator1")
     done = client.post(
-        CLASI, data={**clasi_form(scalp_erythema="7", ears_scale="x", rsdat="7 Jan"), "csrf_token": csrf}
+        CLASI,
+        data={**clasi_form(scalp_erythema="7", ears_scale="x", rsdat="7 Jan"), "csrf_token": csrf},
     )
     assert done.status_code == 422
-    assert re.search(r'id="msg-scalp_erythema"[^>]*>\s*<p class="msg error">error: &#39;7&#39; is out of range', done.text)
-    assert re.search(r"id=\"msg-ears_scale\"[^>]*>\s*<p class=\"msg error\">error: &#39;x&#39; is not an integer", done.text)
+    assert re.search(
+        r'id="msg-scalp_erythema"[^>]*>\s*<p class="msg error">error: &#39;7&#39; is out of range',
+        done.text,
+    )
+    assert re.search(
+        r"id=\"msg-ears_scale\"[^>]*>\s*<p class=\"msg error\">error: &#39;x&#39; is not an integer",
+        done.text,
+    )
     assert 'value="7 Jan"' in done.text  # the entry is kept for correction
     assert world.store.records() == []
 
@@ -132,7 +142,8 @@ def test_live_preview_equals_clestudy_score_and_writes_nothing(
         "areas": {"scalp": {"erythema": 3}, "chest": {"scale": 2}, "arms": {"scarring": 1}},
         "mucous_membrane": 1,
     }
-    import sys, io  # noqa: E401
+    import io
+    import sys
 
     stdin = sys.stdin
     sys.stdin = io.StringIO(json.dumps(payload))
@@ -148,7 +159,9 @@ def test_live_preview_equals_clestudy_score_and_writes_nothing(
 def test_live_preview_shows_field_problems_out_of_band(world: WebWorld) -> None:
     client, csrf = world.login("coordinator1")
     live = client.post(CLASI + "/preview", data={"scalp_erythema": "9", "csrf_token": csrf})
-    assert re.search(r'id="msg-scalp_erythema"[^>]*hx-swap-oob="true">\s*<p class="msg error">', live.text)
+    assert re.search(
+        r'id="msg-scalp_erythema"[^>]*hx-swap-oob="true">\s*<p class="msg error">', live.text
+    )
     assert 'data-testid="score-pending"' in live.text
 
 
