@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from clestudy.web._visits import visit_schedule
 from tests.web.conftest import STUDY, WebWorld, two_site_protocol
+
+from clestudy.web._visits import visit_schedule
 
 
 def test_schedule_counts_from_the_baseline_and_flags_overdue_and_out_of_window(
@@ -18,7 +19,9 @@ def test_schedule_counts_from_the_baseline_and_flags_overdue_and_out_of_window(
     # week 6 (day 42, window +-7): dated on day 52, outside its window
     store.save_record("S-01", "week_6", "vs", {"vsdat": "2030-02-28"}, actor="coordinator1")
     records = [r for r in store.records() if r.subject_id == "S-01"]
-    rows = {r.visit.id: r for r in visit_schedule(two_site_protocol(), records, dt.date(2030, 4, 20))}
+    rows = {
+        r.visit.id: r for r in visit_schedule(two_site_protocol(), records, dt.date(2030, 4, 20))
+    }
     week_6, week_12, week_24 = rows["week_6"], rows["week_12"], rows["week_24"]
     assert week_6.target == dt.date(2030, 2, 18)
     assert (week_6.window_start, week_6.window_end) == (dt.date(2030, 2, 11), dt.date(2030, 2, 25))
