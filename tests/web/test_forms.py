@@ -197,7 +197,9 @@ def test_monitor_verifies_admin_locks_and_unlocks_with_a_reason(world: WebWorld)
     client.post(CLASI, data={**clasi_form(), "csrf_token": csrf})
     coordinator_page = client.get(CLASI).text
     assert 'data-testid="verify"' not in coordinator_page
-    assert client.post(CLASI + "/verify", data={"csrf_token": csrf, "version": "1"}).status_code == 403
+    assert (
+        client.post(CLASI + "/verify", data={"csrf_token": csrf, "version": "1"}).status_code == 403
+    )
     monitor, monitor_csrf = world.login("monitor1")
     assert 'data-testid="verify"' in monitor.get(CLASI).text
     done = monitor.post(CLASI + "/verify", data={"csrf_token": monitor_csrf, "version": "1"})
@@ -207,13 +209,17 @@ def test_monitor_verifies_admin_locks_and_unlocks_with_a_reason(world: WebWorld)
     refused = other_site.post(CLASI + "/verify", data={"csrf_token": other_csrf, "version": "2"})
     assert refused.status_code == 404
     admin, admin_csrf = world.login("admin1")
-    assert admin.post(CLASI + "/lock", data={"csrf_token": admin_csrf, "version": "2"}).status_code == 303
+    assert (
+        admin.post(CLASI + "/lock", data={"csrf_token": admin_csrf, "version": "2"}).status_code
+        == 303
+    )
     locked = client.get(CLASI).text
     assert '<fieldset class="plain" disabled>' in locked
     no_reason = admin.post(CLASI + "/unlock", data={"csrf_token": admin_csrf, "version": "3"})
     assert no_reason.status_code == 422
     unlocked = admin.post(
-        CLASI + "/unlock", data={"csrf_token": admin_csrf, "version": "3", "reason": "query answered"}
+        CLASI + "/unlock",
+        data={"csrf_token": admin_csrf, "version": "3", "reason": "query answered"},
     )
     assert unlocked.status_code == 303
     assert world.store.records()[0].status == "verified"
