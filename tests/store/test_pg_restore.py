@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
+from tests.conftest import missing_input
 from tests.store.conftest import PG_ENV
 from tests.store.test_tamper import STUDY, OpenStudy, _populate
 
@@ -43,10 +44,13 @@ def two_databases() -> Iterator[tuple[URL, URL]]:
     """Two fresh, empty databases on the lane's server (the study's, the restore's)."""
     base = os.environ.get(PG_ENV)
     if not base:
-        pytest.skip(f"PostgreSQL lane: {PG_ENV} is not set, so no server to test against")
+        missing_input(f"PostgreSQL lane: {PG_ENV} is not set, so no server to test against")
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"PostgreSQL client tools not installed: {', '.join(missing)}")
+    if missing:  # the lane is configured: its client tools must be there too
+        missing_input(
+            f"PostgreSQL client tools not installed: {', '.join(missing)}",
+            required=f"{PG_ENV} is set",
+        )
     server = make_url(base)
     tag = uuid.uuid4().hex[:10]
     urls = (server.set(database=f"clestudy_src_{tag}"), server.set(database=f"clestudy_rst_{tag}"))
