@@ -15,8 +15,9 @@ mapped back to raw values once (the closed-form inverse); events farther than a 
 raw threshold get a stand-in value strictly inside their interval between thresholds, and only
 the events within the margin are transformed, exactly as FlowKit does. These columns are put in
 FlowKit's own event cache before it gates, so every gate test, parent and Boolean combination is
-still FlowKit's. Logicle is the costly step of gating (an iterative root-find per value: Parks et
-al. 2006, docs/references.md), so this removes most of the work. FlowKit does not offer this:
+still FlowKit's. Logicle is the costly step of gating (an iterative root-find per value; Parks DR,
+Roederer M, Moore WA, Cytometry A 2006;69:541-551, doi:10.1002/cyto.a.20258), so this removes most
+of the work. FlowKit does not offer this:
 it transforms every value of every transformed channel.
 """
 
