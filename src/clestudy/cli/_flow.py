@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from clestudy.cli._immuno import (
     study_ids,
     warn_lines,
 )
-from clestudy.errors import InputError
+from clestudy.errors import ClestudyError, InputError
 
 __all__ = ["flow_app"]
 
@@ -55,6 +56,17 @@ def flow_gate(
         None, "--compensation", help="Spillover matrix file used instead of $SPILL."
     ),
     workers: int | None = typer.Option(None, "--workers", help="Worker processes (default: CPUs)."),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        envvar="CLESTUDY_DASK_SCHEDULER",
+        help="Gate on this Dask cluster (tcp://HOST:PORT) instead of local processes; its workers read the FCS files by path.",
+    ),
+    keep_going: bool = typer.Option(
+        False,
+        "--keep-going",
+        help="Report failed files and go on: print or store the files that gated, then exit 1.",
+    ),
     ignore_offset_error: bool = typer.Option(
         False, "--ignore-offset-error", help="Read files whose data offset is off by one."
     ),
@@ -66,6 +78,10 @@ def flow_gate(
 
     fields = parse_field_map(field)
     _check_flow_options(fields, db, manifest, fcs_files)
+    if scheduler and workers is not None:
+        raise InputError(
+            "--workers sets local processes; with --scheduler the cluster's workers gate"
+        )
     paths, samples, beads = _flow_samples(fcs_files, manifest, db, study, actor)
     options = FlowOptions(
         reference_gate=reference,
@@ -75,19 +91,32 @@ def flow_gate(
         compensation_file=None if compensation is None else str(compensation),
         ignore_offset_error=ignore_offset_error,
     )
-    results = _gate(paths, strategy, options, beads, workers)
+    failed: dict[str, str] = {}
+    results = _gate(
+        paths, strategy, options, beads, workers, scheduler, failed if keep_going else None
+    )
+    if failed:
+        # the good files only: drop the manifest rows of the files that failed
+        kept = [i for i, p in enumerate(paths) if p not in failed]
+        samples = [samples[i] for i in kept] if samples else samples
     meta = [{"subject_id": m["subject_id"], "visit_id": m["visit_id"]} for m in samples]
     full = population_rows(results, meta)
-    if db is not None:
+    if db is not None and results:
         rows = flow_lab_values(results, samples, fields)
         store_lab_values(db, study, form, rows, f"flow gating with {strategy.name}", actor)
     if as_json:
         _print_flow_json(results, full, meta, summary=not (median or reference or bead_gate))
-        return
-    columns = ["sample", "gate", "parent", "count", "percent_parent"]
-    columns += ["percent_reference"] if reference else []
-    columns += ["absolute_count_per_ul"] if bead_gate else []
-    print_table(full, [*columns, *(f"median_{c}" for c in median)])
+    else:
+        columns = ["sample", "gate", "parent", "count", "percent_parent"]
+        columns += ["percent_reference"] if reference else []
+        columns += ["absolute_count_per_ul"] if bead_gate else []
+        print_table(full, [*columns, *(f"median_{c}" for c in median)])
+    if failed:
+        raise FlowBatchError(
+            f"{len(failed)} of {len(paths)} FCS file(s) failed (listed above as 'failed:'); "
+            f"the other {len(paths) - len(failed)} were gated"
+            + (" and stored" if db is not None else "")
+        )
 
 
 def _check_flow_options(
@@ -130,20 +159,46 @@ def _flow_samples(
     return [str(p) for p in table["path"]], samples, beads_from_manifest(table, manifest)
 
 
+class FlowBatchError(ClestudyError):
+    """Some files of a ``--keep-going`` batch failed (the others were reported or stored)."""
+
+
+#: The library's hint names its Python argument; a CLI user needs the flag.
+_CLI_HINT = "read it anyway with --ignore-offset-error, then review its events"
+
+
 def _gate(
-    paths: list[str], strategy: Path, options: Any, beads: list[Any], workers: int | None
+    paths: list[str],
+    strategy: Path,
+    options: Any,
+    beads: list[Any],
+    workers: int | None,
+    scheduler: str | None,
+    failed: dict[str, str] | None,
 ) -> Any:
-    """Gate every file; print each file's total events and warnings on stderr (QC)."""
+    """Gate every file (locally, or on the Dask cluster at ``scheduler``); print each file's total
+    events and warnings on stderr (QC). With ``failed`` (``--keep-going``), failed files are
+    printed, recorded there and left out instead of failing the batch."""
     from clestudy.immuno import OFFSET_ERROR_HINT, FcsFileError, gate_batch
 
+    def record(path: str, exc: Exception) -> None:
+        assert failed is not None
+        failed[path] = str(exc).replace(OFFSET_ERROR_HINT, _CLI_HINT)
+        typer.echo(f"failed: {failed[path]}", err=True)
+
+    on_error = None if failed is None else record
+    if scheduler:
+        from clestudy.immuno._dask import gate_batch_dask  # dask loads only for a cluster run
+
+        run = functools.partial(gate_batch_dask, scheduler=scheduler, on_error=on_error)
+    else:
+        run = functools.partial(gate_batch, workers=workers, on_error=on_error)
     try:
-        results = _run_batch(paths, strategy, options, beads, workers, gate_batch)
+        results = _run_batch(paths, strategy, options, beads, run)
     except FcsFileError as exc:
         if OFFSET_ERROR_HINT not in str(exc):
             raise
-        # the library's hint names its Python argument; a CLI user needs the flag
-        cli_hint = "read it anyway with --ignore-offset-error, then review its events"
-        raise FcsFileError(str(exc).replace(OFFSET_ERROR_HINT, cli_hint)) from None
+        raise FcsFileError(str(exc).replace(OFFSET_ERROR_HINT, _CLI_HINT)) from None
     for r in results:
         # QC: every file's total events, then its warnings (stderr: --json output stays clean)
         typer.echo(f"qc: {r.path}: {r.n_events} events in total", err=True)
@@ -167,16 +222,9 @@ def _print_flow_json(
     echo_json(rows)
 
 
-def _run_batch(
-    paths: list[str],
-    strategy: Path,
-    options: Any,
-    beads: list[Any],
-    workers: int | None,
-    gate_batch: Any,
-) -> Any:
+def _run_batch(paths: list[str], strategy: Path, options: Any, beads: list[Any], run: Any) -> Any:
     if not sys.stderr.isatty():
-        return gate_batch(paths, strategy, options, beads=beads, workers=workers)
+        return run(paths, strategy, options, beads=beads)
     from rich.console import Console
     from rich.progress import Progress
 
@@ -192,7 +240,7 @@ def _run_batch(
         bar.update(task, completed=done)
 
     try:
-        return gate_batch(paths, strategy, options, beads=beads, workers=workers, progress=report)
+        return run(paths, strategy, options, beads=beads, progress=report)
     finally:
         bar.stop()
 

@@ -3,7 +3,10 @@
 Each worker process holds one file at a time: the parent sends only paths and receives only the
 small population tables, so peak memory is about ``workers`` times one file's gating, whatever the
 batch size. The strategy is parsed once per worker. The first error cancels the rest of the batch
-and is raised as is (its message names the file), so a caller that stores results stores nothing.
+and is raised as is (its message names the file), so a caller that stores results stores nothing;
+with ``on_error`` the batch goes on instead and the failed files are left out of the results.
+
+The same per-file work runs on a Dask cluster through :mod:`clestudy.immuno._dask`.
 """
 
 from __future__ import annotations
@@ -11,22 +14,29 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from clestudy.errors import ClestudyError
 from clestudy.immuno._gating import BeadCount, FlowOptions, SampleResult, gate_fcs
 from clestudy.immuno._strategy import _load_strategy, load_strategy
 
-__all__ = ["ProgressCallback", "default_workers", "gate_batch"]
+__all__ = ["ErrorCallback", "ProgressCallback", "default_workers", "gate_batch"]
 
 #: Called after each file: (files done, files in the batch, the file just done).
 ProgressCallback = Callable[[int, int, str], None]
 
-#: Per worker process: (strategy file, FCS file or "") -> (strategy, its warnings).
-_STRATEGIES: dict[tuple[str, str], tuple[Any, tuple[str, ...]]] = {}
+#: Called for each file that failed, instead of failing the batch: (the file, its error).
+ErrorCallback = Callable[[str, Exception], None]
+
+#: Per worker process and thread: (strategy file, FCS file or "", thread) -> (strategy, warnings).
+#: FlowKit caches events on the strategy object while gating, so two threads (a Dask worker runs
+#: several) must not gate with the same object at once.
+_STRATEGIES: dict[tuple[str, str, int], tuple[Any, tuple[str, ...]]] = {}
 
 
 def default_workers(n_files: int) -> int:
@@ -45,7 +55,8 @@ def default_workers(n_files: int) -> int:
 
 
 def _strategy_for(strategy_path: str, fcs_path: str) -> tuple[Any, tuple[str, ...]]:
-    key = (strategy_path, fcs_path if strategy_path.lower().endswith(".wsp") else "")
+    sample = fcs_path if strategy_path.lower().endswith(".wsp") else ""
+    key = (strategy_path, sample, threading.get_ident())
     if key not in _STRATEGIES:
         _STRATEGIES[key] = _load_strategy(strategy_path, sample_name=fcs_path)
     return _STRATEGIES[key]
@@ -75,6 +86,7 @@ def gate_batch(
     beads: Sequence[BeadCount | None] | None = None,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
+    on_error: ErrorCallback | None = None,
 ) -> list[SampleResult]:
     """Gate every file with one strategy, in parallel processes; results in input order.
 
@@ -92,12 +104,15 @@ def gate_batch(
         Worker processes; default one per usable CPU (at most one per file). ``1`` gates in this
         process.
     progress
-        Called after each file as ``progress(done, total, path)``.
+        Called after each file (gated or failed) as ``progress(done, total, path)``.
+    on_error
+        Keep going: a file that fails with a :class:`~clestudy.errors.ClestudyError` is passed to
+        ``on_error(path, error)`` and left out of the results, instead of failing the batch.
 
     Raises
     ------
     clestudy.immuno.FcsFileError, clestudy.immuno.GatingStrategyError
-        The first failure of the batch; the remaining files are cancelled.
+        The first failure of the batch (without ``on_error``); the remaining files are cancelled.
     """
     opts = options or FlowOptions()
     files = [str(p) for p in paths]
@@ -108,7 +123,12 @@ def gate_batch(
     results: list[SampleResult | None] = [None] * len(files)
     if n_workers <= 1 or len(files) <= 1:
         for i, (path, bead) in enumerate(zip(files, bead_list, strict=True)):
-            results[i] = _gate_one(path, strategy, opts, bead)
+            try:
+                results[i] = _gate_one(path, strategy, opts, bead)
+            except ClestudyError as exc:
+                if on_error is None:
+                    raise
+                on_error(path, exc)
             if progress is not None:
                 progress(i + 1, len(files), path)
         return [r for r in results if r is not None]
@@ -122,13 +142,16 @@ def gate_batch(
         while pending:
             done, pending = wait(pending, return_when=FIRST_EXCEPTION)
             for future in done:
+                index = futures[future]
                 error = future.exception()
-                if error is not None:
+                if isinstance(error, ClestudyError) and on_error is not None:
+                    on_error(files[index], error)
+                elif error is not None:
                     for other in pending:
                         other.cancel()
                     raise error
-                index = futures[future]
-                results[index] = future.result()
+                else:
+                    results[index] = future.result()
                 done_count += 1
                 if progress is not None:
                     progress(done_count, len(files), files[index])
