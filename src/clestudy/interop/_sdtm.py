@@ -96,8 +96,13 @@ def _date_fields(form: FormSpec) -> list[FieldSpec]:
     return [f for f in form.fields if f.type == "date" or "study_day_of" in f.annotations]
 
 
+def _event_dates(form: FormSpec) -> list[FieldSpec]:
+    """Date fields that date something done in the study (a date of birth does not)."""
+    return [f for f in _date_fields(form) if f.cdash != "BRTHDAT"]
+
+
 def _record_date(form: FormSpec, record: RecordState) -> Any:
-    dates = _date_fields(form)
+    dates = _event_dates(form)
     chosen = form.field(form.visit_date) if form.visit_date else None
     spec = chosen or next(iter(dates), None)
     return record.values.get(spec.id) if spec else None
@@ -113,9 +118,9 @@ def reference_dates(protocol: Protocol, records: Sequence[RecordState]) -> dict[
         form = protocol.form(record.form_id)
         if form is None:
             continue
-        for spec in form.fields:
+        for spec in _event_dates(form):
             value = record.values.get(spec.id)
-            if spec.type != "date" or not _is_date_value(value):
+            if not _is_date_value(value):
                 continue
             subject = record.subject_id
             earliest[subject] = min(earliest.get(subject, value), value)
@@ -167,7 +172,12 @@ class _Qnams:
 
     def __call__(self, spec: FieldSpec) -> str:
         if spec.id not in self.names:
-            self.names[spec.id] = short_code(spec.id, self.taken)
+            chosen = spec.annotations.get("sdtm_qnam")
+            if chosen and chosen not in self.taken:
+                self.taken.add(chosen)
+                self.names[spec.id] = chosen
+            else:
+                self.names[spec.id] = short_code(spec.id, self.taken)
         return self.names[spec.id]
 
 
