@@ -71,7 +71,7 @@ def _protocol() -> Protocol:
 
 
 def _values(n: int) -> list[dict[str, dict[str, object]]]:
-    jane = {
+    jane: dict[str, dict[str, object]] = {
         "dm": {"brthdat": "1931-04-17", "age": 93, "sex": "F"},
         "contact": {"full_name": "Jane Doe", "phone": "555-0142", "email": "jane.doe@example.org",
                     "mrn": "MRN-0048213", "notes": "Seen with Dr. Alice Wong; Jane Doe is well",
@@ -80,7 +80,7 @@ def _values(n: int) -> list[dict[str, dict[str, object]]]:
         "vs4": {"vsdat": "2024-04-02", "weight": "60.9"},
         "ae": {"aeterm": "Headache after call from Jane", "aestdat": "2024-03-20", "aetoxgr": 1},
     }  # fmt: skip
-    marc = {
+    marc: dict[str, dict[str, object]] = {
         "dm": {"brthdat": "1978-09-02", "age": 45, "sex": "M"},
         "contact": {"full_name": "Marc Smith", "phone": "555-0142", "notes": "Marc Smith"},
         "vs": {"vsdat": "2024-03-07", "weight": "80.2"},

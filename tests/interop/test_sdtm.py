@@ -45,14 +45,15 @@ def test_every_xpt_rereads_with_labels_and_conforms(exported: tuple[Store, Path]
         with path.open("rb") as handle:
             assert b"LIB" in handle.read(80)  # SAS transport v5 library header
         assert meta.table_name == name and meta.file_label == dataset.label
-        assert meta.column_labels == list(dataset.labels)
+        labels = [str(label) for label in meta.column_labels]
+        assert labels == list(dataset.labels)
         assert list(frame.columns) == list(dataset.frame.columns) and len(frame) > 0
         by_pandas = pd.read_sas(str(path), format="xport", encoding="ascii")
         assert list(by_pandas.columns) == list(frame.columns) and len(by_pandas) == len(frame)
         keys = dataset.keys
-        assert dataset_problems(name, frame, meta.column_labels, meta.file_label, keys) == []
+        assert dataset_problems(name, frame, labels, str(meta.file_label), keys) == []
         assert all(len(c) <= 8 for c in frame.columns)
-        assert all(len(label) <= 40 for label in meta.column_labels)
+        assert all(len(label) <= 40 for label in labels)
 
 
 def test_seq_unique_and_sorted_by_subject(exported: tuple[Store, Path]) -> None:
@@ -125,7 +126,7 @@ def test_clasi_goes_to_rs_with_its_totals(demo_url: str, tmp_path: Path) -> None
 
 
 def test_define_xml_names_every_dataset_and_variable(exported: tuple[Store, Path]) -> None:
-    store, folder = exported
+    _, folder = exported
     tree = etree.parse(str(folder / "define.xml"))
     root = tree.getroot()
     assert root.get(f"{{{DEF_NS}}}Context") == "Submission"

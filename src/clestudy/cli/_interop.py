@@ -63,20 +63,28 @@ def export(
         None, "--visits", help="Only these visits (repeat, or separate with commas)."
     ),
     deidentify: bool = typer.Option(
-        False, "--deidentify", help="Remove identifiers and free text, pseudonymise subjects, "
-        "shift dates, group ages over 89 (docs/interop.md)."
+        False,
+        "--deidentify",
+        help="Remove identifiers and free text, pseudonymise subjects, "
+        "shift dates, group ages over 89 (docs/interop.md).",
     ),
     pseudonym_key: Path | None = typer.Option(
-        None, "--pseudonym-key", help="With --deidentify: the key file of the pseudonyms and "
-        "date shifts (created when missing; default OUT.pseudonym-key beside --out)."
+        None,
+        "--pseudonym-key",
+        help="With --deidentify: the key file of the pseudonyms and "
+        "date shifts (created when missing; default OUT.pseudonym-key beside --out).",
     ),
     dates: str = typer.Option(
-        "shift", "--dates", help="With --deidentify: 'shift' (per-subject offset) or "
-        "'study-day' (days from the reference start date)."
+        "shift",
+        "--dates",
+        help="With --deidentify: 'shift' (per-subject offset) or "
+        "'study-day' (days from the reference start date).",
     ),
     keep_text: list[str] | None = typer.Option(
-        None, "--keep-text", help="With --deidentify: free-text fields to keep (FIELD or "
-        "FORM.FIELD; repeat, or separate with commas)."
+        None,
+        "--keep-text",
+        help="With --deidentify: free-text fields to keep (FIELD or "
+        "FORM.FIELD; repeat, or separate with commas).",
     ),
 ) -> None:
     """Export a study's data with a manifest (study, versions, file hashes, audit head)."""

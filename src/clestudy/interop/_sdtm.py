@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import pandas as pd
 
@@ -53,6 +53,9 @@ _SUPP_COLUMNS = ("STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "
                  "QORIG")  # fmt: skip
 _FRONT = ("STUDYID", "DOMAIN", "USUBJID", "SUBJID", "SEQ", "TESTCD", "TEST", "TERM", "DECOD",
           "TRT", "CAT")  # fmt: skip
+_ASSIGNED = frozenset({"STUDYID", "DOMAIN", "USUBJID", "SUBJID", "SITEID", "ARMCD", "ARM",
+                       "ACTARMCD", "ACTARM", "VISITNUM", "VISIT", "RSEVAL", "AGEU", "RDOMAIN",
+                       "IDVAR", "QORIG"})  # fmt: skip
 _BACK = ("VISITNUM", "VISIT", "DTC", "STDTC", "ENDTC", "DY", "STDY", "ENDY")
 
 
@@ -87,7 +90,7 @@ def _text(value: Any) -> str:
     return ascii_text(str(value))
 
 
-def _is_date_value(value: Any) -> bool:
+def _is_date_value(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and len(value) == 10 and value[4] == "-"
 
 
@@ -195,9 +198,9 @@ def _special_rows(ctx: _Context, forms: list[FormSpec]) -> list[_Row]:
     arms = {a.id: a for a in ctx.protocol.arms}
     latest: dict[str, str] = {}
     for record in ctx.records:
-        for value in record.values.values():
-            if _is_date_value(value):
-                latest[record.subject_id] = max(latest.get(record.subject_id, ""), str(value))
+        for stored in record.values.values():
+            if _is_date_value(stored):
+                latest[record.subject_id] = max(latest.get(record.subject_id, ""), stored)
     taken = _Qnams({"AGE", "AGEU", "AGETXT", "SEX", "RACE", "ETHNIC", "BRTHDTC", "SITEID"})
     out: list[_Row] = []
     for subject in ctx.subjects:
@@ -262,7 +265,7 @@ def _event_rows(ctx: _Context, spec_: DomainSpec, forms: list[FormSpec]) -> list
                 if spec.cdash and _PLAIN.match(spec.cdash) and name.endswith("DTC"):
                     ctx.dated(common.values, name, value, subject)
                 elif spec.cdash and _PLAIN.match(spec.cdash) and _own_variable(domain, name):
-                    common.values[name] = float(value) if is_numeric(name) else _text(value)
+                    common.values[name] = float(str(value)) if is_numeric(name) else _text(value)
                     if name.endswith("DOSE") and spec.unit:
                         common.values[domain + "DOSU"] = ascii_text(spec.unit)
                 else:
@@ -276,7 +279,7 @@ def _event_rows(ctx: _Context, spec_: DomainSpec, forms: list[FormSpec]) -> list
                     continue
                 row = _Row(dict(common.values), list(common.supp))
                 row.values[match[2]] = ascii_text(match[3])
-                row.values[match[1]] = float(value) if is_numeric(match[1]) else _text(value)
+                row.values[match[1]] = float(str(value)) if is_numeric(match[1]) else _text(value)
                 if spec.unit:
                     row.values[domain + "DOSU"] = ascii_text(spec.unit)
                 out.append(row)
@@ -410,9 +413,8 @@ def _dataset(spec: DomainSpec, rows: list[_Row], study: str) -> list[Dataset]:
 
 
 def _origin(name: str) -> str:
-    if name in ("STUDYID", "DOMAIN", "USUBJID", "SUBJID", "SITEID", "ARMCD", "ARM", "ACTARMCD",
-                "ACTARM", "VISITNUM", "VISIT", "RSEVAL", "AGEU", "RDOMAIN", "IDVAR", "QORIG"):
-        return "Assigned"  # fmt: skip
+    if name in _ASSIGNED:
+        return "Assigned"
     derived = ("SEQ", "DY", "STDY", "ENDY", "STRESC", "STRESN", "STRESU", "TOXGR")
     if name.endswith(derived) or name in ("RFSTDTC", "RFENDTC", "IDVARVAL", "AEDECOD"):
         return "Derived"
@@ -480,4 +482,3 @@ def sdtm_datasets(store: Store) -> list[Dataset]:
             out += _dataset(spec, rows, ctx.study)
     _codelists(ctx.protocol, out)
     return out
-

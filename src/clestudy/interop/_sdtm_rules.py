@@ -134,9 +134,8 @@ def _order_problems(dataset: str, frame: pd.DataFrame, keys: Sequence[str]) -> l
         if list(ordered) != list(frame.index):
             problems.append(f"{dataset}: rows are not sorted by {', '.join(present)}")
     seq = next((c for c in frame.columns if str(c).endswith("SEQ")), None)
-    if seq is not None and "USUBJID" in frame.columns:
-        if frame.duplicated(["USUBJID", seq]).any():
-            problems.append(f"{dataset}: {seq} is not unique within USUBJID")
+    if seq is not None and "USUBJID" in frame.columns and frame.duplicated(["USUBJID", seq]).any():
+        problems.append(f"{dataset}: {seq} is not unique within USUBJID")
     return problems
 
 
