@@ -13,12 +13,14 @@ from lxml import etree
 
 from clestudy.cli import main
 from clestudy.errors import ClestudyError
+from clestudy.instruments._sledai import SLEDAI2K_DESCRIPTORS
 from clestudy.interop import export_sdtm
 from clestudy.interop._define_xml import DEF_NS
 from clestudy.interop._sdtm import Dataset, sdtm_datasets
 from clestudy.interop._sdtm_export import write_xpt
 from clestudy.interop._sdtm_rules import dataset_problems, short_code, study_day
 from clestudy.interop._sdtm_vars import CT_VERSION
+from clestudy.protocol import Protocol
 from clestudy.store import Store
 
 ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
@@ -196,3 +198,37 @@ def test_short_codes_and_study_days() -> None:
     assert all(len(c) <= 8 for c in taken)
     assert study_day("2024-02-29", "2024-02-01") == 29
     assert study_day("2024-01-31", "2024-02-01") == -1
+
+
+def _sledai_protocol() -> Protocol:
+    descriptors = [{"id": d, "label": d.replace("_", " "), "type": "boolean"}
+                   for d in SLEDAI2K_DESCRIPTORS]  # fmt: skip
+    return Protocol.model_validate({
+        "id": "sledai-study", "title": "SLEDAI", "version": "1",
+        "arms": [{"id": "a", "name": "Arm A"}], "sites": [{"id": "s1", "name": "Site 1"}],
+        "visits": [{"id": "day_0", "name": "Day 0", "day": 0, "forms": ["sledai"]}],
+        "forms": [{"id": "sledai", "name": "SLEDAI-2K", "domain": "RS", "visit_date": "rsdat",
+                   "fields": [{"id": "rsdat", "label": "Date", "type": "date", "cdash": "RSDAT"},
+                              *descriptors]}],
+        "derived_scores": [{"id": "sledai", "instrument": "sledai2k", "form": "sledai"}],
+    })  # fmt: skip
+
+
+def test_sledai2k_goes_to_rs_as_a_clinician_reported_result(tmp_path: Path) -> None:
+    from clestudy.store import open_store
+
+    values: dict[str, object] = dict.fromkeys(SLEDAI2K_DESCRIPTORS, False)
+    values.update(rsdat="2024-01-10", arthritis=True, rash=True, low_complement=True)
+    with open_store(f"sqlite:///{tmp_path / 's.db'}", _sledai_protocol(), actor="t") as store:
+        store.add_subject("P1", arm="a", site="s1", actor="t")
+        record = store.save_record("P1", "day_0", "sledai", values, actor="t")
+        assert record.derived["sledai"]["values"]["sledai2k_score"] == 8  # 4 + 2 + 2, Gladman
+        export_sdtm(store, tmp_path / "out")
+    rs, _ = _read(tmp_path / "out" / "rs.xpt")
+    assert set(rs["RSCAT"]) == {"SLEDAI2K"} and set(rs["RSEVAL"]) == {"INVESTIGATOR"}
+    assert len(rs) == len(SLEDAI2K_DESCRIPTORS) + 3  # the items, then score, clinical, window
+    arthritis = rs[rs["RSTEST"] == "arthritis"]
+    assert list(arthritis["RSORRES"]) == ["Y"] and list(arthritis["RSDY"]) == [1.0]
+    total = rs[rs["RSTEST"] == "sledai2k score"]
+    assert list(total["RSSTRESN"]) == [8.0]
+    assert all(len(code) <= 8 for code in rs["RSTESTCD"]) and rs["RSTESTCD"].is_unique

@@ -31,9 +31,9 @@ locks are not copied).
 
 References
 ----------
-HIPAA Privacy Rule, de-identification by the Safe Harbor method, 45 CFR 164.514(b)(2);
-REDCap's de-identified export options (docs/references.md [HIPAA Safe Harbor],
-[REDCap de-identification]).
+HIPAA Privacy Rule, de-identification by the Safe Harbor method, 45 CFR 164.514(b)(2)
+(docs/references.md [HIPAA Safe Harbor]). REDCap's de-identified export offers the same options
+(identifier fields, free text, hashed record ids, dates shifted by 0-364 days per record).
 """
 
 from __future__ import annotations

@@ -41,8 +41,8 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 def ascii_text(text: str) -> str:
     """``text`` in ASCII: accents dropped (NFKD), other characters replaced by ``?``.
 
-    >>> ascii_text("Séance – µg")
-    'Seance ? ug'
+    >>> ascii_text("Séance – 5 µg")
+    'Seance ? 5 ?g'
     """
     decomposed = unicodedata.normalize("NFKD", text)
     kept = "".join(c for c in decomposed if not unicodedata.combining(c))
