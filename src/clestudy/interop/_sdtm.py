@@ -26,7 +26,9 @@ derived on save (``ctcaelabs``), never a grade computed here.
 ``RFSTDTC`` is the subject's first study-drug start date (EX ``EXSTDAT``), else the date of the
 subject's first dated record at the first visit, else their earliest date; ``RFENDTC`` their
 latest date. ``ACTARM`` is the planned arm (clestudy records no arm change). ``AEDECOD`` is
-written empty: MedDRA coding is not held by clestudy. A form tagged with another domain (e.g.
+written empty: MedDRA coding is not held by clestudy. A character value longer than the 200 bytes
+of SAS transport v5 is cut there and listed in the manifest (the SDTMIG's split of long text into
+SUPPxx ``--TERM1``... is not done). A form tagged with another domain (e.g.
 FA) is not tabulated; the manifest lists it.
 """
 
@@ -39,12 +41,18 @@ from typing import Any, TypeGuard
 
 import pandas as pd
 
-from clestudy.interop._sdtm_rules import ascii_text, short_code, study_day
+from clestudy.interop._sdtm_rules import MAX_CHAR_BYTES, ascii_text, short_code, study_day
 from clestudy.interop._sdtm_vars import DOMAINS, DomainSpec, is_numeric, variable_label
 from clestudy.protocol import FieldSpec, FormSpec, Protocol
 from clestudy.store import RecordState, Store
 
-__all__ = ["Dataset", "reference_dates", "sdtm_datasets", "untabulated_forms"]
+__all__ = [
+    "Dataset",
+    "cut_long_values",
+    "reference_dates",
+    "sdtm_datasets",
+    "untabulated_forms",
+]
 
 _PLAIN = re.compile(r"^[A-Z][A-Z0-9]{1,7}$")
 _TEST = re.compile(r"^([A-Z]{2})ORRES \(\1TESTCD=([A-Z0-9_]{1,8})\)$")
@@ -72,6 +80,7 @@ class Dataset:
     structure: str
     origins: dict[str, str] = field(default_factory=dict)
     codelists: dict[str, dict[str, str]] = field(default_factory=dict)
+    truncated: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -405,11 +414,31 @@ def _dataset(spec: DomainSpec, rows: list[_Row], study: str) -> list[Dataset]:
     origins = {c: _origin(c) for c in frame.columns}
     out = [Dataset(domain, spec.label, frame, tuple(variable_label(c) for c in frame.columns),
                    ("STUDYID", "USUBJID", *(() if domain == "DM" else (f"{domain}SEQ",))),
-                   spec.domain_class, spec.structure, origins)]  # fmt: skip
+                   spec.domain_class, spec.structure, origins, truncated=cut_long_values(
+                       domain, frame))]  # fmt: skip
     supp = _supp_frame(domain, rows, frame, study)
     if supp is not None:
         out.append(supp)
     return out
+
+
+def cut_long_values(dataset: str, frame: pd.DataFrame) -> list[str]:
+    """Cut character values to the 200 bytes SAS transport v5 holds (in place); return where.
+
+    >>> frame = pd.DataFrame({"AETERM": ["x" * 201, "short"]}, dtype=object)
+    >>> cut_long_values("AE", frame), len(frame.loc[0, "AETERM"])
+    (['AE.AETERM row 1: 201 characters cut to 200'], 200)
+    """
+    notes = []
+    for column in frame.columns:
+        if frame[column].dtype != object:
+            continue
+        for row, value in enumerate(frame[column]):
+            if len(str(value)) > MAX_CHAR_BYTES:
+                notes.append(f"{dataset}.{column} row {row + 1}: {len(str(value))} characters "
+                             f"cut to {MAX_CHAR_BYTES}")  # fmt: skip
+                frame.iloc[row, frame.columns.get_loc(column)] = str(value)[:MAX_CHAR_BYTES]
+    return notes
 
 
 def _origin(name: str) -> str:
@@ -436,10 +465,11 @@ def _supp_frame(domain: str, rows: list[_Row], frame: pd.DataFrame, study: str) 
     supp["_order"] = pd.to_numeric(supp["IDVARVAL"].replace("", "0"))
     supp = supp.sort_values(["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "_order", "QNAM"],
                             kind="stable").drop(columns="_order").reset_index(drop=True)  # fmt: skip
+    truncated = cut_long_values(f"SUPP{domain}", supp)
     return Dataset(f"SUPP{domain}", f"Supplemental Qualifiers for {domain}", supp,
                    tuple(variable_label(c) for c in supp.columns), keys, "RELATIONSHIP",
                    "One record per supplemental qualifier per related record",
-                   {c: _origin(c) for c in supp.columns})  # fmt: skip
+                   {c: _origin(c) for c in supp.columns}, truncated=truncated)  # fmt: skip
 
 
 def untabulated_forms(protocol: Protocol) -> list[str]:

@@ -71,6 +71,7 @@ def export_sdtm(store: Store, out_dir: Path, *, created: str | None = None) -> t
                 "controlled_terminology": f"CDISC SDTM CT {CT_VERSION}",
                 "datasets": [d.name for d in datasets],
                 "forms_not_tabulated": untabulated_forms(store.protocol),
+                "truncated_values": [note for d in datasets for note in d.truncated],
             }
         }
         write_manifest(scratch, store, export_format="sdtm", files=written, notes=notes)
