@@ -104,6 +104,8 @@ def planted_url(tmp_path_factory: pytest.TempPathFactory) -> str:
                     "week_4" if key == "ae" else "screening", key)  # fmt: skip
                 batch.append(RecordInput(subject, visit, form, dict(form_values)))
         store.save_records(batch, actor="coordinator")
+        store.verify_record("MSMITH77", "screening", "vs", expected_version=1, actor="monitor")
+        store.lock_record("JDOE1931", "screening", "dm", expected_version=1, actor="monitor")
     return url
 
 
@@ -138,7 +140,8 @@ def test_no_planted_identifier_survives(planted_url: str, tmp_path: Path, fmt: s
         for planted in (*PLANTED, *DATES, *(d.replace("-", "") for d in DATES)):
             assert planted not in text, f"{planted!r} survives in {path.name}"
         assert not AGE_93.search(text), f"the age 93 survives in {path.name}"
-        assert "coordinator" not in text and "exported_at" not in text
+        for user in ("coordinator", "monitor", "exported_at"):
+            assert user not in text, f"{user!r} survives in {path.name}"
     assert any("90+" in _decoded(p) for p in files)
 
 
@@ -171,12 +174,30 @@ def test_intervals_kept_and_pseudonyms_stable(planted_url: str, tmp_path: Path) 
     assert sorted(vs["VSDY"]) == [1.0, 1.0, 29.0, 29.0]
 
 
+def test_statuses_are_kept(planted_url: str, tmp_path: Path) -> None:
+    _export(planted_url, "csv", tmp_path / "out", tmp_path / "key")
+    tidy = pd.read_csv(tmp_path / "out" / "tidy.csv")
+    statuses = dict(zip(tidy["visit"] + "/" + tidy["form"] + "/" + tidy["subject"],
+                        tidy["status"], strict=False))  # fmt: skip
+    settings = Deidentification(bytes.fromhex(KEY))
+    marc, jane = (pseudonym(settings, STUDY, s) for s in ("MSMITH77", "JDOE1931"))
+    assert statuses[f"screening/vs/{marc}"] == "verified"
+    assert statuses[f"screening/dm/{jane}"] == "locked"
+    assert statuses[f"screening/vs/{jane}"] == "complete"
+
+
 def test_study_day_mode(planted_url: str, tmp_path: Path) -> None:
     _export(planted_url, "wide-csv", tmp_path / "out", tmp_path / "key", "--dates", "study-day")
     frame = pd.read_csv(tmp_path / "out" / "vs.csv")
     assert sorted(frame["vsdat"]) == [1, 1, 29, 29]
     ae = pd.read_csv(tmp_path / "out" / "ae.csv")
     assert list(ae["aestdat"]) == [16]  # 2024-03-20 is day 16 from 2024-03-05
+    sdtm = tmp_path / "sdtm"
+    _export(planted_url, "sdtm", sdtm, tmp_path / "key", "--dates", "study-day")
+    vs, _ = pyreadstat.read_xport(str(sdtm / "vs.xpt"))
+    assert sorted(vs["VSDY"]) == [1.0, 1.0, 29.0, 29.0] and set(vs["VSDTC"]) == {""}
+    dm, _ = pyreadstat.read_xport(str(sdtm / "dm.xpt"))
+    assert set(dm["BRTHDTC"]) == {""} and set(dm["RFSTDTC"]) == {""}
 
 
 def test_whitelisted_text_is_kept(planted_url: str, tmp_path: Path) -> None:

@@ -25,9 +25,8 @@ On the way:
   times carry neither; the manifest loses ``exported_at`` and gains a ``deidentified`` section
   (method, date mode, removed fields, the key's id: the first 16 hex digits of its SHA-256).
 
-The copy keeps neither the audit history (reasons for change are free text), nor edit checks
-and discrepancies, nor record statuses beyond ``complete``/``incomplete`` (verification and
-locks are not copied).
+The copy keeps record statuses (a verified record is verified again, a locked one locked) but not
+the audit history (reasons for change are free text), edit checks or discrepancies.
 
 References
 ----------
@@ -218,7 +217,10 @@ def _new_value(spec: FieldSpec, value: Any, shift: int | None, reference: str | 
     return (dt.date.fromisoformat(str(value)) + dt.timedelta(days=shift)).isoformat()
 
 
-def _copy_inputs(store: Store, copy: Protocol, settings: Deidentification) -> list[RecordInput]:
+def _copy_inputs(
+    store: Store, copy: Protocol, settings: Deidentification
+) -> list[tuple[RecordInput, str]]:
+    """Each record's de-identified input to the copy, with the record's status."""
     protocol = store.protocol
     records = store.records()
     old = _over_age(protocol, records)
@@ -241,9 +243,21 @@ def _copy_inputs(store: Store, copy: Protocol, settings: Deidentification) -> li
             new = _new_value(spec, value, shift, references.get(subject))
             if new is not None:
                 values[spec.id] = new
-        inputs.append(RecordInput(pseudonym(settings, protocol.id, subject), record.visit_id,
-                                  record.form_id, values, instance=record.instance))  # fmt: skip
+        name = pseudonym(settings, protocol.id, subject)
+        item = RecordInput(name, record.visit_id, record.form_id, values, instance=record.instance)
+        inputs.append((item, record.status))
     return inputs
+
+
+def _copy_statuses(target: Store, saved: Sequence[RecordState], statuses: Sequence[str]) -> None:
+    """Verify or lock the copies of verified and locked records (a locked record is locked from
+    ``complete``: its status before the lock is not part of its state)."""
+    for state, status in zip(saved, statuses, strict=True):
+        if status not in ("verified", "locked") or state.status != "complete":
+            continue
+        change = target.verify_record if status == "verified" else target.lock_record
+        change(state.subject_id, state.visit_id, state.form_id, expected_version=state.version,
+               actor=ACTOR, instance=state.instance)  # fmt: skip
 
 
 @contextmanager
@@ -262,7 +276,9 @@ def deidentified_store(
                 target.add_subject(name, arm=subject.arm, site=subject.site, actor=ACTOR)
             inputs = _copy_inputs(store, copy, settings)
             if inputs:
-                target.save_records(inputs, actor=ACTOR, reason="de-identified copy")
+                saved = target.save_records([i for i, _ in inputs], actor=ACTOR,
+                                            reason="de-identified copy")  # fmt: skip
+                _copy_statuses(target, saved, [status for _, status in inputs])
             yield target, removed
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -228,7 +228,9 @@ def _special_rows(ctx: _Context, forms: list[FormSpec]) -> list[_Row]:
                 name = _dtc_name(spec.cdash or "")
                 if name == "AGE":
                     _age(row.values, value, spec)
-                elif name in ("BRTHDTC", "SEX", "RACE", "ETHNIC"):
+                elif name == "BRTHDTC":  # a de-identified study day (an int) has no DTC
+                    row.values[name] = value if _is_date_value(value) else ""
+                elif name in ("SEX", "RACE", "ETHNIC"):
                     row.values[name] = _text(value)
                 else:
                     _supp(out, spec, value, taken)
