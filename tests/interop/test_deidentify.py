@@ -22,7 +22,8 @@ from clestudy.interop._deidentify import (
     Deidentification,
     date_shift,
     default_key_path,
-    load_or_create_key,
+    deidentified_protocol,
+    load_key,
     pseudonym,
 )
 from clestudy.protocol import Protocol
@@ -164,7 +165,9 @@ def test_intervals_kept_and_pseudonyms_stable(planted_url: str, tmp_path: Path) 
     assert len(dates) == 2
     for screening, week_4 in dates.values():
         assert (week_4 - screening).days == 28
-    settings = Deidentification(load_or_create_key(key, tmp_path / "a"))
+    loaded = load_key(key, tmp_path / "a")
+    assert loaded is not None
+    settings = Deidentification(loaded)
     jane = pseudonym(settings, STUDY, "JDOE1931")
     shift = date_shift(settings, STUDY, "JDOE1931")
     assert -364 <= shift <= -1
@@ -200,6 +203,20 @@ def test_study_day_mode(planted_url: str, tmp_path: Path) -> None:
     assert set(dm["BRTHDTC"]) == {""} and set(dm["RFSTDTC"]) == {""}
 
 
+def test_protocol_whitelist_keeps_text(tmp_path: Path) -> None:
+    protocol = _protocol()
+    data = protocol.model_dump(mode="json")
+    data["forms"][3]["fields"][0]["annotations"] = {"deidentify": "keep"}
+    settings = Deidentification(bytes.fromhex(KEY))
+    copy, removed = deidentified_protocol(Protocol.model_validate(data), settings)
+    ae = copy.form("ae")
+    assert ae is not None and ae.field("aeterm") is not None
+    assert removed == ["contact.full_name", "contact.phone", "contact.email", "contact.mrn",
+                       "contact.notes"]  # fmt: skip
+    age = copy.form("dm")
+    assert age is not None and age.fields[1].type == "text"
+
+
 def test_whitelisted_text_is_kept(planted_url: str, tmp_path: Path) -> None:
     _export(planted_url, "wide-csv", tmp_path / "out", tmp_path / "key", "--keep-text", "ae.aeterm")
     ae = pd.read_csv(tmp_path / "out" / "ae.csv")
@@ -214,6 +231,8 @@ def test_key_is_written_beside_the_output(planted_url: str, tmp_path: Path) -> N
     key = default_key_path(out)
     assert key == tmp_path / "out.pseudonym-key" and len(key.read_text().strip()) == 64
     assert not any("key" in p.name for p in out.iterdir())
+    code = main([*args, "--deidentify", "--forms", "nope", "--out", str(tmp_path / "o2")])
+    assert code == 2 and not default_key_path(tmp_path / "o2").exists()  # nothing written
 
 
 @pytest.mark.parametrize(

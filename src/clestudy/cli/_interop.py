@@ -120,12 +120,18 @@ def export(
                 Deidentification,
                 default_key_path,
                 export_deidentified,
-                load_or_create_key,
+                load_key,
+                new_key,
+                write_key,
             )
 
-            key = load_or_create_key(pseudonym_key or default_key_path(out), out)
+            key_path = pseudonym_key or default_key_path(out)
+            known = load_key(key_path, out)
+            key = known or new_key()
             settings = Deidentification(key, dates, frozenset(_split(keep_text) or ()))  # type: ignore[arg-type]
             paths = export_deidentified(store, settings, out, write)
+            if known is None:  # a new key is kept only when the export was written
+                write_key(key_path, key)
         else:
             paths = write(store, out)
     for path in paths:

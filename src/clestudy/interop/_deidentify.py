@@ -8,7 +8,7 @@ On the way:
 
 * **identifiers**: fields flagged ``identifier: true`` (REDCap's "Identifier?") are removed;
 * **free text**: every ``text`` field is removed unless whitelisted (``--keep-text FIELD`` or
-  ``FORM.FIELD``);
+  ``FORM.FIELD``, or the field's annotation ``deidentify: keep`` in the protocol);
 * **subject ids** become pseudonyms ``S`` + 10 hex digits of HMAC-SHA256(key, study/subject):
   stable for one key, meaningless without it. The key is a file kept apart from the export
   (``--pseudonym-key FILE``; when absent, a new random key is written beside the output folder,
@@ -66,8 +66,10 @@ __all__ = [
     "deidentified_protocol",
     "deidentified_store",
     "export_deidentified",
-    "load_or_create_key",
+    "load_key",
+    "new_key",
     "pseudonym",
+    "write_key",
 ]
 
 DateMode = Literal["shift", "study-day"]
@@ -102,8 +104,8 @@ def default_key_path(out_dir: Path) -> Path:
     return out_dir.parent / f"{out_dir.name}.pseudonym-key"
 
 
-def load_or_create_key(path: Path, out_dir: Path) -> bytes:
-    """The pseudonym key in ``path`` (hex), or a new random one written there.
+def load_key(path: Path, out_dir: Path) -> bytes | None:
+    """The pseudonym key in ``path`` (hex), or ``None`` when the file does not exist yet.
 
     Raises
     ------
@@ -115,11 +117,7 @@ def load_or_create_key(path: Path, out_dir: Path) -> bytes:
     if resolved == out or out in resolved.parents:
         raise InputError(f"--pseudonym-key: {path} is inside the output folder {out_dir}")
     if not path.exists():
-        key = secrets.token_bytes(_KEY_BYTES)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(key.hex() + "\n", encoding="ascii")
-        path.chmod(0o600)
-        return key
+        return None
     text = path.read_text(encoding="ascii", errors="replace").strip()
     try:
         key = bytes.fromhex(text)
@@ -128,6 +126,18 @@ def load_or_create_key(path: Path, out_dir: Path) -> bytes:
     if len(key) < 16:
         raise InputError(f"--pseudonym-key: {path}: line 1: not a key (32 or more hex digits)")
     return key
+
+
+def new_key() -> bytes:
+    """A new random pseudonym key (32 bytes from :mod:`secrets`)."""
+    return secrets.token_bytes(_KEY_BYTES)
+
+
+def write_key(path: Path, key: bytes) -> None:
+    """Save ``key`` in ``path`` (hex, readable by its owner only)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(key.hex() + "\n", encoding="ascii")
+    path.chmod(0o600)
 
 
 def pseudonym(settings: Deidentification, study: str, subject: str) -> str:
@@ -145,10 +155,13 @@ def _is_age(spec: FieldSpec) -> bool:
 
 
 def _kept(settings: Deidentification, form_id: str, spec: FieldSpec) -> bool:
+    """Whether a field stays: not an identifier, and not free text unless whitelisted (on the
+    command line, or by the protocol: the field's annotation ``deidentify: keep``)."""
     if spec.identifier:
         return False
     if spec.type == "text":
-        return spec.id in settings.keep_text or f"{form_id}.{spec.id}" in settings.keep_text
+        listed = spec.id in settings.keep_text or f"{form_id}.{spec.id}" in settings.keep_text
+        return listed or spec.annotations.get("deidentify") == "keep"
     return True
 
 

@@ -439,7 +439,7 @@ def cut_long_values(dataset: str, frame: pd.DataFrame) -> list[str]:
             if len(str(value)) > MAX_CHAR_BYTES:
                 notes.append(f"{dataset}.{column} row {row + 1}: {len(str(value))} characters "
                              f"cut to {MAX_CHAR_BYTES}")  # fmt: skip
-                frame.iloc[row, frame.columns.get_loc(column)] = str(value)[:MAX_CHAR_BYTES]
+                frame.at[frame.index[row], column] = str(value)[:MAX_CHAR_BYTES]
     return notes
 
 
