@@ -36,57 +36,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-import pandas as pd
-
-from clestudy.interop._sdtm_rules import MAX_CHAR_BYTES, ascii_text, short_code, study_day
+from clestudy.interop._sdtm_dataset import Dataset, Row, build_datasets
+from clestudy.interop._sdtm_rules import ascii_text, short_code, study_day
 from clestudy.interop._sdtm_vars import DOMAINS, DomainSpec, is_numeric, variable_label
 from clestudy.protocol import FieldSpec, FormSpec, Protocol
 from clestudy.store import RecordState, Store
 
-__all__ = [
-    "Dataset",
-    "cut_long_values",
-    "reference_dates",
-    "sdtm_datasets",
-    "untabulated_forms",
-]
+__all__ = ["Dataset", "reference_dates", "sdtm_datasets", "untabulated_forms"]
 
 _PLAIN = re.compile(r"^[A-Z][A-Z0-9]{1,7}$")
 _TEST = re.compile(r"^([A-Z]{2})ORRES \(\1TESTCD=([A-Z0-9_]{1,8})\)$")
 _KEYED = re.compile(r"^([A-Z][A-Z0-9]{1,7}) \(([A-Z][A-Z0-9]{1,7})=([^)]+)\)$")
-_SUPP_COLUMNS = ("STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QLABEL", "QVAL",
-                 "QORIG")  # fmt: skip
-_FRONT = ("STUDYID", "DOMAIN", "USUBJID", "SUBJID", "SEQ", "TESTCD", "TEST", "TERM", "DECOD",
-          "TRT", "CAT")  # fmt: skip
-_ASSIGNED = frozenset({"STUDYID", "DOMAIN", "USUBJID", "SUBJID", "SITEID", "ARMCD", "ARM",
-                       "ACTARMCD", "ACTARM", "VISITNUM", "VISIT", "RSEVAL", "AGEU", "RDOMAIN",
-                       "IDVAR", "QORIG"})  # fmt: skip
-_BACK = ("VISITNUM", "VISIT", "DTC", "STDTC", "ENDTC", "DY", "STDY", "ENDY")
-
-
-@dataclass
-class Dataset:
-    """One SDTM dataset: its rows, variable labels and origins, keys and codelists."""
-
-    name: str
-    label: str
-    frame: pd.DataFrame
-    labels: tuple[str, ...]
-    keys: tuple[str, ...]
-    domain_class: str
-    structure: str
-    origins: dict[str, str] = field(default_factory=dict)
-    codelists: dict[str, dict[str, str]] = field(default_factory=dict)
-    truncated: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _Row:
-    values: dict[str, Any]
-    supp: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _text(value: Any) -> str:
@@ -193,11 +155,11 @@ class _Qnams:
         return self.names[spec.id]
 
 
-def _supp(rows: list[_Row], spec: FieldSpec, value: Any, qnams: _Qnams) -> None:
+def _supp(rows: list[Row], spec: FieldSpec, value: Any, qnams: _Qnams) -> None:
     rows[-1].supp.append((qnams(spec), ascii_text(spec.label)[:40], _text(value)))
 
 
-def _special_rows(ctx: _Context, forms: list[FormSpec]) -> list[_Row]:
+def _special_rows(ctx: _Context, forms: list[FormSpec]) -> list[Row]:
     """DM: one row per subject from the subject and the DM-tagged forms."""
     by_subject: dict[str, list[RecordState]] = {}
     ids = {f.id for f in forms}
@@ -211,10 +173,10 @@ def _special_rows(ctx: _Context, forms: list[FormSpec]) -> list[_Row]:
             if _is_date_value(stored):
                 latest[record.subject_id] = max(latest.get(record.subject_id, ""), stored)
     taken = _Qnams({"AGE", "AGEU", "AGETXT", "SEX", "RACE", "ETHNIC", "BRTHDTC", "SITEID"})
-    out: list[_Row] = []
+    out: list[Row] = []
     for subject in ctx.subjects:
         arm = arms[subject.arm]
-        row = _Row(ctx.base("DM", subject.subject_id))
+        row = Row(ctx.base("DM", subject.subject_id))
         row.values.update(SUBJID=subject.subject_id, RFSTDTC=ctx.rfst.get(subject.subject_id, ""),
                           RFENDTC=latest.get(subject.subject_id, ""), SITEID=subject.site)  # fmt: skip
         out.append(row)
@@ -252,16 +214,16 @@ def _age(row: dict[str, Any], value: Any, spec: FieldSpec) -> None:
         row["AGEU"] = "YEARS"
 
 
-def _event_rows(ctx: _Context, spec_: DomainSpec, forms: list[FormSpec]) -> list[_Row]:
+def _event_rows(ctx: _Context, spec_: DomainSpec, forms: list[FormSpec]) -> list[Row]:
     """AE, CM, EX: one row per record, or per ``VAR (KEY=VALUE)`` field with a value."""
     domain = spec_.name
-    out: list[_Row] = []
+    out: list[Row] = []
     taken = _Qnams(set())
     for form in forms:
         keyed = [f for f in form.fields if f.cdash and _KEYED.match(f.cdash)]
         for record in (r for r in ctx.records if r.form_id == form.id):
             subject = record.subject_id
-            common = _Row(ctx.base(domain, subject))
+            common = Row(ctx.base(domain, subject))
             supp_rows = [common]
             if "VISITNUM" in spec_.keys:
                 common.values.update(VISITNUM=ctx.visit_num[record.visit_id],
@@ -288,7 +250,7 @@ def _event_rows(ctx: _Context, spec_: DomainSpec, forms: list[FormSpec]) -> list
                 match = _KEYED.match(spec.cdash or "")
                 if value is None or match is None:
                     continue
-                row = _Row(dict(common.values), list(common.supp))
+                row = Row(dict(common.values), list(common.supp))
                 row.values[match[2]] = ascii_text(match[3])
                 row.values[match[1]] = float(str(value)) if is_numeric(match[1]) else _text(value)
                 if spec.unit:
@@ -342,12 +304,12 @@ def _category(ctx: _Context, domain: str, form: FormSpec) -> str:
     return ascii_text(form.name.upper())[:40] if domain == "LB" else ""
 
 
-def _finding_rows(ctx: _Context, spec_: DomainSpec, forms: list[FormSpec]) -> list[_Row]:
+def _finding_rows(ctx: _Context, spec_: DomainSpec, forms: list[FormSpec]) -> list[Row]:
     """LB, VS, RS: one row per result; RS also one per derived total; LB with ``LBTOXGR``."""
     domain = spec_.name
     codes = _test_codes(domain, forms)
     taken = set(codes.values())
-    out: list[_Row] = []
+    out: list[Row] = []
     for form in forms:
         category = _category(ctx, domain, form)
         for record in (r for r in ctx.records if r.form_id == form.id):
@@ -367,7 +329,7 @@ def _finding_rows(ctx: _Context, spec_: DomainSpec, forms: list[FormSpec]) -> li
                 grade = grades.get(f"{code.lower()}_grade")
                 if domain == "LB" and grade is not None:
                     row["LBTOXGR"] = str(grade)
-                out.append(_Row(row))
+                out.append(Row(row))
             if domain != "RS":
                 continue
             for score in record.derived.values():
@@ -382,96 +344,8 @@ def _finding_rows(ctx: _Context, spec_: DomainSpec, forms: list[FormSpec]) -> li
                     row.update({"RSTESTCD": code, "RSTEST": ascii_text(item.replace("_", " "))[:40],
                                 "RSCAT": category})  # fmt: skip
                     _result(row, domain, value, None)
-                    out.append(_Row(row))
+                    out.append(Row(row))
     return out
-
-
-def _ordered_columns(columns: list[str], domain: str) -> list[str]:
-    def rank(name: str) -> tuple[int, int]:
-        role = name[len(domain) :] if name.startswith(domain) and name != "DOMAIN" else name
-        if role in _FRONT or name in _FRONT:
-            return (0, _FRONT.index(role if role in _FRONT else name))
-        if role in _BACK or name in _BACK:
-            return (2, _BACK.index(role if role in _BACK else name))
-        return (1, columns.index(name))
-
-    return sorted(columns, key=rank)
-
-
-def _dataset(spec: DomainSpec, rows: list[_Row], study: str) -> list[Dataset]:
-    domain = spec.name
-    frame = pd.DataFrame([r.values for r in rows])
-    keys = [k for k in spec.keys if k in frame.columns]
-    order = list(frame.sort_values(keys, kind="stable", na_position="first").index)
-    frame = frame.loc[order].reset_index(drop=True)
-    rows = [rows[i] for i in order]
-    if domain != "DM":
-        frame[f"{domain}SEQ"] = frame.groupby("USUBJID").cumcount().astype(float) + 1
-    frame = frame[_ordered_columns(list(frame.columns), domain)]
-    for column in frame.columns:
-        if is_numeric(column):
-            frame[column] = pd.to_numeric(frame[column]).astype("float64")
-        else:
-            frame[column] = frame[column].fillna("").astype(str).astype(object)
-    origins = {c: _origin(c) for c in frame.columns}
-    out = [Dataset(domain, spec.label, frame, tuple(variable_label(c) for c in frame.columns),
-                   ("STUDYID", "USUBJID", *(() if domain == "DM" else (f"{domain}SEQ",))),
-                   spec.domain_class, spec.structure, origins, truncated=cut_long_values(
-                       domain, frame))]  # fmt: skip
-    supp = _supp_frame(domain, rows, frame, study)
-    if supp is not None:
-        out.append(supp)
-    return out
-
-
-def cut_long_values(dataset: str, frame: pd.DataFrame) -> list[str]:
-    """Cut character values to the 200 bytes SAS transport v5 holds (in place); return where.
-
-    >>> frame = pd.DataFrame({"AETERM": ["x" * 201, "short"]}, dtype=object)
-    >>> cut_long_values("AE", frame), len(frame.loc[0, "AETERM"])
-    (['AE.AETERM row 1: 201 characters cut to 200'], 200)
-    """
-    notes = []
-    for column in frame.columns:
-        if frame[column].dtype != object:
-            continue
-        for row, value in enumerate(frame[column]):
-            if len(str(value)) > MAX_CHAR_BYTES:
-                notes.append(f"{dataset}.{column} row {row + 1}: {len(str(value))} characters "
-                             f"cut to {MAX_CHAR_BYTES}")  # fmt: skip
-                frame.at[frame.index[row], column] = str(value)[:MAX_CHAR_BYTES]
-    return notes
-
-
-def _origin(name: str) -> str:
-    if name in _ASSIGNED:
-        return "Assigned"
-    derived = ("SEQ", "DY", "STDY", "ENDY", "STRESC", "STRESN", "STRESU", "TOXGR")
-    if name.endswith(derived) or name in ("RFSTDTC", "RFENDTC", "IDVARVAL", "AEDECOD"):
-        return "Derived"
-    return "Collected"
-
-
-def _supp_frame(domain: str, rows: list[_Row], frame: pd.DataFrame, study: str) -> Dataset | None:
-    records = []
-    for row, (_, parent) in zip(rows, frame.iterrows(), strict=True):
-        for qnam, qlabel, qval in row.supp:
-            idvar = "" if domain == "DM" else f"{domain}SEQ"
-            idval = "" if domain == "DM" else str(int(parent[f"{domain}SEQ"]))
-            records.append(dict(zip(_SUPP_COLUMNS, (study, domain, parent["USUBJID"], idvar, idval,
-                                                     qnam, qlabel, qval, "CRF"), strict=True)))  # fmt: skip
-    if not records:
-        return None
-    supp = pd.DataFrame(records, columns=list(_SUPP_COLUMNS)).astype(object)
-    keys = ("STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM")
-    supp["_order"] = pd.to_numeric(supp["IDVARVAL"].replace("", "0"))
-    supp = supp.sort_values(["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "_order", "QNAM"],
-                            kind="stable").drop(columns="_order").reset_index(drop=True)  # fmt: skip
-    truncated = cut_long_values(f"SUPP{domain}", supp)
-    return Dataset(f"SUPP{domain}", f"Supplemental Qualifiers for {domain}", supp,
-                   tuple(variable_label(c) for c in supp.columns), keys, "RELATIONSHIP",
-                   "One record per supplemental qualifier per related record",
-                   {c: _origin(c) for c in supp.columns}, truncated=truncated)  # fmt: skip
 
 
 def untabulated_forms(protocol: Protocol) -> list[str]:
@@ -511,6 +385,6 @@ def sdtm_datasets(store: Store) -> list[Dataset]:
         else:
             rows = _event_rows(ctx, spec, forms)
         if rows:
-            out += _dataset(spec, rows, ctx.study)
+            out += build_datasets(spec, rows, ctx.study)
     _codelists(ctx.protocol, out)
     return out
