@@ -48,6 +48,7 @@ __all__ = ["Dataset", "reference_dates", "sdtm_datasets", "untabulated_forms"]
 
 _PLAIN = re.compile(r"^[A-Z][A-Z0-9]{1,7}$")
 _TEST = re.compile(r"^([A-Z]{2})ORRES \(\1TESTCD=([A-Z0-9_]{1,8})\)$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _KEYED = re.compile(r"^([A-Z][A-Z0-9]{1,7}) \(([A-Z][A-Z0-9]{1,7})=([^)]+)\)$")
 
 
@@ -62,7 +63,7 @@ def _text(value: Any) -> str:
 
 
 def _is_date_value(value: object) -> TypeGuard[str]:
-    return isinstance(value, str) and len(value) == 10 and value[4] == "-"
+    return isinstance(value, str) and _ISO_DATE.match(value) is not None
 
 
 def _date_fields(form: FormSpec) -> list[FieldSpec]:
@@ -166,7 +167,7 @@ def _special_rows(ctx: _Context, forms: list[FormSpec]) -> list[Row]:
     for record in ctx.records:
         if record.form_id in ids:
             by_subject.setdefault(record.subject_id, []).append(record)
-    arms = {a.id: a for a in ctx.protocol.arms}
+    arms = {a.id: a.name for a in ctx.protocol.arms}
     latest: dict[str, str] = {}
     for record in ctx.records:
         for stored in record.values.values():
@@ -175,7 +176,6 @@ def _special_rows(ctx: _Context, forms: list[FormSpec]) -> list[Row]:
     taken = _Qnams({"AGE", "AGEU", "AGETXT", "SEX", "RACE", "ETHNIC", "BRTHDTC", "SITEID"})
     out: list[Row] = []
     for subject in ctx.subjects:
-        arm = arms[subject.arm]
         row = Row(ctx.base("DM", subject.subject_id))
         row.values.update(SUBJID=subject.subject_id, RFSTDTC=ctx.rfst.get(subject.subject_id, ""),
                           RFENDTC=latest.get(subject.subject_id, ""), SITEID=subject.site)  # fmt: skip
@@ -196,9 +196,8 @@ def _special_rows(ctx: _Context, forms: list[FormSpec]) -> list[Row]:
                     row.values[name] = _text(value)
                 else:
                     _supp(out, spec, value, taken)
-        code = ascii_text(arm.id.upper())[:20]
-        row.values.update(ARMCD=code, ARM=ascii_text(arm.name), ACTARMCD=code,
-                          ACTARM=ascii_text(arm.name))  # fmt: skip
+        code, arm = ascii_text(subject.arm.upper())[:20], ascii_text(arms.get(subject.arm, ""))
+        row.values.update(ARMCD=code, ARM=arm, ACTARMCD=code, ACTARM=arm)
     return out
 
 
