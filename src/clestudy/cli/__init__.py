@@ -18,7 +18,17 @@ from typing import TYPE_CHECKING
 import typer
 from typer.main import get_command
 
-from clestudy.cli import _audit, _capture, _demo, _immuno, _interop, _score, _stats, _users
+from clestudy.cli import (
+    _audit,
+    _capture,
+    _demo,
+    _immuno,
+    _interop,
+    _score,
+    _serve,
+    _stats,
+    _users,
+)
 from clestudy.cli._errors import echo_error, is_usage_problem, wants_json
 from clestudy.errors import ClestudyError
 
@@ -34,6 +44,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain Click help: rendering it with Rich would import Rich and
+    # markdown-it, about 40 % of a `clestudy --help` (docs/performance.md, "Start-up")
 )
 
 
@@ -58,7 +70,7 @@ def _root(
     """Run clinical treatment studies in cutaneous lupus."""
 
 
-for _module in (_demo, _capture, _audit, _score, _stats, _immuno, _interop, _users):
+for _module in (_demo, _capture, _audit, _score, _stats, _immuno, _interop, _users, _serve):
     _module.register(app)
 
 
