@@ -18,7 +18,7 @@ from clestudy.errors import ClestudyError, InputError, NotFoundError
 
 __all__ = ["register"]
 
-EXPORT_FORMATS = ("redcap", "odm", "csv", "wide-csv", "parquet", "sav", "dta")
+EXPORT_FORMATS = ("redcap", "odm", "sdtm", "csv", "wide-csv", "parquet", "sav", "dta")
 
 import_app = typer.Typer(
     help="Import another system's study: a REDCap project, or a CDISC ODM file (OpenClinica)."
@@ -74,6 +74,30 @@ def export(
     visits: list[str] | None = typer.Option(
         None, "--visits", help="Only these visits (repeat, or separate with commas)."
     ),
+    deidentify: bool = typer.Option(
+        False,
+        "--deidentify",
+        help="Remove identifiers and free text, pseudonymise subjects, "
+        "shift dates, group ages over 89 (docs/interop.md).",
+    ),
+    pseudonym_key: Path | None = typer.Option(
+        None,
+        "--pseudonym-key",
+        help="With --deidentify: the key file of the pseudonyms and "
+        "date shifts (created when missing; default OUT.pseudonym-key beside --out).",
+    ),
+    dates: str = typer.Option(
+        "shift",
+        "--dates",
+        help="With --deidentify: 'shift' (per-subject offset) or "
+        "'study-day' (days from the reference start date).",
+    ),
+    keep_text: list[str] | None = typer.Option(
+        None,
+        "--keep-text",
+        help="With --deidentify: free-text fields to keep (FIELD or "
+        "FORM.FIELD; repeat, or separate with commas).",
+    ),
 ) -> None:
     """Export a study's data with a manifest (study, versions, file hashes, audit head)."""
     from clestudy.store import open_store
@@ -81,20 +105,47 @@ def export(
     interop = _interop()
     if export_format not in EXPORT_FORMATS:
         raise InputError(f"FORMAT: unknown export format '{export_format}' ({EXPORT_FORMATS})")
-    if export_format in ("redcap", "odm") and (forms or visits):
+    if export_format in ("redcap", "odm", "sdtm") and (forms or visits):
         raise InputError(f"--forms/--visits: a {export_format} export holds the whole study")
+    if not deidentify and (pseudonym_key or keep_text or dates != "shift"):
+        raise InputError("--pseudonym-key/--dates/--keep-text: only with --deidentify")
+    if dates not in ("shift", "study-day"):
+        raise InputError(f"--dates: '{dates}' is not one of shift, study-day")
     url = database_url(db)
     _existing_study(url, study)
-    with open_store(url, study) as store:
+
+    def write(store: object, folder: Path) -> tuple[Path, ...]:
         if export_format == "redcap":
-            paths = interop.export_redcap(store, out)
-        elif export_format == "odm":
-            paths = interop.export_odm(store, out)
-        else:
-            result = interop.export_analysis(
-                store, export_format, out, forms=_split(forms), visits=_split(visits)
+            return tuple(interop.export_redcap(store, folder))
+        if export_format == "odm":
+            return tuple(interop.export_odm(store, folder))
+        if export_format == "sdtm":
+            return tuple(interop.export_sdtm(store, folder))
+        result = interop.export_analysis(
+            store, export_format, folder, forms=_split(forms), visits=_split(visits)
+        )
+        return (*result.files, result.manifest)
+
+    with open_store(url, study) as store:
+        if deidentify:
+            from clestudy.interop._deidentify import (
+                Deidentification,
+                default_key_path,
+                export_deidentified,
+                load_key,
+                new_key,
+                write_key,
             )
-            paths = (*result.files, result.manifest)
+
+            key_path = pseudonym_key or default_key_path(out)
+            known = load_key(key_path, out)
+            key = known or new_key()
+            settings = Deidentification(key, dates, frozenset(_split(keep_text) or ()))  # type: ignore[arg-type]
+            paths = export_deidentified(store, settings, out, write)
+            if known is None:  # a new key is kept only when the export was written
+                write_key(key_path, key)
+        else:
+            paths = write(store, out)
     for path in paths:
         typer.echo(str(path))
 

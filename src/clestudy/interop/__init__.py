@@ -1,4 +1,4 @@
-"""Interoperability: analysis exports, REDCap in and out, CDISC ODM in and out.
+"""Interoperability: analysis exports, REDCap and CDISC ODM in and out, SDTM out, de-identification.
 
 Foreign formats are translated to and from clestudy's own objects (protocols and records); every
 import goes through :meth:`clestudy.store.Store.save_records`, never around the store. The core
@@ -11,6 +11,7 @@ from clestudy.interop._manifest import MANIFEST_NAME, audit_head, file_sha256
 from clestudy.interop._odm import export_odm
 from clestudy.interop._odm_import import import_odm
 from clestudy.interop._redcap import export_redcap, import_redcap
+from clestudy.interop._sdtm_export import export_sdtm
 
 __all__ = [
     "ANALYSIS_FORMATS",
@@ -21,6 +22,7 @@ __all__ = [
     "export_analysis",
     "export_odm",
     "export_redcap",
+    "export_sdtm",
     "file_sha256",
     "import_odm",
     "import_redcap",

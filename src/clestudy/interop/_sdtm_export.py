@@ -1,0 +1,78 @@
+"""``clestudy export sdtm``: one SAS transport v5 file per dataset, ``define.xml`` and a manifest.
+
+Each dataset of :func:`clestudy.interop._sdtm.sdtm_datasets` is checked against the rules of
+:mod:`clestudy.interop._sdtm_rules` and written with pyreadstat (Apache-2.0, ReadStat) as
+``NAME.xpt`` in version 5 (``file_format_version=5``: the version FDA's Data Standards Catalog
+accepts; pyreadstat's default is 8), with its dataset label and variable labels. ``define.xml``
+(:mod:`clestudy.interop._define_xml`) describes them, and ``manifest.json`` names the SDTMIG
+version, the CDISC CT package and the forms not tabulated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyreadstat
+
+from clestudy.errors import ClestudyError
+from clestudy.interop._manifest import staged_output, write_manifest
+from clestudy.interop._sdtm import Dataset, sdtm_datasets, untabulated_forms
+from clestudy.interop._sdtm_rules import dataset_problems
+from clestudy.interop._sdtm_vars import CT_VERSION, SDTMIG_VERSION
+from clestudy.store import Store
+from clestudy.store._service import utc_timestamp
+
+__all__ = ["export_sdtm", "write_xpt"]
+
+
+def write_xpt(dataset: Dataset, path: Path) -> None:
+    """Write one dataset as a SAS transport v5 file, after checking it conforms.
+
+    Raises
+    ------
+    ClestudyError
+        Naming every rule the dataset breaks (a bug in the mapping, never the user's input).
+    """
+    problems = dataset_problems(
+        dataset.name, dataset.frame, dataset.labels, dataset.label, dataset.keys
+    )
+    if problems:
+        raise ClestudyError(f"SDTM {dataset.name} does not conform: {'; '.join(problems)}")
+    pyreadstat.write_xport(
+        dataset.frame,
+        str(path),
+        file_label=dataset.label,
+        column_labels=list(dataset.labels),
+        table_name=dataset.name,
+        file_format_version=5,
+    )
+
+
+def export_sdtm(store: Store, out_dir: Path, *, created: str | None = None) -> tuple[Path, ...]:
+    """Write ``NAME.xpt`` per dataset, ``define.xml`` and ``manifest.json`` into ``out_dir``."""
+    from clestudy.interop._define_xml import define_document
+
+    datasets = sdtm_datasets(store)
+    created = created or utc_timestamp(store.clock())
+    with staged_output(out_dir) as scratch:
+        written = []
+        for dataset in datasets:
+            path = scratch / f"{dataset.name.lower()}.xpt"
+            write_xpt(dataset, path)
+            written.append(path)
+        define = scratch / "define.xml"
+        define_document(store.protocol, datasets, created=created).write(
+            str(define), xml_declaration=True, encoding="UTF-8", pretty_print=True
+        )
+        written.append(define)
+        notes = {
+            "sdtm": {
+                "sdtmig_version": SDTMIG_VERSION,
+                "controlled_terminology": f"CDISC SDTM CT {CT_VERSION}",
+                "datasets": [d.name for d in datasets],
+                "forms_not_tabulated": untabulated_forms(store.protocol),
+                "truncated_values": [note for d in datasets for note in d.truncated],
+            }
+        }
+        write_manifest(scratch, store, export_format="sdtm", files=written, notes=notes)
+    return (*(out_dir / p.name for p in written), out_dir / "manifest.json")
