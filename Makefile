@@ -4,6 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
+# htmx from the npm registry (package-lock.json), served by the web app from its package; no CDN.
+VENDOR_JS  := src/clestudy/web/static/vendor/htmx.min.js
 
 .PHONY: demo test check lint typecheck bench clean browser-deps
 
@@ -11,23 +13,24 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Every extra the README tour uses: FlowKit for `clestudy flow`.
-$(STAMP_RUN): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[flow]'
+# Every extra the README tour uses: FlowKit for `clestudy flow`, the web extra for `clestudy serve`.
+$(STAMP_RUN): pyproject.toml | $(BIN)/python $(VENDOR_JS)
+	$(BIN)/python -m pip install --quiet -e '.[flow,web]'
 	touch $@
 
 # Real human FCS files for the flow tests ship inside two MIT wheels whose pins (numpy<2,
 # flowio<=1.3.0) clash with FlowKit, so they come without their dependencies (tests/immuno/conftest.py).
 REAL_FCS_WHEELS := fcsparser==0.2.8 cytonormpy==1.0.2
 
-$(STAMP_TEST): pyproject.toml Makefile package.json | $(BIN)/python
+$(STAMP_TEST): pyproject.toml Makefile | $(BIN)/python $(VENDOR_JS)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/python -m pip install --quiet --no-deps $(REAL_FCS_WHEELS)
 	$(MAKE) --no-print-directory browser-deps
 	touch $@ $(STAMP_RUN)
 
 # Browser tests: Playwright (PyPI) drives Debian's chromium through `executable_path`; never
-# `playwright install`, which downloads a browser build. axe-core comes from the npm registry.
+# `playwright install`, which downloads a browser build. axe-core comes from the npm registry
+# (`npm ci` of $(VENDOR_JS) below).
 # As root with apt, a missing chromium is installed; otherwise the line to run is printed (the
 # browser tests then skip with that reason, and fail in CI).
 CHROMIUM ?= /usr/bin/chromium
@@ -37,14 +40,17 @@ browser-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq --no-install-recommends chromium; \
 	else echo "browser tests need Debian's chromium: apt-get install --no-install-recommends chromium"; fi
-	@if ! command -v npm >/dev/null 2>&1; then echo "browser tests need npm (Debian: apt-get install npm)"; \
-	elif [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; \
-	else npm install --no-audit --no-fund --loglevel=error; fi
 
-demo: $(STAMP_RUN)
+# `npm ci` also installs axe-core (a devDependency) for the browser tests.
+$(VENDOR_JS): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	mkdir -p $(@D)
+	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+demo: $(STAMP_RUN) $(VENDOR_JS)
 	$(BIN)/clestudy demo --replace
 
-test: $(STAMP_TEST)
+test: $(STAMP_TEST) $(VENDOR_JS) browser-deps
 	$(BIN)/python -m pytest
 
 lint: $(STAMP_TEST)
@@ -60,4 +66,4 @@ bench: $(STAMP_TEST)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache clestudy-demo node_modules
+	rm -rf $(VENV) node_modules $(VENDOR_JS) build dist .pytest_cache .mypy_cache .ruff_cache clestudy-demo

@@ -15,6 +15,14 @@ Examples
 True
 """
 
+from clestudy.store._accounts import (
+    ROLES,
+    Accounts,
+    AuthenticationError,
+    User,
+    open_accounts,
+)
+from clestudy.store._accounts_events import AccountEvent
 from clestudy.store._anchor import make_anchor, read_anchor
 from clestudy.store._audit import AuditKey, canonical_json, chain_hash, load_audit_key
 from clestudy.store._engine import make_engine
@@ -25,12 +33,17 @@ from clestudy.store._tables import endpoint_table, tidy_table
 from clestudy.store._verify import AuditVerification, verify_audit
 
 __all__ = [
+    "ROLES",
+    "AccountEvent",
+    "Accounts",
     "AuditKey",
     "AuditVerification",
+    "AuthenticationError",
     "RecordInput",
     "RecordState",
     "Store",
     "SubjectState",
+    "User",
     "audit_events",
     "canonical_json",
     "chain_hash",
@@ -39,6 +52,7 @@ __all__ = [
     "load_audit_key",
     "make_anchor",
     "make_engine",
+    "open_accounts",
     "open_store",
     "read_anchor",
     "save_lab_values",
