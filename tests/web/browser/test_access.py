@@ -57,7 +57,8 @@ def test_a_suspended_user_is_logged_out_at_once(page: Page, served: Served, logi
     finally:
         accounts.close()
 
-    page.reload()  # the open session ended with the suspension
+    reloaded = page.reload()  # the open session ended with the suspension: back to the login
+    assert reloaded is not None and reloaded.request.redirected_from is not None
     expect(page).to_have_url(served.url(f"/login?next=/studies/{STUDY}"))
     page.get_by_label("User name").fill("coord_gone")
     page.get_by_label("Password").fill(PASSWORD)

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from playwright.sync_api import Page, expect
 from tests.web.browser._support import STUDY, PageChecker, Served
 
+from clestudy.store import open_store
+
 Login = Callable[[Page, str], None]
 
 
@@ -182,6 +184,10 @@ def test_a_visit_outside_its_window_is_flagged(page: Page, served: Served, login
     page.goto(served.url(f"/studies/{STUDY}/subjects/A-04"))
     expect(page.get_by_test_id("out-of-window-week_6")).to_have_text("out of window")
     expect(page.get_by_test_id("out-of-window-week_0")).to_have_count(0)
+    with open_store(served.db_url, STUDY, migrate=False) as store:
+        opened = store.discrepancies(status="open", subject_id="A-04")
+    window = [d for d in opened if d.check_id == "builtin.visit_window"]
+    assert [(d.record, d.updated_by) for d in window] == [("A-04/week_6/vs", "coord_a")]
 
 
 def test_the_adverse_event_log_holds_two_instances(
@@ -205,3 +211,9 @@ def test_the_adverse_event_log_holds_two_instances(
     expect(page.get_by_test_id("form-week_6-ae-2")).to_have_text("#2")
     page.get_by_test_id("form-week_6-ae-2").click()
     expect(page.get_by_label("Reported term")).to_have_value("Neutropenia")
+    with open_store(served.db_url, STUDY, migrate=False) as store:
+        log = [r for r in store.records(form_id="ae") if r.subject_id == "A-05"]
+    assert [(r.instance, r.values["aeterm"], r.values["aetoxgr"], r.updated_by) for r in log] == [
+        (1, "Rash", 1, "coord_a"),
+        (2, "Neutropenia", 3, "coord_a"),
+    ]
