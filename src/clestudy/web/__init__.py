@@ -6,8 +6,8 @@ A layer beside :mod:`clestudy.cli` over the same store service: every change goe
 their permission rules).
 """
 
-from clestudy.web._app import create_app
+from clestudy.web._app import create_app, route_rules
 from clestudy.web._rules import RULES, Rule
 from clestudy.web._settings import WebSettings
 
-__all__ = ["RULES", "Rule", "WebSettings", "create_app"]
+__all__ = ["RULES", "Rule", "WebSettings", "create_app", "route_rules"]

@@ -12,8 +12,10 @@ data-entry page come from the same code as a save, and a preview writes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,8 +57,9 @@ class StudyNotFoundError(Exception):
 class Studies:
     """The studies of one database, each opened once and kept for the app's life."""
 
-    def __init__(self, db_url: str) -> None:
+    def __init__(self, db_url: str, clock: Callable[[], dt.datetime] | None = None) -> None:
         self.db_url = db_url
+        self.clock = clock
         self._stores: dict[str, Store] = {}
         self._lock = threading.Lock()
 
@@ -73,6 +76,8 @@ class Studies:
             if study_id not in self.ids():
                 raise StudyNotFoundError(study_id)
             store = open_store(self.db_url, study_id)
+            if self.clock is not None:
+                store.clock = self.clock
             self._stores[study_id] = store
             return store
 

@@ -15,19 +15,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 
+from clestudy.store import Accounts, open_accounts
 from clestudy.web._access import Studies, StudyNotFoundError, SubjectNotFoundError
-from clestudy.web._auth import AccountsLike, ForbiddenError, LoginRequiredError
+from clestudy.web._auth import ForbiddenError, LoginRequiredError, Permission
 from clestudy.web._rules import PUBLIC, Rule
 from clestudy.web._settings import WebSettings
 
-__all__ = ["NOT_FOUND", "WebState", "create_app", "templates"]
+__all__ = ["NOT_FOUND", "WebState", "create_app", "route_rules", "templates"]
 
 _HERE = Path(__file__).parent
 #: The one body of every 404 of the API (unknown id and another site's id alike).
@@ -41,10 +43,40 @@ class WebState:
     """What every request shares: the database's studies, the accounts store and the settings."""
 
     studies: Studies
-    accounts: AccountsLike
+    accounts: Accounts
     settings: WebSettings
     #: Rules of routes that are not API routes (the static files, the OpenAPI schema).
     extra_rules: dict[tuple[str, str], Rule]
+    #: The routers of the pages and the API, as declared (their routes carry their rules).
+    routers: tuple[APIRouter, ...] = ()
+
+
+def route_rules(app: FastAPI) -> dict[tuple[str, str], Rule | None]:
+    """``(method, path) -> rule`` of every route of the app (``None``: no rule declared).
+
+    Read from the routes themselves: an API route's rule is its
+    :class:`~clestudy.web._auth.Permission` dependency; the static files and the OpenAPI schema
+    have theirs in :attr:`WebState.extra_rules`. A route without a rule maps to ``None``.
+    """
+    web: WebState = app.state.web
+    found: dict[tuple[str, str], Rule | None] = {}
+    for router in web.routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                rules = [
+                    d.call.rule
+                    for d in route.dependant.dependencies
+                    if isinstance(d.call, Permission)
+                ]
+                for method in sorted(route.methods or ()):
+                    found[(method, route.path)] = rules[0] if len(rules) == 1 else None
+    for route in app.router.routes:
+        if isinstance(route, Mount):
+            found[("GET", route.path)] = web.extra_rules.get(("GET", route.path))
+        elif isinstance(route, Route):
+            for method in sorted((route.methods or set()) - {"HEAD"}):
+                found[(method, route.path)] = web.extra_rules.get((method, route.path))
+    return found
 
 
 def _is_api(request: Request) -> bool:
@@ -108,7 +140,7 @@ def create_app(
     db_url: str,
     *,
     settings: WebSettings | None = None,
-    accounts: AccountsLike | None = None,
+    accounts: Accounts | None = None,
 ) -> FastAPI:
     """The clestudy web app over the database at ``db_url``.
 
@@ -125,16 +157,18 @@ def create_app(
     """
     from clestudy.web import _api, _pages  # the routers import the app's helpers
 
+    owns_accounts = accounts is None
     if accounts is None:
-        from clestudy.store import open_accounts
-
         accounts = open_accounts(db_url)
-    studies = Studies(db_url)
+    settings = settings or WebSettings()
+    studies = Studies(db_url, settings.clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         studies.close()
+        if owns_accounts:
+            accounts.close()
 
     app = FastAPI(
         title="clestudy",
@@ -147,8 +181,9 @@ def create_app(
     app.state.web = WebState(
         studies=studies,
         accounts=accounts,
-        settings=settings or WebSettings(),
+        settings=settings,
         extra_rules={("GET", "/api/v1/openapi.json"): PUBLIC, ("GET", "/static"): PUBLIC},
+        routers=(_pages.router, _api.router),
     )
     _install_errors(app)
     _security_headers(app)

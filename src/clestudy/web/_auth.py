@@ -22,7 +22,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
@@ -31,10 +31,9 @@ from clestudy.errors import ClestudyError
 from clestudy.web._rules import Rule
 
 if TYPE_CHECKING:
-    import datetime as dt
-
     from starlette.responses import Response
 
+    from clestudy.store import Accounts, User
     from clestudy.web._settings import WebSettings
 
 __all__ = [
@@ -42,12 +41,10 @@ __all__ = [
     "CSRF_HEADER",
     "LOGIN_COOKIE",
     "SESSION_COOKIE",
-    "AccountsLike",
     "ForbiddenError",
     "LoginRequiredError",
     "Permission",
     "Principal",
-    "UserLike",
     "csrf_token",
     "set_cookie",
 ]
@@ -57,29 +54,6 @@ LOGIN_COOKIE = "clestudy_login"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-class UserLike(Protocol):
-    """The fields of an accounts ``User`` the web layer reads."""
-
-    @property
-    def username(self) -> str: ...
-    @property
-    def role(self) -> str: ...
-    @property
-    def sites(self) -> tuple[str, ...]: ...
-    @property
-    def full_name(self) -> str: ...
-
-
-class AccountsLike(Protocol):
-    """The part of the accounts store (``clestudy.store.Accounts``) the web layer calls."""
-
-    def authenticate(self, username: str, password: str) -> UserLike: ...
-    def create_session(self, username: str) -> str: ...
-    def session_user(self, token: str, *, idle_timeout: dt.timedelta = ...) -> UserLike: ...
-    def end_session(self, token: str) -> None: ...
-    def token_user(self, token: str) -> UserLike: ...
 
 
 class LoginRequiredError(Exception):
@@ -102,7 +76,7 @@ class ForbiddenError(Exception):
 class Principal:
     """The authenticated user of a request and, in the browser, its session's CSRF token."""
 
-    user: UserLike
+    user: User
     csrf: str | None = None
 
     @property
@@ -205,7 +179,7 @@ class Permission:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise LoginRequiredError(api=True)
-        accounts: AccountsLike = request.app.state.web.accounts
+        accounts: Accounts = request.app.state.web.accounts
         try:
             user = await run_in_threadpool(accounts.token_user, token.strip())
         except ClestudyError:

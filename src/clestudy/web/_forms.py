@@ -62,7 +62,12 @@ def form_layout(protocol: Protocol, form: FormSpec) -> FormLayout:
     grid_rows: list[tuple[str, list[FieldSpec | None]]] = []
     if "clasi" in instruments:
         for area in CLASI_AREAS:
-            cells = [form.field(f"{area}_{item}") for item in CLASI_ITEMS]
+            # the scalp has no area scarring item: ``scalp_scarring`` is the separate 0/3/4/5/6
+            # global item of the CLASI (clestudy.instruments CLASI_FIELDS), not a grid cell
+            cells = [
+                None if (area, item) == ("scalp", "scarring") else form.field(f"{area}_{item}")
+                for item in CLASI_ITEMS
+            ]
             if any(cells):
                 grid_rows.append((area, cells))
                 grid_ids.update(c.id for c in cells if c is not None)
@@ -74,7 +79,7 @@ def form_layout(protocol: Protocol, form: FormSpec) -> FormLayout:
     sections: list[Section] = []
     for spec in form.fields:
         if spec.id in grid_ids:
-            if not sections or sections[-1].kind != "clasi_grid":
+            if not any(s.kind == "clasi_grid" for s in sections):
                 sections.append(Section("clasi_grid", "CLASI body areas", grid=grid_rows))
             continue
         kind = "sledai_checklist" if spec.id in checklist else "fields"

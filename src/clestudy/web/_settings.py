@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = ["WebSettings"]
@@ -22,9 +23,13 @@ class WebSettings:
         ``Secure`` cookies.
     page_size, max_page_size : int
         Default and largest page of an API list.
+    clock : callable, optional
+        The stores' clock (aware UTC ``datetime``): audit times and "today" of the visit
+        schedule; default the system clock. Tests pass a fixed one.
     """
 
     idle_timeout: dt.timedelta = dt.timedelta(minutes=30)
     secure_cookies: bool = False
     page_size: int = 50
     max_page_size: int = 500
+    clock: Callable[[], dt.datetime] | None = None
