@@ -28,7 +28,6 @@ AXE_SCRIPT = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 FAILING_IMPACTS = ("serious", "critical")
 
 
-STUDY = "lenalidomide-cle-open-label"
 PASSWORD = "browser-test-passphrase-2026"
 #: username -> (role, sites). ``coord_b`` works on site02 only; ``coord_gone`` is suspended by a
 #: test. Every other user is on site01 (admin, monitor and statistician on both sites).

@@ -27,7 +27,6 @@ from tests.conftest import missing_input
 from tests.web.browser._support import (
     AXE_SCRIPT,
     PASSWORD,
-    STUDY,
     SUBJECTS,
     USERS,
     PageChecker,
@@ -36,18 +35,9 @@ from tests.web.browser._support import (
     find_chromium,
     in_ci,
 )
+from tests.web.conftest import two_site_protocol
 
-from clestudy.protocol import Protocol, Site, load_protocol
 from clestudy.store import open_accounts, open_store
-
-
-def two_site_protocol() -> Protocol:
-    """The open-label demo protocol with a second site, so that site access can be tested."""
-    protocol = load_protocol(STUDY)
-    if any(s.id == "site02" for s in protocol.sites):
-        return protocol
-    sites = (*protocol.sites, Site(id="site02", name="Site 02"))
-    return protocol.model_copy(update={"sites": sites})
 
 
 def _free_port() -> int:

@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 from argon2 import PasswordHasher, profiles
 from playwright.sync_api import Page, expect
-from tests.web.browser._support import PASSWORD, STUDY, PageChecker, Served
+from tests.web.browser._support import PASSWORD, PageChecker, Served
+from tests.web.conftest import STUDY
 
 from clestudy.store import open_accounts
 

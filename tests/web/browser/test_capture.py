@@ -10,7 +10,8 @@ import datetime as dt
 from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
-from tests.web.browser._support import STUDY, PageChecker, Served
+from tests.web.browser._support import PageChecker, Served
+from tests.web.conftest import STUDY
 
 from clestudy.store import open_store
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
-from tests.web.browser._support import PASSWORD, STUDY, PageChecker, Served
+from tests.web.browser._support import PASSWORD, PageChecker, Served
+from tests.web.conftest import STUDY
 
 Login = Callable[[Page, str], None]
 
