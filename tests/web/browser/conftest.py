@@ -6,24 +6,18 @@ one user per role. ``clestudy serve`` serves it as a subprocess on a free port; 
 chromium runs per session and each test gets a fresh browser context (its own cookies).
 
 The tests skip, saying why, only when no chromium exists and ``CI`` is unset; in CI a missing
-chromium or axe-core fails them. ``make browser-deps`` installs both.
+chromium or axe-core fails them. ``make test`` installs both (``browser-deps``, ``npm ci``).
 """
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher, profiles
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from tests.conftest import missing_input
+from tests.web.browser._serve import serve
 from tests.web.browser._support import (
     AXE_SCRIPT,
     PASSWORD,
@@ -38,28 +32,6 @@ from tests.web.browser._support import (
 from tests.web.conftest import two_site_protocol
 
 from clestudy.store import open_accounts, open_store
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"clestudy serve exited with {proc.returncode}: {log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except urllib.error.HTTPError:
-            return  # the server answers (a redirect to the login page, a 401): it is up
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"clestudy serve did not answer at {url} within {seconds} s: {log.read_text()}")
 
 
 @pytest.fixture(scope="session")
@@ -79,33 +51,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             username, role=role, sites=sites, password=PASSWORD, actor="browser-fixture"
         )
     accounts.close()
-    port = _free_port()
-    log = folder / "serve.log"
-    command = [
-        sys.executable,
-        "-c",
-        "import sys; from clestudy.cli import main; sys.exit(main(sys.argv[1:]))",
-        "serve",
-        "--db",
-        db_url,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(base_url + "/", proc, log, seconds=30)
+    with serve(db_url, folder) as base_url:
         yield Served(base_url, db_url)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
