@@ -14,6 +14,7 @@ import pytest
 from argon2 import PasswordHasher, profiles
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from tests.store.test_accounts import FakeClock
 
 from clestudy.protocol import Protocol, Site, load_protocol
 from clestudy.store import ROLES, Accounts, Store, open_accounts, open_store
@@ -29,17 +30,11 @@ SUBJECTS = {"site01": ("S-01", "S-02"), "site02": ("S-03", "S-04")}
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
+def fake_clock() -> FakeClock:
+    """A hand-moved clock (the accounts tests' own) starting at :data:`START`."""
+    clock = FakeClock()
+    clock.now = START
+    return clock
 
 
 def two_site_protocol() -> Protocol:
@@ -107,7 +102,7 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The seeded database, built once; each test works on a copy."""
     path = tmp_path_factory.mktemp("web-template") / "web.db"
     url = f"sqlite:///{path}"
-    clock = FakeClock()
+    clock = fake_clock()
     with open_store(url, two_site_protocol(), actor="setup") as store:
         store.clock = clock
         for site, subjects in SUBJECTS.items():
@@ -128,7 +123,7 @@ def world(template_db: Path, tmp_path: Path) -> Iterator[WebWorld]:
     path = tmp_path / "web.db"
     shutil.copyfile(template_db, path)
     url = f"sqlite:///{path}"
-    clock = FakeClock()
+    clock = fake_clock()
     store = open_store(url, STUDY)
     store.clock = clock
     accounts = open_accounts(url, clock=clock, hasher=_hasher())

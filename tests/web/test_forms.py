@@ -190,3 +190,36 @@ def test_repeating_form_instances_are_listed_with_an_add_action(world: WebWorld)
     assert 'data-testid="form-week_6-ae-2"' in schedule
     assert f'href="{base}/3" data-testid="add-week_6-ae"' in schedule
     assert client.get(f"/studies/{STUDY}/subjects/S-01/records/week_6/vs/2").status_code == 404
+
+
+def test_monitor_verifies_admin_locks_and_unlocks_with_a_reason(world: WebWorld) -> None:
+    client, csrf = world.login("coordinator1")
+    client.post(CLASI, data={**clasi_form(), "csrf_token": csrf})
+    coordinator_page = client.get(CLASI).text
+    assert 'data-testid="verify"' not in coordinator_page
+    assert (
+        client.post(CLASI + "/verify", data={"csrf_token": csrf, "version": "1"}).status_code == 403
+    )
+    monitor, monitor_csrf = world.login("monitor1")
+    assert 'data-testid="verify"' in monitor.get(CLASI).text
+    done = monitor.post(CLASI + "/verify", data={"csrf_token": monitor_csrf, "version": "1"})
+    assert done.status_code == 303
+    assert world.store.records()[0].status == "verified"
+    other_site, other_csrf = world.login("monitor2")
+    refused = other_site.post(CLASI + "/verify", data={"csrf_token": other_csrf, "version": "2"})
+    assert refused.status_code == 404
+    admin, admin_csrf = world.login("admin1")
+    assert (
+        admin.post(CLASI + "/lock", data={"csrf_token": admin_csrf, "version": "2"}).status_code
+        == 303
+    )
+    locked = client.get(CLASI).text
+    assert '<fieldset class="plain" disabled>' in locked
+    no_reason = admin.post(CLASI + "/unlock", data={"csrf_token": admin_csrf, "version": "3"})
+    assert no_reason.status_code == 422
+    unlocked = admin.post(
+        CLASI + "/unlock",
+        data={"csrf_token": admin_csrf, "version": "3", "reason": "query answered"},
+    )
+    assert unlocked.status_code == 303
+    assert world.store.records()[0].status == "verified"

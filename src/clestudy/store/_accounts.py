@@ -5,11 +5,11 @@ them. Users are global to a database; their ``sites`` are the site codes stored 
 
 Security choices (docs/security.md, "Accounts and sessions"):
 
-* Passwords are hashed with **argon2id** (RFC 9106) by ``argon2-cffi``'s
+* Passwords are hashed with **argon2id** ([RFC 9106]) by ``argon2-cffi``'s
   :class:`argon2.PasswordHasher` at its RFC 9106 low-memory profile; a hash made with older
   parameters is re-hashed at the next successful sign-in (``check_needs_rehash``). A password is
   NFKC-normalised, then needs at least 12 characters and at most 1024, with no composition rule
-  (NIST SP 800-63B section 5.1.1.2, see docs/references.md).
+  ([NIST SP 800-63B] section 5.1.1.2; labels in docs/references.md).
 * Session and API tokens come from :func:`secrets.token_urlsafe` (256 bits) and only their
   SHA-256 is stored, so a copy of the database signs no one in.
 * ``max_failures`` failed attempts in a row (default 5) lock the account for ``lockout`` (default
@@ -19,8 +19,8 @@ Security choices (docs/security.md, "Accounts and sessions"):
   verification, so its timing does not tell either.
 * Suspension ends the user's open sessions and revokes their API tokens in the same transaction;
   a password reset ends the open sessions.
-* A session ends after ``idle_timeout`` without use, and at the latest ``session_max_age`` after
-  it began.
+* A session ends after ``idle_timeout`` without use (30 minutes by default), and at the latest
+  ``session_max_age`` (12 hours) after it began ([OWASP ASVS 5.0] 7.3).
 
 Every change and every sign-in attempt appends an event to the hash-chained account trail
 (:mod:`clestudy.store._accounts_events`). Time comes from an injectable ``clock``, so tests move

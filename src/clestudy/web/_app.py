@@ -155,7 +155,7 @@ def create_app(
         The accounts store; default ``clestudy.store.open_accounts(db_url)`` (tests pass one
         with a controlled clock).
     """
-    from clestudy.web import _api, _pages  # the routers import the app's helpers
+    from clestudy.web import _admin, _api, _entry, _pages  # the routers import the app helpers
 
     owns_accounts = accounts is None
     if accounts is None:
@@ -183,11 +183,13 @@ def create_app(
         accounts=accounts,
         settings=settings,
         extra_rules={("GET", "/api/v1/openapi.json"): PUBLIC, ("GET", "/static"): PUBLIC},
-        routers=(_pages.router, _api.router),
+        routers=(_pages.router, _entry.router, _admin.router, _api.router),
     )
     _install_errors(app)
     _security_headers(app)
     app.include_router(_pages.router)
+    app.include_router(_entry.router)
+    app.include_router(_admin.router)
     app.include_router(_api.router)
     app.router.routes.append(
         Mount("/static", app=StaticFiles(directory=str(_HERE / "static")), name="static")

@@ -19,10 +19,13 @@ __all__ = [
     "AUTHENTICATED",
     "ENROL",
     "ENTER",
+    "LOCK",
     "PUBLIC",
     "READ",
+    "READ_SUBJECT",
     "ROLES",
     "RULES",
+    "VERIFY",
     "Rule",
 ]
 
@@ -65,7 +68,12 @@ READ = Rule("read", ROLES)
 READ_SUBJECT = Rule("read-subject", ROLES, site_scoped=True)
 ENROL = Rule("enrol", ("admin", "investigator", "coordinator"))
 ENTER = Rule("enter-data", ("admin", "investigator", "coordinator"), site_scoped=True)
+VERIFY = Rule("verify", ("admin", "monitor"), site_scoped=True)
+LOCK = Rule("lock", ("admin",), site_scoped=True)
 ADMIN = Rule("admin", ("admin",))
 
 #: Every rule by name.
-RULES = {r.name: r for r in (PUBLIC, AUTHENTICATED, READ, READ_SUBJECT, ENROL, ENTER, ADMIN)}
+RULES = {
+    r.name: r
+    for r in (PUBLIC, AUTHENTICATED, READ, READ_SUBJECT, ENROL, ENTER, VERIFY, LOCK, ADMIN)
+}
