@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from argon2 import PasswordHasher, profiles
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from tests.web.browser._support import PASSWORD, PageChecker, Served
 from tests.web.conftest import STUDY
-
-from clestudy.store import open_accounts
 
 Login = Callable[[Page, str], None]
 
@@ -45,18 +42,26 @@ def test_a_site_b_user_cannot_reach_a_site_a_subject_by_url(
         expect(page.locator("body")).not_to_contain_text("A-01")
 
 
-def test_a_suspended_user_is_logged_out_at_once(page: Page, served: Served, login: Login) -> None:
+def test_a_suspended_user_is_logged_out_at_once(
+    page: Page, browser: Browser, served: Served, login: Login, pages: PageChecker
+) -> None:
     login(page, "coord_gone")
     page.goto(served.url(f"/studies/{STUDY}"))
     expect(page.get_by_test_id("subject-row-A-06")).to_be_visible()
 
-    accounts = open_accounts(
-        served.db_url, hasher=PasswordHasher.from_parameters(profiles.CHEAPEST)
-    )
+    # the admin, in a browser of their own, suspends the user on the users page
+    admin_context = browser.new_context(bypass_csp=True)
     try:
-        accounts.suspend("coord_gone", actor="admin", reason="left the study team")
+        admin = admin_context.new_page()
+        login(admin, "admin")
+        admin.goto(served.url("/admin/users"))
+        pages.check(admin, "users")
+        row = admin.get_by_test_id("user-row-coord_gone")
+        row.get_by_label("Reason").fill("left the study team")
+        row.get_by_test_id("suspend-coord_gone").click()
+        expect(admin.get_by_test_id("user-row-coord_gone")).to_contain_text("suspended")
     finally:
-        accounts.close()
+        admin_context.close()
 
     reloaded = page.reload()  # the open session ended with the suspension: back to the login
     assert reloaded is not None and reloaded.request.redirected_from is not None
