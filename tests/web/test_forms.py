@@ -223,3 +223,21 @@ def test_monitor_verifies_admin_locks_and_unlocks_with_a_reason(world: WebWorld)
     )
     assert unlocked.status_code == 303
     assert world.store.records()[0].status == "verified"
+
+
+def test_out_of_window_warning_shows_live_and_stays_beside_the_field_after_saving(
+    world: WebWorld,
+) -> None:
+    world.clock.now = world.clock.now.replace(month=4)
+    world.store.save_record("S-01", "week_0", "vs", {"vsdat": "2030-01-07"}, actor="coordinator1")
+    client, csrf = world.login("coordinator1")
+    url = f"/studies/{STUDY}/subjects/S-01/records/week_6/vs/1"
+    late = {"vsdat": "2030-03-01", "csrf_token": csrf}  # day 53; week 6 is day 42 +- 7
+    live = client.post(url + "/preview", data=late)
+    assert re.search(r'id="msg-vsdat"[^>]*>\s*<p class="msg warning">warning: ', live.text)
+    assert "builtin.visit_window" in live.text
+    assert client.post(url, data=late).status_code == 303  # a warning does not refuse the save
+    page = client.get(url).text
+    assert re.search(r'id="msg-vsdat"[^>]*>\s*<p class="msg warning">warning: ', page)
+    schedule = client.get(f"/studies/{STUDY}/subjects/S-01").text
+    assert 'data-testid="out-of-window-week_6"' in schedule

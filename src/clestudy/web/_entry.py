@@ -108,7 +108,19 @@ def record_page(
     principal: SubjectReader, saved: bool = False,
 ) -> HTMLResponse:  # fmt: skip
     context = _form_context(request, study, subject, visit, form, instance, principal)
-    return _form_page(request, principal, context, notice="Saved." if saved else None)
+    record: RecordState | None = context["record"]
+    store: Store = context["store"]
+    key = record.key if record else None
+    open_findings = [  # the warnings of the last save, still open, beside their fields
+        FieldMessage(name, d.severity, d.message, d.check_id)
+        for d in (store.discrepancies(status="open", subject_id=subject) if key else [])
+        if d.record == key
+        for name in (d.fields or ("",))
+    ]
+    return _form_page(
+        request, principal, context, messages=open_findings,
+        notice="Saved." if saved else None,
+    )  # fmt: skip
 
 
 @router.post(RECORD, response_class=HTMLResponse)
