@@ -16,9 +16,9 @@ current version; the client retries on that version, as the web page asks a user
 The CI run is bounded: 16 clients × 25 edits (``CLESTUDY_LOAD_EDITS``, default 25). The full
 run of 16 × 200 edits (docs/web.md):
 
-    CLESTUDY_LOAD_EDITS=200 .venv/bin/python -m pytest tests/web/test_concurrency.py
+    CLESTUDY_LOAD_EDITS=200 .venv/bin/python -m pytest tests/web/test_web_concurrency.py
     CLESTUDY_LOAD_EDITS=200 CLESTUDY_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
-        .venv/bin/python -m pytest tests/web/test_concurrency.py -m postgres
+        .venv/bin/python -m pytest tests/web/test_web_concurrency.py -m postgres
 """
 
 from __future__ import annotations
