@@ -205,3 +205,12 @@ def test_demo_users_one_per_role_sign_in_and_show_in_user_list(db: str, capsys: 
     assert code == 0 and [u["username"] for u in json.loads(out)] == sorted(
         login.username for login in logins
     )
+
+
+def test_end_sessions(db: str, capsys: Capsys) -> None:
+    _add_alice(capsys)
+    with open_accounts(f"sqlite:///{db}") as accounts:
+        session = accounts.create_session("alice")
+    assert _run(capsys, "user", "end-sessions", "alice") == (0, "ended 1 session(s) of alice\n", "")
+    with open_accounts(f"sqlite:///{db}") as accounts, pytest.raises(AuthenticationError):
+        accounts.session_user(session)

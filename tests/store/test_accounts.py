@@ -570,3 +570,23 @@ def test_the_accounts_migration_downgrades_and_upgrades_again(db_url: str) -> No
             assert a.authenticate("alice", PASSWORD).username == "alice"
     finally:
         engine.dispose()
+
+
+def test_end_user_sessions_signs_out_everywhere_but_keeps_tokens(accounts: Accounts) -> None:
+    _alice(accounts)
+    sessions = [accounts.create_session("alice") for _ in range(2)]
+    token = accounts.create_api_token("alice", actor="admin", label="job")
+    assert accounts.end_user_sessions("alice", actor="admin") == 2
+    for session in sessions:
+        with pytest.raises(AuthenticationError):
+            accounts.session_user(session)
+    assert accounts.token_user(token).username == "alice"
+    assert accounts.end_user_sessions("alice", actor="admin") == 0
+    last = accounts.account_events("alice")[-1]
+    assert (last.action, last.actor, last.detail) == (
+        "sessions_end",
+        "admin",
+        {"sessions_ended": 0},
+    )
+    with pytest.raises(NotFoundError):
+        accounts.end_user_sessions("nobody", actor="admin")

@@ -14,7 +14,6 @@ import pytest
 from argon2 import PasswordHasher, profiles
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from tests.store.test_accounts import FakeClock
 
 from clestudy.protocol import Protocol, Site, load_protocol
 from clestudy.store import ROLES, Accounts, Store, open_accounts, open_store
@@ -30,11 +29,22 @@ SUBJECTS = {"site01": ("S-01", "S-02"), "site02": ("S-03", "S-04")}
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
+class FakeClock:
+    """A clock the test moves by hand (``now`` and ``advance``)."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+
 def fake_clock() -> FakeClock:
-    """A hand-moved clock (the accounts tests' own) starting at :data:`START`."""
-    clock = FakeClock()
-    clock.now = START
-    return clock
+    """A hand-moved clock starting at :data:`START`."""
+    return FakeClock(START)
 
 
 def two_site_protocol() -> Protocol:

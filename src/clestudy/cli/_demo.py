@@ -34,6 +34,9 @@ def demo(
             typer.echo(
                 f"  {login.username} / {login.password}  ({login.role}; {', '.join(login.sites)})"
             )
+    typer.echo("")
+    typer.echo("Data entry in the browser (then open http://127.0.0.1:8000/):")
+    typer.echo(f"  clestudy serve --db sqlite:///{result.database.resolve()}")
 
 
 def register(app: typer.Typer) -> None:

@@ -185,6 +185,18 @@ def user_reset_password(
     _report(user, "password reset for", as_json)
 
 
+@user_app.command("end-sessions")
+def user_end_sessions(
+    username: str = typer.Argument(...),
+    db: str | None = DB_OPTION,
+    actor: str | None = ACTOR_OPTION,
+) -> None:
+    """Sign a user out everywhere: end every open session (audited; API tokens stay)."""
+    with _open(db) as accounts:
+        ended = accounts.end_user_sessions(username, actor=resolve_actor(actor))
+    typer.echo(f"ended {ended} session(s) of {username}")
+
+
 @user_app.command("list")
 def user_list(
     db: str | None = DB_OPTION,

@@ -26,6 +26,12 @@ from clestudy.store._accounts_events import AccountEvent
 from clestudy.store._anchor import make_anchor, read_anchor
 from clestudy.store._audit import AuditKey, canonical_json, chain_hash, load_audit_key
 from clestudy.store._engine import make_engine
+from clestudy.store._import_batch import (
+    IMPORTED_HISTORY,
+    ImportedEvent,
+    SubjectInput,
+    save_import,
+)
 from clestudy.store._lab_import import save_lab_values
 from clestudy.store._open import audit_events, list_studies, open_store, upgrade_database
 from clestudy.store._service import RecordInput, RecordState, Store, SubjectState
@@ -33,15 +39,18 @@ from clestudy.store._tables import endpoint_table, tidy_table
 from clestudy.store._verify import AuditVerification, verify_audit
 
 __all__ = [
+    "IMPORTED_HISTORY",
     "ROLES",
     "AccountEvent",
     "Accounts",
     "AuditKey",
     "AuditVerification",
     "AuthenticationError",
+    "ImportedEvent",
     "RecordInput",
     "RecordState",
     "Store",
+    "SubjectInput",
     "SubjectState",
     "User",
     "audit_events",
@@ -55,6 +64,7 @@ __all__ = [
     "open_accounts",
     "open_store",
     "read_anchor",
+    "save_import",
     "save_lab_values",
     "tidy_table",
     "upgrade_database",

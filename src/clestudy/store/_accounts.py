@@ -657,6 +657,16 @@ class Accounts:
             raise AuthenticationError("expired")
         return user
 
+    def end_user_sessions(self, username: str, *, actor: str) -> int:
+        """End every open session of ``username`` (an admin signing them out everywhere,
+        [OWASP ASVS 5.0] 7.4.5); return how many ended. Audited as ``sessions_end``."""
+        now = self._now()
+        with self._write() as session:
+            row = self._existing(session, username)
+            ended = self._end_sessions(session, row, now)
+            self._event(session, now, actor, "sessions_end", username, sessions_ended=ended)
+        return ended
+
     def end_session(self, token: str) -> None:
         """End a session (sign out); an unknown or already ended token is ignored."""
         now = self._now()
