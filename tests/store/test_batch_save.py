@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from clestudy.errors import InputError, RecordValidationError, StaleVersionError
+from clestudy.errors import InputError, NotFoundError, RecordValidationError, StaleVersionError
 from clestudy.store import RecordInput, Store, audit_events, verify_audit
 
 OpenStudy = Callable[..., Store]
@@ -119,3 +119,25 @@ def test_a_batch_saving_to_a_deleted_record_is_refused(open_study: OpenStudy, db
             reason="regraded",
         )
     assert store.records() == []
+
+
+def test_preview_decides_as_a_save_would_and_writes_nothing(
+    open_study: OpenStudy, db_url: str
+) -> None:
+    store = _study(open_study, db_url, "P1")
+    events = store.audit_count()
+    bad = store.preview_record(RecordInput("P1", "week_6", "ae", AE | {"aetoxgr": 9}))
+    assert any("aetoxgr" in problem for problem in bad.problems), bad.problems
+    assert bad.derived == {}
+    good = store.preview_record(RecordInput("P1", "week_6", "ae", AE))
+    assert (good.problems, good.missing) == ([], [])
+    assert store.audit_count() == events and store.records(form_id="ae") == []
+    saved = store.save_record("P1", "week_6", "ae", AE, actor="a")
+    assert good.values == saved.values
+    assert good.derived == saved.derived
+
+
+def test_preview_of_an_unknown_subject_is_not_found(open_study: OpenStudy, db_url: str) -> None:
+    store = _study(open_study, db_url, "P1")
+    with pytest.raises(NotFoundError, match="subject 'P9' is not enrolled"):
+        store.preview_record(RecordInput("P9", "week_6", "ae", AE))

@@ -25,6 +25,7 @@ from clestudy.store._accounts import (
 from clestudy.store._accounts_events import AccountEvent
 from clestudy.store._anchor import make_anchor, read_anchor
 from clestudy.store._audit import AuditKey, canonical_json, chain_hash, load_audit_key
+from clestudy.store._batch import RecordPreview
 from clestudy.store._engine import make_engine
 from clestudy.store._import_batch import (
     IMPORTED_HISTORY,
@@ -48,6 +49,7 @@ __all__ = [
     "AuthenticationError",
     "ImportedEvent",
     "RecordInput",
+    "RecordPreview",
     "RecordState",
     "Store",
     "SubjectInput",

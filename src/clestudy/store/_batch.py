@@ -38,7 +38,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select, tex
 from sqlalchemy.orm import Session
 
 from clestudy.errors import InputError, NotFoundError, StaleVersionError
-from clestudy.protocol import EditFinding, check_values
+from clestudy.protocol import EditFinding, check_values, run_edit_checks
 from clestudy.store._audit import canonical_json
 from clestudy.store._checks import SubjectFields, check_context, run_checks
 from clestudy.store._discrepancies import audit_discrepancy, sync_discrepancies
@@ -51,7 +51,7 @@ from clestudy.store._schema import Base, DiscrepancyRow
 if TYPE_CHECKING:
     from clestudy.store._service import Store
 
-__all__ = ["save_batch"]
+__all__ = ["RecordPreview", "preview_record", "save_batch"]
 
 #: Keys per ``IN`` list (SQLite allows 32,766 bound parameters per statement).
 _CHUNK = 500
@@ -433,6 +433,59 @@ class _Batch:
                 .values(**{k: bindparam(f"b_{k}") for k in _DISCREPANCY_STATE}),
                 changed,
             )
+
+
+@dataclass
+class RecordPreview:
+    """What saving one form's values would do, computed by the save path and written nowhere.
+
+    ``values`` are the checked values, ``problems`` the field problems a save would refuse,
+    ``findings`` every edit-check finding (errors and warnings), ``missing`` the required fields
+    without a value (the record would be ``incomplete`` and get no derived score) and ``derived``
+    the derived scores ``{score: {"instrument", "version", "values"}}`` a save would store.
+    """
+
+    values: dict[str, Any]
+    problems: list[str]
+    findings: list[EditFinding]
+    missing: list[str]
+    derived: dict[str, dict[str, Any]]
+
+
+def preview_record(store: Store, session: Session, item: RecordInput) -> RecordPreview:
+    """Decide ``item`` as :func:`save_batch` would, but collect every problem and write nothing.
+
+    The subject's stored records are read as for a save (its edit-check and lab-grading context);
+    unlike a save, field problems and edit-check errors are returned, not raised, and the
+    derived scores are computed only when no required field is missing and nothing is wrong.
+    Raises :class:`~clestudy.errors.NotFoundError` for a subject that is not enrolled.
+    """
+    batch = _Batch(store, session, "preview", None)
+    batch.read([item])
+    instance = 1 if item.instance == "next" else item.instance
+    where = record_key(item.subject_id, item.visit_id, item.form_id, instance)
+    form = batch.plan.form_of(item, where)
+    subject = batch.subjects.get(item.subject_id)
+    if subject is None or subject.deleted:
+        raise NotFoundError(f"{where}: subject '{item.subject_id}' is not enrolled")
+    slot = batch.slots.get((subject.pk, item.visit_id, item.form_id, instance))
+    stored = {} if slot is None else json.loads(slot.values_json)
+    raw, _ = merged_input(form, stored, item)
+    values, problems = check_values(form, raw, where=where, require=False)
+    subject_values = batch.stored.get(subject.pk, {})
+    context = check_context(
+        batch.plan, batch.places, batch.today, subject_values, item.visit_id, form, values
+    )
+    findings = list(run_edit_checks(store.protocol, form.id, values, context))
+    missing = batch.plan.missing(form, values)
+    derived: dict[str, dict[str, Any]] = {}
+    if not missing and not problems and all(f.severity != "error" for f in findings):
+        derived = derive_scores(
+            store.protocol, item.form_id,
+            lab_context(store.protocol, subject_values, item.visit_id, form, values), where,
+            batch.plan.derived(item.form_id),
+        )  # fmt: skip
+    return RecordPreview(dict(values), list(problems), findings, list(missing), derived)
 
 
 def save_batch(

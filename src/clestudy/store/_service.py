@@ -30,7 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from clestudy.errors import InputError, StaleVersionError
 from clestudy.protocol import Protocol
-from clestudy.store._batch import save_batch
+from clestudy.store._batch import RecordPreview, preview_record, save_batch
 from clestudy.store._chain import PendingEvent, lock_subjects, queue_event, write_session
 from clestudy.store._delete import set_record_deleted, set_subject_deleted
 from clestudy.store._discrepancies import DiscrepancyMixin
@@ -222,6 +222,27 @@ class Store(StatusMixin, DiscrepancyMixin, AmendmentMixin):
             raise StaleVersionError(
                 "a record changed while this batch was being saved; reload and re-apply"
             ) from None
+
+    def preview_record(self, record: RecordInput) -> RecordPreview:
+        """What :meth:`save_records` would decide for ``record``, computed and written nowhere.
+
+        The same validation, edit checks (with the subject's stored records as context) and
+        derivation as a save; field problems and edit-check errors are returned rather than
+        raised, so a data-entry page can show every one beside its field while the user types.
+        Version and lock checks are the save's alone.
+
+        Raises
+        ------
+        RecordValidationError
+            When the visit, form or instance does not fit the protocol's schedule.
+        NotFoundError
+            When the subject is not enrolled.
+        """
+        with Session(self.engine) as session:
+            try:
+                return preview_record(self, session, record)
+            finally:
+                session.rollback()
 
     def _derived_of(self, session: Session, record_pk: int) -> dict[str, Any]:
         return derived_of(session, record_pk)

@@ -19,18 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from clestudy.errors import ClestudyError, NotFoundError, RecordValidationError
-from clestudy.protocol import FormSpec, StoredValue, check_values, run_edit_checks
-from clestudy.store import RecordState, Store, SubjectState, list_studies, open_store
-from clestudy.store._checks import check_context
-from clestudy.store._edits import derive_scores
-from clestudy.store._lab_context import lab_context
+from clestudy.errors import ClestudyError, NotFoundError
+from clestudy.protocol import FormSpec, StoredValue
+from clestudy.store import RecordInput, RecordState, Store, SubjectState, list_studies, open_store
 from clestudy.store._rows import record_key
-from clestudy.store._schema import SubjectRow
-from clestudy.store._status import missing_required
 from clestudy.web._auth import Principal
 
 __all__ = [
@@ -194,34 +186,22 @@ def preview(
 ) -> Preview:
     """Validate ``raw`` (a whole form's values) as a save would, and derive its scores; no write.
 
-    Field problems and edit-check errors are errors; edit-check warnings are warnings; derived
-    scores are computed only when no required field or score input is missing (as on save).
+    The store's :meth:`~clestudy.store.Store.preview_record` decides the save; here its field
+    problems and edit-check errors become errors beside their fields, and its warnings warnings.
+    Derived scores are computed only when no required field or score input is missing (as on save).
     """
     where = record_key(subject_id, visit_id, form.id, instance)
-    values, problems = check_values(form, raw, where=where, require=False)
-    result = Preview(values, field_messages("\n".join(problems), where))
-    result.missing = missing_required(store.protocol, form, values)
-    with Session(store.engine) as session:
-        subject_pk = session.scalar(
-            select(SubjectRow.id).where(
-                SubjectRow.study_id == store.study_pk, SubjectRow.subject_key == subject_id
+    item = RecordInput(subject_id, visit_id, form.id, dict(raw), instance=instance, mode="replace")
+    decided = store.preview_record(item)
+    result = Preview(decided.values, field_messages("\n".join(decided.problems), where))
+    result.missing = decided.missing
+    for finding in decided.findings:
+        for name in finding.fields or ("",):
+            result.messages.append(
+                FieldMessage(name, finding.severity, finding.message, finding.check_id)
             )
-        )
-        if subject_pk is None:
-            raise NotFoundError(f"{where}: subject '{subject_id}' is not enrolled")
-        context = check_context(store, session, subject_pk, visit_id, form, values)
-        for finding in run_edit_checks(store.protocol, form.id, values, context):
-            for name in finding.fields or ("",):
-                result.messages.append(
-                    FieldMessage(name, finding.severity, finding.message, finding.check_id)
-                )
-        if not result.missing and not result.errors:
-            inputs = lab_context(store.protocol, session, subject_pk, visit_id, form, values)
-            try:
-                result.derived = derive_scores(store.protocol, form.id, inputs, where)
-            except RecordValidationError as exc:
-                result.messages.extend(field_messages(str(exc), where))
-        session.rollback()
+    if not result.missing and not result.errors:
+        result.derived = decided.derived
     return result
 
 
