@@ -7,7 +7,7 @@ STAMP_TEST := $(VENV)/.installed-test
 # htmx from the npm registry (package-lock.json), served by the web app from its package; no CDN.
 VENDOR_JS  := src/clestudy/web/static/vendor/htmx.min.js
 
-.PHONY: demo test check lint typecheck bench clean
+.PHONY: demo test check lint typecheck bench clean browser-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,21 @@ REAL_FCS_WHEELS := fcsparser==0.2.8 cytonormpy==1.0.2
 $(STAMP_TEST): pyproject.toml Makefile | $(BIN)/python $(VENDOR_JS)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/python -m pip install --quiet --no-deps $(REAL_FCS_WHEELS)
+	$(MAKE) --no-print-directory browser-deps
 	touch $@ $(STAMP_RUN)
+
+# Browser tests: Playwright (PyPI) drives Debian's chromium through `executable_path`; never
+# `playwright install`, which downloads a browser build. axe-core comes from the npm registry
+# (`npm ci` of $(VENDOR_JS) below).
+# As root with apt, a missing chromium is installed; otherwise the line to run is printed (the
+# browser tests then skip with that reason, and fail in CI).
+CHROMIUM ?= /usr/bin/chromium
+browser-deps:
+	@if [ -x "$(CHROMIUM)" ] || command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends chromium; \
+	else echo "browser tests need Debian's chromium: apt-get install --no-install-recommends chromium"; fi
 
 # `npm ci` also installs axe-core (a devDependency) for the browser tests.
 $(VENDOR_JS): package.json package-lock.json
@@ -36,7 +50,7 @@ $(VENDOR_JS): package.json package-lock.json
 demo: $(STAMP_RUN) $(VENDOR_JS)
 	$(BIN)/clestudy demo --replace
 
-test: $(STAMP_TEST) $(VENDOR_JS)
+test: $(STAMP_TEST) $(VENDOR_JS) browser-deps
 	$(BIN)/python -m pytest
 
 lint: $(STAMP_TEST)
