@@ -16,11 +16,13 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Mount, Route
 
 from clestudy.store import Accounts, open_accounts
@@ -114,6 +116,15 @@ def _install_errors(app: FastAPI) -> None:
 
     app.add_exception_handler(SubjectNotFoundError, _not_found)
     app.add_exception_handler(StudyNotFoundError, _not_found)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        # FastAPI answers a body that is not JSON text with 400; the API's contract is 422 with
+        # its problems listed, as for every other invalid request
+        if exc.status_code == 400 and _is_api(request):
+            problem = {"field": "body", "message": str(exc.detail), "check_id": ""}
+            return JSONResponse({"error": "invalid request", "errors": [problem]}, status_code=422)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
