@@ -14,6 +14,9 @@ $(BIN)/python:
 # Every extra the README tour uses: FlowKit for `clestudy flow`.
 $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[flow]'
+	$(BIN)/python -m pip install --quiet -e '.[report]'
+	@# the PDF report (WeasyPrint) needs Pango: installed from Debian when missing and root
+	@if ! ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0; then if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get install -y -q libpango-1.0-0 libpangoft2-1.0-0 >/dev/null; else echo "note: install libpango-1.0-0 libpangoft2-1.0-0 for clestudy report --pdf"; fi; fi
 	touch $@
 
 # Real human FCS files for the flow tests ship inside two MIT wheels whose pins (numpy<2,
@@ -23,6 +26,8 @@ REAL_FCS_WHEELS := fcsparser==0.2.8 cytonormpy==1.0.2
 $(STAMP_TEST): pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/python -m pip install --quiet --no-deps $(REAL_FCS_WHEELS)
+	@# PDF report tests: Pango for WeasyPrint, pdftoppm/pdftotext from poppler-utils (when root)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then ldconfig -p | grep -q libpangoft2-1.0 || apt-get install -y -q libpango-1.0-0 libpangoft2-1.0-0 >/dev/null; command -v pdftoppm >/dev/null || apt-get install -y -q poppler-utils >/dev/null; fi
 	touch $@ $(STAMP_RUN)
 
 demo: $(STAMP_RUN)

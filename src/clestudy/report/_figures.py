@@ -1,17 +1,49 @@
-"""Figures as inline SVG text (matplotlib, Agg backend): no files, no external assets."""
+"""Figures as inline SVG text (matplotlib, Agg backend): no files, no external assets.
+
+Every figure uses ``constrained_layout`` (titles, tick labels and legends are fitted inside the
+canvas, never clipped) and wraps its title to the figure's width. Text stays text in the SVG
+(``svg.fonttype = "none"``), so it is searchable in the HTML and vector text in the PDF, and ids
+are salted with a constant so the same data give the same bytes.
+"""
 
 from __future__ import annotations
 
 import io
+import math
+import textwrap
+from collections.abc import Mapping, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # the backend is chosen before pyplot loads
+from matplotlib.figure import Figure
 
-__all__ = ["paired_lines_svg"]
+__all__ = ["paired_lines_svg", "spaghetti_svg", "waterfall_svg"]
 
 _UP, _DOWN, _SAME = "#b2182b", "#2166ac", "#777777"
+#: Above this many subjects lines are drawn thin and unlabelled (labels would overlap).
+LABEL_LIMIT = 20
+
+
+def _new(width: float, height: float) -> Figure:
+    matplotlib.rcParams["svg.fonttype"] = "none"  # keep text as text: smaller, searchable
+    matplotlib.rcParams["svg.hashsalt"] = "clestudy"  # stable ids: identical input, identical SVG
+    return plt.figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _title(text: str, width_in: float) -> str:
+    return "\n".join(textwrap.wrap(text, width=max(20, int(width_in * 11))))
+
+
+def _svg(fig: Figure) -> str:
+    buffer = io.StringIO()
+    try:
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    finally:
+        plt.close(fig)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]
 
 
 def paired_lines_svg(
@@ -22,29 +54,83 @@ def paired_lines_svg(
     y_label: str,
     title: str,
 ) -> str:
-    """Per-subject before/after lines (a "spaghetti" plot) as an SVG document string.
+    """Per-subject before/after lines as an SVG document string.
 
     ``pairs`` holds (subject, before, after). Lines that go up are red, down blue, flat grey;
-    each line is labelled with its subject at the right.
+    with at most :data:`LABEL_LIMIT` subjects each line is labelled with its subject.
     """
-    matplotlib.rcParams["svg.fonttype"] = "none"  # keep text as text: smaller, searchable
-    matplotlib.rcParams["svg.hashsalt"] = "clestudy"  # stable ids: identical input, identical SVG
-    fig, ax = plt.subplots(figsize=(4.8, 3.6), dpi=100)
-    try:
-        for subject, before, after in pairs:
-            colour = _UP if after > before else _DOWN if after < before else _SAME
-            ax.plot([0, 1], [before, after], marker="o", color=colour, linewidth=1.6)
-            ax.annotate(subject, (1, after), xytext=(6, 0), textcoords="offset points",
-                        va="center", fontsize=8, color=colour)  # fmt: skip
-        ax.set_xticks([0, 1], [before_label, after_label])
-        ax.set_xlim(-0.25, 1.35)
-        ax.set_ylabel(y_label)
-        ax.set_title(title, fontsize=10)
-        ax.spines[["top", "right"]].set_visible(False)
-        fig.tight_layout()
-        buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
-    finally:
-        plt.close(fig)
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg") :]
+    return spaghetti_svg(
+        {s: [before, after] for s, before, after in pairs},
+        visit_labels=[before_label, after_label],
+        y_label=y_label,
+        title=title,
+    )
+
+
+def spaghetti_svg(
+    series: Mapping[str, Sequence[float | None]],
+    *,
+    visit_labels: Sequence[str],
+    y_label: str,
+    title: str,
+) -> str:
+    """One line per subject across visits (``None`` where missing) as an SVG document string.
+
+    A line is red when its last value is above its first, blue when below, grey when equal.
+    """
+    width = 6.4 if len(visit_labels) > 2 else 4.8
+    fig = _new(width, 3.8)
+    ax = fig.add_subplot()
+    labelled = len(series) <= LABEL_LIMIT
+    for subject, values in series.items():
+        points = [(i, v) for i, v in enumerate(values) if v is not None and not math.isnan(v)]
+        if not points:
+            continue
+        first, last = points[0][1], points[-1][1]
+        colour = _UP if last > first else _DOWN if last < first else _SAME
+        xs, ys = zip(*points, strict=True)
+        ax.plot(xs, ys, marker="o" if labelled else None, color=colour,
+                linewidth=1.6 if labelled else 0.5, alpha=1.0 if labelled else 0.4)  # fmt: skip
+        if labelled:
+            ax.annotate(subject, (xs[-1], ys[-1]), xytext=(6, 0), textcoords="offset points",
+                        va="center", fontsize=7, color=colour)  # fmt: skip
+    ax.set_xticks(range(len(visit_labels)), [_title(v, 1.0) for v in visit_labels], fontsize=8)
+    ax.set_xlim(-0.3, len(visit_labels) - 1 + (0.45 if labelled else 0.3))
+    ax.set_ylabel(y_label)
+    ax.set_title(_title(title, width), fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _svg(fig)
+
+
+def waterfall_svg(
+    changes: list[tuple[str, float, bool]],
+    *,
+    thresholds: Sequence[tuple[float, str]],
+    y_label: str,
+    title: str,
+) -> str:
+    """Bars of per-subject % change, sorted from worst to best, as an SVG document string.
+
+    ``changes`` holds (subject, percent change, responder); responders are blue, others grey.
+    ``thresholds`` are horizontal reference lines (percent, label), e.g. the protocol's response
+    threshold.
+    """
+    ordered = sorted(changes, key=lambda c: -c[1])
+    width = 6.4
+    fig = _new(width, 3.6)
+    ax = fig.add_subplot()
+    colours = [_DOWN if responder else _SAME for _, _, responder in ordered]
+    ax.bar(range(len(ordered)), [c for _, c, _ in ordered], color=colours, width=0.8)
+    for value, label in thresholds:
+        ax.axhline(value, color="#333333", linestyle="--", linewidth=0.9)
+        ax.annotate(label, (0, value), xytext=(2, 3), textcoords="offset points", fontsize=7)
+    ax.axhline(0, color="#333333", linewidth=0.6)
+    if len(ordered) <= LABEL_LIMIT:
+        ax.set_xticks(range(len(ordered)), [s for s, _, _ in ordered], rotation=90, fontsize=7)
+    else:
+        ax.set_xticks([])
+        ax.set_xlabel(f"{len(ordered)} subjects, sorted by change")
+    ax.set_ylabel(y_label)
+    ax.set_title(_title(title, width), fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _svg(fig)

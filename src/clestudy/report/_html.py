@@ -30,6 +30,8 @@ def render_html(
     audit_summary: str,
     visits: Mapping[str, Sequence[Visit]],
     synthetic: bool = False,
+    methods_paragraphs: Sequence[str] = (),
+    stamp: Sequence[tuple[str, str]] = (),
 ) -> str:
     """The report as one HTML document."""
     return _ENV.get_template("report.html.j2").render(
@@ -40,6 +42,8 @@ def render_html(
         audit_summary=audit_summary,
         visits=visits,
         synthetic=synthetic,
+        methods_paragraphs=methods_paragraphs,
+        stamp=stamp,
         version=__version__,
         scipy_version=scipy.__version__,
     )
