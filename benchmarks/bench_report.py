@@ -75,9 +75,9 @@ def _subject_records(rng: np.random.Generator, subject: str, index: int) -> list
                 "neut": f"{rng.normal(3.4, 0.7):.1f}", "lym": f"{rng.normal(1.6, 0.3):.1f}",
                 "plat": int(rng.normal(240, 40)), "hgb": f"{rng.normal(13.4, 0.9):.1f}",
                 "creat": f"{rng.normal(0.85, 0.1):.2f}", "alt": int(rng.normal(24, 6)),
-                "ast": int(rng.normal(24, 6)), "esr": int(rng.normal(18, 4)),
+                "ast": int(rng.normal(24, 6)), "esr": max(1, int(rng.normal(18, 4))),
                 "c3": int(rng.normal(105, 8)), "c4": int(rng.normal(22, 3)),
-                "dsdna": int(rng.normal(12, 4)), "pregnancy_test": "not_applicable",
+                "dsdna": max(1, int(rng.normal(12, 4))), "pregnancy_test": "not_applicable",
             },
         }  # fmt: skip
         if step == 0:
