@@ -29,6 +29,17 @@ def _json(obj: object) -> str:
 _SOFTWARE = ("numpy", "scipy", "pandas", "statsmodels", "matplotlib")
 
 
+def _plain(obj: object) -> object:
+    """Floats as their shortest repr text, as the audit trail keeps them (replayed data hash alike)."""
+    if isinstance(obj, float):
+        return repr(obj)
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    return obj
+
+
 def protocol_hash(data: StudyData) -> str:
     """SHA-256 of the protocol's canonical JSON."""
     text = _json(data.protocol.model_dump(mode="json"))
@@ -39,7 +50,7 @@ def data_hash(data: StudyData) -> str:
     """SHA-256 of every record's key, status, values and derived scores, in a fixed order."""
     digest = hashlib.sha256()
     for record in sorted(data.records, key=lambda r: r.key):
-        item = [record.key, record.status, record.values, record.derived]
+        item = _plain([record.key, record.status, record.values, record.derived])
         digest.update(_json(item).encode("utf-8"))
         digest.update(b"\n")
     return digest.hexdigest()
@@ -99,9 +110,12 @@ def methods_paragraphs(sections: Sequence[StudySection]) -> list[str]:
 
 
 def stamp(
-    items: Sequence[tuple[StudyData, str]], *, audit_head: str, generated_at: str, as_of: str | None
+    items: Sequence[tuple[StudyData, str]], *, audit_head: str, generated_at: str, as_of: str
 ) -> list[tuple[str, str]]:
-    """The reproducibility stamp as (label, value) rows."""
+    """The reproducibility stamp as (label, value) rows.
+
+    ``as_of`` is the time of the newest audit event the report includes (the data cut-off).
+    """
     rows = [("clestudy version", __version__)]
     for data, _title in items:
         rows.append((f"Protocol {data.protocol.id}", f"version {data.protocol.version}, "
@@ -109,7 +123,6 @@ def stamp(
         rows.append((f"Data {data.protocol.id}", f"{len(data.records)} records, "
                      f"sha256 {data_hash(data)}"))  # fmt: skip
     rows.append(("Audit trail head", audit_head))
-    if as_of is not None:
-        rows.append(("Data as of", as_of))
+    rows.append(("Data as of (newest audit event)", as_of))
     rows.append(("Generated", generated_at))
     return rows

@@ -495,9 +495,28 @@ def _flare(data: StudyData) -> list[dict[str, str]]:
     return rows
 
 
-def build_study_section(store: Store, *, data: StudyData | None = None) -> StudySection:
-    """Read one study from the store and lay out its report section."""
+def build_study_section(
+    store: Store,
+    *,
+    data: StudyData | None = None,
+    discrepancies: list[dict[str, str]] | None = None,
+) -> StudySection:
+    """Read one study from the store and lay out its report section.
+
+    ``data`` and ``discrepancies`` replace what is read from the store (the data as of a cut-off,
+    :mod:`clestudy.report._asof`).
+    """
     data = data or load_study(store)
+    if discrepancies is None:
+        discrepancies = [
+            {
+                "record": d.record,
+                "check": d.check_id,
+                "fields": ", ".join(d.fields),
+                "message": d.message,
+            }
+            for d in store.discrepancies(status="open")
+        ]
     protocol = data.protocol
     outcomes, not_analysable = _outcomes(data)
     responders, responder_rule, outcome = _responders(data)
@@ -552,14 +571,6 @@ def build_study_section(store: Store, *, data: StudyData | None = None) -> Study
         biomarker_methods=biomarker_methods,
         flare=flare,
         notes=notes,
-        discrepancies=[
-            {
-                "record": d.record,
-                "check": d.check_id,
-                "fields": ", ".join(d.fields),
-                "message": d.message,
-            }
-            for d in store.discrepancies(status="open")
-        ],
+        discrepancies=sorted(discrepancies, key=lambda d: (d["record"], d["check"])),
         methods=methods,
     )
