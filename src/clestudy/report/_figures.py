@@ -12,14 +12,19 @@ import io
 import math
 import textwrap
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # the backend is chosen before pyplot loads
+import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-__all__ = ["paired_lines_svg", "spaghetti_svg", "waterfall_svg"]
+__all__ = ["heatmap_svg", "paired_lines_svg", "spaghetti_svg", "swimmer_svg", "waterfall_svg"]
 
 _UP, _DOWN, _SAME = "#b2182b", "#2166ac", "#777777"
 #: Above this many subjects lines are drawn thin and unlabelled (labels would overlap).
@@ -78,6 +83,17 @@ def spaghetti_svg(
 
     A line is red when its last value is above its first, blue when below, grey when equal.
     """
+    return _svg(spaghetti_figure(series, visit_labels=visit_labels, y_label=y_label, title=title))
+
+
+def spaghetti_figure(
+    series: Mapping[str, Sequence[float | None]],
+    *,
+    visit_labels: Sequence[str],
+    y_label: str,
+    title: str,
+) -> Figure:
+    """The figure of :func:`spaghetti_svg`."""
     width = 6.4 if len(visit_labels) > 2 else 4.8
     fig = _new(width, 3.8)
     ax = fig.add_subplot()
@@ -99,7 +115,7 @@ def spaghetti_svg(
     ax.set_ylabel(y_label)
     ax.set_title(_title(title, width), fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
-    return _svg(fig)
+    return fig
 
 
 def waterfall_svg(
@@ -115,6 +131,17 @@ def waterfall_svg(
     ``thresholds`` are horizontal reference lines (percent, label), e.g. the protocol's response
     threshold.
     """
+    return _svg(waterfall_figure(changes, thresholds=thresholds, y_label=y_label, title=title))
+
+
+def waterfall_figure(
+    changes: list[tuple[str, float, bool]],
+    *,
+    thresholds: Sequence[tuple[float, str]],
+    y_label: str,
+    title: str,
+) -> Figure:
+    """The figure of :func:`waterfall_svg`."""
     ordered = sorted(changes, key=lambda c: -c[1])
     width = 6.4
     fig = _new(width, 3.6)
@@ -133,4 +160,86 @@ def waterfall_svg(
     ax.set_ylabel(y_label)
     ax.set_title(_title(title, width), fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
-    return _svg(fig)
+    return fig
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One subject's row of the swimmer plot: treatment segments and marked events (study days)."""
+
+    subject: str
+    end: float
+    segments: tuple[tuple[float, str], ...]  # (start day, "drug dose") in order
+    events: tuple[tuple[float, str], ...] = ()  # (day, kind): "ae", "serious ae", "flare"
+
+
+_DRUG_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#8172b3", "#937860", "#da8bc3")
+_EVENT_MARKERS = {"ae": ("v", "#444444"), "serious ae": ("v", "#b2182b"), "flare": ("*", "#b2182b")}
+
+
+def swimmer_figure(lanes: Sequence[Lane], *, title: str) -> Figure:
+    """The figure of :func:`swimmer_svg`."""
+    labels = sorted({label for lane in lanes for _, label in lane.segments})
+    colour = {label: _DRUG_COLOURS[i % len(_DRUG_COLOURS)] for i, label in enumerate(labels)}
+    width = 6.4
+    fig = _new(width, max(2.4, 0.9 + 0.28 * len(lanes)))
+    ax = fig.add_subplot()
+    for row, lane in enumerate(lanes):
+        starts = [start for start, _ in lane.segments] + [lane.end]
+        for (start, label), stop in zip(lane.segments, starts[1:], strict=True):
+            ax.barh(row, max(stop - start, 1.0), left=start, height=0.6, color=colour[label])
+        for day, kind in lane.events:
+            marker, tint = _EVENT_MARKERS[kind]
+            ax.plot(day, row + 0.42, marker=marker, color=tint, markersize=6, linestyle="none")
+    ax.set_yticks(range(len(lanes)), [lane.subject for lane in lanes] if len(lanes) <= 40
+                  else [""] * len(lanes), fontsize=7)  # fmt: skip
+    ax.invert_yaxis()
+    ax.set_xlabel("Study day (from the first dose)")
+    handles: list[Artist] = [Patch(color=colour[label], label=label) for label in labels]
+    handles += [Line2D([], [], marker=m, color=c, linestyle="none", label=k)
+                for k, (m, c) in _EVENT_MARKERS.items()
+                if any(kind == k for lane in lanes for _, kind in lane.events)]  # fmt: skip
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(3, len(handles)), fontsize=7)
+    ax.set_title(_title(title, width), fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
+def swimmer_svg(lanes: Sequence[Lane], *, title: str) -> str:
+    """A swimmer plot: a bar per subject coloured by drug and dose, AEs and flares marked."""
+    return _svg(swimmer_figure(lanes, title=title))
+
+
+def heatmap_figure(
+    subjects: Sequence[str],
+    markers: Sequence[str],
+    values: Sequence[Sequence[float]],
+    *,
+    title: str,
+) -> Figure:
+    """The figure of :func:`heatmap_svg`."""
+    width = 6.4
+    fig = _new(width, max(2.6, 1.8 + 0.22 * len(subjects)))
+    ax = fig.add_subplot()
+    data = np.array(values, dtype=float)
+    finite = np.abs(data[np.isfinite(data)])
+    limit = float(finite.max()) if finite.size else 1.0
+    image = ax.imshow(data, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_xticks(range(len(markers)), [textwrap.shorten(m, 28) for m in markers], rotation=60,
+                  ha="right", rotation_mode="anchor", fontsize=6)  # fmt: skip
+    ax.set_yticks(range(len(subjects)), list(subjects) if len(subjects) <= 40
+                  else [""] * len(subjects), fontsize=7)  # fmt: skip
+    fig.colorbar(image, ax=ax, label="log2(after / before)", shrink=0.8)
+    ax.set_title(_title(title, width), fontsize=10)
+    return fig
+
+
+def heatmap_svg(
+    subjects: Sequence[str],
+    markers: Sequence[str],
+    values: Sequence[Sequence[float]],
+    *,
+    title: str,
+) -> str:
+    """Per-subject (rows) change of each marker (columns) as log2 fold change, NaN blank."""
+    return _svg(heatmap_figure(subjects, markers, values, title=title))

@@ -10,20 +10,22 @@ out with a note, never shown as an empty table. Incomplete records are missing h
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from clestudy.instruments import clasi_response, clasi_response_rule_setting
-from clestudy.protocol import AnalysisSpec, FieldSpec, Protocol
+from clestudy.protocol import AnalysisSpec, FieldSpec, FormSpec, Protocol
 from clestudy.report._data import StudyData, load_study
-from clestudy.report._figures import spaghetti_svg, waterfall_svg
+from clestudy.report._figures import Lane, heatmap_svg, spaghetti_svg, swimmer_svg, waterfall_svg
 from clestudy.report._format import fmt_num, fmt_p, fmt_pct
 from clestudy.report._roles import FormRole
 from clestudy.report._safety import SafetyTables, build_safety
 from clestudy.stats import paired_comparison, responder_comparison, table_one
-from clestudy.store import Store
+from clestudy.store import RecordState, Store
 
 __all__ = ["StudySection", "build_study_section"]
 
@@ -440,6 +442,132 @@ def _biomarkers(
     return rows, description
 
 
+#: Above this many subjects the per-subject swimmer plot and heatmap are left out (unreadable).
+PER_SUBJECT_FIGURE_LIMIT = 60
+
+
+def _date_of(record: RecordState, form: FormSpec) -> dt.date | None:
+    """The date that dates a record: the form's visit-date field, else its first date field."""
+    field_id = form.visit_date or next((f.id for f in form.fields if f.type == "date"), None)
+    value = record.values.get(field_id) if field_id else None
+    try:
+        return dt.date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _swimmer(data: StudyData) -> tuple[str, str] | None:
+    """Per subject: treatment segments from the exposure records, AEs and flares marked."""
+    roles = data.roles
+    if not roles.exposure or not 0 < len(data.subjects) <= PER_SUBJECT_FIGURE_LIMIT:
+        return None
+    forms = {f.id: f for f in data.protocol.forms}
+    day_of_visit = {v.id: v.day for v in data.protocol.visits}
+    exposure: dict[str, list[tuple[dt.date | None, int, str]]] = {}
+    for role in roles.exposure:
+        drug, dose = role.field_id("EXTRT"), role.field_id("EXDOSE")
+        drug_spec = role.form.field(drug) if drug else None
+        dose_spec = role.form.field(dose) if dose else None
+        names = {c.code: c.label for c in drug_spec.choices} if drug_spec else {}
+        for record in data.form_records(role.id):
+            raw = record.values.get(drug) if drug else None
+            label = names.get(str(raw), str(raw or role.form.name))
+            if dose and record.values.get(dose) not in (None, ""):
+                unit = f" {dose_spec.unit}" if dose_spec and dose_spec.unit else ""
+                label += f" {float(str(record.values[dose])):g}{unit}"
+            exposure.setdefault(record.subject_id, []).append(
+                (_date_of(record, role.form), day_of_visit[record.visit_id], label)
+            )
+    by_subject: dict[str, list[RecordState]] = {}
+    for record in data.records:
+        if record.status != "incomplete":
+            by_subject.setdefault(record.subject_id, []).append(record)
+    ae = roles.adverse_events
+    flare_forms = {r.id for r in roles.flare}
+    out = []
+    for subject in data.subjects:
+        doses = sorted(exposure.get(subject, []), key=lambda e: (e[1], e[0] or dt.date.min))
+        if not doses:
+            continue
+        start = doses[0][0]
+
+        def day(when: dt.date | None, visit_day: int, start: dt.date | None = start) -> float:
+            """Study day from the first dose, by date when both are known, else by schedule."""
+            return float((when - start).days) if when and start else float(visit_day)
+
+        segments = tuple((day(when, vday), label) for when, vday, label in doses)
+        events: list[tuple[float, str]] = []
+        end = segments[-1][0] + 1
+        for record in by_subject.get(subject, []):
+            at = day(_date_of(record, forms[record.form_id]), day_of_visit[record.visit_id])
+            if ae is not None and record.form_id == ae.id:
+                serious, began = ae.field_id("AESER"), ae.field_id("AESTDAT")
+                raw = record.values.get(began) if began else None
+                if raw:
+                    at = day(dt.date.fromisoformat(str(raw)), day_of_visit[record.visit_id])
+                kind = "serious ae" if serious and record.values.get(serious) else "ae"
+                events.append((at, kind))
+            elif record.form_id in flare_forms and any(
+                bool(v) for d in record.derived.values() for k, v in d["values"].items()
+                if "flare" in k
+            ):  # fmt: skip
+                events.append((at, "flare"))
+            end = max(end, at)
+        out.append(Lane(subject, end, segments, tuple(events)))
+    if not out:
+        return None
+    svg = swimmer_svg(out, title="Treatment per subject: drug and dose, adverse events marked")
+    caption = (
+        "Figure. Swimmer plot: each bar runs from the first dose to the subject's last dated "
+        "record, coloured by drug and daily dose (a new colour at each dose change or switch); "
+        "triangles mark adverse events (red: serious), stars systemic flares."
+    )
+    return svg, caption
+
+
+def _heatmap(
+    data: StudyData, outcome: dict[str, tuple[str, float, float]]
+) -> tuple[str, str] | None:
+    """log2 fold change of every immune measurement per subject, first to last collection."""
+    if not 0 < len(data.subjects) <= PER_SUBJECT_FIGURE_LIMIT:
+        return None
+    for role in data.roles.immune:
+        visits = [v for v in data.protocol.visits if role.id in v.forms]
+        if len(visits) < 2:
+            continue
+        first, last = visits[0].id, visits[-1].id
+        specs = role.numeric()
+        rows, names = [], []
+        columns = [
+            (
+                pd.to_numeric(data.by_subject(role.id, spec.id, first)).to_dict(),
+                pd.to_numeric(data.by_subject(role.id, spec.id, last)).to_dict(),
+            )
+            for spec in specs
+        ]
+        for subject in data.subjects:
+            row = []
+            for befores, afters in columns:
+                before, after = befores.get(subject, math.nan), afters.get(subject, math.nan)
+                ok = before > 0 and after > 0  # NaN compares false
+                row.append(math.log2(after / before) if ok else math.nan)
+            if any(not math.isnan(v) for v in row):
+                status = outcome.get(subject, ("",))[0]
+                names.append(f"{subject} ({status})" if status else subject)
+                rows.append(row)
+        if not rows:
+            continue
+        svg = heatmap_svg(names, [s.label for s in specs], rows,
+                          title="Immune measurements: change per subject (log2 after / before)")  # fmt: skip
+        caption = (
+            f"Figure. Each subject's change of each immune measurement from "
+            f"{visits[0].name} to {visits[-1].name}, as log2 of the ratio (red: rise, blue: "
+            "fall, blank: missing or zero)."
+        )
+        return svg, caption
+    return None
+
+
 def _disposition(data: StudyData, safety: SafetyTables) -> list[dict[str, str]]:
     """Enrolled, treated, with data at the final visit, and stopped, with the reasons on file."""
     protocol = data.protocol
@@ -523,8 +651,9 @@ def build_study_section(
     safety = build_safety(data)
     figures = _figures(data)
     waterfall = _waterfall(data, outcome)
-    if waterfall:
-        figures.append(waterfall)
+    for extra in (waterfall, _swimmer(data), _heatmap(data, outcome)):
+        if extra is not None:
+            figures.append(extra)
     biomarkers, biomarker_visits = _biomarkers(data, outcome)
     biomarker_methods = list(dict.fromkeys(b["method"] for b in biomarkers if b["method_ref"]))
     for b in biomarkers:
