@@ -27,7 +27,7 @@ def test_ae_grade_table_is_a_direct_count_of_worst_grades(
         n = len(store.subjects())
     worst: dict[str, dict[str, int]] = defaultdict(dict)
     for r in records:
-        term, subject, grade = str(r.values["aeterm"]), r.subject_id, int(r.values["aetoxgr"])
+        term, subject, grade = str(r.values["aeterm"]), r.subject_id, int(str(r.values["aetoxgr"]))
         worst[term][subject] = max(worst[term].get(subject, 0), grade)
     expected = sorted(
         (
@@ -156,7 +156,7 @@ def test_immune_profile_medians_by_response_are_the_stored_values(
     for spec in numeric:
         label = f"{spec.label} ({spec.unit})" if spec.unit else spec.label
         pairs = {
-            s: (float(immune[s, "week_0"][spec.id]), float(immune[s, "week_12"][spec.id]))
+            s: (float(str(immune[s, "week_0"][spec.id])), float(str(immune[s, "week_12"][spec.id])))
             for s in status
             if spec.id in immune.get((s, "week_0"), {})
             and spec.id in immune.get((s, "week_12"), {})
@@ -178,7 +178,7 @@ def test_steroid_course_is_the_stored_prednisone_doses(demo: tuple[str, Tables])
     with open_store(url, CHART_REVIEW) as store:
         doses = defaultdict(list)
         for r in store.records(form_id="steroids"):
-            doses[r.visit_id].append(float(r.values["prednisone_mg_day"]))
+            doses[r.visit_id].append(float(str(r.values["prednisone_mg_day"])))
         names = {v.id: v.name for v in store.protocol.visits}
     header, *rows = table(tables, CHART_REVIEW, "Steroid-dose course")
     assert len(rows) == 1 and rows[0][0].startswith("Prednisone")
