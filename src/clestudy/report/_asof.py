@@ -19,13 +19,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, cast
 
-import pandas as pd
-
 from clestudy.errors import InputError
-from clestudy.protocol import Protocol
-from clestudy.report._data import StudyData
-from clestudy.report._roles import study_roles
-from clestudy.store import RecordState, Store, audit_events, endpoint_table, tidy_table
+from clestudy.report._data import StudyData, study_data
+from clestudy.store import RecordState, Store, audit_events
 
 __all__ = ["AuditCut", "audit_cut", "parse_as_of", "replay_study"]
 
@@ -79,17 +75,6 @@ def _gone(event: dict[str, object]) -> bool:
     return event["action"] == "delete" or not isinstance(after, dict) or bool(after.get("deleted"))
 
 
-@dataclass
-class _Replayed:
-    """What :func:`clestudy.store.tidy_table` reads from a store: its protocol and records."""
-
-    protocol: Protocol
-    _records: list[RecordState]
-
-    def records(self) -> list[RecordState]:
-        return list(self._records)
-
-
 def replay_study(store: Store, cut: AuditCut) -> tuple[StudyData, list[dict[str, str]]]:
     """The study of ``store`` as it stood at the cut, and its open discrepancies then."""
     protocol = store.protocol
@@ -140,19 +125,7 @@ def replay_study(store: Store, cut: AuditCut) -> tuple[StudyData, list[dict[str,
         )
         records.append((order[subject], first[kind, key], state))
     records.sort(key=lambda item: item[:2])
-    replayed = _Replayed(protocol, [r for _, _, r in records])
-    as_store = cast(Store, replayed)  # tidy_table and endpoint_table read .protocol and .records()
-    ids = [e.id for e in protocol.endpoints]
-    data = StudyData(
-        protocol=protocol,
-        subjects=subjects,
-        records=replayed.records(),
-        tidy=tidy_table(as_store),
-        endpoints=endpoint_table(as_store, ids)
-        if ids
-        else pd.DataFrame(columns=["subject", "visit"]),
-        roles=study_roles(protocol),
-    )
+    data = study_data(protocol, subjects, [r for _, _, r in records])
     discrepancies = []
     for (kind, key), event in newest.items():
         found = event["after"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import cast
 
 import pandas as pd
 
@@ -16,7 +17,7 @@ from clestudy.protocol import Protocol
 from clestudy.report._roles import StudyRoles, study_roles
 from clestudy.store import RecordState, Store, endpoint_table, tidy_table
 
-__all__ = ["StudyData", "load_study"]
+__all__ = ["StudyData", "load_study", "study_data"]
 
 
 @dataclass
@@ -73,15 +74,34 @@ class StudyData:
         return wide.reset_index(drop=True)
 
 
-def load_study(store: Store) -> StudyData:
-    """Read one study from the store, once."""
-    protocol = store.protocol
+@dataclass
+class _Snapshot:
+    """What :func:`clestudy.store.tidy_table` reads from a store (its protocol and records),
+    over records already read, so the tables are built without reading the database again."""
+
+    protocol: Protocol
+    _records: list[RecordState]
+
+    def records(self) -> list[RecordState]:
+        return list(self._records)
+
+
+def study_data(protocol: Protocol, subjects: list[str], records: list[RecordState]) -> StudyData:
+    """The report's view of a study from its subjects and records (from the store or a replay)."""
+    snapshot = cast(Store, _Snapshot(protocol, records))  # tidy_table reads only these two
     ids = [e.id for e in protocol.endpoints]
     return StudyData(
         protocol=protocol,
-        subjects=[s.subject_id for s in store.subjects()],
-        records=store.records(),
-        tidy=tidy_table(store),
-        endpoints=endpoint_table(store, ids) if ids else pd.DataFrame(columns=["subject", "visit"]),
+        subjects=subjects,
+        records=records,
+        tidy=tidy_table(snapshot),
+        endpoints=endpoint_table(snapshot, ids)
+        if ids
+        else pd.DataFrame(columns=["subject", "visit"]),
         roles=study_roles(protocol),
     )
+
+
+def load_study(store: Store) -> StudyData:
+    """Read one study from the store, once."""
+    return study_data(store.protocol, [s.subject_id for s in store.subjects()], store.records())
