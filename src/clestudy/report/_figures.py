@@ -20,6 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # the backend is chosen before pyplot loads
 import numpy as np
 from matplotlib.artist import Artist
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -98,18 +99,25 @@ def spaghetti_figure(
     fig = _new(width, 3.8)
     ax = fig.add_subplot()
     labelled = len(series) <= LABEL_LIMIT
+    bundles: dict[str, list[list[tuple[float, float]]]] = {_UP: [], _DOWN: [], _SAME: []}
     for subject, values in series.items():
-        points = [(i, v) for i, v in enumerate(values) if v is not None and not math.isnan(v)]
+        points = [(float(i), float(v)) for i, v in enumerate(values)
+                  if v is not None and not math.isnan(v)]  # fmt: skip
         if not points:
             continue
         first, last = points[0][1], points[-1][1]
         colour = _UP if last > first else _DOWN if last < first else _SAME
+        if not labelled:  # many subjects: one collection per colour, drawn at once
+            bundles[colour].append(points)
+            continue
         xs, ys = zip(*points, strict=True)
-        ax.plot(xs, ys, marker="o" if labelled else None, color=colour,
-                linewidth=1.6 if labelled else 0.5, alpha=1.0 if labelled else 0.4)  # fmt: skip
-        if labelled:
-            ax.annotate(subject, (xs[-1], ys[-1]), xytext=(6, 0), textcoords="offset points",
-                        va="center", fontsize=7, color=colour)  # fmt: skip
+        ax.plot(xs, ys, marker="o", color=colour, linewidth=1.6)
+        ax.annotate(subject, (xs[-1], ys[-1]), xytext=(6, 0), textcoords="offset points",
+                    va="center", fontsize=7, color=colour)  # fmt: skip
+    for colour, lines in bundles.items():
+        if lines:
+            ax.add_collection(LineCollection(lines, colors=colour, linewidths=0.5, alpha=0.4))
+    ax.autoscale_view()
     ax.set_xticks(range(len(visit_labels)), [_title(v, 1.0) for v in visit_labels], fontsize=8)
     ax.set_xlim(-0.3, len(visit_labels) - 1 + (0.45 if labelled else 0.3))
     ax.set_ylabel(y_label)
@@ -147,7 +155,12 @@ def waterfall_figure(
     fig = _new(width, 3.6)
     ax = fig.add_subplot()
     colours = [_DOWN if responder else _SAME for _, _, responder in ordered]
-    ax.bar(range(len(ordered)), [c for _, c, _ in ordered], color=colours, width=0.8)
+    heights = [c for _, c, _ in ordered]
+    if len(ordered) <= LABEL_LIMIT * 5:
+        ax.bar(range(len(ordered)), heights, color=colours, width=0.8)
+    else:  # many subjects: one line collection instead of a patch per bar
+        width_pt = max(0.2, 0.8 * 72 * (width - 1.2) / len(ordered))
+        ax.vlines(range(len(ordered)), 0, heights, colors=colours, linewidth=width_pt)
     for value, label in thresholds:
         ax.axhline(value, color="#333333", linestyle="--", linewidth=0.9)
         ax.annotate(label, (0, value), xytext=(2, 3), textcoords="offset points", fontsize=7)
