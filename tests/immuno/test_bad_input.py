@@ -116,7 +116,10 @@ MANIFEST = "image,subject_id,visit_id,marker\ns1.svs,S01,week_0,CD3\n"
     ("measurements", "message"),
     [
         ("Image,Area µm^2,Num Positive\ns1.svs,2000000,300,4\n", r"line 2: 4 field\(s\)"),
-        ("Image,Area µm^2,Num Positive\ns1.svs, ,300\n", r"annotated tissue area is 0"),
+        (
+            "Image,Area µm^2,Num Positive\ns1.svs, ,300\n",
+            r"manifest\.csv: line 2 \(s1\.svs\): annotated tissue area is 0",
+        ),
         ("Image,Area µm^2,Num Positive\ns1.svs,2000000,inf\n", r"line 2: Num Positive: 'inf' is"),
         (
             "Image,Area µm^2,Num Positive\ns1.svs,2000000,-5\n",
@@ -148,7 +151,7 @@ def test_ihc_malformed_measurements(
     assert main(args) == 2
     error = _error(capsys)
     assert re.search(message, error), error
-    assert "m.csv" in error or "manifest line 2" in error
+    assert "m.csv" in error or "manifest.csv: line 2" in error
 
 
 def test_ihc_mucin_area_larger_than_the_tissue(tmp_path: Path) -> None:

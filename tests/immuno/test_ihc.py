@@ -205,7 +205,7 @@ def test_image_missing_from_the_detection_export(files: dict[str, Path], tmp_pat
     man.write_text("image,subject_id,visit_id,marker\nS01_d0_CD3.svs,S01,week_0,CD3\n")
     with pytest.raises(
         MeasurementFileError,
-        match=r"manifest line 2 \(S01_d0_CD3\.svs\): image has tissue annotations but no rows in "
+        match=r"m\.csv: line 2 \(S01_d0_CD3\.svs\): image has tissue annotations but no rows in "
         r"the detection export .*detections\.csv",
     ):
         ihc_densities(det, _manifest(man), annotations=ann)

@@ -206,9 +206,10 @@ def ihc_densities(
         counts = positive_cells.groupby(measurements["Image"]).sum(min_count=1)
     mucin_col = None
     rows = []
+    manifest_name = manifest.attrs.get("source", "manifest")
     for rec in manifest.to_dict("records"):
         image, marker = str(rec["image"]), str(rec["marker"])
-        where = f"manifest line {rec.get('line', '?')} ({image})"
+        where = f"{manifest_name}: line {rec.get('line', '?')} ({image})"
         if marker.lower() not in {m.lower() for m in IHC_MARKERS}:
             raise MeasurementFileError(
                 f"{where}: marker {marker!r} is not one of {', '.join(IHC_MARKERS)}"

@@ -84,6 +84,7 @@ def read_manifest(
         )
     table["line"] = table.index.to_numpy()
     table = table.reset_index(drop=True)
+    table.attrs["source"] = str(path)  # so a later check of a row can name the manifest file
     seen: dict[tuple[str, ...], int] = {}
     seen_keys: dict[str, int] = {}
     resolved: list[str] = []
