@@ -36,11 +36,12 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, event, insert, text
 
 from clestudy.store import RecordInput, make_engine, open_store
 from clestudy.store import _chain as chain_module
@@ -207,14 +208,22 @@ def bench_single(url_of: Callable[[], Any], count: int) -> tuple[float, float]:
 
 def _writer(url: str, subject: str, count: int, ready: Any, go: Any, done: Any) -> None:
     store = open_store(url, STUDY)
+    statements = [0]
+
+    def _count(*_: Any) -> None:
+        statements[0] += 1
+
+    event.listen(store.engine, "before_cursor_execute", _count)
     ready.put(subject)
     go.wait()
+    cpu = time.process_time()
     for instance in range(1, count + 1):
         store.save_records(
             [RecordInput(subject, "week_6", "ae", AE, instance=instance)], actor=subject
         )
+    cpu = time.process_time() - cpu
     store.close()
-    done.put(time.perf_counter())
+    done.put((time.perf_counter(), cpu, statements[0]))
 
 
 class LockSampler:
@@ -253,9 +262,20 @@ class LockSampler:
         return ", ".join(f"{k} {100 * v / total:.0f} %" for k, v in self.states.most_common())
 
 
-def bench_parallel(pg: str, writers: int, per_writer: int) -> tuple[float, str]:
-    """Records per second of ``writers`` processes, each saving to its own subject, and what
-    their database sessions waited on while in a transaction."""
+@dataclass(frozen=True)
+class Parallel:
+    """One parallel run: throughput, what the sessions waited on, and the writers' own cost."""
+
+    records_per_s: float
+    waits: str
+    cpu_ms_per_record: float
+    statements_per_record: float
+
+
+def bench_parallel(pg: str, writers: int, per_writer: int) -> Parallel:
+    """Records per second of ``writers`` processes, each saving to its own subject, what their
+    database sessions waited on while in a transaction, and each writer's CPU time and SQL
+    statements per record (the client cost that bounds the throughput on few cores)."""
     with fresh_url("postgres", pg) as url:
         _store_with_subjects(url, writers).close()
         ctx = mp.get_context("spawn")
@@ -274,7 +294,13 @@ def bench_parallel(pg: str, writers: int, per_writer: int) -> tuple[float, str]:
             ends = [done.get(timeout=600) for _ in procs]
         for p in procs:
             p.join(timeout=60)
-        return writers * per_writer / (max(ends) - start), sampler.describe()
+        total = writers * per_writer
+        return Parallel(
+            total / (max(end for end, _, _ in ends) - start),
+            sampler.describe(),
+            1000 * sum(cpu for _, cpu, _ in ends) / total,
+            sum(n for _, _, n in ends) / total,
+        )
 
 
 #: A CLASI form for the ``clestudy score`` start-up run (any valid input does).
@@ -332,12 +358,15 @@ def main(argv: list[str] | None = None) -> int:
               f"records/s, bare {args.single / bare:.0f} records/s, ratio {stored / bare:.1f}x "
               "(target <= 5x)")  # fmt: skip
     if args.pg:
-        one, _ = bench_parallel(args.pg, 1, args.per_writer)
-        eight, waits = bench_parallel(args.pg, 8, args.per_writer)
-        print(f"[postgres] parallel: 1 writer {one:.0f} records/s, 8 writers {eight:.0f} "
-              f"records/s, ratio {eight / one:.2f}x (target >= 3x); busy sessions of the 8 "
-              f"writers waited on: {waits}; machine: {os.cpu_count()} CPUs, load average "
-              f"{os.getloadavg()[0]:.1f}")  # fmt: skip
+        one = bench_parallel(args.pg, 1, args.per_writer)
+        eight = bench_parallel(args.pg, 8, args.per_writer)
+        print(f"[postgres] parallel: 1 writer {one.records_per_s:.0f} records/s, 8 writers "
+              f"{eight.records_per_s:.0f} records/s, ratio "
+              f"{eight.records_per_s / one.records_per_s:.2f}x (target >= 3x); busy sessions of "
+              f"the 8 writers waited on: {eight.waits}; per record, each writer spent "
+              f"{one.cpu_ms_per_record:.1f} ms CPU alone and {eight.cpu_ms_per_record:.1f} ms "
+              f"among 8, and ran {eight.statements_per_record:.1f} SQL statements; machine: "
+              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     else:
         print("[postgres] parallel: skipped, no --pg URL and CLESTUDY_TEST_DATABASE_URL unset")
     print_startup()

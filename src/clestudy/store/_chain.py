@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, text, tuple_
+from sqlalchemy import Engine, bindparam, func, insert, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,7 +29,7 @@ from clestudy.store._audit import (
     AUDIT_FORMAT_VERSION,
     AuditEntry,
     AuditKey,
-    canonical_json,
+    canonical_json_checked,
     chain_genesis,
     chain_hash,
     chain_of,
@@ -137,20 +137,31 @@ def lock_subjects(session: Session, study_id: str, subject_ids: Sequence[str]) -
         _lock_chains(session, sorted({f"{study_id}/{s}" for s in subject_ids}))
 
 
+_NEWEST = (
+    select(AuditRow.chain, func.max(AuditRow.chain_seq))
+    .where(AuditRow.chain.in_(bindparam("chains", expanding=True)))
+    .group_by(AuditRow.chain)
+)
+_HEADS = select(AuditRow.chain, AuditRow.chain_seq, AuditRow.hash, AuditRow.occurred_at).where(
+    tuple_(AuditRow.chain, AuditRow.chain_seq).in_(_NEWEST)
+)
+_ENROLMENTS = (
+    select(AuditRow.entity_key, AuditRow.hash)
+    .where(
+        AuditRow.entity_type == "subject",
+        AuditRow.action == "enroll",
+        AuditRow.entity_key.in_(bindparam("keys", expanding=True)),
+    )
+    .order_by(AuditRow.seq)
+)
+
+
 def _heads(session: Session, chains: Sequence[str]) -> dict[str, tuple[int, str, str]]:
     """``{chain: (chain_seq, hash, occurred_at)}`` of each chain's newest event."""
     heads: dict[str, tuple[int, str, str]] = {}
     for start in range(0, len(chains), _CHUNK):
-        part = chains[start : start + _CHUNK]
-        newest = (
-            select(AuditRow.chain, func.max(AuditRow.chain_seq))
-            .where(AuditRow.chain.in_(part))
-            .group_by(AuditRow.chain)
-        )
-        rows = session.execute(
-            select(AuditRow.chain, AuditRow.chain_seq, AuditRow.hash, AuditRow.occurred_at).where(
-                tuple_(AuditRow.chain, AuditRow.chain_seq).in_(newest)
-            )
+        rows = session.connection().execute(
+            _HEADS, {"chains": list(chains[start : start + _CHUNK])}
         )
         heads.update({c: (n, h, t) for c, n, h, t in rows})
     return heads
@@ -160,14 +171,8 @@ def _enrol_hashes(session: Session, subject_keys: Sequence[str]) -> dict[str, st
     """The hash of each subject's newest enrolment event (a subject chain's anchor)."""
     found: dict[str, str] = {}
     for start in range(0, len(subject_keys), _CHUNK):
-        rows = session.execute(
-            select(AuditRow.entity_key, AuditRow.hash)
-            .where(
-                AuditRow.entity_type == "subject",
-                AuditRow.action == "enroll",
-                AuditRow.entity_key.in_(subject_keys[start : start + _CHUNK]),
-            )
-            .order_by(AuditRow.seq)
+        rows = session.connection().execute(
+            _ENROLMENTS, {"keys": list(subject_keys[start : start + _CHUNK])}
         )
         found.update({key: digest for key, digest in rows})
     return found
@@ -200,7 +205,7 @@ def flush_events(session: Session, clock: Callable[[], dt.datetime]) -> None:
     rows = _chain_rows(pending, heads, enrolled, now)
     # seq is the database's: SQLite's rowid, PostgreSQL's clestudy_audit_seq (migration 0003);
     # format 2 does not hash it, so no global counter is read or locked
-    session.execute(insert(Base.metadata.tables["audit_event"]), rows)
+    session.connection().execute(insert(Base.metadata.tables["audit_event"]), rows)
 
 
 def _chain_rows(
@@ -244,8 +249,11 @@ def _chain_rows(
                 "action": event.action,
                 "entity_type": event.entity_type,
                 "entity_key": event.entity_key,
-                "before_json": None if event.before is None else canonical_json(event.before),
-                "after_json": None if event.after is None else canonical_json(event.after),
+                # chain_hash checked them within the entry: no second walk
+                "before_json": None
+                if event.before is None
+                else canonical_json_checked(event.before),
+                "after_json": None if event.after is None else canonical_json_checked(event.after),
                 "reason": event.reason,
                 "prev_hash": prev_hash,
                 "hash": digest,

@@ -18,20 +18,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clestudy.errors import RecordValidationError
 from clestudy.protocol import CheckContext, EditFinding, FormSpec, Protocol, run_edit_checks
-
-if TYPE_CHECKING:
-    from clestudy.store._service import Store
-
+from clestudy.store._edits import SavePlan
 from clestudy.store._schema import RecordRow
 
-__all__ = ["check_context", "run_checks"]
+__all__ = ["SubjectFields", "check_context", "run_checks", "subject_records"]
 
 #: CDASH variables of the informed consent date (DM ``RFICDAT``, disposition ``DSSTDAT``).
 CONSENT_CDASH = ("RFICDAT", "DSSTDAT")
@@ -70,44 +68,78 @@ def subject_records(session: Session, subject_pk: int) -> dict[tuple[str, str], 
     return stored
 
 
+@dataclass(frozen=True)
+class SubjectFields:
+    """Where a protocol keeps the dates a check context needs; looked up once per batch."""
+
+    baseline: str
+    baseline_forms: tuple[tuple[str, str], ...]
+    birth: tuple[str, str] | None
+    consent: tuple[str, str] | None
+
+    @classmethod
+    def of(cls, protocol: Protocol) -> SubjectFields:
+        """The baseline visit and its dated forms, and the birth and consent date fields."""
+        baseline = _baseline_visit(protocol)
+        visit = protocol.visit(baseline)
+        forms = []
+        for form_id in visit.forms if visit is not None else ():
+            spec = protocol.form(form_id)
+            if spec is not None and spec.visit_date:
+                forms.append((form_id, spec.visit_date))
+        return cls(
+            baseline,
+            tuple(forms),
+            _field_with_cdash(protocol, ("BRTHDAT",)),
+            _field_with_cdash(protocol, CONSENT_CDASH),
+        )
+
+
 def check_context(
-    store: Store, session: Session, subject_pk: int, visit_id: str, form: FormSpec,
+    plan: SavePlan, places: SubjectFields, today: dt.date,
+    stored: Mapping[tuple[str, str], Mapping[str, Any]], visit_id: str, form: FormSpec,
     values: Mapping[str, Any],
 ) -> CheckContext:  # fmt: skip
-    """The :class:`~clestudy.protocol.CheckContext` of a record about to be saved."""
-    protocol = store.protocol
-    stored = subject_records(session, subject_pk)
-    stored[(visit_id, form.id)] = dict(values)  # this save's values count
-    by_form = {form_key: v for (_, form_key), v in stored.items()}
+    """The :class:`~clestudy.protocol.CheckContext` of a record about to be saved.
 
-    baseline = _baseline_visit(protocol)
+    ``stored`` is the subject's stored values as :func:`subject_records` reads them (with the
+    records saved earlier in the same batch); the record being saved counts with ``values``.
+    """
+    stored = dict(stored)
+    stored[(visit_id, form.id)] = values  # this save's values count
     baseline_date = None
-    visit = protocol.visit(baseline)
-    for form_id in visit.forms if visit is not None else ():
-        spec = protocol.form(form_id)
-        if spec is not None and spec.visit_date:
-            baseline_date = _date(stored.get((baseline, form_id), {}).get(spec.visit_date))
-            if baseline_date is not None:
-                break
+    for form_id, field_id in places.baseline_forms:
+        baseline_date = _date(stored.get((places.baseline, form_id), {}).get(field_id))
+        if baseline_date is not None:
+            break
     dates: list[dt.date | None] = []
-    for names in (("BRTHDAT",), CONSENT_CDASH):
-        found = _field_with_cdash(protocol, names)
-        dates.append(None if found is None else _date(by_form.get(found[0], {}).get(found[1])))
-    return CheckContext.for_visit(
-        protocol,
-        visit_id,
-        today=store.clock().date(),
+    for found in (places.birth, places.consent):
+        if found is None:
+            dates.append(None)
+            continue
+        value = None
+        for (_, form_key), record in stored.items():  # the last record of the form wins
+            if form_key == found[0]:
+                value = record.get(found[1])
+        dates.append(_date(value))
+    visit = plan.visit(visit_id)
+    if visit is None:
+        return CheckContext.for_visit(plan.protocol, visit_id, today=today)  # names the visit
+    return CheckContext(
+        today=today,
+        visit_id=visit_id,
         baseline_date=baseline_date,
         birth_date=dates[0],
         enrolment_date=dates[1],
+        visit_day=visit.day,
+        window_before=visit.window_before,
+        window_after=visit.window_after,
     )
 
 
 def run_checks(
-    store: Store,
-    session: Session,
-    subject_pk: int,
-    visit_id: str,
+    plan: SavePlan,
+    context: CheckContext,
     form: FormSpec,
     values: Mapping[str, Any],
     problems: list[str],
@@ -123,8 +155,7 @@ def run_checks(
         One message listing every field problem of ``problems`` and every ``error`` finding,
         each naming its field(s) and check id.
     """
-    context = check_context(store, session, subject_pk, visit_id, form, values)
-    findings = run_edit_checks(store.protocol, form.id, values, context)
+    findings = run_edit_checks(plan.protocol, form.id, values, context)
     errors = [
         f"{where}: {', '.join(f.fields) or form.id}: {f.message} [{f.check_id}]"
         for f in findings

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = [
     "DiscrepancyMixin",
     "DiscrepancyState",
+    "audit_discrepancy",
+    "event_state",
     "list_discrepancies",
     "resolve_discrepancy",
     "sync_discrepancies",
@@ -70,7 +72,7 @@ def _state(row: DiscrepancyRow, record: str) -> DiscrepancyState:
     )
 
 
-def _event_state(row: DiscrepancyRow) -> dict[str, Any]:
+def event_state(row: DiscrepancyRow) -> dict[str, Any]:
     return {
         "check": row.check_id,
         "severity": row.severity,
@@ -81,7 +83,7 @@ def _event_state(row: DiscrepancyRow) -> dict[str, Any]:
     }
 
 
-def _audit(
+def audit_discrepancy(
     store: Store, session: Session, row: DiscrepancyRow, where: str, action: str,
     before: dict[str, Any] | None, actor: str, reason: str | None,
 ) -> None:  # fmt: skip
@@ -92,51 +94,47 @@ def _audit(
         entity_type="discrepancy",
         entity_key=f"{store.protocol.id}/{where}/{row.check_id}",
         before=before,
-        after=_event_state(row),
+        after=event_state(row),
         reason=reason,
     )
 
 
 def sync_discrepancies(
-    store: Store, session: Session, record: RecordRow, where: str,
-    warnings: Sequence[EditFinding], actor: str,
-) -> None:  # fmt: skip
-    """Open, reopen or auto-resolve the record's discrepancies after a save that wrote it."""
-    now = store._now()
-    existing = {
-        r.check_id: r
-        for r in session.scalars(
-            select(DiscrepancyRow).where(DiscrepancyRow.record_id == record.id)
-        )
-    }
+    existing: dict[str, DiscrepancyRow], warnings: Sequence[EditFinding], *, now: str,
+    actor: str, version: int,
+) -> list[tuple[str, DiscrepancyRow, dict[str, Any] | None, str | None]]:  # fmt: skip
+    """Open, reopen or auto-resolve a record's discrepancies (``existing``, by check id, updated
+    in place) after a save that wrote it at ``version``.
+
+    The rows are not in a session: the caller writes them (a new one has no ``id`` yet). Returns
+    the audit events to append, in order: ``(action, discrepancy, before, reason)``.
+    """
+    events: list[tuple[str, DiscrepancyRow, dict[str, Any] | None, str | None]] = []
     fired = {f.check_id: f for f in warnings}
     for check_id, finding in fired.items():
         row = existing.get(check_id)
         if row is None:
-            row = DiscrepancyRow(
-                record_id=record.id, check_id=check_id, severity=finding.severity,
+            row = existing[check_id] = DiscrepancyRow(
+                check_id=check_id, severity=finding.severity,
                 fields_json=json.dumps(list(finding.fields)), message=finding.message,
                 status="open", resolution=None, opened_at=now, updated_at=now, updated_by=actor,
             )  # fmt: skip
-            session.add(row)
-            session.flush()
-            _audit(store, session, row, where, "open", None, actor, None)
+            events.append(("open", row, None, None))
         elif row.status == "resolved" and row.message != finding.message:
-            before = _event_state(row)
+            before = event_state(row)
             row.status, row.resolution, row.message = "open", None, finding.message
             row.fields_json = json.dumps(list(finding.fields))
             row.updated_at, row.updated_by = now, actor
-            session.flush()
-            _audit(store, session, row, where, "reopen", before, actor, None)
-    for check_id, row in existing.items():
+            events.append(("reopen", row, before, None))
+    for check_id, row in list(existing.items()):
         if check_id in fired or row.status != "open":
             continue
-        before = _event_state(row)
+        before = event_state(row)
         row.status = "resolved"
-        row.resolution = f"the check no longer fires (record version {record.version})"
+        row.resolution = f"the check no longer fires (record version {version})"
         row.updated_at, row.updated_by = now, actor
-        session.flush()
-        _audit(store, session, row, where, "resolve", before, actor, row.resolution)
+        events.append(("resolve", row, before, row.resolution))
+    return events
 
 
 def list_discrepancies(
@@ -194,11 +192,11 @@ def resolve_discrepancy(
             raise NotFoundError(f"no discrepancy {check_id} on record {where}")
         if row.status != "open":
             raise InputError(f"discrepancy {where}/{check_id} is already resolved")
-        before = _event_state(row)
+        before = event_state(row)
         row.status, row.resolution = "resolved", reason
         row.updated_at, row.updated_by = store._now(), actor
         session.flush()
-        _audit(store, session, row, where, "resolve", before, actor, reason)
+        audit_discrepancy(store, session, row, where, "resolve", before, actor, reason)
         return _state(row, where)
 
 

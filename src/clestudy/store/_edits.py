@@ -14,16 +14,17 @@ Required fields do not refuse a save: a record that lacks one is saved as ``inco
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from clestudy.errors import InputError, NotFoundError, RecordValidationError
 from clestudy.instruments import INSTRUMENT_FIELDS, derive
-from clestudy.protocol import FormSpec, Protocol, StoredValue
+from clestudy.protocol import DerivedScoreSpec, FormSpec, Protocol, StoredValue, Visit
 
 __all__ = [
     "RecordInput",
     "SaveMode",
+    "SavePlan",
     "check_schedule",
     "derive_scores",
     "merged_input",
@@ -107,6 +108,8 @@ def merged_input(
     ...                                        mode="replace"))
     ({'esr': 30}, ['lbdat'])
     """
+    if not stored:  # a new record: nothing to keep or clear
+        return dict(item.values), []
     if item.mode == "replace":
         raw: dict[str, Any] = dict(item.values)
     else:
@@ -118,11 +121,18 @@ def merged_input(
 
 
 def derive_scores(
-    protocol: Protocol, form_id: str, values: Mapping[str, StoredValue], where: str
+    protocol: Protocol,
+    form_id: str,
+    values: Mapping[str, StoredValue],
+    where: str,
+    specs: tuple[DerivedScoreSpec, ...] | None = None,
 ) -> dict[str, Any]:
-    """The protocol's derived scores of a complete record, ``{score_id: {instrument, ...}}``."""
+    """The protocol's derived scores of a complete record, ``{score_id: {instrument, ...}}``.
+
+    ``specs`` are the form's derived scores when already looked up (:meth:`SavePlan.derived`).
+    """
     derived: dict[str, Any] = {}
-    for spec in protocol.derived_for_form(form_id):
+    for spec in protocol.derived_for_form(form_id) if specs is None else specs:
         inputs = {k: values[k] for k in INSTRUMENT_FIELDS[spec.instrument] if k in values}
         try:
             score = derive(spec.instrument, inputs, protocol.settings)
@@ -134,3 +144,54 @@ def derive_scores(
             "values": dict(score.values),
         }
     return derived
+
+
+@dataclass
+class SavePlan:
+    """The protocol lookups a batch of saves needs, each made once per batch, not once per record.
+
+    A record's schedule check (:func:`check_schedule`) is remembered per visit, form, instance and
+    mode; a form's derived-score specs and the fields that keep it incomplete per form.
+    """
+
+    protocol: Protocol
+    _schedule: dict[tuple[str, str, object, str], FormSpec] = field(default_factory=dict)
+    _derived: dict[str, tuple[DerivedScoreSpec, ...]] = field(default_factory=dict)
+    _needed: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _visits: dict[str, Visit] = field(default_factory=dict)
+
+    def form_of(self, item: RecordInput, where: str) -> FormSpec:
+        """:func:`check_schedule` of ``item`` (its errors name ``where``)."""
+        instance = item.instance
+        key = (item.visit_id, item.form_id, (type(instance), instance), item.mode)
+        form = self._schedule.get(key)
+        if form is None:
+            form = self._schedule[key] = check_schedule(self.protocol, item, where)
+        return form
+
+    def visit(self, visit_id: str) -> Visit | None:
+        """The protocol's visit ``visit_id``."""
+        if not self._visits:
+            self._visits = {v.id: v for v in self.protocol.visits}
+        return self._visits.get(visit_id)
+
+    def derived(self, form_id: str) -> tuple[DerivedScoreSpec, ...]:
+        """The derived scores computed when a record of ``form_id`` is saved."""
+        specs = self._derived.get(form_id)
+        if specs is None:
+            specs = self._derived[form_id] = self.protocol.derived_for_form(form_id)
+        return specs
+
+    def needed(self, form: FormSpec) -> tuple[str, ...]:
+        """The fields a record of ``form`` needs to be complete, in form order (see
+        :func:`clestudy.store._status.missing_required`)."""
+        needed = self._needed.get(form.id)
+        if needed is None:
+            from clestudy.store._status import needed_fields
+
+            needed = self._needed[form.id] = needed_fields(self.protocol, form)
+        return needed
+
+    def missing(self, form: FormSpec, values: Mapping[str, object]) -> list[str]:
+        """The needed fields of ``form`` that ``values`` leaves empty, in form order."""
+        return [name for name in self.needed(form) if values.get(name) in (None, "", [])]

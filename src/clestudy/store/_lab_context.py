@@ -20,11 +20,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from clestudy.instruments._ctcae_labs import LAB_TESTCD_TERMS
 from clestudy.protocol import FormSpec, Protocol
-from clestudy.store._checks import _baseline_visit, _date, _field_with_cdash, subject_records
+from clestudy.store._checks import _baseline_visit, _date, _field_with_cdash
 
 __all__ = ["lab_context"]
 
@@ -84,16 +82,17 @@ def _sex_and_age(
 
 
 def lab_context(
-    protocol: Protocol, session: Session, subject_pk: int, visit_id: str, form: FormSpec,
-    values: Mapping[str, Any],
+    protocol: Protocol, stored: Mapping[tuple[str, str], Mapping[str, Any]], visit_id: str,
+    form: FormSpec, values: Mapping[str, Any],
 ) -> dict[str, Any]:  # fmt: skip
     """The record's values plus the ``ctcaelabs`` inputs of its labs (see the module docstring).
 
-    A form without a ``ctcaelabs`` derived score gets its values back unchanged.
+    ``stored`` is the subject's stored values, ``{(visit, form): values}`` as
+    :func:`~clestudy.store._checks.subject_records` reads them (the batch's earlier saves
+    included). A form without a ``ctcaelabs`` derived score gets its values back unchanged.
     """
     if not any(s.instrument == _INSTRUMENT for s in protocol.derived_for_form(form.id)):
         return dict(values)
-    stored = subject_records(session, subject_pk)
     by_form = {form_key: v for (_, form_key), v in stored.items()}
     sex, age = _sex_and_age(protocol, form, values, by_form)
     baseline_visit = _baseline_visit(protocol)

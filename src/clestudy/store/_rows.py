@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -11,23 +11,21 @@ from sqlalchemy.orm import Session
 
 from clestudy.errors import NotFoundError, RecordLockedError, StaleVersionError
 from clestudy.protocol import StoredValue
-from clestudy.store._audit import canonical_json
 from clestudy.store._edits import RecordInput
-from clestudy.store._schema import DerivedRow, RecordRow
+from clestudy.store._schema import DerivedRow, DiscrepancyRow, RecordRow
 
 __all__ = [
+    "RecordSlot",
     "RecordState",
     "SubjectState",
     "check_edit",
     "derived_of",
     "find_record_row",
     "full_state",
-    "new_record_row",
     "record_entity_key",
     "record_key",
     "record_state",
     "refuse_if_locked",
-    "store_derived",
 ]
 
 
@@ -95,7 +93,61 @@ def find_record_row(
     ).first()
 
 
-def refuse_if_locked(row: RecordRow, where: str, what: str) -> None:
+@dataclass
+class RecordSlot:
+    """A form record as a batch save holds it in memory: its stored state, then each save's.
+
+    ``stored_version`` is the version in the database (``None`` until the record is inserted);
+    ``derived_pks`` the ids of its stored derived-score rows; ``derived`` and ``discrepancies``
+    are ``None`` until read.
+    """
+
+    pk: int | None
+    subject_pk: int
+    subject_key: str
+    visit_key: str
+    form_key: str
+    instance: int
+    values_json: str
+    status: str
+    version: int
+    deleted: bool
+    updated_at: str
+    updated_by: str
+    protocol_version: str | None
+    stored_version: int | None
+    derived: dict[str, Any] | None = None
+    derived_pks: dict[str, int] = field(default_factory=dict)
+    discrepancies: dict[str, DiscrepancyRow] | None = None
+    dirty: bool = False
+
+    def full_state(self) -> dict[str, Any]:
+        """The record's whole state as its audit events hold it (see :func:`full_state`)."""
+        return {
+            "version": self.version,
+            "status": self.status,
+            "values": json.loads(self.values_json),
+            "derived": self.derived or {},
+        }
+
+    def state(self) -> RecordState:
+        """The record's :class:`RecordState` now."""
+        return RecordState(
+            subject_id=self.subject_key,
+            visit_id=self.visit_key,
+            form_id=self.form_key,
+            instance=self.instance,
+            values=json.loads(self.values_json),
+            derived=self.derived or {},
+            version=self.version,
+            status=self.status,
+            updated_at=self.updated_at,
+            updated_by=self.updated_by,
+            protocol_version=self.protocol_version,
+        )
+
+
+def refuse_if_locked(row: RecordRow | RecordSlot, where: str, what: str) -> None:
     """Raise :class:`~clestudy.errors.RecordLockedError` when ``row`` is locked.
 
     ``what`` names the refused write (``"an edit"``, ``"a delete"``, ...); every write path to a
@@ -107,7 +159,7 @@ def refuse_if_locked(row: RecordRow, where: str, what: str) -> None:
         )
 
 
-def check_edit(row: RecordRow | None, item: RecordInput, where: str) -> dict[str, Any]:
+def check_edit(row: RecordRow | RecordSlot | None, item: RecordInput, where: str) -> dict[str, Any]:
     """The stored values a save applies to (``{}`` to create), once the save is allowed.
 
     Raises
@@ -140,30 +192,6 @@ def check_edit(row: RecordRow | None, item: RecordInput, where: str) -> dict[str
     return stored
 
 
-def new_record_row(
-    session: Session, study_pk: int, subject_pk: int, place: tuple[str, str, int],
-    values: dict[str, StoredValue], status: str, actor: str, now: str, protocol_version: str,
-) -> RecordRow:  # fmt: skip
-    """Insert a new form record at ``place`` (visit, form, instance), version 1."""
-    visit_id, form_id, instance = place
-    row = RecordRow(
-        study_id=study_pk,
-        subject_id=subject_pk,
-        visit_key=visit_id,
-        form_key=form_id,
-        instance=instance,
-        values_json=canonical_json(values),
-        status=status,
-        created_at=now,
-        updated_at=now,
-        updated_by=actor,
-        protocol_version=protocol_version,
-    )
-    session.add(row)
-    session.flush()
-    return row
-
-
 def _derived_entry(row: DerivedRow) -> dict[str, Any]:
     return {
         "instrument": row.instrument,
@@ -189,26 +217,6 @@ def derived_by_record(session: Session, records: Select[Any]) -> dict[int, dict[
     for r in session.scalars(query):
         found.setdefault(r.record_id, {})[r.score_key] = _derived_entry(r)
     return found
-
-
-def store_derived(session: Session, record_pk: int, derived: dict[str, Any], now: str) -> None:
-    """Make a record's derived-score rows exactly ``derived`` (an incomplete record has none)."""
-    existing = {
-        r.score_key: r
-        for r in session.scalars(select(DerivedRow).where(DerivedRow.record_id == record_pk))
-    }
-    for score_key in existing.keys() - derived.keys():
-        session.delete(existing[score_key])
-    for score_key, score in derived.items():
-        row = existing.get(score_key)
-        if row is None:
-            row = DerivedRow(record_id=record_pk, score_key=score_key)
-            session.add(row)
-        row.instrument = score["instrument"]
-        row.instrument_version = score["version"]
-        row.values_json = json.dumps(score["values"], sort_keys=True, allow_nan=False)
-        row.computed_at = now
-    session.flush()
 
 
 def full_state(session: Session, row: RecordRow) -> dict[str, Any]:

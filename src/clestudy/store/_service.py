@@ -28,38 +28,24 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from clestudy.errors import InputError, NotFoundError, StaleVersionError
-from clestudy.protocol import FormSpec, Protocol, StoredValue, check_values
-from clestudy.store._audit import canonical_json
+from clestudy.errors import InputError, StaleVersionError
+from clestudy.protocol import Protocol
+from clestudy.store._batch import save_batch
 from clestudy.store._chain import PendingEvent, lock_subjects, queue_event, write_session
-from clestudy.store._checks import run_checks
-from clestudy.store._delete import refuse_deleted, set_record_deleted, set_subject_deleted
-from clestudy.store._discrepancies import DiscrepancyMixin, sync_discrepancies
-from clestudy.store._edits import (
-    RecordInput,
-    SaveMode,
-    check_schedule,
-    derive_scores,
-    merged_input,
-)
-from clestudy.store._lab_context import lab_context
+from clestudy.store._delete import set_record_deleted, set_subject_deleted
+from clestudy.store._discrepancies import DiscrepancyMixin
+from clestudy.store._edits import RecordInput, SaveMode
 from clestudy.store._rows import (
     RecordState,
     SubjectState,
-    check_edit,
     derived_by_record,
     derived_of,
-    find_record_row,
-    full_state,
-    new_record_row,
     record_entity_key,
-    record_key,
     record_state,
-    store_derived,
 )
 from clestudy.store._schema import AuditRow, RecordRow, StudyRow, SubjectRow
 from clestudy.store._snapshots import AmendmentMixin
-from clestudy.store._status import StatusMixin, missing_required
+from clestudy.store._status import StatusMixin
 
 __all__ = [
     "RecordInput",
@@ -231,109 +217,14 @@ class Store(StatusMixin, DiscrepancyMixin, AmendmentMixin):
         try:
             with self._write() as session:
                 lock_subjects(session, self.protocol.id, [item.subject_id for item in records])
-                saved = [self._save_one(session, item, actor, reason) for item in records]
-                refuse_deleted(session, self.study_pk)
-                return saved
+                return save_batch(self, session, records, actor, reason)
         except StaleDataError:
             raise StaleVersionError(
                 "a record changed while this batch was being saved; reload and re-apply"
             ) from None
 
-    def _save_one(
-        self, session: Session, item: RecordInput, actor: str, reason: str | None
-    ) -> RecordState:
-        form, subject, instance, where = self._locate(session, item)
-        row = find_record_row(session, subject.id, item.visit_id, item.form_id, instance)
-        stored = check_edit(row, item, where)
-        raw, cleared = merged_input(form, stored, item)
-        values, problems = check_values(form, raw, where=where, require=False)
-        if row is not None and values == stored and not problems:
-            return self._state(session, row, item.subject_id)  # no change: nothing written
-        warnings = run_checks(
-            self, session, subject.id, item.visit_id, form, values, problems, where
-        )
-        missing = missing_required(self.protocol, form, values)
-        derived = {} if missing else derive_scores(
-            self.protocol, item.form_id,
-            lab_context(self.protocol, session, subject.id, item.visit_id, form, values), where,
-        )  # fmt: skip
-        status = "incomplete" if missing else "complete"
-        if row is None:
-            before = None
-            row = new_record_row(
-                session, self.study_pk, subject.id, (item.visit_id, item.form_id, instance),
-                values, status, actor, self._now(), self.protocol.version,
-            )  # fmt: skip
-        else:
-            before = self._full_state(session, row)
-            self._update_record(session, row, values, status, actor, reason, where)
-        self._store_derived(session, row.id, derived, row.updated_at)
-        after = self._full_state(session, row)
-        if cleared:
-            after["cleared"] = cleared
-        if before is not None and before["status"] == "verified":
-            after["verification_reset"] = True
-        self._append_audit(
-            session,
-            actor=actor,
-            action="create" if before is None else "update",
-            entity_type="form_record",
-            entity_key=f"{self.protocol.id}/{where}",
-            before=before,
-            after=after,
-            reason=reason,
-        )
-        sync_discrepancies(self, session, row, where, warnings, actor)
-        return self._state(session, row, item.subject_id)
-
-    def _locate(self, session: Session, item: RecordInput) -> tuple[FormSpec, SubjectRow, int, str]:
-        """The record's form, enrolled subject, instance number and name (``where``)."""
-        instance = 1 if item.instance == "next" else item.instance
-        where = record_key(item.subject_id, item.visit_id, item.form_id, instance)
-        form = check_schedule(self.protocol, item, where)
-        subject = self._subject_row(session, item.subject_id)
-        if subject is None:
-            raise NotFoundError(
-                f"{where}: subject '{item.subject_id}' is not enrolled in {self.protocol.id}"
-            )
-        if item.instance == "next":
-            highest = session.scalar(
-                select(func.max(RecordRow.instance)).where(
-                    RecordRow.subject_id == subject.id,
-                    RecordRow.visit_key == item.visit_id,
-                    RecordRow.form_key == item.form_id,
-                )
-            )
-            instance = (highest or 0) + 1
-            where = record_key(item.subject_id, item.visit_id, item.form_id, instance)
-        return form, subject, instance, where
-
-    def _update_record(
-        self, session: Session, row: RecordRow, values: dict[str, StoredValue], status: str,
-        actor: str, reason: str | None, where: str,
-    ) -> None:  # fmt: skip
-        required = bool(self.protocol.settings.get("reason_for_change_required", True))
-        if required and not (reason and reason.strip()):
-            raise InputError(
-                f"record {where}: a reason for change is required to edit a saved record"
-            )
-        row.values_json = canonical_json(values)
-        row.status = status
-        row.protocol_version = self.protocol.version
-        row.updated_at = self._now()
-        row.updated_by = actor
-        session.flush()  # bumps row.version (version_id_col) or raises StaleDataError
-
-    def _full_state(self, session: Session, row: RecordRow) -> dict[str, Any]:
-        return full_state(session, row)
-
     def _derived_of(self, session: Session, record_pk: int) -> dict[str, Any]:
         return derived_of(session, record_pk)
-
-    def _store_derived(
-        self, session: Session, record_pk: int, derived: dict[str, Any], now: str
-    ) -> None:
-        store_derived(session, record_pk, derived, now)
 
     def _state(self, session: Session, row: RecordRow, subject_id: str) -> RecordState:
         return record_state(session, row, subject_id)

@@ -43,6 +43,7 @@ __all__ = [
     "StatusMixin",
     "change_status",
     "missing_required",
+    "needed_fields",
     "refuse_if_locked",
 ]
 
@@ -67,17 +68,20 @@ def missing_required(protocol: Protocol, form: FormSpec, values: Mapping[str, ob
     >>> len(missing_required(p, p.form("clasi"), {}))
     56
     """
+    return [name for name in needed_fields(protocol, form) if values.get(name) in (None, "", [])]
+
+
+def needed_fields(protocol: Protocol, form: FormSpec) -> tuple[str, ...]:
+    """The fields of ``form`` that must hold a value for a record to be complete, in form order:
+    the required ones and the inputs of the form's derived scores (see :func:`missing_required`).
+    """
     inputs = {
         name
         for spec in protocol.derived_for_form(form.id)
         if spec.instrument not in PER_LAB_INSTRUMENTS  # each lab graded alone, none needed
         for name in INSTRUMENT_FIELDS[spec.instrument]
     }
-    return [
-        f.id
-        for f in form.fields
-        if (f.required or f.id in inputs) and values.get(f.id) in (None, "", [])
-    ]
+    return tuple(f.id for f in form.fields if f.required or f.id in inputs)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,447 @@
+"""The save path of :meth:`Store.save_records`: read once, decide in memory, write in bulk.
+
+A batch of N records runs a fixed number of SQL statements, not a number that grows with N
+(``tests/store/test_query_counts.py`` counts them; a very large batch splits its ``IN`` lists and
+its multi-row ``INSERT`` into pages):
+
+1. **Reads.** One ``SELECT`` of the batch's subjects and one of every record of those subjects
+   (which exist, their versions and statuses, the highest instances for ``"next"``, and the
+   stored values the edit checks and lab grades need); when the batch edits stored records, one
+   ``SELECT`` each of their derived scores and their discrepancies.
+2. **Decisions, in memory and in batch order.** Each record is validated, checked, derived,
+   versioned and audited exactly as if the batch's records were saved one by one: a record sees
+   the records saved before it in the batch (its edit-check and lab context, its ``"next"``
+   instance, a second edit of the same record). The first invalid record raises, and the
+   transaction rolls back: nothing of the batch is saved.
+3. **Writes.** One ``INSERT ... RETURNING`` of the new record rows (their ids, in order), one
+   ``UPDATE`` executed for all edited rows and guarded by their stored versions (optimistic
+   locking: a row changed by someone else updates nothing and the batch fails with a
+   :class:`~clestudy.errors.StaleVersionError`), and one statement per kind of change to
+   derived-score and discrepancy rows. The audit events queued in step 2 are chained and
+   inserted by :mod:`clestudy.store._chain` before the commit.
+
+Every row a batch writes carries one time, read once from the store clock, as its audit events
+always did.
+
+Hand-written rather than left to the ORM's unit of work because the ORM flushes per record to
+learn primary keys and versions, which is what made a batch cost O(N) statements.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from clestudy.errors import InputError, NotFoundError, StaleVersionError
+from clestudy.protocol import EditFinding, check_values
+from clestudy.store._audit import canonical_json
+from clestudy.store._checks import SubjectFields, check_context, run_checks
+from clestudy.store._discrepancies import audit_discrepancy, sync_discrepancies
+from clestudy.store._edits import RecordInput, SavePlan, derive_scores, merged_input
+from clestudy.store._engine import is_postgres
+from clestudy.store._lab_context import lab_context
+from clestudy.store._rows import RecordSlot, RecordState, check_edit, record_key
+from clestudy.store._schema import Base, DiscrepancyRow
+
+if TYPE_CHECKING:
+    from clestudy.store._service import Store
+
+__all__ = ["save_batch"]
+
+#: Keys per ``IN`` list (SQLite allows 32,766 bound parameters per statement).
+_CHUNK = 500
+
+_T = Base.metadata.tables
+_RECORD: Table = _T["form_record"]
+_SUBJECT: Table = _T["subject"]
+_DERIVED: Table = _T["derived_score"]
+_DISCREPANCY: Table = _T["discrepancy"]
+
+_NEXT_RECORD_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence('form_record', 'id')) FROM generate_series(1, :n)"
+)
+
+# the per-save reads, built once (building a statement costs more than running it on SQLite)
+_SUBJECTS = select(_SUBJECT.c.id, _SUBJECT.c.subject_key, _SUBJECT.c.deleted).where(
+    _SUBJECT.c.study_id == bindparam("study"),
+    _SUBJECT.c.subject_key.in_(bindparam("keys", expanding=True)),
+)
+_RECORDS = (
+    select(
+        *(_RECORD.c[name] for name in (
+            "id", "subject_id", "visit_key", "form_key", "instance", "values_json", "status",
+            "version", "deleted", "updated_at", "updated_by", "protocol_version",
+        ))
+    )
+    .where(_RECORD.c.subject_id.in_(bindparam("subjects", expanding=True)))
+    .order_by(_RECORD.c.id)
+)  # fmt: skip
+
+Place = tuple[int, str, str, int]  # subject pk, visit, form, instance
+_DISCREPANCY_STATE = (
+    "fields_json", "message", "status", "resolution", "updated_at", "updated_by",
+)  # fmt: skip
+
+
+@dataclass
+class _Subject:
+    pk: int
+    key: str
+    deleted: bool
+
+
+def _chunks(keys: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(keys), _CHUNK):
+        yield keys[start : start + _CHUNK]
+
+
+def _derived_json(values: Any) -> str:
+    return json.dumps(values, sort_keys=True, allow_nan=False)
+
+
+def _derived_entry(instrument: str, version: str, values_json: str) -> dict[str, Any]:
+    return {"instrument": instrument, "version": version, "values": json.loads(values_json)}
+
+
+class _Batch:
+    """One batch save: the rows it read, the states it decided, and the writes they need."""
+
+    def __init__(self, store: Store, session: Session, actor: str, reason: str | None) -> None:
+        self.store, self.session, self.actor, self.reason = store, session, actor, reason
+        self.protocol = store.protocol
+        self.plan = SavePlan(store.protocol)
+        self.places = SubjectFields.of(store.protocol)
+        self.now = store._now()
+        self.today = store.clock().date()
+        self.reason_required = bool(store.protocol.settings.get("reason_for_change_required", True))
+        self.subjects: dict[str, _Subject] = {}
+        self.slots: dict[Place, RecordSlot] = {}
+        self.highest: dict[tuple[int, str, str], int] = {}
+        #: per subject, ``{(visit, form): values}`` of first instances in record order
+        self.stored: dict[int, dict[tuple[str, str], dict[str, Any]]] = {}
+        self.new: list[RecordSlot] = []
+        self.touched_subjects: list[_Subject] = []
+        self.touched_records: list[RecordSlot] = []
+        self.changed_discrepancies: set[int] = set()
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def read(self, items: Sequence[RecordInput]) -> None:
+        """Read the batch's subjects, their records, and what the batch edits of them."""
+        keys = sorted({item.subject_id for item in items})
+        for part in _chunks(keys):
+            rows = self.session.connection().execute(
+                _SUBJECTS, {"study": self.store.study_pk, "keys": list(part)}
+            )
+            for pk, key, deleted in rows:
+                self.subjects[key] = _Subject(pk, key, bool(deleted))
+        by_pk = {s.pk: s for s in self.subjects.values()}
+        for part in _chunks(sorted(by_pk)):
+            for row in self.session.connection().execute(_RECORDS, {"subjects": list(part)}):
+                slot = RecordSlot(
+                    row.id, row.subject_id, by_pk[row.subject_id].key, row.visit_key,
+                    row.form_key, row.instance, row.values_json, row.status, row.version,
+                    bool(row.deleted), row.updated_at, row.updated_by, row.protocol_version,
+                    row.version,
+                )  # fmt: skip
+                self._remember(slot)
+        named: dict[int, RecordSlot] = {}
+        for item in items:
+            subject = self.subjects.get(item.subject_id)
+            if subject is None or not isinstance(item.instance, int):
+                continue
+            found = self.slots.get((subject.pk, item.visit_id, item.form_id, item.instance))
+            if found is not None and found.pk is not None:
+                named[found.pk] = found
+        self._read_details(list(named.values()))
+
+    def _remember(self, slot: RecordSlot) -> None:
+        self.slots[(slot.subject_pk, slot.visit_key, slot.form_key, slot.instance)] = slot
+        form = (slot.subject_pk, slot.visit_key, slot.form_key)
+        self.highest[form] = max(self.highest.get(form, 0), slot.instance)
+        stored = self.stored.setdefault(slot.subject_pk, {})
+        if slot.instance == 1:
+            stored[(slot.visit_key, slot.form_key)] = json.loads(slot.values_json)
+
+    def _read_details(self, slots: list[RecordSlot]) -> None:
+        """Read the derived scores and discrepancies of stored records (two queries)."""
+        edited = {slot.pk: slot for slot in slots if slot.pk is not None}
+        for slot in edited.values():
+            slot.derived, slot.discrepancies = {}, {}
+        for part in _chunks(sorted(edited)):
+            d = _DERIVED.c
+            query = (
+                select(d.id, d.record_id, d.score_key, d.instrument, d.instrument_version,
+                       d.values_json)
+                .where(d.record_id.in_(part))
+                .order_by(d.id)
+            )  # fmt: skip
+            for pk, record_pk, score, instrument, version, values_json in self.session.execute(
+                query
+            ):
+                slot = edited[record_pk]
+                assert slot.derived is not None
+                slot.derived[score] = _derived_entry(instrument, version, values_json)
+                slot.derived_pks[score] = pk
+            q = _DISCREPANCY.c
+            found = select(_DISCREPANCY).where(q.record_id.in_(part)).order_by(q.id)
+            for row in self.session.execute(found):
+                slot = edited[row.record_id]
+                assert slot.discrepancies is not None
+                slot.discrepancies[row.check_id] = DiscrepancyRow(**row._asdict())
+
+    # -- decisions -----------------------------------------------------------------------------
+
+    def save(self, item: RecordInput) -> RecordState:
+        """Decide one record's save (see the module docstring); returns its new state."""
+        instance = 1 if item.instance == "next" else item.instance
+        where = record_key(item.subject_id, item.visit_id, item.form_id, instance)
+        form = self.plan.form_of(item, where)
+        subject = self.subjects.get(item.subject_id)
+        if subject is None:
+            raise NotFoundError(
+                f"{where}: subject '{item.subject_id}' is not enrolled in {self.protocol.id}"
+            )
+        if item.instance == "next":
+            instance = self.highest.get((subject.pk, item.visit_id, item.form_id), 0) + 1
+            where = record_key(item.subject_id, item.visit_id, item.form_id, instance)
+        place = (subject.pk, item.visit_id, item.form_id, instance)
+        self.touched_subjects.append(subject)
+        slot = self.slots.get(place)
+        if slot is not None:
+            self.touched_records.append(slot)
+            if slot.derived is None:  # not named by the batch as read (read it now)
+                self._read_details([slot])
+        stored = check_edit(slot, item, where)
+        raw, cleared = merged_input(form, stored, item)
+        values, problems = check_values(form, raw, where=where, require=False)
+        if slot is not None and values == stored and not problems:
+            return slot.state()  # no change: nothing written
+        subject_values = self.stored.setdefault(subject.pk, {})
+        context = check_context(
+            self.plan, self.places, self.today, subject_values, item.visit_id, form, values
+        )
+        warnings = run_checks(self.plan, context, form, values, problems, where)
+        missing = self.plan.missing(form, values)
+        derived = {} if missing else derive_scores(
+            self.protocol, item.form_id,
+            lab_context(self.protocol, subject_values, item.visit_id, form, values), where,
+            self.plan.derived(item.form_id),
+        )  # fmt: skip
+        status = "incomplete" if missing else "complete"
+        if slot is None:
+            before = None
+            slot = RecordSlot(
+                None, subject.pk, subject.key, item.visit_id, item.form_id, instance,
+                canonical_json(values), status, 1, False, self.now, self.actor,
+                self.protocol.version, None, {}, {}, {}, True,
+            )  # fmt: skip
+            self.new.append(slot)
+            self._remember(slot)
+        else:
+            before = slot.full_state()
+            if self.reason_required and not (self.reason and self.reason.strip()):
+                raise InputError(
+                    f"record {where}: a reason for change is required to edit a saved record"
+                )
+            slot.values_json = canonical_json(values)
+            slot.status = status
+            slot.version += 1
+            slot.protocol_version = self.protocol.version
+            slot.updated_at, slot.updated_by, slot.dirty = self.now, self.actor, True
+            if instance == 1:
+                subject_values[(item.visit_id, item.form_id)] = json.loads(slot.values_json)
+        slot.derived = {
+            score: _derived_entry(d["instrument"], d["version"], _derived_json(d["values"]))
+            for score, d in derived.items()
+        }
+        after = slot.full_state()
+        if cleared:
+            after["cleared"] = cleared
+        if before is not None and before["status"] == "verified":
+            after["verification_reset"] = True
+        self.store._append_audit(
+            self.session,
+            actor=self.actor,
+            action="create" if before is None else "update",
+            entity_type="form_record",
+            entity_key=f"{self.protocol.id}/{where}",
+            before=before,
+            after=after,
+            reason=self.reason,
+        )
+        self._discrepancies(slot, where, warnings)
+        return slot.state()
+
+    def _discrepancies(self, slot: RecordSlot, where: str, warnings: list[EditFinding]) -> None:
+        if slot.discrepancies is None:
+            slot.discrepancies = {}
+        events = sync_discrepancies(
+            slot.discrepancies, warnings, now=self.now, actor=self.actor, version=slot.version
+        )
+        for action, row, before, reason in events:
+            if row.id is not None:
+                self.changed_discrepancies.add(row.id)
+            audit_discrepancy(self.store, self.session, row, where, action, before, self.actor,
+                              reason)  # fmt: skip
+
+    def refuse_deleted(self) -> None:
+        """Refuse a batch that saved to a deleted subject, else to a deleted record.
+
+        Raises
+        ------
+        InputError
+            Naming the first such subject (else record); restore it first.
+        """
+        for subject in self.touched_subjects:
+            if subject.deleted:
+                raise InputError(f"subject {subject.key} is deleted; restore it before saving")
+        for slot in self.touched_records:
+            if slot.deleted:
+                suffix = f"#{slot.instance}" if slot.instance != 1 else ""
+                name = f"{slot.subject_key}/{slot.visit_key}/{slot.form_key}{suffix}"
+                raise InputError(f"record {name} is deleted; restore it before saving to it")
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def write(self) -> None:
+        """Insert, update and delete the rows the batch's decisions need (module docstring)."""
+        conn = self.session.connection()
+        if self.new:
+            self._insert_new(conn)
+        edited = [s for s in self.slots.values() if s.dirty and s.stored_version is not None]
+        if edited:
+            c = _RECORD.c
+            result = conn.execute(
+                update(_RECORD)
+                .where(c.id == bindparam("b_id"), c.version == bindparam("b_stored"))
+                .values(
+                    values_json=bindparam("b_values"), status=bindparam("b_status"),
+                    version=bindparam("b_version"), updated_at=bindparam("b_at"),
+                    updated_by=bindparam("b_by"), protocol_version=bindparam("b_protocol"),
+                ),
+                [
+                    {"b_id": s.pk, "b_stored": s.stored_version, "b_values": s.values_json,
+                     "b_status": s.status, "b_version": s.version, "b_at": s.updated_at,
+                     "b_by": s.updated_by, "b_protocol": s.protocol_version}
+                    for s in edited
+                ],
+            )  # fmt: skip
+            if result.rowcount != len(edited):
+                raise StaleVersionError(
+                    "a record changed while this batch was being saved; reload and re-apply"
+                )
+        written = [*self.new, *edited]
+        self._write_derived(written)
+        self._write_discrepancies(written)
+
+    def _insert_new(self, conn: Connection) -> None:
+        """Insert the new record rows and learn their ids, in one statement per page of rows."""
+        rows = [
+            {"study_id": self.store.study_pk, "subject_id": s.subject_pk, "visit_key": s.visit_key,
+             "form_key": s.form_key, "instance": s.instance, "values_json": s.values_json,
+             "status": s.status, "version": s.version, "created_at": self.now,
+             "updated_at": s.updated_at, "updated_by": s.updated_by,
+             "protocol_version": s.protocol_version, "deleted": False}
+            for s in self.new
+        ]  # fmt: skip
+        if is_postgres(conn):
+            # ids from the table's sequence in one query, then a plain executemany: psycopg
+            # sends that as one pipeline, where a multi-row INSERT ... RETURNING of thousands of
+            # rows costs several times more to build and parse
+            ids = conn.execute(_NEXT_RECORD_IDS, {"n": len(rows)}).scalars().all()
+            for slot, row, pk in zip(self.new, rows, sorted(ids), strict=True):
+                slot.pk = row["id"] = pk
+            conn.execute(insert(_RECORD), rows)
+            return
+        c = _RECORD.c
+        # RETURNING names each row by its unique place, so no row order is relied upon (an
+        # ordered RETURNING would make SQLite insert one row per statement)
+        result = conn.execute(
+            insert(_RECORD).returning(c.id, c.subject_id, c.visit_key, c.form_key, c.instance), rows
+        )
+        for pk, subject_pk, visit_key, form_key, instance in result:
+            self.slots[(subject_pk, visit_key, form_key, instance)].pk = pk
+
+    def _write_derived(self, written: list[RecordSlot]) -> None:
+        conn = self.session.connection()
+        gone: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        added: list[dict[str, Any]] = []
+        for slot in written:
+            derived = slot.derived or {}
+            for score, pk in slot.derived_pks.items():
+                if score not in derived:
+                    gone.append({"b_id": pk})
+            for score, entry in derived.items():
+                row = {
+                    "instrument": entry["instrument"],
+                    "instrument_version": entry["version"],
+                    "values_json": _derived_json(entry["values"]),
+                    "computed_at": slot.updated_at,
+                }
+                if score in slot.derived_pks:
+                    changed.append({f"b_{k}": v for k, v in row.items()} | {
+                        "b_id": slot.derived_pks[score]
+                    })  # fmt: skip
+                else:
+                    added.append(row | {"record_id": slot.pk, "score_key": score})
+        d = _DERIVED.c
+        if gone:
+            conn.execute(delete(_DERIVED).where(d.id == bindparam("b_id")), gone)
+        if changed:
+            conn.execute(
+                update(_DERIVED)
+                .where(d.id == bindparam("b_id"))
+                .values(
+                    instrument=bindparam("b_instrument"),
+                    instrument_version=bindparam("b_instrument_version"),
+                    values_json=bindparam("b_values_json"),
+                    computed_at=bindparam("b_computed_at"),
+                ),
+                changed,
+            )
+        if added:
+            conn.execute(insert(_DERIVED), added)
+
+    def _write_discrepancies(self, written: list[RecordSlot]) -> None:
+        conn = self.session.connection()
+        added: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        for slot in written:
+            for row in (slot.discrepancies or {}).values():
+                state = {k: getattr(row, k) for k in _DISCREPANCY_STATE}
+                if row.id is None:
+                    added.append(state | {
+                        "record_id": slot.pk, "check_id": row.check_id,
+                        "severity": row.severity, "opened_at": row.opened_at,
+                    })  # fmt: skip
+                elif row.id in self.changed_discrepancies:
+                    changed.append({f"b_{k}": v for k, v in state.items()} | {"b_id": row.id})
+        q = _DISCREPANCY.c
+        if added:
+            conn.execute(insert(_DISCREPANCY), added)
+        if changed:
+            conn.execute(
+                update(_DISCREPANCY)
+                .where(q.id == bindparam("b_id"))
+                .values(**{k: bindparam(f"b_{k}") for k in _DISCREPANCY_STATE}),
+                changed,
+            )
+
+
+def save_batch(
+    store: Store, session: Session, items: Sequence[RecordInput], actor: str, reason: str | None
+) -> list[RecordState]:
+    """Save ``items`` in ``session``'s transaction (see the module docstring)."""
+    batch = _Batch(store, session, actor, reason)
+    batch.read(items)
+    saved = [batch.save(item) for item in items]
+    batch.refuse_deleted()
+    batch.write()
+    return saved
