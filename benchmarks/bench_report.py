@@ -62,7 +62,7 @@ def _subject_records(rng: np.random.Generator, subject: str, index: int) -> list
     for step, (visit, offset) in enumerate(DAYS.items()):
         day = START + dt.timedelta(days=index % 300 + offset)
         fall = (0.12 if responder else 0.01) * step * baseline
-        activity = max(0, int(round(baseline - fall + rng.normal(0, 1))))
+        activity = max(0, round(baseline - fall + float(rng.normal(0, 1))))
         activity = min(activity, 5 * len(involved) + 5)
         forms: dict[str, dict[str, Any]] = {
             "vs": {"vsdat": day.isoformat(), "weight": f"{rng.normal(72, 8):.1f}",
