@@ -133,3 +133,20 @@ def test_a_protocol_without_an_ae_form_omits_the_safety_tables(tmp_path: Path) -
         section = build_study_section(store)
     assert section.safety == [] and not section.safety_tables.has_ae_form
     assert section.notes["ae"] == "The protocol has no adverse-event form (CDASH domain AE)."
+
+
+def test_per_subject_figures_are_left_out_with_a_note_above_the_limit(tmp_path: Path) -> None:
+    from clestudy.report._study import PER_SUBJECT_FIGURE_LIMIT
+
+    with open_store(f"sqlite:///{tmp_path / 'many.db'}", BASE) as store:
+        for i in range(PER_SUBJECT_FIGURE_LIMIT + 1):
+            store.add_subject(f"S{i:03d}", arm="lenalidomide", site="site01", actor="test")
+        store.save_record("S000", "week_0", "ex", {"extrt": "LENALIDOMIDE", "exdose": 10},
+                          actor="test")  # fmt: skip
+        section = build_study_section(store)
+    assert section.notes["figures"] == (
+        f"The swimmer plot and the per-subject heatmap are drawn for at most "
+        f"{PER_SUBJECT_FIGURE_LIMIT} subjects (one row each would be unreadable for "
+        f"{PER_SUBJECT_FIGURE_LIMIT + 1})."
+    )
+    assert section.figures == []

@@ -674,6 +674,12 @@ def build_study_section(
             "No immune measurements to compare by response: the protocol has no immune-profile "
             "form collected at two visits, or no responder classification."
         )
+    if len(data.subjects) > PER_SUBJECT_FIGURE_LIMIT:
+        notes["figures"] = (
+            f"The swimmer plot and the per-subject heatmap are drawn for at most "
+            f"{PER_SUBJECT_FIGURE_LIMIT} subjects (one row each would be unreadable for "
+            f"{len(data.subjects)})."
+        )
     flare = _flare(data)
     if not flare:
         notes["flare"] = (
