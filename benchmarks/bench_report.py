@@ -52,6 +52,11 @@ def bench_protocol() -> Protocol:
     return base.model_copy(update={"id": "bench-report", "visits": tuple(visits)})
 
 
+def _pos(rng: np.random.Generator, mean: float, sd: float) -> float:
+    """A normal draw kept inside the protocol's allowed range (at least a tenth of the mean)."""
+    return max(mean / 10, float(rng.normal(mean, sd)))
+
+
 def _subject_records(rng: np.random.Generator, subject: str, index: int) -> list[RecordInput]:
     responder = rng.random() < 0.7
     baseline = int(rng.integers(10, 30))
@@ -71,13 +76,13 @@ def _subject_records(rng: np.random.Generator, subject: str, index: int) -> list
                 rng, activity, involved=involved, dyspigmented=involved[:1], scarred=(),
                 dyspigmentation_12_months=False)},
             "labs": {
-                "lbdat": day.isoformat(), "wbc": f"{rng.normal(6.0, 0.8):.1f}",
-                "neut": f"{rng.normal(3.4, 0.7):.1f}", "lym": f"{rng.normal(1.6, 0.3):.1f}",
-                "plat": int(rng.normal(240, 40)), "hgb": f"{rng.normal(13.4, 0.9):.1f}",
-                "creat": f"{rng.normal(0.85, 0.1):.2f}", "alt": int(rng.normal(24, 6)),
-                "ast": int(rng.normal(24, 6)), "esr": max(1, int(rng.normal(18, 4))),
-                "c3": int(rng.normal(105, 8)), "c4": int(rng.normal(22, 3)),
-                "dsdna": max(1, int(rng.normal(12, 4))), "pregnancy_test": "not_applicable",
+                "lbdat": day.isoformat(), "wbc": f"{_pos(rng, 6.0, 0.8):.1f}",
+                "neut": f"{_pos(rng, 3.4, 0.7):.1f}", "lym": f"{_pos(rng, 1.6, 0.3):.1f}",
+                "plat": int(_pos(rng, 240, 40)), "hgb": f"{_pos(rng, 13.4, 0.9):.1f}",
+                "creat": f"{_pos(rng, 0.85, 0.1):.2f}", "alt": int(_pos(rng, 24, 6)),
+                "ast": int(_pos(rng, 24, 6)), "esr": int(_pos(rng, 18, 4)),
+                "c3": int(_pos(rng, 105, 8)), "c4": int(_pos(rng, 22, 3)),
+                "dsdna": int(_pos(rng, 12, 4)), "pregnancy_test": "not_applicable",
             },
         }  # fmt: skip
         if step == 0:

@@ -126,21 +126,28 @@ def replay_study(store: Store, cut: AuditCut) -> tuple[StudyData, list[dict[str,
         records.append((order[subject], first[kind, key], state))
     records.sort(key=lambda item: item[:2])
     data = study_data(protocol, subjects, [r for _, _, r in records])
-    discrepancies = []
+    found_open: list[tuple[tuple[int, int, int], dict[str, str]]] = []
     for (kind, key), event in newest.items():
         found = event["after"]
         if kind != "discrepancy" or not isinstance(found, dict) or found.get("status") != "open":
             continue
         after = cast(dict[str, Any], found)
         record, _, check = key.rpartition("/")
-        if record.split("/", 1)[0] not in order:
+        subject = record.split("/", 1)[0]
+        if subject not in order:
             continue
-        discrepancies.append(
-            {
-                "record": record,
-                "check": str(after.get("check", check)),
-                "fields": ", ".join(str(f) for f in after.get("fields") or ()),
-                "message": str(after.get("message", "")),
-            }
+        # the store's order: subject, then record, then discrepancy, each by creation
+        rank = (order[subject], first.get(("form_record", record), 0), first[kind, key])
+        found_open.append(
+            (
+                rank,
+                {
+                    "record": record,
+                    "check": str(after.get("check", check)),
+                    "fields": ", ".join(str(f) for f in after.get("fields") or ()),
+                    "message": str(after.get("message", "")),
+                },
+            )
         )
+    discrepancies = [d for _, d in sorted(found_open, key=lambda item: item[0])]
     return data, discrepancies

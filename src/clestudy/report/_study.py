@@ -706,6 +706,6 @@ def build_study_section(
         biomarker_methods=biomarker_methods,
         flare=flare,
         notes=notes,
-        discrepancies=sorted(discrepancies, key=lambda d: (d["record"], d["check"])),
+        discrepancies=discrepancies,
         methods=methods,
     )
