@@ -3,12 +3,12 @@
 Run with ``python benchmarks/bench_interop.py [--subjects 500] [--events 6]`` (not part of
 pytest). A generated longitudinal project (10 forms of 5 fields, every form at every event, so
 500 subjects x 6 events = 30,000 records) is imported with ``clestudy.interop.import_redcap``
-into a new SQLite database; the baseline reads the same CSV with pandas and inserts the same
-records (subject, event, form, values as JSON) into one plain table with ``executemany``, in the
-same run. The target is 3x; the script prints the ratio, and with ``--gate`` exits 1 above
-it. The gate is opt-in while the store has no bulk write path: the import is far slower (see
-docs/interop.md), and a failing gate would stop ``make bench`` before the benchmarks after this
-one.
+(one transaction) into a new SQLite database; the baseline reads the same CSV with pandas and
+inserts the same records (subject, event, form, values as JSON) into one plain table with
+``executemany``, in the same run. The target is 3x; the script prints the ratio, and with
+``--gate`` exits 1 above it. The gate is opt-in while the store has no bulk write path: the
+import is far slower (see docs/performance.md, "Imports"), and a failing gate would stop
+``make bench`` before the benchmarks after this one.
 """
 
 from __future__ import annotations

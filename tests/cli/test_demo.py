@@ -28,6 +28,7 @@ def test_demo_prints_report_path_and_summary(
     out = capsys.readouterr().out
     assert f"Report: {(tmp_path / 'report.html').resolve()}" in out
     assert "Synthetic demo study" in out
+    assert f"clestudy serve --db sqlite:///{(tmp_path / 'clestudy.db').resolve()}" in out
     # a second run refuses to overwrite, unless asked to replace
     assert main(["demo", "--out", str(tmp_path)]) == 2
     assert "already exists; use --replace" in capsys.readouterr().err

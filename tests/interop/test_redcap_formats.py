@@ -292,3 +292,65 @@ def test_longitudinal_project_without_its_file_field_round_trips(
         export_redcap(store, tmp_path / "out")
     assert assert_round_trip(data, tmp_path / "out" / "records.csv") > 2000
     assert _read(tmp_path / "out" / "dictionary.csv")[1:] == _read(dictionary)[1:]
+
+
+def _as_eav(flat: Path, out: Path, checkboxes: set[str]) -> Path:
+    """A flat export rewritten as REDCap writes ``type=eav``: one row per value, a checkbox one
+    row per ticked code."""
+    rows = _read(flat)
+    header, keys = rows[0], ("redcap_event_name", "redcap_repeat_instrument",
+                             "redcap_repeat_instance")  # fmt: skip
+    kept = [k for k in keys if k in header]
+    eav = [["record", *kept, "field_name", "value"]]
+    for row in rows[1:]:
+        cells = dict(zip(header, row, strict=True))
+        start = [cells[header[0]], *(cells[k] for k in kept)]
+        for column, value in cells.items():
+            if column == header[0] or column in kept or value == "":
+                continue
+            name, _, code = column.partition("___")
+            if name in checkboxes:
+                if value == "1":
+                    eav.append([*start, name, code])
+                continue
+            eav.append([*start, column, value])
+    return _write(out, eav)
+
+
+@pytest.mark.parametrize("name", ["dag", "repeating-instruments", "multilevel-model-1"])
+def test_eav_records_import_as_the_flat_ones(fixtures: Path, name: str, tmp_path: Path) -> None:
+    folder = fixtures / "redcap" / name
+    dictionary, flat = folder / "dictionary.csv", folder / "data.csv"
+    eav = _as_eav(flat, tmp_path / "eav.csv", set())
+    flat_url, eav_url = (f"sqlite:///{tmp_path / n}" for n in ("flat.db", "eav.db"))
+    import_redcap(flat_url, dictionary, flat, study=name, actor="importer")
+    plan = import_redcap(eav_url, dictionary, eav, study=name, actor="importer")
+    assert plan.creates
+    with open_store(flat_url, name) as one, open_store(eav_url, name) as other:
+        assert one.protocol == other.protocol
+        assert [(r.key, r.values) for r in one.records()] == [
+            (r.key, r.values) for r in other.records()
+        ]
+        assert one.subjects() == other.subjects()
+        export_redcap(other, tmp_path / "out")
+    assert assert_round_trip(flat, tmp_path / "out" / "records.csv") > 0
+
+
+def test_eav_checkboxes_and_bad_codes(fixtures: Path, tmp_path: Path) -> None:
+    dictionary, flat = _validation_project(fixtures, tmp_path)
+    checkboxes = {r[0] for r in _read(dictionary)[1:] if r[3] == "checkbox"}
+    assert checkboxes
+    eav = _as_eav(flat, tmp_path / "eav.csv", checkboxes)
+    url = f"sqlite:///{tmp_path / 'eav.db'}"
+    import_redcap(url, dictionary, eav, study="types", actor="importer")
+    with open_store(url, "types") as store:
+        export_redcap(store, tmp_path / "out")
+    assert assert_round_trip(flat, tmp_path / "out" / "records.csv") > 0
+    rows = _read(eav)
+    box = next(i for i, r in enumerate(rows) if r[-2] in checkboxes)
+    rows[box][-1] = "nope"
+    bad = _write(tmp_path / "bad.csv", rows)
+    with pytest.raises(InputError, match=rf"bad.csv: line {box + 1}: field '{rows[box][-2]}': "
+                       r"'nope' is not one of its choice codes"):  # fmt: skip
+        import_redcap(f"sqlite:///{tmp_path / 'x.db'}", dictionary, bad, study="t", actor="i")
+    assert not (tmp_path / "x.db").exists()

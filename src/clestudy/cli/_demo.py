@@ -27,6 +27,16 @@ def demo(
         typer.echo(f"Endpoints (CSV for clestudy stats paired): {csv.resolve()}")
     typer.echo("")
     typer.echo(result.summary())
+    if result.logins:
+        typer.echo("")
+        typer.echo("Demo logins (demo data only, never for a real study): username / password")
+        for login in result.logins:
+            typer.echo(
+                f"  {login.username} / {login.password}  ({login.role}; {', '.join(login.sites)})"
+            )
+    typer.echo("")
+    typer.echo("Data entry in the browser (then open http://127.0.0.1:8000/):")
+    typer.echo(f"  clestudy serve --db sqlite:///{result.database.resolve()}")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,4 @@
-"""Exports and imports: ``clestudy export FORMAT`` and ``clestudy import redcap``.
+"""Exports and imports: ``clestudy export FORMAT``, ``clestudy import redcap|odm``.
 
 Thin over :mod:`clestudy.interop`: bad input (an unknown study, form, visit or format, an invalid
 file) exits 2 with one line naming the file, row and field, and nothing is written.
@@ -20,7 +20,9 @@ __all__ = ["register"]
 
 EXPORT_FORMATS = ("redcap", "odm", "csv", "wide-csv", "parquet", "sav", "dta")
 
-import_app = typer.Typer(help="Import another system's study: a REDCap project.")
+import_app = typer.Typer(
+    help="Import another system's study: a REDCap project, or a CDISC ODM file (OpenClinica)."
+)
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -47,6 +49,16 @@ def _existing_study(url: str, study: str) -> None:
     studies = list_studies(url)
     if study not in studies:
         raise NotFoundError(f"--study: study '{study}' is not in {url} (studies: {studies})")
+
+
+def _import_url(db: str | None) -> str:
+    """``--db`` as a URL; unlike the reading commands', a new SQLite file may be created."""
+    import os
+
+    value = db or os.environ.get("CLESTUDY_DATABASE_URL")
+    if not value:
+        raise InputError("--db: give a database URL or file, or set CLESTUDY_DATABASE_URL")
+    return value if "://" in value else f"sqlite:///{value}"
 
 
 def export(
@@ -101,12 +113,7 @@ def import_redcap_command(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Create (or check) a study from a REDCap dictionary and import its records, audited."""
-    import os
-
-    value = db or os.environ.get("CLESTUDY_DATABASE_URL")
-    if not value:
-        raise InputError("--db: give a database URL or file, or set CLESTUDY_DATABASE_URL")
-    url = value if "://" in value else f"sqlite:///{value}"
+    url = _import_url(db)
     plan = _interop().import_redcap(
         url, dictionary, records, study=study, dry_run=dry_run, actor=resolve_actor(None)
     )
@@ -118,6 +125,33 @@ def import_redcap_command(
         f"{verb} into {plan.study}{' (new study)' if plan.new_study else ''}: "
         f"{len(plan.new_subjects)} new subjects, {len(plan.creates)} records created, "
         f"{len(plan.updates)} updated, {len(plan.unchanged)} unchanged"
+    )
+    for label, keys in (("create", plan.creates), ("update", plan.updates)):
+        for key in keys:
+            typer.echo(f"  {label} {key}")
+
+
+@import_app.command("odm")
+def import_odm_command(
+    file: Path = typer.Argument(..., help="A CDISC ODM 1.3 file (an OpenClinica 3 full extract)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="List what would be created, updated or unchanged; write nothing."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Create (or check) a study from an ODM file and import its records and history, audited."""
+    url = _import_url(db)
+    plan = _interop().import_odm(url, file, dry_run=dry_run, actor=resolve_actor(None))
+    if as_json:
+        echo_json(plan.as_dict())
+        return
+    verb = "would import" if dry_run else "imported"
+    typer.echo(
+        f"{verb} into {plan.study}{' (new study)' if plan.new_study else ''}: "
+        f"{len(plan.new_subjects)} new subjects, {len(plan.creates)} records created, "
+        f"{len(plan.updates)} updated, {len(plan.unchanged)} unchanged, "
+        f"{plan.history} entries of imported history"
     )
     for label, keys in (("create", plan.creates), ("update", plan.updates)):
         for key in keys:

@@ -9,6 +9,7 @@ import numpy as np
 
 from clestudy.demo._chart_review import populate_chart_review
 from clestudy.demo._open_label import populate_open_label
+from clestudy.demo._users import DemoLogin, add_demo_users
 from clestudy.errors import InputError
 from clestudy.report import StudySection, write_report
 from clestudy.store import Store, endpoint_table, open_store
@@ -27,6 +28,7 @@ class DemoResult:
     report: Path
     sections: list[StudySection]
     endpoint_csvs: tuple[Path, ...] = ()
+    logins: tuple[DemoLogin, ...] = ()
 
     def summary(self) -> str:
         """One paragraph for the terminal."""
@@ -79,12 +81,17 @@ def run_demo(out_dir: Path, *, replace: bool = False) -> DemoResult:
     with open_store(url, "pediatric-cle-chart-review", actor="demo-generator") as store:
         populate_chart_review(store, rng)
         csvs.append(_write_endpoints(store, out_dir / "chart-review-endpoints.csv"))
+    logins = add_demo_users(url, actor="demo-generator")
     report = out_dir / "report.html"
     sections = write_report(
         url, report, title="clestudy demo: lenalidomide in cutaneous lupus", synthetic=True
     )
     return DemoResult(
-        database=database, report=report, sections=sections, endpoint_csvs=tuple(csvs)
+        database=database,
+        report=report,
+        sections=sections,
+        endpoint_csvs=tuple(csvs),
+        logins=logins,
     )
 
 

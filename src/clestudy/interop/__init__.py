@@ -1,4 +1,4 @@
-"""Interoperability: analysis exports, REDCap in and out, CDISC ODM out.
+"""Interoperability: analysis exports, REDCap in and out, CDISC ODM in and out.
 
 Foreign formats are translated to and from clestudy's own objects (protocols and records); every
 import goes through :meth:`clestudy.store.Store.save_records`, never around the store. The core
@@ -6,9 +6,11 @@ import goes through :meth:`clestudy.store.Store.save_records`, never around the 
 """
 
 from clestudy.interop._analysis import ANALYSIS_FORMATS, ExportResult, export_analysis
+from clestudy.interop._import_plan import ImportPlan
 from clestudy.interop._manifest import MANIFEST_NAME, audit_head, file_sha256
 from clestudy.interop._odm import export_odm
-from clestudy.interop._redcap import ImportPlan, export_redcap, import_redcap
+from clestudy.interop._odm_import import import_odm
+from clestudy.interop._redcap import export_redcap, import_redcap
 
 __all__ = [
     "ANALYSIS_FORMATS",
@@ -20,5 +22,6 @@ __all__ = [
     "export_odm",
     "export_redcap",
     "file_sha256",
+    "import_odm",
     "import_redcap",
 ]

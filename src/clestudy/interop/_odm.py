@@ -15,7 +15,9 @@ The file (``odm.xml``, ``FileType="Transactional"``) holds
   (``ReasonForChange``) and the audit event's sequence number (``SourceID``). ODM 1.3.2 has no
   element for the value before a change, so an update's previous value is given in an
   ``Annotation`` comment (``previous value: ...``). Derived scores are not exported (they are
-  recomputed from the items).
+  recomputed from the items). Imported history (another system's audit log and notes, kept by an
+  import) is a ``TransactionType="Context"`` ``SubjectData`` whose ``AuditRecord`` is the import
+  and whose ``Annotation`` (on the subject, visit or record) holds the original entry as JSON.
 
 Written with lxml rather than odmlib: the export needs little of ODM (no Define-XML, no parsing),
 and building the elements directly keeps their order under the test that validates every file
@@ -42,7 +44,7 @@ from sqlalchemy.orm import Session
 from clestudy import __version__
 from clestudy.interop._manifest import staged_output, write_manifest
 from clestudy.protocol import FieldSpec, Protocol
-from clestudy.store import Store
+from clestudy.store import IMPORTED_HISTORY, Store
 from clestudy.store._schema import AuditRow
 from clestudy.store._service import utc_timestamp
 
@@ -157,7 +159,7 @@ def _events(store: Store) -> list[AuditRow]:
         query = (
             select(AuditRow)
             .where(AuditRow.entity_key.startswith(prefix, autoescape=True))
-            .where(AuditRow.entity_type.in_(("subject", "form_record")))
+            .where(AuditRow.entity_type.in_(("subject", "form_record", IMPORTED_HISTORY)))
             .order_by(AuditRow.seq)
         )
         return list(session.scalars(query))
@@ -234,6 +236,23 @@ def _record_event(clinical: etree._Element, protocol: Protocol, row: AuditRow, s
             _el(annotation, "Comment", f"previous value: {old[oid]}")
 
 
+def _history_event(clinical: etree._Element, row: AuditRow, site: str) -> None:
+    """Imported history: a ``Context`` transaction whose ``Annotation`` holds the original entry
+    (as JSON) on the subject, visit or record it describes; its ``AuditRecord`` is the import."""
+    _, subject, *where = row.entity_key.split("/", 3)
+    subject_data = _el(clinical, "SubjectData", SubjectKey=subject, TransactionType="Context")
+    _audit(subject_data, row, site)
+    target = subject_data
+    if where:
+        target = _el(subject_data, "StudyEventData", StudyEventOID=_oid(f"SE.{where[0]}"))
+    if len(where) > 1:
+        form_id, _, instance = where[1].partition("#")
+        target = _el(target, "FormData", FormOID=_oid(f"F.{form_id}"),
+                     FormRepeatKey=instance or "1")  # fmt: skip
+    comment = json.dumps(json.loads(row.after_json or "{}"), ensure_ascii=False, sort_keys=True)
+    _el(_el(target, "Annotation", SeqNum="1"), "Comment", f"imported history: {comment}")
+
+
 def odm_document(store: Store, *, created: str | None = None) -> etree._ElementTree:
     """The study as an ODM 1.3.2 document (see the module docstring)."""
     protocol = store.protocol
@@ -267,6 +286,8 @@ def odm_document(store: Store, *, created: str | None = None) -> etree._ElementT
             _el(subject_data, "SiteRef", LocationOID=_oid(f"LOC.{site}"))
         elif row.entity_type == "form_record" and row.action in ("create", "update"):
             _record_event(clinical, protocol, row, site)
+        elif row.entity_type == IMPORTED_HISTORY:
+            _history_event(clinical, row, site)
     return etree.ElementTree(root)
 
 

@@ -6,8 +6,9 @@ Import
     compares it with the database: a new study is registered; an existing one must have the same
     protocol. Each record is a *create*, an *update* (values differ) or *unchanged*; a dry run
     stops there and writes nothing. Otherwise new subjects are enrolled and every create and
-    update is saved in one :meth:`~clestudy.store.Store.save_records` batch, whose audit reason
-    names the source files and their SHA-256. Importing the same files again changes nothing.
+    update is saved in one transaction (:func:`clestudy.store.save_import`, the semantics of
+    :meth:`~clestudy.store.Store.save_records`), every event's audit reason naming the source
+    files and their SHA-256. Importing the same files again changes nothing.
 
 Export
     :func:`export_redcap` writes ``dictionary.csv`` (UI header) and ``records.csv`` (a flat,
@@ -25,14 +26,13 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from clestudy.errors import InputError, NotFoundError
+from clestudy.errors import InputError
+from clestudy.interop._import_plan import ImportPlan, existing_store, first_difference, plan_records
 from clestudy.interop._manifest import file_sha256, staged_output, write_manifest
 from clestudy.interop._redcap_dictionary import dictionary_rows, write_dictionary
-from clestudy.interop._redcap_project import NO_SITE, RedcapProject, read_project
+from clestudy.interop._redcap_project import NO_SITE, read_project
 from clestudy.interop._redcap_records import (
     DAG,
     EVENT,
@@ -41,100 +41,10 @@ from clestudy.interop._redcap_records import (
     export_value,
     form_columns,
 )
-from clestudy.protocol import Protocol, validate_values
-from clestudy.store import RecordInput, RecordState, Store, list_studies, open_store
+from clestudy.protocol import Protocol
+from clestudy.store import RecordState, Store, SubjectInput, open_store, save_import
 
 __all__ = ["ImportPlan", "export_redcap", "import_redcap"]
-
-
-@dataclass
-class ImportPlan:
-    """What an import does (or, in a dry run, would do)."""
-
-    study: str
-    new_study: bool
-    new_subjects: list[str] = field(default_factory=list)
-    creates: list[str] = field(default_factory=list)
-    updates: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    dry_run: bool = False
-    reason: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready summary."""
-        return {
-            "study": self.study,
-            "new_study": self.new_study,
-            "dry_run": self.dry_run,
-            "new_subjects": self.new_subjects,
-            "creates": self.creates,
-            "updates": self.updates,
-            "unchanged": self.unchanged,
-            "reason": self.reason,
-        }
-
-
-def _key(item: RecordInput | RecordState) -> str:
-    suffix = f"#{item.instance}" if item.instance != 1 else ""
-    return f"{item.subject_id}/{item.visit_id}/{item.form_id}{suffix}"
-
-
-def _existing(url: str, study: str) -> Store | None:
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        return None
-    try:
-        studies = list_studies(url)
-    except NotFoundError:
-        return None
-    return open_store(url, study) if study in studies else None
-
-
-def _first_difference(stored: Protocol, new: Protocol) -> str:
-    old, now = stored.model_dump(), new.model_dump()
-    for key in ("forms", "visits", "arms", "sites", "annotations", *now):
-        if old.get(key) != now[key]:
-            return key
-    return "?"
-
-
-def _plan(project: RedcapProject, store: Store | None, plan: ImportPlan) -> list[RecordInput]:
-    subjects = {s.subject_id: s for s in store.subjects()} if store else {}
-    current = {_key(r): r for r in store.records()} if store else {}
-    for subject in project.subjects:
-        known = subjects.get(subject.subject_id)
-        if known is None:
-            plan.new_subjects.append(subject.subject_id)
-        elif (known.arm, known.site) != (subject.arm, subject.site):
-            raise InputError(
-                f"record '{subject.subject_id}': arm/site {subject.arm}/{subject.site} differ "
-                f"from the enrolled {known.arm}/{known.site}"
-            )
-    batch = []
-    for item in project.records:
-        key = _key(item)
-        form = project.protocol.form(item.form_id)
-        assert form is not None  # built from the same protocol
-        existing = current.get(key)
-        if existing is None:
-            plan.creates.append(key)
-            batch.append(item)
-        elif validate_values(form, item.values, where=key) == existing.values:
-            plan.unchanged.append(key)
-        else:
-            plan.updates.append(key)
-            # every field named, a blank one as None: the file's record replaces the stored one
-            values = {spec.id: item.values.get(spec.id) for spec in form.fields}
-            batch.append(
-                RecordInput(
-                    item.subject_id,
-                    item.visit_id,
-                    item.form_id,
-                    values,
-                    item.instance,
-                    expected_version=existing.version,
-                )
-            )
-    return batch
 
 
 def import_redcap(
@@ -160,27 +70,25 @@ def import_redcap(
     project = read_project(dictionary, records, study)
     sources = [p for p in (dictionary, records) if p is not None]
     reason = "REDCap import: " + ", ".join(f"{p.name} (sha256 {file_sha256(p)})" for p in sources)
-    store = _existing(url, project.protocol.id)
+    store = existing_store(url, project.protocol.id)
     plan = ImportPlan(project.protocol.id, store is None, dry_run=dry_run, reason=reason)
     try:
         if store is not None and store.protocol != project.protocol:
             raise InputError(
                 f"{dictionary}: the project does not match study '{store.protocol.id}' in the "
-                f"database (first difference: {_first_difference(store.protocol, project.protocol)})"
+                f"database (first difference: {first_difference(store.protocol, project.protocol)})"
             )
-        batch = _plan(project, store, plan)
+        batch = plan_records(project.protocol, project.subjects, project.records, store, plan)
     finally:
         if store is not None:
             store.close()
     if dry_run:
         return plan
+    new = set(plan.new_subjects)
+    subjects = [SubjectInput(s.subject_id, s.arm, s.site) for s in project.subjects
+                if s.subject_id in new]  # fmt: skip
     with open_store(url, project.protocol, actor=actor) as target:
-        for subject in project.subjects:
-            if subject.subject_id in plan.new_subjects:
-                target.add_subject(subject.subject_id, arm=subject.arm, site=subject.site,
-                                   actor=actor, reason=reason)  # fmt: skip
-        if batch:
-            target.save_records(batch, actor=actor, reason=reason)
+        save_import(target, subjects=subjects, records=batch, actor=actor, reason=reason)
     return plan
 
 

@@ -23,7 +23,7 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -41,6 +41,7 @@ from clestudy.interop._redcap_records import (
     REPEAT_FORM,
     REPEAT_INSTANCE,
     RecordsFile,
+    RowValues,
     check_columns,
     row_values,
 )
@@ -122,6 +123,8 @@ class _Layout:
     repeating: set[str]
     arms: dict[str, str]  # subject -> arm
     sites: dict[str, str]  # subject -> site
+    #: each row's forms with data (read once: the import's most costly per-row step)
+    found: dict[int, list[RowValues]] = field(default_factory=dict)
 
 
 def _row_key(records: RecordsFile, line: int, row: dict[str, str], forms: dict[str, FormSpec],
@@ -163,7 +166,8 @@ def _layout(records: RecordsFile, record_id: str, forms: dict[str, FormSpec],
             layout.repeating.add(repeat_form)
         collected = layout.events.setdefault(event, [])
         holding = forms.values() if repeat_form is None else [forms[repeat_form]]
-        for found in row_values(holding, row, f"{records.path}: line {line}"):
+        layout.found[line] = row_values(holding, row, f"{records.path}: line {line}")
+        for found in layout.found[line]:
             if found.form.id not in collected:
                 collected.append(found.form.id)
         match = _ARM.search(event)
@@ -215,7 +219,7 @@ def _protocol(study_id: str, dictionary: Path, forms: list[FormSpec], layout: _L
     )
 
 
-def _inputs(project: Protocol, records: RecordsFile, record_id: str,
+def _inputs(project: Protocol, records: RecordsFile, record_id: str, layout: _Layout,
             errors: list[str]) -> list[RecordInput]:  # fmt: skip
     forms = {f.id: f for f in project.forms}
     inputs = []
@@ -223,17 +227,15 @@ def _inputs(project: Protocol, records: RecordsFile, record_id: str,
         where = f"{records.path}: line {line}"
         subject = row.get(record_id, "").strip()
         event, repeat_form, instance = _row_key(records, line, row, forms, [])
-        holding = [f for f in project.forms if f.id == repeat_form or repeat_form is None]
-        for found in row_values(holding, row, where):
+        for found in layout.found.get(line, []):
+            form = forms[found.form.id]  # the protocol's (repeating set)
             errors.extend(found.errors)
-            if found.form.repeating and repeat_form is None:
+            if form.repeating and repeat_form is None:
                 errors.append(
-                    f"{where}: form '{found.form.id}' repeats but this row has no {REPEAT_FORM}"
+                    f"{where}: form '{form.id}' repeats but this row has no {REPEAT_FORM}"
                 )
                 continue
-            _, problems = check_values(
-                found.form, found.values, where=f"{where} ({subject}/{event})"
-            )
+            _, problems = check_values(form, found.values, where=f"{where} ({subject}/{event})")
             errors.extend(problems)
             inputs.append(RecordInput(subject, event, found.form.id, found.values, instance))
     return inputs
@@ -256,9 +258,12 @@ def read_project(
     records = None
     layout = _Layout({}, set(), {}, {})
     if records_path is not None:
+        from clestudy.interop._redcap_eav import flatten_eav, is_eav
         from clestudy.interop._redcap_records import read_records
 
         records = read_records(records_path)
+        if is_eav(records):
+            records = flatten_eav(records, record_id, forms)
         form_ids = {row["form_name"].strip() for row in rows}
         errors += check_columns(records, record_id, forms, form_ids)
         if not errors:
@@ -273,7 +278,7 @@ def read_project(
         raise InputError(
             f"{dictionary}: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
         ) from None
-    inputs = _inputs(protocol, records, record_id, errors) if records else []
+    inputs = _inputs(protocol, records, record_id, layout, errors) if records else []
     subjects = [Subject(s, layout.arms[s], layout.sites[s]) for s in layout.arms]
     if errors:
         raise InputError(_joined(errors))

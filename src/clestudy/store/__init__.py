@@ -15,9 +15,23 @@ Examples
 True
 """
 
+from clestudy.store._accounts import (
+    ROLES,
+    Accounts,
+    AuthenticationError,
+    User,
+    open_accounts,
+)
+from clestudy.store._accounts_events import AccountEvent
 from clestudy.store._anchor import make_anchor, read_anchor
 from clestudy.store._audit import AuditKey, canonical_json, chain_hash, load_audit_key
 from clestudy.store._engine import make_engine
+from clestudy.store._import_batch import (
+    IMPORTED_HISTORY,
+    ImportedEvent,
+    SubjectInput,
+    save_import,
+)
 from clestudy.store._lab_import import save_lab_values
 from clestudy.store._open import audit_events, list_studies, open_store, upgrade_database
 from clestudy.store._service import RecordInput, RecordState, Store, SubjectState
@@ -25,12 +39,20 @@ from clestudy.store._tables import endpoint_table, tidy_table
 from clestudy.store._verify import AuditVerification, verify_audit
 
 __all__ = [
+    "IMPORTED_HISTORY",
+    "ROLES",
+    "AccountEvent",
+    "Accounts",
     "AuditKey",
     "AuditVerification",
+    "AuthenticationError",
+    "ImportedEvent",
     "RecordInput",
     "RecordState",
     "Store",
+    "SubjectInput",
     "SubjectState",
+    "User",
     "audit_events",
     "canonical_json",
     "chain_hash",
@@ -39,8 +61,10 @@ __all__ = [
     "load_audit_key",
     "make_anchor",
     "make_engine",
+    "open_accounts",
     "open_store",
     "read_anchor",
+    "save_import",
     "save_lab_values",
     "tidy_table",
     "upgrade_database",

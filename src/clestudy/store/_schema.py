@@ -19,14 +19,19 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "AccountEventRow",
+    "ApiTokenRow",
     "AuditRow",
     "Base",
     "DerivedRow",
     "DiscrepancyRow",
     "ProtocolSnapshotRow",
     "RecordRow",
+    "SessionRow",
     "StudyRow",
     "SubjectRow",
+    "UserRow",
+    "UserSiteRow",
 ]
 
 NAMING = {
@@ -167,3 +172,71 @@ class AuditRow(Base):
     chain: Mapped[str] = mapped_column(String(128), server_default="")
     chain_seq: Mapped[int] = mapped_column(Integer, server_default="0")
     key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class UserRow(Base):
+    """A person who may sign in: role, argon2id password hash, suspension and lockout state."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    suspended: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    failed_attempts: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    locked_until: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[str] = mapped_column(String(32))
+
+
+class UserSiteRow(Base):
+    """One site (a ``SubjectRow.site`` code) a user works at."""
+
+    __tablename__ = "user_sites"
+    __table_args__ = (UniqueConstraint("user_id", "site"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    site: Mapped[str] = mapped_column(String(64))
+
+
+class SessionRow(Base):
+    """A signed-in browser session; only the SHA-256 of its token is stored."""
+
+    __tablename__ = "sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[str] = mapped_column(String(32))
+    last_seen_at: Mapped[str] = mapped_column(String(32))
+    ended_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class ApiTokenRow(Base):
+    """A named API token of a user; only the SHA-256 of the token is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    label: Mapped[str] = mapped_column(String(128))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[str] = mapped_column(String(32))
+    revoked_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class AccountEventRow(Base):
+    """One append-only, hash-chained account event (never a password or a token).
+
+    Database triggers refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL), as for
+    :class:`AuditRow`; all account events form one chain ordered by ``seq``.
+    """
+
+    __tablename__ = "account_event"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    username: Mapped[str] = mapped_column(String(256))
+    detail_json: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

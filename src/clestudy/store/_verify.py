@@ -15,6 +15,8 @@ writers committing meanwhile never cause a false alarm. The checks, each naming 
    every chain must still extend the head it recorded.
 4. **Every live row** of every table against its entity's newest event (``_verify_state.py``),
    and every entity with events must still have its row.
+5. **The account event trail** (``_accounts_events.py``): one chain of its own, each hash
+   recomputed and each ``prev_hash`` the previous event's hash.
 
 What it cannot detect without a key or an anchor: events appended with recomputed hashes, a whole
 history rewritten consistently, and events removed from the end of a chain together with the
@@ -33,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clestudy.errors import AuditChainError, ClestudyError
+from clestudy.store._accounts_events import verify_account_events
 from clestudy.store._audit import (
     GENESIS_HASH,
     LEGACY_CHAIN,
@@ -84,6 +87,7 @@ class AuditVerification:
     mismatched_kind: str = "form record"
     heads: dict[str, ChainHead] = field(default_factory=dict)
     unkeyed_checks: int = 0
+    account_events: int = 0
 
     @property
     def ok(self) -> bool:
@@ -145,6 +149,11 @@ def verify_audit(
                 if found is not None:
                     kind, name, problem = found
                     result = _replace(result, problem, mismatched_record=name, mismatched_kind=kind)
+            if result.ok:
+                count, problems = verify_account_events(conn)
+                result = AuditVerification(**{**result.__dict__, "account_events": count})
+                if problems:
+                    result = _replace(result, problems[0])
     finally:
         engine.dispose()
     if raise_on_error and not result.ok:
