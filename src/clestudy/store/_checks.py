@@ -16,20 +16,15 @@ database knows (:func:`check_context`):
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from clestudy.errors import RecordValidationError
 from clestudy.protocol import CheckContext, EditFinding, FormSpec, Protocol, run_edit_checks
 from clestudy.store._edits import SavePlan
-from clestudy.store._schema import RecordRow
 
-__all__ = ["SubjectFields", "check_context", "run_checks", "subject_records"]
+__all__ = ["SubjectFields", "check_context", "run_checks"]
 
 #: CDASH variables of the informed consent date (DM ``RFICDAT``, disposition ``DSSTDAT``).
 CONSENT_CDASH = ("RFICDAT", "DSSTDAT")
@@ -54,18 +49,6 @@ def _field_with_cdash(protocol: Protocol, names: tuple[str, ...]) -> tuple[str, 
             if field.cdash in names and field.type == "date":
                 return form.id, field.id
     return None
-
-
-def subject_records(session: Session, subject_pk: int) -> dict[tuple[str, str], dict[str, Any]]:
-    """The subject's stored values, ``{(visit, form): values}`` (first instance of each form)."""
-    stored: dict[tuple[str, str], dict[str, Any]] = {}
-    for visit_key, form_key, values_json in session.execute(
-        select(RecordRow.visit_key, RecordRow.form_key, RecordRow.values_json)
-        .where(RecordRow.subject_id == subject_pk, RecordRow.instance == 1)
-        .order_by(RecordRow.id)
-    ):
-        stored[(visit_key, form_key)] = json.loads(values_json)
-    return stored
 
 
 @dataclass(frozen=True)
@@ -102,8 +85,9 @@ def check_context(
 ) -> CheckContext:  # fmt: skip
     """The :class:`~clestudy.protocol.CheckContext` of a record about to be saved.
 
-    ``stored`` is the subject's stored values as :func:`subject_records` reads them (with the
-    records saved earlier in the same batch); the record being saved counts with ``values``.
+    ``stored`` is the subject's stored values, ``{(visit, form): values}`` of the first instance
+    of each form in record order (the records saved earlier in the same batch included); the
+    record being saved counts with ``values``.
     """
     stored = dict(stored)
     stored[(visit_id, form.id)] = values  # this save's values count

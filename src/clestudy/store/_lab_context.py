@@ -87,9 +87,8 @@ def lab_context(
 ) -> dict[str, Any]:  # fmt: skip
     """The record's values plus the ``ctcaelabs`` inputs of its labs (see the module docstring).
 
-    ``stored`` is the subject's stored values, ``{(visit, form): values}`` as
-    :func:`~clestudy.store._checks.subject_records` reads them (the batch's earlier saves
-    included). A form without a ``ctcaelabs`` derived score gets its values back unchanged.
+    ``stored`` is the subject's stored values, ``{(visit, form): values}`` of the first instance
+    of each form in record order (the batch's earlier saves included). A form without a ``ctcaelabs`` derived score gets its values back unchanged.
     """
     if not any(s.instrument == _INSTRUMENT for s in protocol.derived_for_form(form.id)):
         return dict(values)
