@@ -148,8 +148,10 @@ def time_report(database: Path, out: Path) -> tuple[float, float]:
     )
     done = subprocess.run(
         [sys.executable, "-c", code, str(database), str(out), str(Path(__file__).parent)],
-        check=True, capture_output=True, text=True,
+        check=False, capture_output=True, text=True,
     )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"the report of {database} failed:\n{done.stderr}")
     seconds, peak = done.stdout.split()[-2:]
     return float(seconds), float(peak)
 
