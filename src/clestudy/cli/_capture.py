@@ -147,12 +147,23 @@ def report(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     out: Path = typer.Option(Path("report.html"), "--out", help="HTML file to write."),
     title: str = typer.Option("clestudy report", "--title"),
+    pdf: bool = typer.Option(
+        False, "--pdf", help="Also write the report as PDF (--out with .pdf)."
+    ),
+    as_of: str | None = typer.Option(
+        None,
+        "--as-of",
+        help="Data cut-off (date or ISO date-time, UTC), rebuilt from the audit trail.",
+    ),
 ) -> None:
     """Write the standalone HTML report of every study in a database."""
     from clestudy.report import write_report
 
-    write_report(database_url(db), out, title=title)
+    pdf_path = out.with_suffix(".pdf") if pdf else None
+    write_report(database_url(db), out, title=title, pdf=pdf_path, as_of=as_of)
     typer.echo(f"Report: {out.resolve()}")
+    if pdf_path is not None:
+        typer.echo(f"PDF: {pdf_path.resolve()}")
 
 
 def register(app: typer.Typer) -> None:

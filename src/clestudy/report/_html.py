@@ -1,4 +1,15 @@
-"""Render report sections into one standalone HTML file (inline CSS and SVG, no external assets)."""
+"""Render report sections into one standalone HTML file (inline CSS and SVG, no external assets).
+
+Tables are plain HTML from one Jinja2 template, not great-tables. Why: the same document is the
+web page and, through WeasyPrint, the PDF, and the PDF needs what a template controls directly:
+``<thead>`` rows repeated on every page a table breaks across, rows kept whole, row groups and
+indented levels in Table 1, warning rows spanning the outcome table, footnote numbers tied to the
+methods list, and ``<h3>`` headings the table of contents and the tests read. great-tables renders
+each table as a self-contained block with its own generated ids and inline styles (one per table,
+so the page carries many copies) and brings a dataframe dependency chain of its own for tables
+that are, here, lists of already formatted cells. Numbers are formatted once, in
+:mod:`clestudy.report._format`, whatever renders them.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +41,8 @@ def render_html(
     audit_summary: str,
     visits: Mapping[str, Sequence[Visit]],
     synthetic: bool = False,
+    methods_paragraphs: Sequence[str] = (),
+    stamp: Sequence[tuple[str, str]] = (),
 ) -> str:
     """The report as one HTML document."""
     return _ENV.get_template("report.html.j2").render(
@@ -40,6 +53,8 @@ def render_html(
         audit_summary=audit_summary,
         visits=visits,
         synthetic=synthetic,
+        methods_paragraphs=methods_paragraphs,
+        stamp=stamp,
         version=__version__,
         scipy_version=scipy.__version__,
     )

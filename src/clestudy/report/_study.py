@@ -1,23 +1,31 @@
-"""Gather one study's report section from the store: Table 1, outcomes, responders, safety and
-open discrepancies. Incomplete records are missing here (:func:`clestudy.store.tidy_table`).
+"""Gather one study's report section: Table 1, disposition, outcomes, responders and their
+immune profile, safety, systemic flare, figures and open discrepancies.
 
-Statistics come from :mod:`clestudy.stats` and scores from :mod:`clestudy.instruments`; this module
-only selects, joins and formats.
+Which form holds what comes from the protocol's CDASH tags (:mod:`clestudy.report._roles`), so a
+protocol with other form and field names gets the same report; a part the protocol lacks is left
+out with a note, never shown as an empty table. Incomplete records are missing here
+(:func:`clestudy.store.tidy_table`). Statistics come from :mod:`clestudy.stats` and scores from
+:mod:`clestudy.instruments`; this module only selects, joins and formats.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from clestudy.instruments import clasi_response, clasi_response_rule_setting
-from clestudy.protocol import FieldSpec, Protocol
-from clestudy.report._figures import paired_lines_svg
+from clestudy.protocol import AnalysisSpec, FieldSpec, FormSpec, Protocol
+from clestudy.report._data import StudyData, load_study
+from clestudy.report._figures import Lane, heatmap_svg, spaghetti_svg, swimmer_svg, waterfall_svg
 from clestudy.report._format import fmt_num, fmt_p, fmt_pct
-from clestudy.stats import paired_comparison, table_one
-from clestudy.store import Store, endpoint_table, tidy_table
+from clestudy.report._roles import FormRole
+from clestudy.report._safety import SafetyTables, build_safety
+from clestudy.stats import paired_comparison, responder_comparison, table_one
+from clestudy.store import RecordState, Store
 
 __all__ = ["StudySection", "build_study_section"]
 
@@ -34,11 +42,17 @@ class StudySection:
     table_one: list[dict[str, str]]
     outcomes: list[dict[str, Any]]
     outcome_frame: pd.DataFrame
-    figure_svg: str | None
-    figure_caption: str
+    figures: list[tuple[str, str]] = field(default_factory=list)
     responders: list[dict[str, str]] = field(default_factory=list)
     responder_rule: str | None = None
     safety: list[dict[str, str]] = field(default_factory=list)
+    safety_tables: SafetyTables = field(default_factory=SafetyTables)
+    disposition: list[dict[str, str]] = field(default_factory=list)
+    biomarkers: list[dict[str, str]] = field(default_factory=list)
+    biomarker_visits: str = ""
+    biomarker_methods: list[str] = field(default_factory=list)
+    flare: list[dict[str, str]] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)
     discrepancies: list[dict[str, str]] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
 
@@ -51,59 +65,87 @@ def _label(spec: FieldSpec) -> str:
     return f"{spec.label} ({spec.unit})" if spec.unit else spec.label
 
 
-def _subject_frame(store: Store, tidy: pd.DataFrame) -> tuple[pd.DataFrame, list[FieldSpec]]:
-    """One row per subject: demographics, baseline weight and baseline primary endpoint."""
-    protocol = store.protocol
-    frame = pd.DataFrame({"subject": [s.subject_id for s in store.subjects()]})
-    specs: list[FieldSpec] = []
-    for form_id, wanted in (("dm", None), ("vs", ("weight",))):
-        form = protocol.form(form_id)
-        visit = _baseline_visit(protocol, form_id)
-        if form is None or visit is None:
-            continue
-        part = tidy[(tidy["form"] == form_id) & (tidy["visit"] == visit)]
-        for spec in form.fields:
-            numeric = spec.type in ("integer", "decimal")
-            if (wanted and spec.id not in wanted) or not (numeric or spec.type == "single_choice"):
+#: Table 1 groups: (heading, role attribute, which field types, the CDASH variables to leave out)
+_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("Demographics and disease history", "demographics", ("integer", "decimal", "single_choice")),
+    ("Vital signs", "vitals", ("integer", "decimal")),
+    ("Study drug at start", "exposure", ("integer", "decimal", "single_choice")),
+    ("Prior and concomitant therapy", "conmeds", ("integer", "decimal")),
+    ("Baseline laboratory values", "labs", ("integer", "decimal")),
+)
+
+
+def _subject_frame(data: StudyData) -> tuple[pd.DataFrame, list[tuple[str, str, FieldSpec]]]:
+    """One row per subject: each Table 1 variable at the visit its form is first collected.
+
+    Returns the frame and (group, column, spec) per variable, in display order.
+    """
+    protocol = data.protocol
+    columns: dict[str, pd.Series] = {}
+    specs: list[tuple[str, str, FieldSpec]] = []
+    subjects = pd.Series(data.subjects, dtype=object)
+    for heading, attribute, types in _GROUPS:
+        found = getattr(data.roles, attribute)
+        roles = (found,) if isinstance(found, FormRole) else tuple(found or ())
+        for role in roles:
+            visit = _baseline_visit(protocol, role.id)
+            if visit is None:
                 continue
-            values = part[part["item"] == spec.id].set_index("subject")["value"]
-            frame[spec.id] = frame["subject"].map(values)
-            specs.append(spec)
+            for spec in role.form.fields:
+                if spec.type not in types:
+                    continue
+                column = f"{role.id}__{spec.id}"
+                columns[column] = subjects.map(data.by_subject(role.id, spec.id, visit))
+                specs.append((heading, column, spec))
     for analysis in protocol.analysis_plan:
         endpoint = protocol.endpoint(analysis.endpoint)
-        if endpoint is None or endpoint.role != "primary" or endpoint.id in frame:
+        column = f"endpoint__{analysis.endpoint}"
+        if endpoint is None or column in columns:
             continue
-        wide = endpoint_table(store, [endpoint.id], [analysis.before_visit])
-        frame[endpoint.id] = frame["subject"].map(wide.set_index("subject")[endpoint.id])
-        before = protocol.visit(analysis.before_visit)
-        specs.append(
-            FieldSpec(
-                id=endpoint.id,
-                label=f"{endpoint.label} at {before.name if before else analysis.before_visit}",
-                type="decimal",
-                unit=endpoint.unit,
-            )
+        wide = data.endpoint_wide([endpoint.id], [analysis.before_visit])
+        columns[column] = subjects.map(
+            wide.drop_duplicates("subject").set_index("subject")[endpoint.id]
         )
+        before = protocol.visit(analysis.before_visit)
+        spec = FieldSpec(
+            id=endpoint.id,
+            label=f"{endpoint.label} at {before.name if before else analysis.before_visit}",
+            type="decimal",
+            unit=endpoint.unit,
+        )
+        specs.append(("Disease activity at baseline", column, spec))
+    frame = pd.DataFrame({"subject": subjects, **columns})
+    order = [g for g, _, _ in _GROUPS[:1]] + ["Disease activity at baseline"]
+    order += [g for g, _, _ in _GROUPS[1:]]
+    specs.sort(key=lambda item: order.index(item[0]))
     return frame, specs
 
 
-def _table_one_rows(store: Store, tidy: pd.DataFrame) -> list[dict[str, str]]:
-    frame, specs = _subject_frame(store, tidy)
-    continuous = [s.id for s in specs if s.type in ("integer", "decimal")]
-    categorical = {s.id: [c.code for c in s.choices] for s in specs if s.type == "single_choice"}
+def _table_one_rows(data: StudyData) -> list[dict[str, str]]:
+    frame, specs = _subject_frame(data)
+    continuous = [c for _, c, s in specs if s.type in ("integer", "decimal")]
+    for column in continuous:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    categorical = {
+        c: [ch.code for ch in s.choices] for _, c, s in specs if s.type == "single_choice"
+    }
     summary = table_one(frame, continuous=continuous, categorical=categorical)
-    by_id = {s.id: s for s in specs}
+    by_variable = {str(v): part for v, part in summary.groupby("variable", sort=False)}
     rows: list[dict[str, str]] = [{"label": "Subjects, n", "value": str(len(frame)), "indent": ""}]
-    for spec in specs:
-        part = summary[summary["variable"] == spec.id]
+    heading = ""
+    for group, column, spec in specs:
+        part = by_variable.get(column)
+        if part is None:
+            continue
+        shown: list[dict[str, str]] = []
         if spec.type == "single_choice":
             labels = {c.code: c.label for c in spec.choices}
             present = part[part["count"] > 0]
             if present.empty:
                 continue
-            rows.append({"label": _label(spec) + ", n (%)", "value": "", "indent": ""})
+            shown.append({"label": _label(spec) + ", n (%)", "value": "", "indent": ""})
             for _, r in present.iterrows():
-                rows.append(
+                shown.append(
                     {
                         "label": labels[str(r["level"])],
                         "value": f"{int(r['count'])} ({fmt_num(r['percent'], 0)} %)",
@@ -115,26 +157,31 @@ def _table_one_rows(store: Store, tidy: pd.DataFrame) -> list[dict[str, str]]:
             if r["n"] == 0:
                 continue
             missing = f"; missing {int(r['n_missing'])}" if r["n_missing"] else ""
-            rows.append(
+            shown.append(
                 {
-                    "label": _label(by_id[spec.id]),
+                    "label": _label(spec),
                     "value": f"{fmt_num(r['mean'])} ({fmt_num(r['sd'])}); median "
                     f"{fmt_num(r['median'])} [{fmt_num(r['q1'])}, {fmt_num(r['q3'])}]{missing}",
                     "indent": "",
                 }
             )
+        if group != heading:
+            rows.append({"label": group, "value": "", "indent": "group"})
+            heading = group
+        rows += shown
     return rows
 
 
-def _outcomes(store: Store) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+def _outcomes(data: StudyData) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """Results of the analysis plan, and display rows for analyses the data cannot support yet."""
     frames = []
     not_analysable = []
-    visits = {v.id: v.name for v in store.protocol.visits}
-    for analysis in store.protocol.analysis_plan:
-        wide = endpoint_table(store, [analysis.endpoint])
+    protocol = data.protocol
+    visits = {v.id: v.name for v in protocol.visits}
+    for analysis in protocol.analysis_plan:
+        wide = data.endpoint_wide([analysis.endpoint])
         if not {analysis.before_visit, analysis.after_visit} <= set(wide["visit"]):
-            endpoint = store.protocol.endpoint(analysis.endpoint)
+            endpoint = protocol.endpoint(analysis.endpoint)
             assert endpoint is not None
             row: dict[str, Any] = dict.fromkeys(_DISPLAY_KEYS, "—")
             row |= {
@@ -159,7 +206,7 @@ def _outcomes(store: Store) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
             measures=[analysis.endpoint],
             alpha=analysis.alpha,
             rule=analysis.rule,
-            source=f"study {store.protocol.id}",
+            source=f"study {protocol.id}",
         )
         frames.append(result)
     return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), not_analysable
@@ -171,12 +218,12 @@ _DISPLAY_KEYS = (
 )  # fmt: skip
 
 
-def _outcome_rows(store: Store, outcomes: pd.DataFrame) -> list[dict[str, Any]]:
+def _outcome_rows(protocol: Protocol, outcomes: pd.DataFrame) -> list[dict[str, Any]]:
     rows = []
+    visits = {v.id: v.name for v in protocol.visits}
     for _, r in outcomes.iterrows():
-        endpoint = store.protocol.endpoint(str(r["measure"]))
+        endpoint = protocol.endpoint(str(r["measure"]))
         assert endpoint is not None
-        visits = {v.id: v.name for v in store.protocol.visits}
         rows.append(
             {
                 "endpoint": endpoint.label + (f" ({endpoint.unit})" if endpoint.unit else ""),
@@ -210,125 +257,386 @@ def _outcome_rows(store: Store, outcomes: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
-def _figure(store: Store) -> tuple[str | None, str]:
-    plan = store.protocol.analysis_plan
-    primary = next(
-        (a for a in plan if (e := store.protocol.endpoint(a.endpoint)) and e.role == "primary"),
-        plan[0] if plan else None,
-    )
-    if primary is None:
-        return None, ""
-    endpoint = store.protocol.endpoint(primary.endpoint)
-    assert endpoint is not None
-    wide = endpoint_table(store, [endpoint.id], [primary.before_visit, primary.after_visit])
-    if not {primary.before_visit, primary.after_visit} <= set(wide["visit"]):
-        return None, ""
-    pivot = wide.pivot(index="subject", columns="visit", values=endpoint.id).dropna()
-    pairs = [
-        (str(s), float(row[primary.before_visit]), float(row[primary.after_visit]))
-        for s, row in pivot.iterrows()
-    ]
-    visits = {v.id: v.name for v in store.protocol.visits}
-    unit = f" ({endpoint.unit})" if endpoint.unit else ""
-    svg = paired_lines_svg(
-        pairs,
-        before_label=visits[primary.before_visit],
-        after_label=visits[primary.after_visit],
-        y_label=endpoint.label + unit,
-        title=f"{endpoint.label}: each subject, {visits[primary.before_visit]} to "
-        f"{visits[primary.after_visit]}",
-    )
-    caption = (
-        f"Figure. {endpoint.label}{unit} per subject at {visits[primary.before_visit]} and "
-        f"{visits[primary.after_visit]} (primary endpoint; n = {len(pairs)} complete pairs). "
-        "Red lines rise, blue lines fall."
-    )
-    return svg, caption
+def _figures(data: StudyData) -> list[tuple[str, str]]:
+    """A spaghetti plot per analysed endpoint across every visit it is collected at."""
+    protocol = data.protocol
+    out = []
+    for endpoint_id in dict.fromkeys(a.endpoint for a in protocol.analysis_plan):
+        endpoint = protocol.endpoint(endpoint_id)
+        assert endpoint is not None
+        wide = data.endpoint_wide([endpoint_id]).dropna(subset=[endpoint_id])
+        if wide.empty:
+            continue
+        visits = [v for v in protocol.visits if v.id in set(wide["visit"])]
+        if len(visits) < 2:
+            continue
+        pivot = wide.drop_duplicates(["subject", "visit"]).pivot(
+            index="subject", columns="visit", values=endpoint_id
+        )
+        series = {
+            str(subject): [
+                float(row[v.id]) if v.id in row and pd.notna(row[v.id]) else None for v in visits
+            ]
+            for subject, row in pivot.iterrows()
+        }
+        unit = f" ({endpoint.unit})" if endpoint.unit else ""
+        svg = spaghetti_svg(
+            series,
+            visit_labels=[v.name for v in visits],
+            y_label=endpoint.label + unit,
+            title=f"{endpoint.label}: each subject across visits",
+        )
+        caption = (
+            f"Figure. {endpoint.label}{unit} per subject at each visit ({endpoint.role} endpoint; "
+            f"{len(series)} subjects). Red lines end above their start, blue below."
+        )
+        out.append((svg, caption))
+    return out
 
 
-def _responders(store: Store, tidy: pd.DataFrame) -> tuple[list[dict[str, str]], str | None]:
-    protocol = store.protocol
-    if not any(d.instrument == "clasi" for d in protocol.derived_scores):
-        return [], None
-    analysis = next((a for a in protocol.analysis_plan if a.endpoint == "clasi_activity"), None)
-    if analysis is None:
-        return [], None
+def _clasi_analysis(data: StudyData) -> tuple[AnalysisSpec, str] | None:
+    """The analysis of CLASI activity (an endpoint on a form with a ``clasi`` derived score)."""
+    protocol = data.protocol
+    clasi_forms = {d.form for d in protocol.derived_scores if d.instrument == "clasi"}
+    for analysis in protocol.analysis_plan:
+        endpoint = protocol.endpoint(analysis.endpoint)
+        if endpoint and endpoint.form in clasi_forms and endpoint.item == "clasi_activity":
+            return analysis, endpoint.form
+    return None
+
+
+def _responders(
+    data: StudyData,
+) -> tuple[list[dict[str, str]], str | None, dict[str, tuple[str, float, float]]]:
+    """CLASI activity by visit and response per subject, the rule's description, and per
+    subject (status, before, after) for the figures and the biomarker profile."""
+    found = _clasi_analysis(data)
+    if found is None:
+        return [], None, {}
+    analysis, form_id = found
+    protocol = data.protocol
     rule = clasi_response_rule_setting(protocol.settings)
-    clasi = tidy[tidy["form"] == "clasi"]
+    activity = data.item(form_id, "clasi_activity")
+    severity = data.item(form_id, "clasi_activity_severity")
+    act = {(s, v): x for s, v, x in zip(activity["subject"], activity["visit"], activity["value"],
+                                       strict=True)}  # fmt: skip
+    sev = {(s, v): x for s, v, x in zip(severity["subject"], severity["visit"], severity["value"],
+                                       strict=True)}  # fmt: skip
     rows = []
-    for subject in store.subjects():
-        mine = clasi[clasi["subject"] == subject.subject_id]
-        activity = mine[mine["item"] == "clasi_activity"].set_index("visit")["value"]
-        severity = mine[mine["item"] == "clasi_activity_severity"].set_index("visit")["value"]
-        row = {"subject": subject.subject_id}
+    outcome: dict[str, tuple[str, float, float]] = {}
+    for subject in data.subjects:
+        row = {"subject": subject}
         for visit in protocol.visits:
-            row[visit.id] = (
-                f"{int(activity[visit.id])} ({severity[visit.id]})"
-                if visit.id in activity.index
-                else "—"
-            )
-        if analysis.before_visit in activity.index and analysis.after_visit in activity.index:
-            result = clasi_response(
-                int(activity[analysis.before_visit]), int(activity[analysis.after_visit]), rule
-            )
+            key = (subject, visit.id)
+            row[visit.id] = f"{int(act[key])} ({sev.get(key, '—')})" if key in act else "—"
+        before = act.get((subject, analysis.before_visit))
+        after = act.get((subject, analysis.after_visit))
+        if before is not None and after is not None:
+            result = clasi_response(int(before), int(after), rule)
             row["response"] = result.status
+            outcome[subject] = (result.status, float(before), float(after))
         else:
             row["response"] = "missing visit"
         rows.append(row)
     visits = {v.id: v.name for v in protocol.visits}
-    return rows, (
-        f"CLASI activity response, {visits[analysis.before_visit]} to "
-        f"{visits[analysis.after_visit]}, by the study's rule '{rule}'"
+    return (
+        rows,
+        (
+            f"CLASI activity response, {visits[analysis.before_visit]} to "
+            f"{visits[analysis.after_visit]}, by the study's rule '{rule}'"
+        ),
+        outcome,
     )
 
 
-def _safety(store: Store) -> list[dict[str, str]]:
-    rows = []
-    for record in store.records(form_id="ae"):
-        v = record.values
-        rows.append(
-            {
-                "subject": record.subject_id,
-                "visit": record.visit_id,
-                "term": str(v.get("aeterm", "")),
-                "start": str(v.get("aestdat", "")),
-                "end": str(v.get("aeendat", "ongoing")),
-                "grade": str(v.get("aetoxgr", "")),
-                "serious": "yes" if v.get("aeser") else "no",
-                "relationship": str(v.get("aerel", "")).lower(),
-                "outcome": str(v.get("aeout", "")).lower(),
-                "action": str(v.get("aeacn", "")).lower(),
-            }
+#: Reference lines of the waterfall for the rules stated in percent (Klein 2011; CLASI-50).
+_PERCENT_THRESHOLDS = {
+    "20-percent": ((-20.0, "20 % decrease"),),
+    "50-percent": ((-50.0, "50 % decrease (CLASI-50)"),),
+    "4-point-or-20-percent": ((-20.0, "20 % decrease (or 4 points)"),),
+}
+
+
+def _waterfall(
+    data: StudyData, outcome: dict[str, tuple[str, float, float]]
+) -> tuple[str, str] | None:
+    changes = [
+        (s, 100 * (after - before) / before, status == "responder")
+        for s, (status, before, after) in outcome.items()
+        if before > 0
+    ]
+    found = _clasi_analysis(data)
+    if not changes or found is None:
+        return None
+    analysis = found[0]
+    rule = clasi_response_rule_setting(data.protocol.settings)
+    visit = data.protocol.visit(analysis.after_visit)
+    name = visit.name if visit else analysis.after_visit
+    svg = waterfall_svg(
+        changes,
+        thresholds=_PERCENT_THRESHOLDS.get(rule, ()),
+        y_label="CLASI activity change (%)",
+        title=f"CLASI activity: % change from baseline at {name}, each subject",
+    )
+    excluded = len(outcome) - len(changes)
+    caption = (
+        f"Figure. Per-subject % change of CLASI activity at {name} (n = {len(changes)}), "
+        f"responders by the study's rule '{rule}' in blue"
+        + (f"; {excluded} with a baseline of 0 left out (no % change)" if excluded else "")
+        + "."
+    )
+    return svg, caption
+
+
+def _biomarkers(
+    data: StudyData, outcome: dict[str, tuple[str, float, float]]
+) -> tuple[list[dict[str, str]], str]:
+    """Every immune measurement before and after treatment, by response group, with the
+    Mann-Whitney comparison of the change (:func:`clestudy.stats.responder_comparison`)."""
+    rows: list[dict[str, str]] = []
+    description = ""
+    groups = pd.Series({s: status for s, (status, _, _) in outcome.items()}, dtype=object)
+    for role in data.roles.immune:
+        visits = [v for v in data.protocol.visits if role.id in v.forms]
+        if len(visits) < 2:
+            continue
+        first, last = visits[0], visits[-1]
+        description = f"{first.name} → {last.name}"
+        frame = pd.DataFrame({"subject": data.subjects})
+        frame["response"] = frame["subject"].map(groups)
+        continuous = []
+        labels = {}
+        for spec in role.numeric():
+            before = pd.to_numeric(
+                frame["subject"].map(data.by_subject(role.id, spec.id, first.id))
+            )
+            after = pd.to_numeric(frame["subject"].map(data.by_subject(role.id, spec.id, last.id)))
+            if before.notna().sum() == 0 and after.notna().sum() == 0:
+                continue
+            frame[f"{spec.id}__before"] = before
+            frame[f"{spec.id}__after"] = after
+            frame[f"{spec.id}__change"] = after - before
+            continuous.append(f"{spec.id}__change")
+            labels[spec.id] = _label(spec)
+        if not continuous:
+            continue
+        tests: dict[str, pd.Series] = {}
+        if groups.nunique() == 2 and frame["response"].notna().any():
+            result = responder_comparison(frame, group="response", responder="responder",
+                                          continuous=continuous, source=f"form {role.id}")  # fmt: skip
+            tests = {str(r["variable"]): r for _, r in result.iterrows()}
+        for field_id, label in labels.items():
+            row = {"marker": label}
+            for group in ("responder", "non-responder"):
+                mine = frame[frame["response"] == group]
+                row[group] = (
+                    f"{fmt_num(mine[f'{field_id}__before'].median(), 2)} → "
+                    f"{fmt_num(mine[f'{field_id}__after'].median(), 2)} "
+                    f"(n = {int(mine[f'{field_id}__change'].notna().sum())})"
+                )
+            test = tests.get(f"{field_id}__change")
+            row["p"] = fmt_p(test["p_value"]) if test is not None else "—"
+            row["method"] = str(test["method"]) if test is not None else ""
+            row["method_ref"] = "yes" if test is not None else ""
+            rows.append(row)
+    return rows, description
+
+
+#: Above this many subjects the per-subject swimmer plot and heatmap are left out (unreadable).
+PER_SUBJECT_FIGURE_LIMIT = 60
+
+
+def _date_of(record: RecordState, form: FormSpec) -> dt.date | None:
+    """The date that dates a record: the form's visit-date field, else its first date field."""
+    field_id = form.visit_date or next((f.id for f in form.fields if f.type == "date"), None)
+    value = record.values.get(field_id) if field_id else None
+    try:
+        return dt.date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _swimmer(data: StudyData) -> tuple[str, str] | None:
+    """Per subject: treatment segments from the exposure records, AEs and flares marked."""
+    roles = data.roles
+    if not roles.exposure or not 0 < len(data.subjects) <= PER_SUBJECT_FIGURE_LIMIT:
+        return None
+    forms = {f.id: f for f in data.protocol.forms}
+    day_of_visit = {v.id: v.day for v in data.protocol.visits}
+    exposure: dict[str, list[tuple[dt.date | None, int, str]]] = {}
+    for role in roles.exposure:
+        drug, dose = role.field_id("EXTRT"), role.field_id("EXDOSE")
+        drug_spec = role.form.field(drug) if drug else None
+        dose_spec = role.form.field(dose) if dose else None
+        names = {c.code: c.label for c in drug_spec.choices} if drug_spec else {}
+        for record in data.form_records(role.id):
+            raw = record.values.get(drug) if drug else None
+            label = names.get(str(raw), str(raw or role.form.name))
+            if dose and record.values.get(dose) not in (None, ""):
+                unit = f" {dose_spec.unit}" if dose_spec and dose_spec.unit else ""
+                label += f" {float(str(record.values[dose])):g}{unit}"
+            exposure.setdefault(record.subject_id, []).append(
+                (_date_of(record, role.form), day_of_visit[record.visit_id], label)
+            )
+    by_subject: dict[str, list[RecordState]] = {}
+    for record in data.records:
+        if record.status != "incomplete":
+            by_subject.setdefault(record.subject_id, []).append(record)
+    ae = roles.adverse_events
+    flare_forms = {r.id for r in roles.flare}
+    out = []
+    for subject in data.subjects:
+        doses = sorted(exposure.get(subject, []), key=lambda e: (e[1], e[0] or dt.date.min))
+        if not doses:
+            continue
+        start = doses[0][0]
+
+        def day(when: dt.date | None, visit_day: int, start: dt.date | None = start) -> float:
+            """Study day from the first dose, by date when both are known, else by schedule."""
+            return float((when - start).days) if when and start else float(visit_day)
+
+        segments = tuple((day(when, vday), label) for when, vday, label in doses)
+        events: list[tuple[float, str]] = []
+        end = segments[-1][0] + 1
+        for record in by_subject.get(subject, []):
+            at = day(_date_of(record, forms[record.form_id]), day_of_visit[record.visit_id])
+            if ae is not None and record.form_id == ae.id:
+                serious, began = ae.field_id("AESER"), ae.field_id("AESTDAT")
+                raw = record.values.get(began) if began else None
+                if raw:
+                    at = day(dt.date.fromisoformat(str(raw)), day_of_visit[record.visit_id])
+                kind = "serious ae" if serious and record.values.get(serious) else "ae"
+                events.append((at, kind))
+            elif record.form_id in flare_forms and any(
+                bool(v) for d in record.derived.values() for k, v in d["values"].items()
+                if "flare" in k
+            ):  # fmt: skip
+                events.append((at, "flare"))
+            end = max(end, at)
+        out.append(Lane(subject, end, segments, tuple(events)))
+    if not out:
+        return None
+    svg = swimmer_svg(out, title="Treatment per subject: drug and dose, adverse events marked")
+    caption = (
+        "Figure. Swimmer plot: each bar runs from the first dose to the subject's last dated "
+        "record, coloured by drug and daily dose (a new colour at each dose change or switch); "
+        "triangles mark adverse events (red: serious), stars systemic flares."
+    )
+    return svg, caption
+
+
+def _heatmap(
+    data: StudyData, outcome: dict[str, tuple[str, float, float]]
+) -> tuple[str, str] | None:
+    """log2 fold change of every immune measurement per subject, first to last collection."""
+    if not 0 < len(data.subjects) <= PER_SUBJECT_FIGURE_LIMIT:
+        return None
+    for role in data.roles.immune:
+        visits = [v for v in data.protocol.visits if role.id in v.forms]
+        if len(visits) < 2:
+            continue
+        first, last = visits[0].id, visits[-1].id
+        specs = role.numeric()
+        rows, names = [], []
+        columns = [
+            (
+                pd.to_numeric(data.by_subject(role.id, spec.id, first)).to_dict(),
+                pd.to_numeric(data.by_subject(role.id, spec.id, last)).to_dict(),
+            )
+            for spec in specs
+        ]
+        for subject in data.subjects:
+            row = []
+            for befores, afters in columns:
+                before, after = befores.get(subject, math.nan), afters.get(subject, math.nan)
+                ok = before > 0 and after > 0  # NaN compares false
+                row.append(math.log2(after / before) if ok else math.nan)
+            if any(not math.isnan(v) for v in row):
+                status = outcome.get(subject, ("",))[0]
+                names.append(f"{subject} ({status})" if status else subject)
+                rows.append(row)
+        if not rows:
+            continue
+        svg = heatmap_svg(names, [s.label for s in specs], rows,
+                          title="Immune measurements: change per subject (log2 after / before)")  # fmt: skip
+        caption = (
+            f"Figure. Each subject's change of each immune measurement from "
+            f"{visits[0].name} to {visits[-1].name}, as log2 of the ratio (red: rise, blue: "
+            "fall, blank: missing or zero)."
         )
+        return svg, caption
+    return None
+
+
+def _disposition(data: StudyData, safety: SafetyTables) -> list[dict[str, str]]:
+    """Enrolled, treated, with data at the final visit, and stopped, with the reasons on file."""
+    protocol = data.protocol
+    enrolled = set(data.subjects)
+    treated = {r.subject_id for role in data.roles.exposure for r in data.form_records(role.id)}
+    final = protocol.visits[-1]
+    completed = {r.subject_id for r in data.records
+                 if r.visit_id == final.id and r.status != "incomplete"}  # fmt: skip
+    withdrawn: dict[str, str] = {}
+    for ae in safety.listing:
+        if ae["action"] == "drug withdrawn":
+            withdrawn.setdefault(ae["subject"], f"adverse event: {ae['term']}")
+    rows = [
+        {"label": "Enrolled", "value": str(len(enrolled)), "indent": ""},
+        {"label": "Treated (study drug recorded)" if data.roles.exposure
+         else "Treated (no exposure form in the protocol)",
+         "value": str(len(treated & enrolled)) if data.roles.exposure else "—", "indent": ""},
+        {"label": f"With data at the final visit ({final.name})",
+         "value": str(len(completed & enrolled)), "indent": ""},
+        {"label": "Study drug withdrawn", "value": str(len(withdrawn)), "indent": ""},
+    ]  # fmt: skip
+    reasons: dict[str, int] = {}
+    for reason in withdrawn.values():
+        reasons[reason] = reasons.get(reason, 0) + 1
+    rows += [{"label": r, "value": str(n), "indent": "indent"} for r, n in sorted(reasons.items())]
+    missing = enrolled - completed - set(withdrawn)
+    if missing:
+        rows.append({"label": "No data at the final visit, no reason recorded",
+                     "value": str(len(missing)), "indent": ""})  # fmt: skip
     return rows
 
 
-def build_study_section(store: Store) -> StudySection:
-    """Read one study from the store and lay out its report section."""
-    tidy = tidy_table(store)
-    outcomes, not_analysable = _outcomes(store)
-    svg, caption = _figure(store)
-    responders, responder_rule = _responders(store, tidy)
-    protocol = store.protocol
-    outcome_rows = _outcome_rows(store, outcomes) + not_analysable
-    methods = list(dict.fromkeys(m for row in outcome_rows for m in row["methods"]))
-    for row in outcome_rows:  # each endpoint names its own methods by footnote number
-        row["method_refs"] = ",".join(str(methods.index(m) + 1) for m in row["methods"])
-    return StudySection(
-        study_id=protocol.id,
-        title=protocol.title,
-        description=protocol.description,
-        protocol_version=protocol.version,
-        n_subjects=len(store.subjects()),
-        table_one=_table_one_rows(store, tidy),
-        outcomes=outcome_rows,
-        outcome_frame=outcomes,
-        figure_svg=svg,
-        figure_caption=caption,
-        responders=responders,
-        responder_rule=responder_rule,
-        safety=_safety(store),
-        discrepancies=[
+def _flare(data: StudyData) -> list[dict[str, str]]:
+    """Each derived systemic-flare score (SLEDAI-2K, SELENA flare) per subject and visit, with
+    the form's free-text fields as the narrative."""
+    rows = []
+    for role in data.roles.flare:
+        scores = {d.id for d in data.protocol.derived_for_form(role.id)}
+        texts = [f.id for f in role.form.fields if f.type == "text"]
+        for record in data.form_records(role.id):
+            values = {
+                k: v for s in scores if (d := record.derived.get(s)) for k, v in d["values"].items()
+            }
+            rows.append(
+                {
+                    "subject": record.subject_id,
+                    "visit": record.visit_id,
+                    "scores": "; ".join(f"{k} {v}" for k, v in values.items()),
+                    "narrative": " ".join(str(record.values[t]) for t in texts
+                                          if record.values.get(t)),
+                }
+            )  # fmt: skip
+    return rows
+
+
+def build_study_section(
+    store: Store,
+    *,
+    data: StudyData | None = None,
+    discrepancies: list[dict[str, str]] | None = None,
+) -> StudySection:
+    """Read one study from the store and lay out its report section.
+
+    ``data`` and ``discrepancies`` replace what is read from the store (the data as of a cut-off,
+    :mod:`clestudy.report._asof`).
+    """
+    data = data or load_study(store)
+    if discrepancies is None:
+        discrepancies = [
             {
                 "record": d.record,
                 "check": d.check_id,
@@ -336,6 +644,68 @@ def build_study_section(store: Store) -> StudySection:
                 "message": d.message,
             }
             for d in store.discrepancies(status="open")
-        ],
+        ]
+    protocol = data.protocol
+    outcomes, not_analysable = _outcomes(data)
+    responders, responder_rule, outcome = _responders(data)
+    safety = build_safety(data)
+    figures = _figures(data)
+    waterfall = _waterfall(data, outcome)
+    for extra in (waterfall, _swimmer(data), _heatmap(data, outcome)):
+        if extra is not None:
+            figures.append(extra)
+    biomarkers, biomarker_visits = _biomarkers(data, outcome)
+    biomarker_methods = list(dict.fromkeys(b["method"] for b in biomarkers if b["method_ref"]))
+    for b in biomarkers:
+        b["method_ref"] = str(biomarker_methods.index(b["method"]) + 1) if b["method_ref"] else ""
+    outcome_rows = _outcome_rows(protocol, outcomes) + not_analysable
+    methods = list(dict.fromkeys(m for row in outcome_rows for m in row["methods"]))
+    for row in outcome_rows:  # each endpoint names its own methods by footnote number
+        row["method_refs"] = ",".join(str(methods.index(m) + 1) for m in row["methods"])
+    notes = dict(safety.notes)
+    if data.roles.demographics is None:
+        notes["table_one"] = "The protocol has no demographics form (CDASH domain DM)."
+    if not responders:
+        notes["responders"] = (
+            "The analysis plan has no CLASI activity endpoint, so there is no responder table."
+        )
+    if not biomarkers:
+        notes["biomarkers"] = (
+            "No immune measurements to compare by response: the protocol has no immune-profile "
+            "form collected at two visits, or no responder classification."
+        )
+    if len(data.subjects) > PER_SUBJECT_FIGURE_LIMIT:
+        notes["figures"] = (
+            f"The swimmer plot and the per-subject heatmap are drawn for at most "
+            f"{PER_SUBJECT_FIGURE_LIMIT} subjects (one row each would be unreadable for "
+            f"{len(data.subjects)})."
+        )
+    flare = _flare(data)
+    if not flare:
+        notes["flare"] = (
+            "The protocol has no systemic-flare form (a SLEDAI-2K or SELENA flare score derived "
+            "on save), so SLEDAI-2K and SELENA flare are not reported."
+        )
+    return StudySection(
+        study_id=protocol.id,
+        title=protocol.title,
+        description=protocol.description,
+        protocol_version=protocol.version,
+        n_subjects=len(data.subjects),
+        table_one=_table_one_rows(data),
+        outcomes=outcome_rows,
+        outcome_frame=outcomes,
+        figures=figures,
+        responders=responders,
+        responder_rule=responder_rule,
+        safety=safety.listing,
+        safety_tables=safety,
+        disposition=_disposition(data, safety),
+        biomarkers=biomarkers,
+        biomarker_visits=biomarker_visits,
+        biomarker_methods=biomarker_methods,
+        flare=flare,
+        notes=notes,
+        discrepancies=discrepancies,
         methods=methods,
     )
