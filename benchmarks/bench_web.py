@@ -4,7 +4,7 @@ Run with ``python benchmarks/bench_web.py [--saves 400] [--clients 8]`` (not par
 
 Both servers run as their own uvicorn process (one worker) on loopback over a fresh SQLite file
 (WAL, ``synchronous=NORMAL``, as the store sets it), and the same client drives both: ``--clients``
-threads, each with a keep-alive ``httpx.Client``, PUT ``--saves`` complete CLASI forms in all, each
+threads, each with a keep-alive ``httpx2.Client``, PUT ``--saves`` complete CLASI forms in all, each
 a new record (a subject × visit of its own), after a warm-up of ``--warmup`` saves per client.
 
 * **clestudy**: ``clestudy serve``; ``PUT /api/v1/studies/{study}/subjects/{subject}/records/
@@ -38,7 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from pydantic import BaseModel
 
 STUDY = "lenalidomide-cle-open-label"
@@ -175,7 +175,7 @@ def drive(
     start_line = threading.Barrier(clients + 1)
 
     def client() -> None:
-        with httpx.Client(headers=headers, timeout=120) as http:
+        with httpx2.Client(headers=headers, timeout=120) as http:
             start_line.wait()
             while True:
                 with lock:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from argon2 import PasswordHasher, profiles
 from tests.store.conftest import _postgres_url
@@ -100,7 +100,7 @@ def _seed(db_url: str) -> dict[str, str]:
 def _client(base: str, user: str, token: str, k: int, start: threading.Barrier) -> list[Ack]:
     acks = []
     headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(headers=headers, timeout=60) as http:
+    with httpx2.Client(headers=headers, timeout=60) as http:
         versions = {r: int(http.get(_record_url(base, r)).json()["version"]) for r in RECORDS}
         start.wait()
         for i in range(EDITS):
