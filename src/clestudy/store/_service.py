@@ -262,10 +262,30 @@ class Store(StatusMixin, DiscrepancyMixin, AmendmentMixin):
             )
             return [SubjectState(r.subject_key, r.arm, r.site, r.status) for r in rows]
 
+    def subject(self, subject_id: str) -> SubjectState | None:
+        """One enrolled subject, or ``None`` when there is none of that id (or it was deleted)."""
+        with Session(self.engine) as session:
+            row = session.scalars(
+                select(SubjectRow).where(
+                    SubjectRow.study_id == self.study_pk,
+                    SubjectRow.subject_key == subject_id,
+                    SubjectRow.deleted.is_(False),
+                )
+            ).first()
+            return (
+                None
+                if row is None
+                else SubjectState(row.subject_key, row.arm, row.site, row.status)
+            )
+
     def records(
-        self, *, form_id: str | None = None, visit_id: str | None = None
+        self,
+        *,
+        form_id: str | None = None,
+        visit_id: str | None = None,
+        subject_id: str | None = None,
     ) -> list[RecordState]:
-        """Current records of this study, optionally of one form and/or visit.
+        """Current records of this study, optionally of one form, visit and/or subject.
 
         Two queries whatever the number of records: the record rows, and their derived scores.
         """
@@ -280,6 +300,8 @@ class Store(StatusMixin, DiscrepancyMixin, AmendmentMixin):
                 query = query.where(RecordRow.form_key == form_id)
             if visit_id is not None:
                 query = query.where(RecordRow.visit_key == visit_id)
+            if subject_id is not None:
+                query = query.where(SubjectRow.subject_key == subject_id)
             derived = derived_by_record(session, query)
             rows = session.execute(
                 query.with_only_columns(RecordRow, SubjectRow.subject_key).order_by(

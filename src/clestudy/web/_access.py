@@ -88,10 +88,10 @@ def visible_subjects(store: Store, principal: Principal) -> list[SubjectState]:
 
 def subject_for(store: Store, principal: Principal, subject_id: str) -> SubjectState:
     """The subject, if the user may see it; else :class:`SubjectNotFoundError` (unknown or not theirs)."""
-    for subject in store.subjects():
-        if subject.subject_id == subject_id and principal.sees_site(subject.site):
-            return subject
-    raise SubjectNotFoundError(subject_id)
+    subject = store.subject(subject_id)
+    if subject is None or not principal.sees_site(subject.site):
+        raise SubjectNotFoundError(subject_id)
+    return subject
 
 
 def form_at(store: Store, visit_id: str, form_id: str, instance: int) -> FormSpec:
@@ -107,15 +107,15 @@ def form_at(store: Store, visit_id: str, form_id: str, instance: int) -> FormSpe
 
 def subject_records(store: Store, subject_id: str) -> list[RecordState]:
     """The subject's current records."""
-    return [r for r in store.records() if r.subject_id == subject_id]
+    return store.records(subject_id=subject_id)
 
 
 def find_record(
     store: Store, subject_id: str, visit_id: str, form_id: str, instance: int
 ) -> RecordState | None:
     """One current record, or ``None`` when it was never saved."""
-    for record in store.records(form_id=form_id, visit_id=visit_id):
-        if record.subject_id == subject_id and record.instance == instance:
+    for record in store.records(form_id=form_id, visit_id=visit_id, subject_id=subject_id):
+        if record.instance == instance:
             return record
     return None
 
