@@ -5,14 +5,10 @@ the store's own kill -9 test, over a whole REDCap import)."""
 from __future__ import annotations
 
 import csv
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from tests._kill import kill_after_saving
 
 from clestudy.interop._redcap_dictionary import UI_COLUMNS
 from clestudy.store import audit_events, list_studies, open_store, verify_audit
@@ -63,20 +59,7 @@ def _project(folder: Path) -> tuple[Path, Path]:
 def test_kill_9_during_an_import_leaves_all_or_nothing(tmp_path: Path, delay: float) -> None:
     dictionary, records = _project(tmp_path)
     url = f"sqlite:///{tmp_path / 'study.db'}"
-    with subprocess.Popen(
-        [sys.executable, "-c", _CHILD, url, str(dictionary), str(records)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    ) as child:
-        try:
-            assert child.stdout is not None and child.stdout.readline() == "saving\n"
-            time.sleep(delay)
-            child.send_signal(signal.SIGKILL)
-        finally:
-            if child.poll() is None:
-                child.kill()
-            child.wait(timeout=60)
+    kill_after_saving([_CHILD, url, str(dictionary), str(records)], delay, timeout=60)
     # the study is registered in its own transaction before the import's one
     assert list_studies(url) == ["big"]
     with open_store(url, "big") as store:

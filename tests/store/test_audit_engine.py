@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import DBAPIError
+from tests._kill import kill_after_saving
 
 from clestudy.errors import ClestudyError, InputError, NotFoundError
 from clestudy.store import RecordInput, Store, audit_events, make_engine, verify_audit
@@ -188,20 +184,7 @@ def test_kill_9_during_a_batch_saves_all_or_nothing(
     store = open_study(db_url, STUDY)
     store.add_subject("K01", arm="lenalidomide", site="site01", actor="coordinator")
     events = store.audit_count()
-    with subprocess.Popen(
-        [sys.executable, "-c", _KILL_SCRIPT, db_url],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    ) as child:
-        try:
-            assert child.stdout is not None and child.stdout.readline() == "saving\n"
-            time.sleep(delay)
-            child.send_signal(signal.SIGKILL)
-        finally:
-            if child.poll() is None:
-                child.kill()
-            child.wait(timeout=30)
+    kill_after_saving([_KILL_SCRIPT, db_url], delay, timeout=30)
     saved = len(store.records())
     assert saved in (0, 3000), f"a killed batch left {saved} of 3000 records"
     assert store.audit_count() == events + saved
