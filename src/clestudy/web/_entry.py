@@ -37,7 +37,8 @@ from clestudy.web._auth import (
     Principal,
 )
 from clestudy.web._forms import form_layout, posted_values, shown_value
-from clestudy.web._rules import ENTER, LOCK, VERIFY
+from clestudy.web._queries import query_badges, record_queries
+from clestudy.web._rules import ENTER, LOCK, QUERY_RAISE, VERIFY
 from clestudy.web._views import (
     RECORD,
     Editor,
@@ -78,6 +79,7 @@ def _form_context(
         and (record is None or record.status != "locked"),
         "may_verify": VERIFY.allows(principal.user.role),
         "may_lock": LOCK.allows(principal.user.role),
+        "may_raise_query": QUERY_RAISE.allows(principal.user.role),
         "action": RECORD.format(
             study=study, subject=subject, visit=visit, form=form, instance=instance
         ),
@@ -117,6 +119,9 @@ def record_page(
         if d.record == key
         for name in (d.fields or ("",))
     ]
+    if key:  # the record's queries; open and answered ones beside their fields (_queries.py)
+        context["record_queries"] = record_queries(store, subject, key)
+        open_findings += query_badges(context["record_queries"], context["action"])
     return _form_page(
         request, principal, context, messages=open_findings,
         notice="Saved." if saved else None,
