@@ -8,6 +8,7 @@ The subject (``A-Q1``) is this test's own, enrolled through the store, not one o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
@@ -44,6 +45,8 @@ def test_monitor_raises_coordinator_answers_monitor_closes(
     login(page, "coord_a")
     page.goto(served.url(RECORD))
     expect(page.get_by_test_id("query-badge-weight")).to_have_text("Query open")
+    expect(page.get_by_test_id("record-query-weight")).to_contain_text("open")
+    pages.check(page, "record-queries")
     page.get_by_test_id("query-badge-weight").click()
     expect(page.get_by_test_id("query-form-close")).to_have_count(0)  # not the site's right
     page.get_by_label("Message (required)").fill("Checked: 70 kg was measured on the day.")
@@ -61,6 +64,13 @@ def test_monitor_raises_coordinator_answers_monitor_closes(
     expect(page.get_by_test_id("query-status")).to_have_text("closed")
     expect(page.get_by_test_id("query-thread").locator("li")).to_have_count(3)
     pages.check(page, "query")
+    page.goto(served.url(f"/studies/{STUDY}/queries"))  # the filters refresh the list (htmx)
+    page.get_by_label("Subject").fill("A-Q1")
+    page.get_by_label("Status").select_option("open")
+    expect(page.get_by_test_id("no-queries")).to_be_visible()
+    page.get_by_label("Status").select_option("closed")
+    expect(page.get_by_test_id("query-row-A-Q1-weight")).to_contain_text("closed")
+    expect(page).to_have_url(re.compile(r"status=closed"))
 
     with open_store(served.db_url, STUDY) as store:
         query = store.query("A-Q1", "week_0", "vs", "weight")
