@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clestudy.store._audit import LEGACY_CHAIN, hashable, snapshot_sha256
-from clestudy.store._queries import query_rows, thread_rows
+from clestudy.store._query_hooks import query_rows, thread_rows
 from clestudy.store._schema import (
     AuditRow,
     DerivedRow,

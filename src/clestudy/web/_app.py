@@ -172,6 +172,7 @@ def create_app(
         _entry,
         _pages,
         _queries,
+        _query_api,
     )
 
     owns_accounts = accounts is None
@@ -206,7 +207,7 @@ def create_app(
             _admin.router,
             _api.router,
             _queries.router,
-            _queries.api_router,
+            _query_api.api_router,
         ),
     )
     _install_errors(app)
@@ -216,7 +217,7 @@ def create_app(
     app.include_router(_admin.router)
     app.include_router(_api.router)
     app.include_router(_queries.router)
-    app.include_router(_queries.api_router)
+    app.include_router(_query_api.api_router)
     app.router.routes.append(
         Mount("/static", app=StaticFiles(directory=str(_HERE / "static")), name="static")
     )
