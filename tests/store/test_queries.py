@@ -191,6 +191,14 @@ def test_lists_filter_by_site_subject_status_form_and_field(
     assert [len(q.messages) for q in store.queries()] == [1, 1, 2]
     with pytest.raises(InputError, match=r"query status 'new' is not one of"):
         store.queries(status="new")
+    # a deleted record hides its queries (and refuses actions) until it is restored
+    store.delete_record("L02", "week_0", "vs", actor="dm", reason="wrong subject")
+    assert [q.subject_id for q in store.queries()] == ["L01", "L01"]
+    assert store.query("L02", "week_0", "vs", "weight").status == "none"
+    with pytest.raises(QueryTransitionError, match=r"the record is deleted; restore it before"):
+        store.query_action("close", "L02", "week_0", "vs", "weight", text=None, actor="m")
+    store.restore_record("L02", "week_0", "vs", actor="dm", reason="right subject after all")
+    assert store.query("L02", "week_0", "vs", "weight").status == "answered"
 
 
 def test_auto_raise_is_off_by_default(open_study: OpenStudy, db_url: str) -> None:

@@ -293,7 +293,8 @@ def _locate(
     store: Store, session: Session, subject_id: str, visit_id: str, form_id: str,
     field_id: str, instance: int,
 ) -> tuple[SubjectRow, RecordRow | None, str]:  # fmt: skip
-    """The subject and record row of a field (``None``: never saved), or NotFoundError."""
+    """The subject and record row of a field (``None``: never saved; it may be deleted), or
+    NotFoundError."""
     where = f"{record_key(subject_id, visit_id, form_id, instance)}/{field_id}"
     subject = store._subject_row(session, subject_id)
     if subject is None or subject.deleted:
@@ -301,10 +302,7 @@ def _locate(
     form = store.protocol.form(form_id)
     if form is None or all(f.id != field_id for f in form.fields):
         raise NotFoundError(f"query on {where}: form '{form_id}' has no field '{field_id}'")
-    record = find_record_row(session, subject.id, visit_id, form_id, instance)
-    if record is not None and record.deleted:
-        record = None
-    return subject, record, where
+    return subject, find_record_row(session, subject.id, visit_id, form_id, instance), where
 
 
 def query_action(
@@ -325,6 +323,10 @@ def query_action(
         if record is None:
             raise QueryTransitionError(
                 f"query on {where}: the record is not saved, so it holds no value to query"
+            )
+        if record.deleted:
+            raise QueryTransitionError(
+                f"query on {where}: the record is deleted; restore it before acting on its queries"
             )
         row = session.scalars(
             select(QueryRow).where(QueryRow.record_id == record.id, QueryRow.field_id == field_id)
@@ -358,6 +360,8 @@ def get_query(
         subject, record, _ = _locate(
             store, session, subject_id, visit_id, form_id, field_id, instance
         )
+        if record is not None and record.deleted:
+            record = None  # hidden with the record until it is restored
         row = (
             None
             if record is None
@@ -381,7 +385,8 @@ def list_queries(
 ) -> list[QueryState]:  # fmt: skip
     """The study's queries with their threads, filtered, in subject then record order.
 
-    ``sites`` restricts to the subjects of those sites (``None``: every site). Two queries
+    The queries of a deleted subject or record are left out (as the record is) until it is
+    restored. ``sites`` restricts to the subjects of those sites (``None``: every site). Two queries
     whatever the number of queries: the query rows, and their messages.
     """
     if status is not None and status not in QUERY_STATUSES:
@@ -392,6 +397,7 @@ def list_queries(
             .join(RecordRow, QueryRow.record_id == RecordRow.id)
             .join(SubjectRow, RecordRow.subject_id == SubjectRow.id)
             .where(RecordRow.study_id == store.study_pk, SubjectRow.deleted.is_(False))
+            .where(RecordRow.deleted.is_(False))  # hidden with their record, back on restore
             .order_by(SubjectRow.id, RecordRow.id, QueryRow.id)
         )
         for column, value in (
