@@ -5,13 +5,17 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
-from tests.interop.test_redcap import _project, _rows, assert_round_trip
+from tests.interop.test_redcap import _rows, assert_round_trip
+from tests.interop.test_redcap_formats import _read, _write
 
+from clestudy.demo import DEMO_SEED
+from clestudy.demo._chart_review import populate_chart_review
 from clestudy.errors import InputError
 from clestudy.interop import export_redcap, import_redcap
-from clestudy.interop._redcap_branching import translate_branching
-from clestudy.protocol import Choice, FieldSpec, hidden_fields
+from clestudy.interop._redcap_branching import branching_from_show_if, translate_branching
+from clestudy.protocol import Choice, FieldSpec, FormSpec, hidden_fields
 from clestudy.store import open_store
 
 FIELDS = [
@@ -28,6 +32,7 @@ FIELDS = [
     FieldSpec(id="target", label="Target", type="text"),
 ]  # fmt: skip
 TARGET = FIELDS[-1]
+AEOUT = FieldSpec(id="aeout", label="Outcome", type="text")
 
 
 @pytest.mark.parametrize(
@@ -91,22 +96,17 @@ def test_untranslatable_logic_says_why(logic: str, reason: str) -> None:
 
 def _without_file_fields(fixtures: Path, tmp_path: Path) -> tuple[Path, Path, list[str]]:
     """The ``longitudinal`` fixture without its file-upload field (which clestudy refuses)."""
-    dictionary, data = _project(fixtures, "longitudinal")
-    with dictionary.open(encoding="utf-8-sig", newline="") as handle:
-        rows = list(csv.reader(handle))
+    folder = fixtures / "redcap" / "longitudinal"
+    rows = _read(folder / "dictionary.csv")
     dropped = [r[0] for r in rows[1:] if r[3] == "file"]
-    kept_dictionary = tmp_path / "in" / "dictionary.csv"
-    kept_dictionary.parent.mkdir()
-    with kept_dictionary.open("w", encoding="utf-8", newline="") as handle:
-        csv.writer(handle).writerows(r for r in rows if r[0] not in dropped)
-    records = _rows(data)
-    kept_data = tmp_path / "in" / "data.csv"
-    with kept_data.open("w", encoding="utf-8", newline="") as handle:
-        columns = [c for c in records[0] if c not in dropped]
-        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(records)
-    return kept_dictionary, kept_data, dropped
+    (tmp_path / "in").mkdir()
+    dictionary = _write(
+        tmp_path / "in" / "dictionary.csv", [r for r in rows if r[0] not in dropped]
+    )
+    data_rows = _read(folder / "data.csv")
+    keep = [i for i, column in enumerate(data_rows[0]) if column not in dropped]
+    data = _write(tmp_path / "in" / "data.csv", [[r[i] for i in keep] for r in data_rows])
+    return dictionary, data, dropped
 
 
 def test_fixture_branching_becomes_show_if_and_round_trips(fixtures: Path, tmp_path: Path) -> None:
@@ -168,3 +168,59 @@ def test_untranslated_branching_is_kept_and_flagged(fixtures: Path, tmp_path: Pa
     with open_store(url, "longitudinal") as store:
         files = export_redcap(store, tmp_path / "out")
     assert _rows(files[0]) == _rows(dictionary)
+
+
+@pytest.mark.parametrize(
+    "show_if",
+    [
+        "aeout not in ('RECOVERING/RESOLVING', 'NOT RECOVERED/NOT RESOLVED')",
+        "sex in ('0', '1')",
+        "sex == '0' and (age > 12 or smoker == False)",
+        "'2' in race or '1' not in race",
+        "name != None",
+        'name == "it\'s"',
+    ],
+)
+def test_a_native_show_if_goes_to_redcap_and_back_unchanged_in_meaning(show_if: str) -> None:
+    """Written as branching logic and translated back, a show-if hides the same fields."""
+    logic = branching_from_show_if(show_if)
+    assert logic is not None
+    back = translate_branching(logic, TARGET, [*FIELDS, AEOUT]).show_if
+    assert back is not None
+    native = TARGET.model_copy(update={"show_if": show_if})
+    again = TARGET.model_copy(update={"show_if": back})
+    samples: list[dict[str, object]] = [
+        {},
+        {"sex": "0", "age": 13, "smoker": False, "race": ["2"], "name": "it's"},
+        {"sex": "1", "age": 5, "race": ["1"], "name": "x"},
+        {"aeout": "FATAL"},
+    ]
+    for values in samples:
+        form_a = FormSpec(id="f", name="f", fields=(*FIELDS[:-1], native, AEOUT))
+        form_b = FormSpec(id="f", name="f", fields=(*FIELDS[:-1], again, AEOUT))
+        assert hidden_fields(form_a, values).keys() == hidden_fields(form_b, values).keys()
+
+
+def test_show_ifs_redcap_cannot_say_are_left_out() -> None:
+    assert branching_from_show_if("not smoker") is None
+    assert branching_from_show_if("age + 1 > 3") is None
+    assert branching_from_show_if("len(race) > 1") is None
+    assert branching_from_show_if("name == 'a\"b\\'c'") is None
+
+
+def test_the_builtin_ae_end_date_exports_as_branching_logic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    with open_store(url, "pediatric-cle-chart-review", actor="demo") as store:
+        populate_chart_review(store, np.random.default_rng(DEMO_SEED))
+        files = export_redcap(store, tmp_path / "out")
+    [row] = [r for r in _rows(files[0]) if r["Variable / Field Name"] == "aeendat"]
+    assert row["Branching Logic (Show field only if...)"] == (
+        "[aeout] <> 'RECOVERING/RESOLVING' and [aeout] <> 'NOT RECOVERED/NOT RESOLVED'"
+    )
+    back = f"sqlite:///{tmp_path / 'back.db'}"
+    import_redcap(back, files[0], files[1], study="back", actor="t")
+    with open_store(back, "back") as store:
+        ae = store.protocol.form("ae")
+        assert ae is not None
+        assert list(hidden_fields(ae, {"aeout": "RECOVERING/RESOLVING"})) == ["aeendat"]
+        assert hidden_fields(ae, {"aeout": "RECOVERED/RESOLVED"}) == {}

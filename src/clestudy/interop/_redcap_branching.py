@@ -28,10 +28,16 @@ values, a value that does not fit its field. The field keeps the original text i
 ``branching_logic`` either way, so that the dictionary exports back unchanged; a field with
 branching logic and no ``show_if`` is flagged (shown always, nothing enforced) in the import's
 report.
+
+The other way, a native field's show-if is written as REDCap branching logic when the export
+needs it (:func:`branching_from_show_if`: comparisons of a field with a value, ``in`` / ``not in``
+a list of values, a code ``in`` a multiple choice, ``and``, ``or``); a show-if beyond that is
+left out of the dictionary (the field is then always shown in REDCap).
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,7 +46,7 @@ from decimal import Decimal, InvalidOperation
 from clestudy.protocol import FieldSpec
 from clestudy.protocol._expressions import expression_problems
 
-__all__ = ["Translation", "translate_branching"]
+__all__ = ["Translation", "branching_from_show_if", "translate_branching"]
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -229,3 +235,71 @@ def translate_branching(
     if problems:  # a safety net: the translation must be a valid show-if
         return Translation(None, "; ".join(problems))
     return Translation(show_if)
+
+
+_REDCAP_OP = {ast.Eq: "=", ast.NotEq: "<>", ast.Lt: "<", ast.Gt: ">", ast.LtE: "<=", ast.GtE: ">="}
+
+
+def _literal(value: object) -> str | None:
+    if value is True or value is False:
+        return "'1'" if value else "'0'"
+    if value is None:
+        return "''"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        if "'" not in value:
+            return f"'{value}'"
+        return f'"{value}"' if '"' not in value else None
+    return None
+
+
+def _redcap(node: ast.expr) -> str | None:
+    if isinstance(node, ast.BoolOp):
+        word = " and " if isinstance(node.op, ast.And) else " or "
+        parts = [_redcap(v) for v in node.values]
+        if any(p is None for p in parts):
+            return None
+        return word.join(f"({p})" if isinstance(v, ast.BoolOp) else str(p)
+                         for p, v in zip(parts, node.values, strict=True))  # fmt: skip
+    if not isinstance(node, ast.Compare) or len(node.ops) != 1:
+        return None
+    left, op, right = node.left, node.ops[0], node.comparators[0]
+    if isinstance(left, ast.Constant) and isinstance(right, ast.Name):  # 'code' in checkbox
+        if not isinstance(left.value, str) or not isinstance(op, ast.In | ast.NotIn):
+            return None
+        return f"[{right.id}({left.value})] = '{1 if isinstance(op, ast.In) else 0}'"
+    if not isinstance(left, ast.Name):
+        return None
+    if isinstance(op, ast.In | ast.NotIn) and isinstance(right, ast.Tuple | ast.List):
+        values = [_literal(e.value) if isinstance(e, ast.Constant) else None for e in right.elts]
+        if not values or any(v is None for v in values):
+            return None
+        if isinstance(op, ast.In):
+            joined = " or ".join(f"[{left.id}] = {v}" for v in values)
+            return f"({joined})" if len(values) > 1 else joined
+        return " and ".join(f"[{left.id}] <> {v}" for v in values)
+    symbol = _REDCAP_OP.get(type(op))
+    if symbol is None or not isinstance(right, ast.Constant):
+        return None
+    value = _literal(right.value)
+    return None if value is None else f"[{left.id}] {symbol} {value}"
+
+
+def branching_from_show_if(show_if: str) -> str | None:
+    """A native show-if as REDCap branching logic, or ``None`` when REDCap cannot say it.
+
+    Examples
+    --------
+    >>> branching_from_show_if("aeout not in ('RECOVERING/RESOLVING', 'FATAL')")
+    "[aeout] <> 'RECOVERING/RESOLVING' and [aeout] <> 'FATAL'"
+    >>> branching_from_show_if("sex == 'F' and (smoker == True or '2' in race)")
+    "[sex] = 'F' and ([smoker] = '1' or [race(2)] = '1')"
+    >>> branching_from_show_if("days_between(a, b) > 3") is None
+    True
+    """
+    try:
+        tree = ast.parse(show_if.strip(), mode="eval")
+    except SyntaxError:
+        return None
+    return _redcap(tree.body)
