@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -93,19 +93,18 @@ class _Parser:
         self.at += 1
         return token
 
-    def expression(self) -> str:
-        parts = [self.conjunction()]
-        while (token := self.peek()) is not None and token == ("word", "or"):
+    def _chain(self, word: str, part: Callable[[], str]) -> str:
+        parts = [part()]
+        while self.peek() == ("word", word):
             self.at += 1
-            parts.append(self.conjunction())
-        return " or ".join(parts)
+            parts.append(part())
+        return f" {word} ".join(parts)
+
+    def expression(self) -> str:
+        return self._chain("or", self.conjunction)
 
     def conjunction(self) -> str:
-        parts = [self.primary()]
-        while (token := self.peek()) is not None and token == ("word", "and"):
-            self.at += 1
-            parts.append(self.primary())
-        return " and ".join(parts)
+        return self._chain("and", self.primary)
 
     def primary(self) -> str:
         token = self.peek()
