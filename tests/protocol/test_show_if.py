@@ -80,6 +80,14 @@ def test_entered_text_is_read_as_validation_parses_it() -> None:
     assert list(hidden_fields(FORM, {"sex": "F", "pregnant": "no"})) == ["weeks"]
 
 
+def test_a_show_if_naming_no_field_of_the_form_is_ignored_outside_the_loader() -> None:
+    # a protocol built in code skips the loader's checks; such a condition never hides a field
+    renamed = FORM.model_copy(
+        update={"fields": tuple(f.model_copy(update={"id": f"x_{f.id}"}) for f in FORM.fields)}
+    )
+    assert hidden_fields(renamed, {"x_sex": "M"}) == {}
+
+
 def test_a_value_that_does_not_fit_its_field_reads_as_empty() -> None:
     assert "pregnant" in hidden_fields(FORM, {"sex": ["not", "a", "code"]})
 

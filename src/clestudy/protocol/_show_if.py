@@ -69,9 +69,17 @@ def show_if_order(form: FormSpec) -> tuple[FieldSpec, ...]:
     """The fields of ``form`` that have a show-if, each after the show-if fields it reads.
 
     A form whose show-ifs form a cycle (refused when the protocol loads) gives them in form
-    order.
+    order. A show-if that names what is not a field of the form (refused when a protocol loads,
+    so only possible in a protocol built in code) is left out: its field is always shown, never
+    emptied by a condition that cannot mean anything.
     """
-    pending = [f for f in form.fields if f.show_if is not None]
+    ids = {f.id for f in form.fields}
+    pending = [
+        f
+        for f in form.fields
+        if f.show_if is not None
+        and all(n in ids or n in ("True", "False", "None") for n in expression_names(f.show_if))
+    ]
     conditional = {f.id for f in pending}
     done: list[FieldSpec] = []
     placed: set[str] = set()
