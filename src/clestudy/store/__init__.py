@@ -36,12 +36,15 @@ from clestudy.store._import_batch import (
 from clestudy.store._lab_import import save_lab_values
 from clestudy.store._open import audit_events, list_studies, open_store, upgrade_database
 from clestudy.store._service import RecordInput, RecordState, Store, SubjectState
+from clestudy.store._signatures import MEANINGS, SIGNER_ROLES, SignatureState
 from clestudy.store._tables import endpoint_table, tidy_table
 from clestudy.store._verify import AuditVerification, verify_audit
 
 __all__ = [
     "IMPORTED_HISTORY",
+    "MEANINGS",
     "ROLES",
+    "SIGNER_ROLES",
     "AccountEvent",
     "Accounts",
     "AuditKey",
@@ -51,6 +54,7 @@ __all__ = [
     "RecordInput",
     "RecordPreview",
     "RecordState",
+    "SignatureState",
     "Store",
     "SubjectInput",
     "SubjectState",

@@ -47,6 +47,7 @@ from clestudy.store._engine import is_postgres
 from clestudy.store._lab_context import lab_context
 from clestudy.store._rows import RecordSlot, RecordState, check_edit, record_key
 from clestudy.store._schema import Base, DiscrepancyRow
+from clestudy.store._signatures import void_signatures_of_batch
 
 if TYPE_CHECKING:
     from clestudy.store._service import Store
@@ -339,6 +340,7 @@ class _Batch:
         written = [*self.new, *edited]
         self._write_derived(written)
         self._write_discrepancies(written)
+        void_signatures_of_batch(self.store, self.session, written, self.actor)
 
     def _insert_new(self, conn: Connection) -> None:
         """Insert the new record rows and learn their ids, in one statement per page of rows."""

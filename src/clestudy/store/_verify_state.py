@@ -34,6 +34,7 @@ from clestudy.store._schema import (
     SubjectRow,
 )
 from clestudy.store._service import record_entity_key
+from clestudy.store._signatures import signature_rows, signed_data_rows
 
 __all__ = ["CHECKERS", "LiveRow", "RowChecker", "check_state"]
 
@@ -123,6 +124,8 @@ CHECKERS: list[RowChecker] = [
     RowChecker("subject", "subject", _subjects),
     RowChecker("form record", "form_record", _records),
     RowChecker("discrepancy", "discrepancy", _discrepancies),
+    RowChecker("signature", "signature", signature_rows),
+    RowChecker("signed data", "signature", signed_data_rows),
 ]
 
 

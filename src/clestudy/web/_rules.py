@@ -25,6 +25,7 @@ __all__ = [
     "READ_SUBJECT",
     "ROLES",
     "RULES",
+    "SIGN",
     "VERIFY",
     "Rule",
 ]
@@ -71,9 +72,11 @@ ENTER = Rule("enter-data", ("admin", "investigator", "coordinator"), site_scoped
 VERIFY = Rule("verify", ("admin", "monitor"), site_scoped=True)
 LOCK = Rule("lock", ("admin",), site_scoped=True)
 ADMIN = Rule("admin", ("admin",))
+#: Electronic signatures (docs/data-management.md): investigators only, at their own sites.
+SIGN = Rule("sign", ("investigator",), site_scoped=True)
 
 #: Every rule by name.
 RULES = {
     r.name: r
-    for r in (PUBLIC, AUTHENTICATED, READ, READ_SUBJECT, ENROL, ENTER, VERIFY, LOCK, ADMIN)
+    for r in (PUBLIC, AUTHENTICATED, READ, READ_SUBJECT, ENROL, ENTER, VERIFY, LOCK, ADMIN, SIGN)
 }
