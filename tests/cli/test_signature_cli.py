@@ -4,36 +4,30 @@ from the command line; a wrong one counts toward the lockout; a later edit voids
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from tests.cli.test_capture_cli import STUDY, _run
-from tests.cli.test_user_cli import _Stdin
+from tests.cli.test_user_cli import PASSWORD, _Stdin, db  # noqa: F401 - the fixture
 
-from clestudy.cli import _users
 from clestudy.store import open_accounts, open_store
 
-PASSWORD = "correct horse battery"
 Capsys = pytest.CaptureFixture[str]
 
 
 @pytest.fixture
-def db(tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch) -> str:
-    path = str(tmp_path / "study.db")
-    monkeypatch.setenv("CLESTUDY_DATABASE_URL", path)
-    monkeypatch.setenv(_users.NEW_PASSWORD_ENV, PASSWORD)
-    assert _run(capsys, "study", "init", STUDY)[0] == 0
+def signing_db(db: str, capsys: Capsys) -> str:  # noqa: F811
+    """The user tests' database with an investigator and a subject's saved record."""
     args = ("user", "add", "ines", "--role", "investigator", "--site", "site01")
     assert _run(capsys, *args, "--full-name", "Ines Vargas")[0] == 0
-    with open_store(f"sqlite:///{path}", STUDY) as store:
+    with open_store(f"sqlite:///{db}", STUDY) as store:
         store.add_subject("P01", arm="lenalidomide", site="site01", actor="coordinator")
         store.save_record("P01", "initiation", "steroids", {"prednisone_mg_day": "20"},
                           actor="coordinator")  # fmt: skip
-    return path
+    return db
 
 
 def test_sign_from_stdin_list_and_void(
-    db: str, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+    signing_db: str, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("sys.stdin", _Stdin(PASSWORD + "\n"))
     code, out, err = _run(
@@ -45,7 +39,7 @@ def test_sign_from_stdin_list_and_void(
     assert (signed["signer"], signed["signer_name"], signed["status"]) == (
         "ines", "Ines Vargas", "valid",
     )  # fmt: skip
-    with open_store(f"sqlite:///{db}", STUDY) as store:
+    with open_store(f"sqlite:///{signing_db}", STUDY) as store:
         store.save_record("P01", "initiation", "steroids", {"prednisone_mg_day": "25"},
                           actor="coordinator", reason="dose", expected_version=1)  # fmt: skip
     code, out, _ = _run(capsys, "signature", "list", "--study", STUDY, "--json")
@@ -63,7 +57,7 @@ def test_sign_from_stdin_list_and_void(
 
 
 def test_a_wrong_password_is_refused_and_counted(
-    db: str, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+    signing_db: str, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("sys.stdin", _Stdin("not the password\n"))
     code, out, err = _run(
@@ -71,13 +65,13 @@ def test_a_wrong_password_is_refused_and_counted(
         "--actor", "ines", "--password-stdin",
     )  # fmt: skip
     assert (code, out, err) == (1, "", "error: invalid username or password\n")
-    with open_accounts(f"sqlite:///{db}") as accounts:
+    with open_accounts(f"sqlite:///{signing_db}") as accounts:
         event = accounts.account_events("ines")[-1]
     assert (event.action, event.detail["failed_attempts"]) == ("signing_failure", 1)
 
 
 def test_no_password_without_a_terminal_and_bad_meaning_are_bad_input(
-    db: str, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+    signing_db: str, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("sys.stdin", _Stdin("", tty=False))
     base = ("sign", "subject", "P01", "--study", STUDY, "--actor", "ines")

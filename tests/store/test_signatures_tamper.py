@@ -6,30 +6,25 @@ PostgreSQL."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from argon2 import PasswordHasher, profiles
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
+from tests.store.test_signatures import PASSWORD, accounts  # noqa: F401 - the fixture
 
-from clestudy.store import Accounts, Store, make_engine, open_accounts, verify_audit
+from clestudy.store import Accounts, Store, make_engine, verify_audit
 
 OpenStudy = Callable[..., Store]
 STUDY = "lenalidomide-cle-open-label"
-PASSWORD = "investigator passphrase"
 
 
 @pytest.fixture
-def accounts(db_url: str) -> Iterator[Accounts]:
-    with open_accounts(db_url, hasher=PasswordHasher.from_parameters(profiles.CHEAPEST)) as acc:
-        acc.add_user("inv", role="investigator", sites=["site01"], password=PASSWORD,
-                     actor="setup")  # fmt: skip
-        yield acc
-
-
-@pytest.fixture
-def signed(open_study: OpenStudy, db_url: str, accounts: Accounts) -> Store:
+def signed(
+    open_study: OpenStudy,
+    db_url: str,
+    accounts: Accounts,  # noqa: F811
+) -> Store:
     """S1's casebook signed (valid); S2's signed and then voided by an edit."""
     store = open_study(db_url, STUDY)
     for subject in ("S1", "S2"):

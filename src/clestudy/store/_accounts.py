@@ -532,29 +532,7 @@ class Accounts:
             With the one message :data:`GENERIC_REFUSAL` for an unknown user, a wrong password,
             a suspended or a locked account; the reason goes to the account event trail.
         """
-        with self._read() as session:
-            found = self._row(session, username) if isinstance(username, str) else None
-            stored = None if found is None else found.password_hash
-        # the slow hash runs outside the write lock; an unknown user costs the same work
-        matches = self._verify(stored or self._dummy_hash, password) and stored is not None
-        now = self._now()
-        name = username if isinstance(username, str) else ""
-        with self._write() as session:
-            row = self._row(session, name)
-            reason = self._refusal(row, stored, matches, now)
-            if row is None or reason is not None:
-                self._record_failure(session, row, name, reason or "unknown_user", now)
-                user = None
-            else:
-                row.failed_attempts, row.locked_until = 0, None
-                if self.hasher.check_needs_rehash(row.password_hash):
-                    row.password_hash = self._hash(password)
-                    row.updated_at = _timestamp(now)
-                self._event(session, now, name, "login_success", name)
-                user = self._user(session, row)
-        if user is None:
-            raise AuthenticationError(reason or "unknown_user")
-        return user
+        return self._check_password(username, password, "login")
 
     def check_password_for_signing(self, username: str, password: str) -> User:
         """Check the password a user re-enters to sign electronically (21 CFR 11.200(a)(1)).
@@ -572,9 +550,15 @@ class Accounts:
             With :data:`GENERIC_REFUSAL` for an unknown user, a wrong password, a suspended or
             a locked account.
         """
+        return self._check_password(username, password, "signing")
+
+    def _check_password(self, username: str, password: str, purpose: str) -> User:
+        """Sign-in (``purpose="login"``) or signing (``"signing"``): the one password check,
+        its counter and its events ``PURPOSE_success`` / ``PURPOSE_failure``."""
         with self._read() as session:
             found = self._row(session, username) if isinstance(username, str) else None
             stored = None if found is None else found.password_hash
+        # the slow hash runs outside the write lock; an unknown user costs the same work
         matches = self._verify(stored or self._dummy_hash, password) and stored is not None
         now = self._now()
         name = username if isinstance(username, str) else ""
@@ -582,13 +566,15 @@ class Accounts:
             row = self._row(session, name)
             reason = self._refusal(row, stored, matches, now)
             if row is None or reason is not None:
-                self._record_failure(
-                    session, row, name, reason or "unknown_user", now, action="signing_failure"
-                )
+                failure = reason or "unknown_user"
+                self._record_failure(session, row, name, failure, now, f"{purpose}_failure")
                 user = None
             else:
                 row.failed_attempts, row.locked_until = 0, None
-                self._event(session, now, name, "signing_success", name)
+                if self.hasher.check_needs_rehash(row.password_hash):
+                    row.password_hash = self._hash(password)
+                    row.updated_at = _timestamp(now)
+                self._event(session, now, name, f"{purpose}_success", name)
                 user = self._user(session, row)
         if user is None:
             raise AuthenticationError(reason or "unknown_user")
@@ -609,7 +595,7 @@ class Accounts:
 
     def _record_failure(
         self, session: Session, row: UserRow | None, name: str, reason: str, now: dt.datetime,
-        *, action: str = "login_failure",
+        action: str,
     ) -> None:  # fmt: skip
         detail: dict[str, Any] = {"reason": reason}
         locked = False

@@ -47,7 +47,7 @@ from clestudy.store._engine import is_postgres
 from clestudy.store._lab_context import lab_context
 from clestudy.store._rows import RecordSlot, RecordState, check_edit, record_key
 from clestudy.store._schema import Base, DiscrepancyRow
-from clestudy.store._signatures import void_signatures_of_batch
+from clestudy.store._signatures_void import void_signatures_of_batch
 
 if TYPE_CHECKING:
     from clestudy.store._service import Store

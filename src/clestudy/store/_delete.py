@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from clestudy.errors import InputError, NotFoundError, StaleVersionError
 from clestudy.store._chain import lock_subjects
 from clestudy.store._schema import RecordRow, SubjectRow
-from clestudy.store._signatures import void_signatures_of_record, void_signatures_of_subject
+from clestudy.store._signatures_void import void_signatures_of_record, void_signatures_of_subject
 
 if TYPE_CHECKING:
     from clestudy.store._service import RecordInput, RecordState, Store, SubjectState

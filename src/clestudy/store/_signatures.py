@@ -14,10 +14,9 @@ keeps the signature in the append-only ``signature`` table and audits it (``sign
   visit, with its values and derived scores. A signature cannot be moved to other data: a later
   change to any covered record (a save, a replacing save, a delete or restore, a new record in
   the covered visit or casebook, the subject's deletion) voids it in the same transaction, with
-  an audited ``signature``/``void`` event naming the change (:func:`void_signatures_of_batch`,
-  :func:`void_signatures_of_record`, :func:`void_signatures_of_subject`, called from the one
-  write path). ``audit verify`` recomputes the hash of every signature still valid and reports
-  one whose data no longer match as tampering.
+  an audited ``signature``/``void`` event naming the change (:mod:`clestudy.store._signatures_void`,
+  called from the one write path). ``audit verify`` recomputes the hash of every signature
+  still valid and reports one whose data no longer match as tampering.
 * **Components** (21 CFR 11.200(a)(1)): the user name comes from the signed-in session (web) or
   ``--actor`` (CLI) and the password is re-entered for every signature and checked by
   :meth:`~clestudy.store.Accounts.check_password_for_signing`; a wrong one counts toward the
@@ -54,7 +53,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -70,29 +69,26 @@ from clestudy.store._schema import (
     RecordRow,
     SignatureRow,
     SignatureVoidRow,
-    StudyRow,
     SubjectRow,
 )
 
 if TYPE_CHECKING:
     from clestudy.store._accounts import Accounts
-    from clestudy.store._rows import RecordSlot
     from clestudy.store._service import Store
-    from clestudy.store._verify_state import LiveRow
 
 __all__ = [
     "MEANINGS",
     "SIGNED_DATA_FORMAT",
     "SIGNER_ROLES",
+    "Covered",
     "SignatureMixin",
     "SignatureState",
-    "signature_rows",
+    "covered_records",
+    "in_scope",
+    "signature_key",
+    "signature_state",
     "signed_data",
-    "signed_data_rows",
     "signed_data_sha256",
-    "void_signatures_of_batch",
-    "void_signatures_of_record",
-    "void_signatures_of_subject",
 ]
 
 #: What a signature means (21 CFR 11.50(a)(3)), with the sentence the signing dialog shows.
@@ -221,7 +217,7 @@ class SignatureState:
         return state
 
 
-def _state(
+def signature_state(
     study: str, subject: str, row: SignatureRow, void: SignatureVoidRow | None
 ) -> SignatureState:
     return SignatureState(
@@ -273,118 +269,8 @@ def covered_records(session: Session, subject_pks: Sequence[int]) -> dict[int, l
     return found
 
 
-def _in_scope(records: Iterable[Covered], visit: str | None) -> list[Covered]:
+def in_scope(records: Iterable[Covered], visit: str | None) -> list[Covered]:
     return [r for r in records if visit is None or r.visit == visit]
-
-
-# -- voiding: one hook per write path ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Change:
-    """A change to a subject's data: which subject, which visit (``None``: all), which event."""
-
-    subject_pk: int
-    subject_key: str
-    visit: str | None
-    cause: dict[str, Any]
-
-
-def _void(store: Store, session: Session, changes: Sequence[_Change], actor: str) -> None:
-    """Void every valid signature whose covered data one of ``changes`` touches (audited)."""
-    if not changes:
-        return
-    by_subject: dict[int, list[_Change]] = {}
-    for change in changes:
-        by_subject.setdefault(change.subject_pk, []).append(change)
-    valid = session.scalars(
-        select(SignatureRow)
-        .outerjoin(SignatureVoidRow, SignatureVoidRow.signature_id == SignatureRow.id)
-        .where(SignatureVoidRow.id.is_(None), SignatureRow.subject_id.in_(sorted(by_subject)))
-        .order_by(SignatureRow.id)
-    ).all()
-    now = store._now()
-    for row in valid:
-        cause = next(
-            (
-                c
-                for c in by_subject[row.subject_id]
-                if row.visit_key is None or c.visit is None or c.visit == row.visit_key
-            ),
-            None,
-        )
-        if cause is None:
-            continue
-        void = SignatureVoidRow(
-            signature_id=row.id,
-            voided_at=now,
-            voided_by=actor,
-            cause_json=canonical_json(cause.cause),
-        )
-        session.add(void)
-        before = _state(store.protocol.id, cause.subject_key, row, None)
-        after = _state(store.protocol.id, cause.subject_key, row, void)
-        store._append_audit(
-            session,
-            actor=actor,
-            action="void",
-            entity_type="signature",
-            entity_key=before.key,
-            before=before.audit_state(),
-            after=after.audit_state(),
-            reason=f"the signed data changed: {cause.cause['entity_key']} "
-            f"({cause.cause['action']})",
-        )
-    session.flush()
-
-
-def _record_cause(
-    store: Store, subject: str, visit: str, form: str, instance: int, action: str, version: int
-) -> dict[str, Any]:
-    suffix = f"#{instance}" if instance != 1 else ""
-    key = f"{store.protocol.id}/{subject}/{visit}/{form}{suffix}"
-    return {"entity_key": key, "action": action, "version": version}
-
-
-def void_signatures_of_batch(
-    store: Store, session: Session, written: Sequence[RecordSlot], actor: str
-) -> None:
-    """The batch save's hook: void the signatures covering any record the batch wrote (a new
-    record in a signed visit or casebook, or a changed one), in the batch's transaction."""
-    changes = [
-        _Change(
-            slot.subject_pk, slot.subject_key, slot.visit_key,
-            _record_cause(
-                store, slot.subject_key, slot.visit_key, slot.form_key, slot.instance,
-                "create" if slot.stored_version is None else "update", slot.version,
-            ),
-        )
-        for slot in written
-    ]  # fmt: skip
-    _void(store, session, changes, actor)
-
-
-def void_signatures_of_record(
-    store: Store, session: Session, row: RecordRow, subject: str, deleted: bool, actor: str
-) -> None:
-    """The hook of a record's soft delete (``deleted``) or restore: void what covers it."""
-    action = "delete" if deleted else "restore"
-    cause = _record_cause(
-        store, subject, row.visit_key, row.form_key, row.instance, action, row.version
-    )
-    _void(store, session, [_Change(row.subject_id, subject, row.visit_key, cause)], actor)
-
-
-def void_signatures_of_subject(
-    store: Store, session: Session, row: SubjectRow, deleted: bool, actor: str
-) -> None:
-    """The hook of a subject's soft delete (``deleted``) or restore: void all its signatures."""
-    cause = {
-        "entity_key": f"{store.protocol.id}/{row.subject_key}",
-        "action": "delete" if deleted else "restore",
-        "version": None,
-    }
-    _void(store, session, [_Change(row.id, row.subject_key, None, cause)], actor)
 
 
 # -- signing and reading -----------------------------------------------------------------------
@@ -454,7 +340,7 @@ class SignatureMixin:
                 raise NotFoundError(
                     f"subject '{subject_id}' is not enrolled in {store.protocol.id}"
                 )
-            records = _in_scope(covered_records(session, [row.id])[row.id], visit_id)
+            records = in_scope(covered_records(session, [row.id])[row.id], visit_id)
             if not records:
                 raise InputError(f"{where}: nothing to sign (no record saved)")
             data = signed_data(store.protocol.id, subject_id, visit_id, records)
@@ -475,7 +361,7 @@ class SignatureMixin:
             )  # fmt: skip
             session.add(signature)
             session.flush()
-            state = _state(store.protocol.id, subject_id, signature, None)
+            state = signature_state(store.protocol.id, subject_id, signature, None)
             store._append_audit(
                 session,
                 actor=user.username,
@@ -521,55 +407,7 @@ class SignatureMixin:
                     (SignatureRow.visit_key == visit_id) | SignatureRow.visit_key.is_(None)
                 )
             found = [
-                _state(store.protocol.id, key, row, void)
+                signature_state(store.protocol.id, key, row, void)
                 for row, key, void in session.execute(query)
             ]
         return [s for s in found if status is None or s.status == status]
-
-
-# -- audit verify: the checkers of the two tables ---------------------------------------------
-
-
-def _signature_table(
-    session: Session,
-) -> list[tuple[str, str, SignatureRow, SignatureVoidRow | None]]:
-    """Every signature with its study, subject and void row (``None`` while valid)."""
-    query = (
-        select(StudyRow.study_key, SubjectRow.subject_key, SignatureRow, SignatureVoidRow)
-        .join(SubjectRow, SignatureRow.subject_id == SubjectRow.id)
-        .join(StudyRow, SignatureRow.study_id == StudyRow.id)
-        .outerjoin(SignatureVoidRow, SignatureVoidRow.signature_id == SignatureRow.id)
-        .order_by(SignatureRow.id)
-    )
-    return [(study, subject, row, void) for study, subject, row, void in session.execute(query)]
-
-
-def signature_rows(session: Session) -> Iterator[LiveRow]:
-    """``audit verify``'s view of the signature tables: each signature's whole state (valid or
-    void), which its newest ``signature`` event must hold, made by the signer (``sign``) or by
-    whoever changed the data (``void``)."""
-    from clestudy.store._verify_state import LiveRow
-
-    for study, subject, row, void in _signature_table(session):
-        state = _state(study, subject, row, void)
-        actor = row.signer if void is None else void.voided_by
-        yield LiveRow(state.key, state.audit_state(), actor)
-
-
-def signed_data_rows(session: Session) -> Iterator[LiveRow]:
-    """``audit verify``'s check of the signed data: for every signature still valid, the hash of
-    the data it covers *now*, which must equal the hash its ``sign`` event recorded. A mismatch
-    means covered data changed without voiding it: written outside clestudy."""
-    from clestudy.store._verify_state import LiveRow
-
-    rows = _signature_table(session)
-    valid_subjects = sorted({row.subject_id for _, _, row, void in rows if void is None})
-    current = covered_records(session, valid_subjects)
-    for study, subject, row, void in rows:
-        key = signature_key(study, subject, row.visit_key, row.id)
-        if void is not None:
-            yield LiveRow(key, {})
-            continue
-        records = _in_scope(current[row.subject_id], row.visit_key)
-        digest = signed_data_sha256(signed_data(study, subject, row.visit_key, records))
-        yield LiveRow(key, {"data_sha256": digest})

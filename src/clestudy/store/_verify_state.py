@@ -34,7 +34,7 @@ from clestudy.store._schema import (
     SubjectRow,
 )
 from clestudy.store._service import record_entity_key
-from clestudy.store._signatures import signature_rows, signed_data_rows
+from clestudy.store._signatures_void import signature_rows, signed_data_rows
 
 __all__ = ["CHECKERS", "LiveRow", "RowChecker", "check_state"]
 
