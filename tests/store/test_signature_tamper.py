@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
-from tests.store.test_signatures import PASSWORD, accounts  # noqa: F401 - the fixture
+from tests.store.test_signature_store import PASSWORD, accounts  # noqa: F401 - the fixture
 
 from clestudy.store import Accounts, Store, make_engine, verify_audit
 
