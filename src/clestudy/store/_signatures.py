@@ -240,32 +240,29 @@ def signature_state(
 
 
 def covered_records(session: Session, subject_pks: Sequence[int]) -> dict[int, list[Covered]]:
-    """The current (not deleted) records of each subject, with their derived scores."""
+    """The current (not deleted) records of each subject, with their derived scores (two
+    queries per 500 subjects)."""
     found: dict[int, list[Covered]] = {pk: [] for pk in subject_pks}
-    if not subject_pks:
-        return found
-    rows = session.scalars(
-        select(RecordRow)
-        .where(RecordRow.subject_id.in_(list(subject_pks)), RecordRow.deleted.is_(False))
-        .order_by(RecordRow.id)
-    ).all()
-    derived: dict[int, dict[str, Any]] = {}
-    if rows:
+    pks = sorted(found)
+    for start in range(0, len(pks), 500):  # SQLite allows 32,766 bound parameters
+        part = pks[start : start + 500]
+        live = (RecordRow.subject_id.in_(part), RecordRow.deleted.is_(False))
+        derived: dict[int, dict[str, Any]] = {}
         for d in session.scalars(
-            select(DerivedRow).where(DerivedRow.record_id.in_([r.id for r in rows]))
+            select(DerivedRow).join(RecordRow, DerivedRow.record_id == RecordRow.id).where(*live)
         ):
             derived.setdefault(d.record_id, {})[d.score_key] = {
                 "instrument": d.instrument,
                 "version": d.instrument_version,
                 "values": json.loads(d.values_json),
             }
-    for r in rows:
-        found[r.subject_id].append(
-            Covered(
-                r.visit_key, r.form_key, r.instance, r.version, json.loads(r.values_json),
-                derived.get(r.id, {}),
-            )
-        )  # fmt: skip
+        for r in session.scalars(select(RecordRow).where(*live).order_by(RecordRow.id)):
+            found[r.subject_id].append(
+                Covered(
+                    r.visit_key, r.form_key, r.instance, r.version, json.loads(r.values_json),
+                    derived.get(r.id, {}),
+                )
+            )  # fmt: skip
     return found
 
 

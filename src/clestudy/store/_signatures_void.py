@@ -59,6 +59,10 @@ __all__ = [
 # -- voiding: one hook per write path ---------------------------------------------------------
 
 
+#: Subjects per ``IN`` list (SQLite allows 32,766 bound parameters per statement).
+_CHUNK = 500
+
+
 @dataclass(frozen=True)
 class _Change:
     """A change to a subject's data: which subject, which visit (``None``: all), which event."""
@@ -76,12 +80,18 @@ def _void(store: Store, session: Session, changes: Sequence[_Change], actor: str
     by_subject: dict[int, list[_Change]] = {}
     for change in changes:
         by_subject.setdefault(change.subject_pk, []).append(change)
-    valid = session.scalars(
-        select(SignatureRow)
-        .outerjoin(SignatureVoidRow, SignatureVoidRow.signature_id == SignatureRow.id)
-        .where(SignatureVoidRow.id.is_(None), SignatureRow.subject_id.in_(sorted(by_subject)))
-        .order_by(SignatureRow.id)
-    ).all()
+    subjects = sorted(by_subject)
+    valid: list[SignatureRow] = []
+    for start in range(0, len(subjects), _CHUNK):  # one query for any usual batch
+        valid += session.scalars(
+            select(SignatureRow)
+            .outerjoin(SignatureVoidRow, SignatureVoidRow.signature_id == SignatureRow.id)
+            .where(
+                SignatureVoidRow.id.is_(None),
+                SignatureRow.subject_id.in_(subjects[start : start + _CHUNK]),
+            )
+            .order_by(SignatureRow.id)
+        ).all()
     now = store._now()
     for row in valid:
         cause = next(
