@@ -24,6 +24,7 @@ from clestudy.cli import (
     _demo,
     _immuno,
     _interop,
+    _queries,
     _score,
     _serve,
     _signatures,
@@ -84,6 +85,7 @@ for _module in (
     _signatures,
 ):
     _module.register(app)
+_queries.register(app)
 
 
 @functools.cache

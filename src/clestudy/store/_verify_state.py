@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clestudy.store._audit import LEGACY_CHAIN, hashable, snapshot_sha256
+from clestudy.store._query_hooks import query_rows, thread_rows
 from clestudy.store._schema import (
     AuditRow,
     DerivedRow,
@@ -126,6 +127,8 @@ CHECKERS: list[RowChecker] = [
     RowChecker("discrepancy", "discrepancy", _discrepancies),
     RowChecker("signature", "signature", signature_rows),
     RowChecker("signed data", "signature", signed_data_rows),
+    RowChecker("query", "query", query_rows),
+    RowChecker("query thread", "query", thread_rows),
 ]
 
 
