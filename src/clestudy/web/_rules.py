@@ -21,10 +21,13 @@ __all__ = [
     "ENTER",
     "LOCK",
     "PUBLIC",
+    "RANDOMIZATION_ADMIN",
+    "RANDOMIZE",
     "READ",
     "READ_SUBJECT",
     "ROLES",
     "RULES",
+    "UNBLIND",
     "VERIFY",
     "Rule",
 ]
@@ -71,9 +74,16 @@ ENTER = Rule("enter-data", ("admin", "investigator", "coordinator"), site_scoped
 VERIFY = Rule("verify", ("admin", "monitor"), site_scoped=True)
 LOCK = Rule("lock", ("admin",), site_scoped=True)
 ADMIN = Rule("admin", ("admin",))
+# randomization (web/_randomization.py)
+RANDOMIZE = Rule("randomize", ("admin", "investigator", "coordinator"), site_scoped=True)
+UNBLIND = Rule("unblind", ("admin", "investigator"), site_scoped=True)
+RANDOMIZATION_ADMIN = Rule("randomization-admin", ("admin",))
 
 #: Every rule by name.
 RULES = {
     r.name: r
-    for r in (PUBLIC, AUTHENTICATED, READ, READ_SUBJECT, ENROL, ENTER, VERIFY, LOCK, ADMIN)
+    for r in (
+        *(PUBLIC, AUTHENTICATED, READ, READ_SUBJECT, ENROL, ENTER, VERIFY, LOCK, ADMIN),
+        *(RANDOMIZE, UNBLIND, RANDOMIZATION_ADMIN),
+    )
 }
