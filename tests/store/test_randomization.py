@@ -152,10 +152,15 @@ def test_unblinding_needs_a_reason_and_is_audited(open_study: OpenStudy, db_url:
     assert verify_audit(db_url).ok
 
 
-def test_not_randomized_study_refuses(open_study: OpenStudy, db_url: str) -> None:
-    store = open_study(db_url, "lenalidomide-cle-open-label")
+def test_not_randomized_study_refuses(open_study: OpenStudy, sqlite_url: str) -> None:
+    store = open_study(sqlite_url, "lenalidomide-cle-open-label")
     with pytest.raises(InputError, match="is not randomized"):
         store.generate_allocation(per_stratum=4, actor="admin")
+    with pytest.raises(InputError, match="is not randomized"):
+        store.randomize("L01", actor="coordinator")
+    randomized = open_study(sqlite_url, PROTOCOL)
+    with pytest.raises(InputError, match="generate the list instead of uploading one"):
+        randomized.upload_allocation("sex,sequence,arm\n", actor="admin")
 
 
 TABLE = "sex,sequence,arm\nF,1,placebo\nF,2,lenalidomide\nM,1,lenalidomide\nM,2,placebo\n"

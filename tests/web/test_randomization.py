@@ -59,7 +59,7 @@ def _assert_blind(text: str, where: str) -> None:
 def test_coordinator_randomizes_once_from_the_subject_page(rworld: WebWorld) -> None:
     client, csrf = rworld.login("coordinator1")
     page = client.get(f"/studies/{STUDY}/subjects/R-01")
-    assert 'data-testid="randomize"' in page.text and "not randomized" in page.text
+    assert 'data-testid="randomize"' in page.text and "Not randomized yet" in page.text
     done = client.post(
         f"/studies/{STUDY}/subjects/R-01/randomize",
         headers={"HX-Request": "true", "X-CSRF-Token": csrf},
@@ -227,3 +227,36 @@ def test_enrolment_in_a_randomized_study_takes_no_arm(rworld: WebWorld) -> None:
         json={"subject_id": "R-10", "site": "site01"},
     )  # fmt: skip
     assert created.status_code == 201 and created.json()["arm"] == ""
+
+
+def test_a_blinded_coordinator_randomizing_sees_only_the_number(rworld: WebWorld) -> None:
+    spec = PROTOCOL.randomization
+    assert spec is not None
+    blind = PROTOCOL.model_copy(
+        update={
+            "id": "randomized-blind-site",
+            "randomization": spec.model_copy(update={"blinded_roles": ("coordinator",)}),
+        }
+    )
+    with open_store(rworld.url, blind, actor="setup") as store:
+        store.clock = rworld.clock
+        store.generate_allocation(per_stratum=4, actor="setup", seed=7)
+        for subject in ("B-01", "B-02"):
+            store.add_subject(subject, arm="", site="site01", actor="setup")
+            store.save_record(subject, "week_0", "dm", {"sex": "F"}, actor="setup")
+    api = rworld.client()
+    done = api.post(
+        f"/api/v1/studies/{blind.id}/subjects/B-01/randomize",
+        headers=rworld.token("coordinator1"),
+    )
+    assert done.status_code == 200
+    assert done.json() == {"subject_id": "B-01", "number": "1-001", "arm": "blinded"}
+    client, csrf = rworld.login("coordinator1")
+    page = client.post(
+        f"/studies/{blind.id}/subjects/B-02/randomize",
+        headers={"HX-Request": "true", "X-CSRF-Token": csrf},
+    )
+    assert page.status_code == 200
+    assert "Randomization number <strong>1-002</strong> · arm blinded" in page.text
+    _assert_blind(page.text, "the randomize response")
+    _assert_blind(client.get(f"/studies/{blind.id}").text, "the subject list")
