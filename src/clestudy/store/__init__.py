@@ -35,6 +35,7 @@ from clestudy.store._import_batch import (
 )
 from clestudy.store._lab_import import save_lab_values
 from clestudy.store._open import audit_events, list_studies, open_store, upgrade_database
+from clestudy.store._randomization import AllocationSummary, ArmBalance, SubjectRandomization
 from clestudy.store._service import RecordInput, RecordState, Store, SubjectState
 from clestudy.store._tables import endpoint_table, tidy_table
 from clestudy.store._verify import AuditVerification, verify_audit
@@ -44,6 +45,8 @@ __all__ = [
     "ROLES",
     "AccountEvent",
     "Accounts",
+    "AllocationSummary",
+    "ArmBalance",
     "AuditKey",
     "AuditVerification",
     "AuthenticationError",
@@ -53,6 +56,7 @@ __all__ = [
     "RecordState",
     "Store",
     "SubjectInput",
+    "SubjectRandomization",
     "SubjectState",
     "User",
     "audit_events",

@@ -25,8 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from clestudy.errors import InputError, NotFoundError
-from clestudy.store import Store
-from clestudy.store._randomization import SubjectRandomization
+from clestudy.store import Store, SubjectRandomization
 from clestudy.web._access import SubjectNotFoundError, subject_for
 from clestudy.web._auth import Permission, Principal
 from clestudy.web._blinding import BLINDED, is_blinded
