@@ -24,6 +24,7 @@ from clestudy.cli import (
     _demo,
     _immuno,
     _interop,
+    _queries,
     _randomization,
     _score,
     _serve,
@@ -75,6 +76,7 @@ for _module in (
     _demo, _capture, _audit, _score, _stats, _immuno, _interop, _users, _serve, _randomization,
 ):  # fmt: skip
     _module.register(app)
+_queries.register(app)
 
 
 @functools.cache

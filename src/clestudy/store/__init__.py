@@ -35,6 +35,14 @@ from clestudy.store._import_batch import (
 )
 from clestudy.store._lab_import import save_lab_values
 from clestudy.store._open import audit_events, list_studies, open_store, upgrade_database
+from clestudy.store._queries import (
+    QUERY_STATUSES,
+    TRANSITIONS,
+    QueryMessage,
+    QueryState,
+    QueryTransition,
+    QueryTransitionError,
+)
 from clestudy.store._randomization import AllocationSummary, ArmBalance, SubjectRandomization
 from clestudy.store._service import RecordInput, RecordState, Store, SubjectState
 from clestudy.store._tables import endpoint_table, tidy_table
@@ -42,7 +50,9 @@ from clestudy.store._verify import AuditVerification, verify_audit
 
 __all__ = [
     "IMPORTED_HISTORY",
+    "QUERY_STATUSES",
     "ROLES",
+    "TRANSITIONS",
     "AccountEvent",
     "Accounts",
     "AllocationSummary",
@@ -51,6 +61,10 @@ __all__ = [
     "AuditVerification",
     "AuthenticationError",
     "ImportedEvent",
+    "QueryMessage",
+    "QueryState",
+    "QueryTransition",
+    "QueryTransitionError",
     "RecordInput",
     "RecordPreview",
     "RecordState",

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from clestudy.randomization import list_sha256
 from clestudy.store._audit import LEGACY_CHAIN, hashable, snapshot_sha256
+from clestudy.store._query_hooks import query_rows, thread_rows
 from clestudy.store._randomization import allocation_rows
 from clestudy.store._schema import (
     AllocationRow,
@@ -150,6 +151,8 @@ CHECKERS: list[RowChecker] = [
     # randomization (store/_randomization.py)
     RowChecker("allocation list", "allocation_table", _allocation_lists),
     RowChecker("randomization", "randomization", _randomizations),
+    RowChecker("query", "query", query_rows),
+    RowChecker("query thread", "query", thread_rows),
 ]
 
 

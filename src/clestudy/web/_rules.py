@@ -21,6 +21,10 @@ __all__ = [
     "ENTER",
     "LOCK",
     "PUBLIC",
+    "QUERY_ANSWER",
+    "QUERY_CLOSE",
+    "QUERY_RAISE",
+    "QUERY_VIEW",
     "RANDOMIZATION_ADMIN",
     "RANDOMIZE",
     "READ",
@@ -78,6 +82,11 @@ ADMIN = Rule("admin", ("admin",))
 RANDOMIZE = Rule("randomize", ("admin", "investigator", "coordinator"), site_scoped=True)
 UNBLIND = Rule("unblind", ("admin", "investigator"), site_scoped=True)
 RANDOMIZATION_ADMIN = Rule("randomization-admin", ("admin",))
+# queries (docs/security.md, "Query life cycle"): view, raise, answer and close are separate rights
+QUERY_VIEW = Rule("query-view", ROLES, site_scoped=True)
+QUERY_RAISE = Rule("query-raise", ("admin", "monitor"), site_scoped=True)
+QUERY_ANSWER = Rule("query-answer", ("admin", "investigator", "coordinator"), site_scoped=True)
+QUERY_CLOSE = Rule("query-close", ("admin", "monitor"), site_scoped=True)
 
 #: Every rule by name.
 RULES = {
@@ -87,3 +96,4 @@ RULES = {
         *(RANDOMIZE, UNBLIND, RANDOMIZATION_ADMIN),
     )
 }
+RULES.update({r.name: r for r in (QUERY_VIEW, QUERY_RAISE, QUERY_ANSWER, QUERY_CLOSE)})
