@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "clestudy"
-CORE = ("protocol", "instruments", "stats", "immuno")
+CORE = ("protocol", "instruments", "stats", "immuno", "randomization")
 #: Storage, CLI, web, HTTP and presentation frameworks: the core computes, others show and store.
 FORBIDDEN = (
     "alembic", "click", "fastapi", "httpx", "jinja2", "matplotlib", "psycopg", "rich",

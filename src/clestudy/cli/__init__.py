@@ -25,6 +25,7 @@ from clestudy.cli import (
     _immuno,
     _interop,
     _queries,
+    _randomization,
     _score,
     _serve,
     _signatures,
@@ -83,6 +84,7 @@ for _module in (
     _users,
     _serve,
     _signatures,
+    _randomization,
 ):
     _module.register(app)
 _queries.register(app)

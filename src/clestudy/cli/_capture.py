@@ -116,7 +116,9 @@ def study_upgrade(db: str | None = typer.Option(None, "--db", help=DB_HELP)) -> 
 def subject_add(
     subject: str = typer.Argument(..., help="Subject id, e.g. P01."),
     study: str = typer.Option(..., "--study", help="Study id (the protocol id)."),
-    arm: str = typer.Option(..., "--arm"),
+    arm: str = typer.Option(
+        "", "--arm", help="The arm; leave it out in a randomized study (`clestudy randomize`)."
+    ),
     site: str = typer.Option(..., "--site"),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     actor: str | None = typer.Option(None, "--actor", help=ACTOR_HELP),

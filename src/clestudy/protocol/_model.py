@@ -15,7 +15,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from clestudy.instruments._settings import settings_problems
 
@@ -30,6 +38,7 @@ __all__ = [
     "FieldType",
     "FormSpec",
     "Protocol",
+    "RandomizationSpec",
     "ReferenceRange",
     "Site",
     "Visit",
@@ -266,6 +275,72 @@ class AnalysisSpec(_Strict):
     alpha: float = Field(default=0.05, gt=0, lt=1)
 
 
+#: The account roles that a protocol may blind (admins run the allocation table, so never blind).
+BlindableRole = Literal["investigator", "coordinator", "monitor", "statistician"]
+
+
+class RandomizationSpec(_Strict):
+    """How subjects of a randomized study are allocated to the arms, and who is blinded.
+
+    Stratified randomization with permuted blocks of randomly varying size conceals the next
+    allocation while keeping the arms balanced within each stratum: within a block of size
+    ``b`` the arms appear exactly in the ratio, so at any point of a stratum's list the arm
+    counts differ from the ratio by less than half a block, and varying ``b`` at random stops a
+    site from predicting the last allocations of a block (ICH E9, section 2.3.2, "Randomisation";
+    Efird J., "Blocked randomization with randomly selected block sizes", Int J Environ Res
+    Public Health 2011;8(1):15-20, doi:10.3390/ijerph8010015).
+
+    Attributes
+    ----------
+    method : {"permuted_blocks", "table"}
+        ``permuted_blocks``: the list is generated from a seed given at generation (the seed is
+        never stored, only a SHA-256 commitment); ``table``: an allocation table is uploaded.
+    ratio : dict
+        Arm id to its allocation weight, e.g. ``{placebo: 1, active: 1}`` or ``{placebo: 1,
+        active: 2}``; names every arm of the protocol.
+    visit, form : str
+        Where the stratification fields are captured (the baseline form).
+    strata : tuple of str
+        The stratification fields of that form, categorical (single choice or yes/no); the
+        stratum is the combination of their values. Empty: one stratum.
+    block_sizes : tuple of int
+        ``permuted_blocks`` only: the sizes a block is drawn from, each a multiple of the ratio
+        sum (e.g. ``[4, 6]`` for 1:1).
+    blinded_roles : tuple of str
+        Roles that never see the arm (default none: open label, as both built-in studies).
+    """
+
+    method: Literal["permuted_blocks", "table"]
+    ratio: dict[Identifier, int] = Field(min_length=2)
+    visit: Identifier
+    form: Identifier
+    strata: tuple[Identifier, ...] = ()
+    block_sizes: tuple[int, ...] = ()
+    blinded_roles: tuple[BlindableRole, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> RandomizationSpec:
+        bad = [arm for arm, weight in self.ratio.items() if weight < 1]
+        if bad:
+            raise ValueError(f"ratio: every weight must be a positive integer ({bad} are not)")
+        total = sum(self.ratio.values())
+        if self.method == "permuted_blocks":
+            if not self.block_sizes:
+                raise ValueError("permuted_blocks needs block_sizes (e.g. [4, 6])")
+            wrong = [b for b in self.block_sizes if b < 1 or b % total]
+            if wrong:
+                raise ValueError(
+                    f"block_sizes {wrong} are not positive multiples of the ratio sum {total}"
+                )
+            if len(set(self.block_sizes)) != len(self.block_sizes):
+                raise ValueError(f"block_sizes {list(self.block_sizes)} repeat a size")
+        elif self.block_sizes:
+            raise ValueError("block_sizes apply only to method permuted_blocks")
+        if len(set(self.strata)) != len(self.strata):
+            raise ValueError(f"strata {list(self.strata)} repeat a field")
+        return self
+
+
 class Protocol(_Strict):
     """A whole study definition."""
 
@@ -283,6 +358,9 @@ class Protocol(_Strict):
     analysis_plan: tuple[AnalysisSpec, ...] = ()
     edit_checks: tuple[EditCheckSpec, ...] = ()
     reference_ranges: tuple[ReferenceRange, ...] = ()
+    randomization: RandomizationSpec | None = Field(
+        default=None, description="Randomized allocation to the arms; none: assigned at enrolment"
+    )
     settings: dict[str, str | int | float | bool] = Field(
         default_factory=dict,
         description="Study-level settings, each checked by the instrument that reads it "
@@ -294,6 +372,15 @@ class Protocol(_Strict):
         "that an export back to that system loses nothing (e.g. a REDCap project's record id "
         "field)",
     )
+
+    @model_serializer(mode="wrap")
+    def _omit_no_randomization(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        # a study without randomization serialises as before the section existed, so the
+        # snapshots (and their SHA-256) of existing studies stay the same
+        data: dict[str, object] = handler(self)
+        if data.get("randomization", True) is None:
+            del data["randomization"]
+        return data
 
     @field_validator("settings")
     @classmethod

@@ -68,6 +68,7 @@ def reference_errors(p: Protocol) -> Iterator[tuple[Loc, str]]:
     yield from _instrument_errors(p)
     yield from _reference_range_errors(p)
     yield from _check_errors(p)
+    yield from _randomization_errors(p)
     yield from show_if_errors(p)
     visit_ids = [v.id for v in p.visits]
     endpoint_ids = [e.id for e in p.endpoints]
@@ -216,3 +217,35 @@ def _reference_range_errors(p: Protocol) -> Iterator[tuple[Loc, str]]:
                 f"the same range as reference_ranges[{seen[key]}] (form, field, sex and ages)",
             )
         seen.setdefault(key, ri)
+
+
+def _randomization_errors(p: Protocol) -> Iterator[tuple[Loc, str]]:
+    """The randomization section names the protocol's arms, a form of its visit, and
+    categorical fields of that form."""
+    spec = p.randomization
+    if spec is None:
+        return
+    arms = [a.id for a in p.arms]
+    if sorted(spec.ratio) != sorted(arms):
+        yield ("randomization", "ratio"), f"the ratio must name every arm {arms}, no other"
+    visit = p.visit(spec.visit)
+    if visit is None:
+        yield ("randomization", "visit"), f"unknown visit '{spec.visit}'"
+    elif spec.form not in visit.forms:
+        yield ("randomization", "form"), f"form '{spec.form}' is not collected at '{visit.id}'"
+    form = p.form(spec.form)
+    if form is None:
+        yield ("randomization", "form"), f"unknown form '{spec.form}'"
+        return
+    if form.repeating:
+        yield ("randomization", "form"), f"form '{form.id}' repeats; strata need one record"
+    for i, field_id in enumerate(spec.strata):
+        field = form.field(field_id)
+        if field is None:
+            yield ("randomization", "strata", i), f"'{field_id}' is not a field of '{form.id}'"
+        elif field.type not in ("single_choice", "boolean"):
+            yield (
+                ("randomization", "strata", i),
+                f"field '{field_id}' is {field.type}: only single_choice and boolean fields "
+                "stratify",
+            )

@@ -43,6 +43,7 @@ from clestudy.store._queries import (
     QueryTransition,
     QueryTransitionError,
 )
+from clestudy.store._randomization import AllocationSummary, ArmBalance, SubjectRandomization
 from clestudy.store._service import RecordInput, RecordState, Store, SubjectState
 from clestudy.store._signatures import MEANINGS, SIGNER_ROLES, SignatureState
 from clestudy.store._tables import endpoint_table, tidy_table
@@ -57,6 +58,8 @@ __all__ = [
     "TRANSITIONS",
     "AccountEvent",
     "Accounts",
+    "AllocationSummary",
+    "ArmBalance",
     "AuditKey",
     "AuditVerification",
     "AuthenticationError",
@@ -71,6 +74,7 @@ __all__ = [
     "SignatureState",
     "Store",
     "SubjectInput",
+    "SubjectRandomization",
     "SubjectState",
     "User",
     "audit_events",

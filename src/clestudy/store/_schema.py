@@ -20,6 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "AccountEventRow",
+    "AllocationRow",
     "ApiTokenRow",
     "AuditRow",
     "Base",
@@ -285,6 +286,33 @@ class SignatureVoidRow(Base):
     voided_at: Mapped[str] = mapped_column(String(32))
     voided_by: Mapped[str] = mapped_column(String(128))
     cause_json: Mapped[str] = mapped_column(Text)
+
+
+# -- randomization (migration 0008) ---------------------------------------------------------------
+
+
+class AllocationRow(Base):
+    """One row of a study's concealed allocation list, and the subject it was used for.
+
+    Rows are taken in ``sequence`` order within their stratum (``Store.randomize``); a used row
+    names its subject, time and actor. ``subject_id`` is unique: a subject has at most one row.
+    """
+
+    __tablename__ = "allocation"
+    __table_args__ = (
+        UniqueConstraint("study_id", "stratum", "sequence"),
+        UniqueConstraint("subject_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id"))
+    stratum: Mapped[str] = mapped_column(String(256))
+    sequence: Mapped[int] = mapped_column(Integer)
+    arm: Mapped[str] = mapped_column(String(64))
+    block: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    block_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id"), nullable=True)
+    used_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    used_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 # -- queries (migration 0005) ----------------------------------------------------------------------

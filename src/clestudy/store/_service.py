@@ -36,6 +36,7 @@ from clestudy.store._delete import set_record_deleted, set_subject_deleted
 from clestudy.store._discrepancies import DiscrepancyMixin
 from clestudy.store._edits import RecordInput, SaveMode
 from clestudy.store._queries import QueryMixin
+from clestudy.store._randomization import RandomizationMixin
 from clestudy.store._rows import (
     RecordState,
     SubjectState,
@@ -75,7 +76,9 @@ def _system_clock() -> dt.datetime:
 
 
 @dataclass
-class Store(StatusMixin, DiscrepancyMixin, AmendmentMixin, QueryMixin, SignatureMixin):
+class Store(
+    StatusMixin, DiscrepancyMixin, AmendmentMixin, QueryMixin, SignatureMixin, RandomizationMixin
+):
     """A study's data in one database. Create it with :func:`clestudy.store.open_store`."""
 
     engine: Engine
@@ -132,11 +135,22 @@ class Store(StatusMixin, DiscrepancyMixin, AmendmentMixin, QueryMixin, Signature
     def add_subject(
         self, subject_id: str, *, arm: str, site: str, actor: str, reason: str | None = None
     ) -> SubjectState:
-        """Enrol a subject (audited). Arm and site must be the protocol's."""
+        """Enrol a subject (audited). Arm and site must be the protocol's.
+
+        In a randomized study (a protocol with a ``randomization`` section) the arm is left
+        empty (``arm=""``): :meth:`randomize` assigns it.
+        """
         arms = [a.id for a in self.protocol.arms]
+        if self.protocol.randomization is not None:
+            arms = [""]  # randomized: the arm comes from the allocation list only
         sites = [s.id for s in self.protocol.sites]
         if not subject_id or not subject_id.replace("-", "").replace("_", "").isalnum():
             raise InputError(f"subject id {subject_id!r}: use letters, digits, '-' and '_'")
+        if arm not in arms and self.protocol.randomization is not None:
+            raise InputError(
+                f"subject {subject_id}: study {self.protocol.id} is randomized; the arm is "
+                "assigned by randomization, not at enrolment"
+            )
         if arm not in arms:
             raise InputError(f"subject {subject_id}: arm {arm!r} is not one of {arms}")
         if site not in sites:

@@ -24,9 +24,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from clestudy.randomization import list_sha256
 from clestudy.store._audit import LEGACY_CHAIN, hashable, snapshot_sha256
 from clestudy.store._query_hooks import query_rows, thread_rows
+from clestudy.store._randomization import allocation_rows
 from clestudy.store._schema import (
+    AllocationRow,
     AuditRow,
     DerivedRow,
     DiscrepancyRow,
@@ -120,6 +123,27 @@ def _discrepancies(session: Session) -> Iterator[LiveRow]:
         yield LiveRow(f"{key}/{row.check_id}", state, row.updated_by)
 
 
+def _allocation_lists(session: Session) -> Iterator[LiveRow]:
+    # one entity per study with a list: its length and hash (the arms of unused rows included)
+    for study in session.scalars(select(StudyRow).order_by(StudyRow.id)):
+        rows = allocation_rows(session, study.id)
+        if rows:
+            state = {"rows": len(rows), "sha256": list_sha256(rows)}
+            yield LiveRow(study.study_key, state)
+
+
+def _randomizations(session: Session) -> Iterator[LiveRow]:
+    query = (
+        select(StudyRow.study_key, SubjectRow.subject_key, AllocationRow)
+        .join(SubjectRow, AllocationRow.subject_id == SubjectRow.id)
+        .join(StudyRow, AllocationRow.study_id == StudyRow.id)
+        .order_by(AllocationRow.id)
+    )
+    for study_key, subject_key, row in session.execute(query):
+        state = {"stratum": row.stratum, "sequence": row.sequence, "arm": row.arm}
+        yield LiveRow(f"{study_key}/{subject_key}/randomization", state, row.used_by)
+
+
 #: One checker per table of entities with events of their own (subject, form record, ...).
 CHECKERS: list[RowChecker] = [
     RowChecker("subject", "subject", _subjects),
@@ -127,6 +151,9 @@ CHECKERS: list[RowChecker] = [
     RowChecker("discrepancy", "discrepancy", _discrepancies),
     RowChecker("signature", "signature", signature_rows),
     RowChecker("signed data", "signature", signed_data_rows),
+    # randomization (store/_randomization.py)
+    RowChecker("allocation list", "allocation_table", _allocation_lists),
+    RowChecker("randomization", "randomization", _randomizations),
     RowChecker("query", "query", query_rows),
     RowChecker("query thread", "query", thread_rows),
 ]

@@ -24,6 +24,7 @@ from clestudy.protocol import FormSpec, StoredValue
 from clestudy.store import RecordInput, RecordState, Store, SubjectState, list_studies, open_store
 from clestudy.store._rows import record_key
 from clestudy.web._auth import Principal
+from clestudy.web._blinding import blind_subject
 
 __all__ = [
     "FieldMessage",
@@ -82,8 +83,11 @@ class Studies:
 
 
 def visible_subjects(store: Store, principal: Principal) -> list[SubjectState]:
-    """The subjects of the user's sites (admins: all), in enrolment order."""
-    return [s for s in store.subjects() if principal.sees_site(s.site)]
+    """The subjects of the user's sites (admins: all), in enrolment order (arms blinded for a
+    blinded role)."""
+    return [
+        blind_subject(store, principal, s) for s in store.subjects() if principal.sees_site(s.site)
+    ]
 
 
 def subject_for(store: Store, principal: Principal, subject_id: str) -> SubjectState:
@@ -91,7 +95,7 @@ def subject_for(store: Store, principal: Principal, subject_id: str) -> SubjectS
     subject = store.subject(subject_id)
     if subject is None or not principal.sees_site(subject.site):
         raise SubjectNotFoundError(subject_id)
-    return subject
+    return blind_subject(store, principal, subject)
 
 
 def form_at(store: Store, visit_id: str, form_id: str, instance: int) -> FormSpec:

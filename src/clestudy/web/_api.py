@@ -88,10 +88,10 @@ class RecordPut(_Model):
 
 
 class EnrolIn(_Model):
-    """A subject to enrol."""
+    """A subject to enrol (``arm`` empty in a randomized study: randomization assigns it)."""
 
     subject_id: str
-    arm: str
+    arm: str = ""
     site: str
     reason: str | None = None
 

@@ -173,6 +173,7 @@ def create_app(
         _pages,
         _queries,
         _query_api,
+        _randomization,
         _signatures,
     )
 
@@ -209,6 +210,8 @@ def create_app(
             _api.router,
             _signatures.router,
             _signatures.api_router,
+            _randomization.router,
+            _randomization.api_router,
             _queries.router,
             _query_api.api_router,
         ),
@@ -221,6 +224,8 @@ def create_app(
     app.include_router(_api.router)
     app.include_router(_signatures.router)
     app.include_router(_signatures.api_router)
+    app.include_router(_randomization.router)
+    app.include_router(_randomization.api_router)
     app.include_router(_queries.router)
     app.include_router(_query_api.api_router)
     app.router.routes.append(

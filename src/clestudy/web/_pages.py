@@ -29,6 +29,7 @@ from clestudy.web._auth import (
     new_login_secret,
     set_cookie,
 )
+from clestudy.web._randomization import randomization_context
 from clestudy.web._rules import ENROL
 from clestudy.web._views import (
     Authenticated,
@@ -196,6 +197,7 @@ def subject_page(
     return render(
         request, "subject.html", principal, title=f"Subject {subject}", protocol=store.protocol,
         subject=found, schedule=schedule, study=study,
+        rand=randomization_context(store, principal, subject),
     )  # fmt: skip
 
 

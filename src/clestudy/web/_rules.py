@@ -25,11 +25,14 @@ __all__ = [
     "QUERY_CLOSE",
     "QUERY_RAISE",
     "QUERY_VIEW",
+    "RANDOMIZATION_ADMIN",
+    "RANDOMIZE",
     "READ",
     "READ_SUBJECT",
     "ROLES",
     "RULES",
     "SIGN",
+    "UNBLIND",
     "VERIFY",
     "Rule",
 ]
@@ -78,6 +81,10 @@ LOCK = Rule("lock", ("admin",), site_scoped=True)
 ADMIN = Rule("admin", ("admin",))
 #: Electronic signatures (docs/data-management.md): investigators only, at their own sites.
 SIGN = Rule("sign", ("investigator",), site_scoped=True)
+# randomization (web/_randomization.py)
+RANDOMIZE = Rule("randomize", ("admin", "investigator", "coordinator"), site_scoped=True)
+UNBLIND = Rule("unblind", ("admin", "investigator"), site_scoped=True)
+RANDOMIZATION_ADMIN = Rule("randomization-admin", ("admin",))
 # queries (docs/security.md, "Query life cycle"): view, raise, answer and close are separate rights
 QUERY_VIEW = Rule("query-view", ROLES, site_scoped=True)
 QUERY_RAISE = Rule("query-raise", ("admin", "monitor"), site_scoped=True)
@@ -87,6 +94,9 @@ QUERY_CLOSE = Rule("query-close", ("admin", "monitor"), site_scoped=True)
 #: Every rule by name.
 RULES = {
     r.name: r
-    for r in (PUBLIC, AUTHENTICATED, READ, READ_SUBJECT, ENROL, ENTER, VERIFY, LOCK, ADMIN, SIGN)
+    for r in (
+        *(PUBLIC, AUTHENTICATED, READ, READ_SUBJECT, ENROL, ENTER, VERIFY, LOCK, ADMIN, SIGN),
+        *(RANDOMIZE, UNBLIND, RANDOMIZATION_ADMIN),
+    )
 }
 RULES.update({r.name: r for r in (QUERY_VIEW, QUERY_RAISE, QUERY_ANSWER, QUERY_CLOSE)})
