@@ -37,12 +37,13 @@ from clestudy.web._auth import (
     Principal,
 )
 from clestudy.web._forms import form_layout, posted_values, shown_value
-from clestudy.web._rules import ENTER, LOCK, VERIFY
+from clestudy.web._rules import ENTER, LOCK, UNLOCK, VERIFY
 from clestudy.web._views import (
     RECORD,
     Editor,
     Locker,
     SubjectReader,
+    Unlocker,
     Verifier,
     render,
     study_store,
@@ -64,6 +65,7 @@ def _form_context(
     found = subject_for(store, principal, subject)
     spec = form_at(store, visit, form, instance)
     record = find_record(store, subject, visit, form, instance)
+    review = store.record_review(subject, visit, form, instance)  # SDV marks, lock level
     return {
         "store": store,
         "protocol": store.protocol,
@@ -74,10 +76,11 @@ def _form_context(
         "instance": instance,
         "record": record,
         "layout": form_layout(store.protocol, spec),
-        "editable": ENTER.allows(principal.user.role)
-        and (record is None or record.status != "locked"),
+        "editable": ENTER.allows(principal.user.role) and review.lock_level is None,
         "may_verify": VERIFY.allows(principal.user.role),
         "may_lock": LOCK.allows(principal.user.role),
+        "may_unlock": UNLOCK.allows(principal.user.role),
+        "review": review,
         "action": RECORD.format(
             study=study, subject=subject, visit=visit, form=form, instance=instance
         ),
@@ -293,6 +296,6 @@ async def lock_record(
 @router.post(RECORD + "/unlock", response_class=HTMLResponse)
 async def unlock_record(
     request: Request, study: str, subject: str, visit: str, form: str, instance: int,
-    principal: Locker,
+    principal: Unlocker,
 ) -> Response:  # fmt: skip
     return await _change_status(request, study, subject, visit, form, instance, principal, "unlock")

@@ -25,6 +25,7 @@ __all__ = [
     "READ_SUBJECT",
     "ROLES",
     "RULES",
+    "UNLOCK",
     "VERIFY",
     "Rule",
 ]
@@ -69,7 +70,9 @@ READ_SUBJECT = Rule("read-subject", ROLES, site_scoped=True)
 ENROL = Rule("enrol", ("admin", "investigator", "coordinator"))
 ENTER = Rule("enter-data", ("admin", "investigator", "coordinator"), site_scoped=True)
 VERIFY = Rule("verify", ("admin", "monitor"), site_scoped=True)
-LOCK = Rule("lock", ("admin",), site_scoped=True)
+# lock: form, visit or subject level (monitors lock what they verified); unlock: admin, reason
+LOCK = Rule("lock", ("admin", "monitor"), site_scoped=True)
+UNLOCK = Rule("unlock", ("admin",), site_scoped=True)
 ADMIN = Rule("admin", ("admin",))
 
 #: Every rule by name.
@@ -77,3 +80,4 @@ RULES = {
     r.name: r
     for r in (PUBLIC, AUTHENTICATED, READ, READ_SUBJECT, ENROL, ENTER, VERIFY, LOCK, ADMIN)
 }
+RULES[UNLOCK.name] = UNLOCK
