@@ -24,6 +24,7 @@ from clestudy.cli import (
     _demo,
     _immuno,
     _interop,
+    _locking,
     _score,
     _serve,
     _stats,
@@ -70,7 +71,8 @@ def _root(
     """Run clinical treatment studies in cutaneous lupus."""
 
 
-for _module in (_demo, _capture, _audit, _score, _stats, _immuno, _interop, _users, _serve):
+for _module in (_demo, _capture, _audit, _score, _stats, _immuno, _interop, _users, _serve,
+                _locking):  # fmt: skip
     _module.register(app)
 
 

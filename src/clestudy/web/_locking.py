@@ -10,6 +10,7 @@ action is limited to the user's sites (admins: all); the store refuses writes un
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -80,10 +81,10 @@ def _selection(
 
 def _page(
     request: Request, study: str, principal: Principal, *, status: int = 200,
-    notice: str | None = None, error: str | None = None,
+    notice: str | None = None, error: str | None = None, filters: dict[str, str] | None = None,
 ) -> HTMLResponse:  # fmt: skip
     store = study_store(request, study)
-    filters = _query_filters(request)
+    filters = filters or _query_filters(request)
     try:
         rows = _listing(store, principal, filters)
     except InputError as exc:
@@ -91,7 +92,8 @@ def _page(
     return render(
         request, "lock_status.html", principal, status, title="Lock and verification status",
         protocol=store.protocol, study=study, rows=rows, filters=filters,
-        statuses=STATUS_FILTERS, query=str(request.url.query), notice=notice, error=error,
+        statuses=STATUS_FILTERS, notice=notice, error=error,
+        query=urlencode({k: v for k, v in filters.items() if v}),
         may_lock=LOCK.allows(principal.user.role), may_unlock=UNLOCK.allows(principal.user.role),
         sites=sorted({s.id for s in store.protocol.sites if principal.sees_site(s.id)}),
     )  # fmt: skip
@@ -132,7 +134,8 @@ async def _bulk(request: Request, study: str, principal: Principal, locked: bool
     reason = str(posted.get("reason") or "").strip() or None
     filters = {k: str(posted.get(k) or "").strip() for k in FILTERS}
     if level not in ("form", "visit", "subject"):
-        return _page(request, study, principal, status=422, error="Choose a level to lock.")
+        return _page(request, study, principal, status=422, error="Choose a level to lock.",
+                     filters=filters)  # fmt: skip
 
     def run() -> LockChange:
         selection = _selection(principal, filters, None)
@@ -143,8 +146,9 @@ async def _bulk(request: Request, study: str, principal: Principal, locked: bool
     try:
         change = await run_in_threadpool(run)
     except InputError as exc:
-        return _page(request, study, principal, status=422, error=f"Not done: {exc}")
-    return _page(request, study, principal, notice=_describe(change))
+        return _page(request, study, principal, status=422, error=f"Not done: {exc}",
+                     filters=filters)  # fmt: skip
+    return _page(request, study, principal, notice=_describe(change), filters=filters)
 
 
 @router.post(LISTING + "/lock", response_class=HTMLResponse)
