@@ -203,28 +203,10 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class LockStatusOut(_Model):
-    """One subject × visit × form (× instance) of the listing."""
-
-    subject_id: str
-    site: str
-    visit_id: str
-    form_id: str
-    instance: int
-    status: str
-    record_status: str | None
-    version: int | None
-    verified_fields: int
-    total_fields: int
-    lock_level: str | None
-    locked_by: str | None
-    locked_at: str | None
-
-
 class LockStatusPage(_Model):
     """One page of the listing."""
 
-    items: list[LockStatusOut]
+    items: list[LockStatusRow]  # the store's dataclass: its fields are the API's
     total: int
     page: int
     page_size: int
@@ -293,7 +275,7 @@ def api_lock_status(
         return _problem(exc)
     start = (page - 1) * size
     return LockStatusPage(
-        items=[LockStatusOut(**r.as_dict()) for r in rows[start : start + size]],
+        items=rows[start : start + size],
         total=len(rows), page=page, page_size=size,
     )  # fmt: skip
 
