@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from tests.store.conftest import _postgres_url
 
 from clestudy.errors import InputError, NotFoundError, RecordLockedError, StaleVersionError
 from clestudy.store import (
@@ -16,6 +19,7 @@ from clestudy.store import (
     SubjectInput,
     audit_events,
     make_engine,
+    open_store,
     save_import,
     verify_audit,
 )
@@ -283,3 +287,30 @@ def test_verify_detects_marks_and_locks_changed_behind_the_store(
     assert result.mismatched_kind == kind
     assert "outside clestudy" in (result.problem or "")
     assert json.dumps(result.mismatched_record).startswith(f'"{STUDY}/L0')
+
+
+@pytest.mark.postgres
+def test_the_app_role_may_verify_lock_and_unlock_but_not_delete_the_rows() -> None:
+    """PostgreSQL least privilege: ``clestudy_app`` updates marks and locks, never deletes them."""
+
+    for owner in _postgres_url():
+        app = owner + quote(" -crole=clestudy_app")
+        with open_store(owner, STUDY) as store:  # the owner migrates
+            store.add_subject("L01", arm="lenalidomide", site="site01", actor="coordinator")
+        with open_store(app, STUDY) as store:
+            store.save_record("L01", "week_0", "vs", VS, actor="c")
+            store.verify_fields("L01", "week_0", "vs", ["weight"], expected_version=1, actor="m")
+            store.save_record("L01", "week_0", "vs", {"weight": "71"}, actor="c", reason="scale",
+                              expected_version=1)  # fmt: skip
+            selection = LockSelection(subjects=("L01",))
+            store.lock(selection, level="subject", actor="monitor")
+            store.unlock(selection, level="subject", actor="admin", reason="correction")
+            assert store.record_review("L01", "week_0", "vs").verified == ()
+        engine = make_engine(app)
+        try:
+            for table in ("field_verification", "data_lock"):
+                with pytest.raises(DBAPIError, match="permission denied"), engine.begin() as conn:
+                    conn.execute(text(f"DELETE FROM {table}"))
+        finally:
+            engine.dispose()
+        assert verify_audit(owner).ok
