@@ -25,6 +25,7 @@ from clestudy.cli import (
     _immuno,
     _interop,
     _locking,
+    _queries,
     _score,
     _serve,
     _stats,
@@ -74,6 +75,7 @@ def _root(
 for _module in (_demo, _capture, _audit, _score, _stats, _immuno, _interop, _users, _serve,
                 _locking):  # fmt: skip
     _module.register(app)
+_queries.register(app)
 
 
 @functools.cache

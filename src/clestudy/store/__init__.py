@@ -37,13 +37,23 @@ from clestudy.store._lab_import import save_lab_values
 from clestudy.store._lock_bulk import LockChange, LockSelection
 from clestudy.store._lock_status import LockStatusRow, RecordReview
 from clestudy.store._open import audit_events, list_studies, open_store, upgrade_database
+from clestudy.store._queries import (
+    QUERY_STATUSES,
+    TRANSITIONS,
+    QueryMessage,
+    QueryState,
+    QueryTransition,
+    QueryTransitionError,
+)
 from clestudy.store._service import RecordInput, RecordState, Store, SubjectState
 from clestudy.store._tables import endpoint_table, tidy_table
 from clestudy.store._verify import AuditVerification, verify_audit
 
 __all__ = [
     "IMPORTED_HISTORY",
+    "QUERY_STATUSES",
     "ROLES",
+    "TRANSITIONS",
     "AccountEvent",
     "Accounts",
     "AuditKey",
@@ -53,6 +63,10 @@ __all__ = [
     "LockChange",
     "LockSelection",
     "LockStatusRow",
+    "QueryMessage",
+    "QueryState",
+    "QueryTransition",
+    "QueryTransitionError",
     "RecordInput",
     "RecordPreview",
     "RecordReview",

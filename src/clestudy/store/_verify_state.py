@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clestudy.store._audit import LEGACY_CHAIN, hashable, snapshot_sha256
+from clestudy.store._query_hooks import query_rows, thread_rows
 from clestudy.store._schema import (
     AuditRow,
     DataLockRow,
@@ -160,6 +161,8 @@ CHECKERS: list[RowChecker] = [
     # verification and locking (migration 0006)
     RowChecker("verification", "verification", _verifications),
     RowChecker("lock", "lock", _locks),
+    RowChecker("query", "query", query_rows),
+    RowChecker("query thread", "query", thread_rows),
 ]
 
 

@@ -172,6 +172,8 @@ def create_app(
         _entry,
         _locking,
         _pages,
+        _queries,
+        _query_api,
     )
 
     owns_accounts = accounts is None
@@ -207,6 +209,8 @@ def create_app(
             _api.router,
             _locking.router,
             _locking.api_router,
+            _queries.router,
+            _query_api.api_router,
         ),
     )
     _install_errors(app)
@@ -217,6 +221,8 @@ def create_app(
     app.include_router(_api.router)
     app.include_router(_locking.router)
     app.include_router(_locking.api_router)
+    app.include_router(_queries.router)
+    app.include_router(_query_api.api_router)
     app.router.routes.append(
         Mount("/static", app=StaticFiles(directory=str(_HERE / "static")), name="static")
     )
