@@ -24,6 +24,7 @@ from clestudy.cli import (
     _demo,
     _immuno,
     _interop,
+    _locking,
     _queries,
     _randomization,
     _score,
@@ -85,6 +86,7 @@ for _module in (
     _serve,
     _signatures,
     _randomization,
+    _locking,
 ):
     _module.register(app)
 _queries.register(app)

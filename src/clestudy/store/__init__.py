@@ -34,6 +34,8 @@ from clestudy.store._import_batch import (
     save_import,
 )
 from clestudy.store._lab_import import save_lab_values
+from clestudy.store._lock_bulk import LockChange, LockSelection
+from clestudy.store._lock_status import LockStatusRow, RecordReview
 from clestudy.store._open import audit_events, list_studies, open_store, upgrade_database
 from clestudy.store._queries import (
     QUERY_STATUSES,
@@ -64,12 +66,16 @@ __all__ = [
     "AuditVerification",
     "AuthenticationError",
     "ImportedEvent",
+    "LockChange",
+    "LockSelection",
+    "LockStatusRow",
     "QueryMessage",
     "QueryState",
     "QueryTransition",
     "QueryTransitionError",
     "RecordInput",
     "RecordPreview",
+    "RecordReview",
     "RecordState",
     "SignatureState",
     "Store",

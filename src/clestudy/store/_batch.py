@@ -45,6 +45,7 @@ from clestudy.store._discrepancies import audit_discrepancy, sync_discrepancies
 from clestudy.store._edits import RecordInput, SavePlan, derive_scores, merged_input
 from clestudy.store._engine import is_postgres
 from clestudy.store._lab_context import lab_context
+from clestudy.store._locking import check_batch
 from clestudy.store._query_hooks import raise_queries_from_checks
 from clestudy.store._rows import RecordSlot, RecordState, check_edit, record_key
 from clestudy.store._schema import Base, DiscrepancyRow
@@ -313,6 +314,7 @@ class _Batch:
 
     def write(self) -> None:
         """Insert, update and delete the rows the batch's decisions need (module docstring)."""
+        check_batch(self.store, self.session, [s for s in self.slots.values() if s.dirty])
         conn = self.session.connection()
         if self.new:
             self._insert_new(conn)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from clestudy.errors import InputError, NotFoundError, StaleVersionError
 from clestudy.store._chain import lock_subjects
+from clestudy.store._locking import refuse_locked_place, refuse_locked_subject
 from clestudy.store._schema import RecordRow, SubjectRow
 from clestudy.store._signatures_void import void_signatures_of_record, void_signatures_of_subject
 
@@ -85,6 +86,8 @@ def set_record_deleted(
             raise InputError(f"{where} is {'already deleted' if deleted else 'not deleted'}")
         if row.status == "locked":
             raise InputError(f"{where} is locked; unlock it (with a reason) first")
+        refuse_locked_place(session, subject, item.visit_id, where.removeprefix("record "),
+                            "a delete" if deleted else "a restore")  # fmt: skip
         if item.expected_version is not None and item.expected_version != row.version:
             raise StaleVersionError(
                 f"{where}: the change was made on version {item.expected_version} but the "
@@ -138,6 +141,7 @@ def set_subject_deleted(
     with store._write() as session:
         lock_subjects(session, store.protocol.id, [subject_id])
         row = _subject(store, session, subject_id)
+        refuse_locked_subject(session, row, "a delete" if deleted else "a restore")
         if row.deleted == deleted:
             already = "already deleted" if deleted else "not deleted"
             raise InputError(f"subject {subject_id} is {already}")

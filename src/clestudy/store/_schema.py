@@ -24,8 +24,10 @@ __all__ = [
     "ApiTokenRow",
     "AuditRow",
     "Base",
+    "DataLockRow",
     "DerivedRow",
     "DiscrepancyRow",
+    "FieldVerificationRow",
     "ProtocolSnapshotRow",
     "QueryMessageRow",
     "QueryRow",
@@ -313,6 +315,36 @@ class AllocationRow(Base):
     subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id"), nullable=True)
     used_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
     used_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+# -- verification and locking (migration 0006) -------------------------------------------------
+
+
+class FieldVerificationRow(Base):
+    """The source-verified fields of one form record (sorted JSON list of field ids)."""
+
+    __tablename__ = "field_verification"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("form_record.id"), unique=True)
+    fields_json: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[str] = mapped_column(String(32))
+    updated_by: Mapped[str] = mapped_column(String(128))
+
+
+class DataLockRow(Base):
+    """A lock of a whole subject (``visit_key == ""``) or of one of its visits.
+
+    A form-level lock is the record's own status; ``locked`` false means lifted (the row stays).
+    """
+
+    __tablename__ = "data_lock"
+    __table_args__ = (UniqueConstraint("subject_id", "visit_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    visit_key: Mapped[str] = mapped_column(String(64))
+    locked: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[str] = mapped_column(String(32))
+    updated_by: Mapped[str] = mapped_column(String(128))
 
 
 # -- queries (migration 0005) ----------------------------------------------------------------------

@@ -35,6 +35,8 @@ from clestudy.store._rows import (
 from clestudy.store._schema import RecordRow
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from clestudy.store._service import Store
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "StatusAction",
     "StatusMixin",
     "change_status",
+    "change_status_in",
     "missing_required",
     "needed_fields",
     "refuse_if_locked",
@@ -124,6 +127,39 @@ def _check_transition(row: RecordRow, action: StatusAction, where: str, reason: 
     return "verified"
 
 
+def change_status_in(
+    store: Store, session: Session, row: RecordRow, subject_id: str, action: StatusAction,
+    actor: str, reason: str | None,
+) -> None:  # fmt: skip
+    """Apply ``action`` to ``row`` in ``session``'s transaction, audited (no version check).
+
+    ``verify`` also marks every field of the form source-verified (:mod:`clestudy.store._locking`).
+    """
+    from clestudy.store._locking import add_marks, form_fields
+
+    where = record_key(subject_id, row.visit_key, row.form_key, row.instance)
+    new_status = _check_transition(row, action, where, reason)
+    before = full_state(session, row)
+    row.status_before_lock = row.status if action == "lock" else None
+    row.status = new_status
+    row.updated_at = store._now()
+    row.updated_by = actor
+    session.flush()  # bumps row.version (version_id_col)
+    store._append_audit(
+        session,
+        actor=actor,
+        action=action,
+        entity_type="form_record",
+        entity_key=f"{store.protocol.id}/{where}",
+        before=before,
+        after=full_state(session, row),
+        reason=reason,
+    )
+    form = store.protocol.form(row.form_key)
+    if action == "verify" and form is not None:
+        add_marks(store, session, row, subject_id, form_fields(form), actor, reason)
+
+
 def change_status(
     store: Store,
     subject_id: str,
@@ -136,7 +172,13 @@ def change_status(
     actor: str,
     reason: str | None,
 ) -> RecordState:
-    """Apply one status transition to a stored record, audited; see the module docstring."""
+    """Apply one status transition to a stored record, audited; see the module docstring.
+
+    A record inside a locked visit or subject refuses every transition, ``unlock`` included:
+    locks are lifted from the outside in.
+    """
+    from clestudy.store._locking import refuse_locked_place
+
     if not actor:
         raise InputError("every change needs an actor (who made it)")
     where = record_key(subject_id, visit_id, form_id, instance)
@@ -150,29 +192,13 @@ def change_status(
         row = find_record_row(session, subject.id, visit_id, form_id, instance)
         if row is None:
             raise NotFoundError(f"record {where} does not exist")
+        refuse_locked_place(session, subject, visit_id, where, f"'{action}'")
         if expected_version != row.version:
             raise StaleVersionError(
                 f"record {where}: the {action} was made on version {expected_version} but the "
                 f"record is now at version {row.version}; reload it and try again"
             )
-        new_status = _check_transition(row, action, where, reason)
-        before = full_state(session, row)
-        row.status_before_lock = row.status if action == "lock" else None
-        row.status = new_status
-        row.updated_at = store._now()
-        row.updated_by = actor
-        session.flush()  # bumps row.version (version_id_col)
-        after = full_state(session, row)
-        store._append_audit(
-            session,
-            actor=actor,
-            action=action,
-            entity_type="form_record",
-            entity_key=f"{store.protocol.id}/{where}",
-            before=before,
-            after=after,
-            reason=reason,
-        )
+        change_status_in(store, session, row, subject_id, action, actor, reason)
         return record_state(session, row, subject_id)
 
 

@@ -31,8 +31,10 @@ from clestudy.store._randomization import allocation_rows
 from clestudy.store._schema import (
     AllocationRow,
     AuditRow,
+    DataLockRow,
     DerivedRow,
     DiscrepancyRow,
+    FieldVerificationRow,
     RecordRow,
     StudyRow,
     SubjectRow,
@@ -144,6 +146,38 @@ def _randomizations(session: Session) -> Iterator[LiveRow]:
         yield LiveRow(f"{study_key}/{subject_key}/randomization", state, row.used_by)
 
 
+def _verifications(session: Session) -> Iterator[LiveRow]:
+    query = (
+        select(StudyRow.study_key, SubjectRow.subject_key, RecordRow, FieldVerificationRow)
+        .join(RecordRow, FieldVerificationRow.record_id == RecordRow.id)
+        .join(SubjectRow, RecordRow.subject_id == SubjectRow.id)
+        .join(StudyRow, RecordRow.study_id == StudyRow.id)
+        .order_by(FieldVerificationRow.id)
+    )
+    for study_key, subject_key, record, row in session.execute(query):
+        key = record_entity_key(
+            study_key, subject_key, record.visit_key, record.form_key, record.instance
+        )
+        yield LiveRow(key, {"fields": json.loads(row.fields_json)}, row.updated_by)
+
+
+def _locks(session: Session) -> Iterator[LiveRow]:
+    query = (
+        select(StudyRow.study_key, SubjectRow.subject_key, DataLockRow)
+        .join(SubjectRow, DataLockRow.subject_id == SubjectRow.id)
+        .join(StudyRow, SubjectRow.study_id == StudyRow.id)
+        .order_by(DataLockRow.id)
+    )
+    for study_key, subject_key, row in session.execute(query):
+        key = f"{study_key}/{subject_key}" + (f"/{row.visit_key}" if row.visit_key else "")
+        state = {
+            "level": "visit" if row.visit_key else "subject",
+            "visit": row.visit_key or None,
+            "locked": row.locked,
+        }
+        yield LiveRow(key, state, row.updated_by)
+
+
 #: One checker per table of entities with events of their own (subject, form record, ...).
 CHECKERS: list[RowChecker] = [
     RowChecker("subject", "subject", _subjects),
@@ -154,6 +188,9 @@ CHECKERS: list[RowChecker] = [
     # randomization (store/_randomization.py)
     RowChecker("allocation list", "allocation_table", _allocation_lists),
     RowChecker("randomization", "randomization", _randomizations),
+    # verification and locking (migration 0006)
+    RowChecker("verification", "verification", _verifications),
+    RowChecker("lock", "lock", _locks),
     RowChecker("query", "query", query_rows),
     RowChecker("query thread", "query", thread_rows),
 ]

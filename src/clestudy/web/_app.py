@@ -170,6 +170,7 @@ def create_app(
         _admin,
         _api,
         _entry,
+        _locking,
         _pages,
         _queries,
         _query_api,
@@ -212,6 +213,8 @@ def create_app(
             _signatures.api_router,
             _randomization.router,
             _randomization.api_router,
+            _locking.router,
+            _locking.api_router,
             _queries.router,
             _query_api.api_router,
         ),
@@ -226,6 +229,8 @@ def create_app(
     app.include_router(_signatures.api_router)
     app.include_router(_randomization.router)
     app.include_router(_randomization.api_router)
+    app.include_router(_locking.router)
+    app.include_router(_locking.api_router)
     app.include_router(_queries.router)
     app.include_router(_query_api.api_router)
     app.router.routes.append(

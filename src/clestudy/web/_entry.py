@@ -45,12 +45,13 @@ from clestudy.web._auth import (
 )
 from clestudy.web._forms import form_layout, posted_values, shown_value, to_clear
 from clestudy.web._queries import query_badges, record_queries
-from clestudy.web._rules import ENTER, LOCK, QUERY_RAISE, VERIFY
+from clestudy.web._rules import ENTER, LOCK, QUERY_RAISE, UNLOCK, VERIFY
 from clestudy.web._views import (
     RECORD,
     Editor,
     Locker,
     SubjectReader,
+    Unlocker,
     Verifier,
     render,
     study_store,
@@ -72,6 +73,7 @@ def _form_context(
     found = subject_for(store, principal, subject)
     spec = form_at(store, visit, form, instance)
     record = find_record(store, subject, visit, form, instance)
+    review = store.record_review(subject, visit, form, instance)  # SDV marks, lock level
     return {
         "store": store,
         "protocol": store.protocol,
@@ -82,10 +84,11 @@ def _form_context(
         "instance": instance,
         "record": record,
         "layout": form_layout(store.protocol, spec),
-        "editable": ENTER.allows(principal.user.role)
-        and (record is None or record.status != "locked"),
+        "editable": ENTER.allows(principal.user.role) and review.lock_level is None,
         "may_verify": VERIFY.allows(principal.user.role),
         "may_lock": LOCK.allows(principal.user.role),
+        "may_unlock": UNLOCK.allows(principal.user.role),
+        "review": review,
         "may_raise_query": QUERY_RAISE.allows(principal.user.role),
         "action": RECORD.format(
             study=study, subject=subject, visit=visit, form=form, instance=instance
@@ -322,6 +325,6 @@ async def lock_record(
 @router.post(RECORD + "/unlock", response_class=HTMLResponse)
 async def unlock_record(
     request: Request, study: str, subject: str, visit: str, form: str, instance: int,
-    principal: Locker,
+    principal: Unlocker,
 ) -> Response:  # fmt: skip
     return await _change_status(request, study, subject, visit, form, instance, principal, "unlock")

@@ -33,6 +33,7 @@ __all__ = [
     "RULES",
     "SIGN",
     "UNBLIND",
+    "UNLOCK",
     "VERIFY",
     "Rule",
 ]
@@ -77,7 +78,9 @@ READ_SUBJECT = Rule("read-subject", ROLES, site_scoped=True)
 ENROL = Rule("enrol", ("admin", "investigator", "coordinator"))
 ENTER = Rule("enter-data", ("admin", "investigator", "coordinator"), site_scoped=True)
 VERIFY = Rule("verify", ("admin", "monitor"), site_scoped=True)
-LOCK = Rule("lock", ("admin",), site_scoped=True)
+# lock: form, visit or subject level (monitors lock what they verified); unlock: admin, reason
+LOCK = Rule("lock", ("admin", "monitor"), site_scoped=True)
+UNLOCK = Rule("unlock", ("admin",), site_scoped=True)
 ADMIN = Rule("admin", ("admin",))
 #: Electronic signatures (docs/data-management.md): investigators only, at their own sites.
 SIGN = Rule("sign", ("investigator",), site_scoped=True)
@@ -99,4 +102,5 @@ RULES = {
         *(RANDOMIZE, UNBLIND, RANDOMIZATION_ADMIN),
     )
 }
+RULES[UNLOCK.name] = UNLOCK
 RULES.update({r.name: r for r in (QUERY_VIEW, QUERY_RAISE, QUERY_ANSWER, QUERY_CLOSE)})

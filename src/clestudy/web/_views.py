@@ -19,6 +19,7 @@ from clestudy.web._rules import (
     PUBLIC,
     READ,
     READ_SUBJECT,
+    UNLOCK,
     VERIFY,
 )
 
@@ -32,6 +33,7 @@ __all__ = [
     "Public",
     "Reader",
     "SubjectReader",
+    "Unlocker",
     "Verifier",
     "render",
     "study_store",
@@ -45,6 +47,7 @@ Enroller = Annotated[Principal, Depends(Permission(ENROL))]
 Editor = Annotated[Principal, Depends(Permission(ENTER))]
 Verifier = Annotated[Principal, Depends(Permission(VERIFY))]
 Locker = Annotated[Principal, Depends(Permission(LOCK))]
+Unlocker = Annotated[Principal, Depends(Permission(UNLOCK))]
 Admin = Annotated[Principal, Depends(Permission(ADMIN))]
 
 RECORD = "/studies/{study}/subjects/{subject}/records/{visit}/{form}/{instance}"

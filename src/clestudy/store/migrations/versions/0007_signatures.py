@@ -9,7 +9,7 @@
   only (docs/security.md, "Least privilege on PostgreSQL").
 
 Revision ID: 0007
-Revises: 0005 (re-chained after merging main; 0006 may come between)
+Revises: 0006 (re-chained after merging main; 0006 may come between)
 Create Date: 2026-12-03
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
