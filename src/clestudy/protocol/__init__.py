@@ -23,15 +23,23 @@ from clestudy.protocol._model import (
     FieldType,
     FormSpec,
     Protocol,
+    QualityRuleSpec,
     ReferenceRange,
     Site,
     Visit,
+)
+from clestudy.protocol._quality import (
+    BUILTIN_QUALITY_RULES,
+    QualityFinding,
+    QualityRecord,
+    run_quality_rules,
 )
 from clestudy.protocol._records import StoredValue, check_values, validate_values
 
 __all__ = [
     "BUILTIN_CHECK_IDS",
     "BUILTIN_PROTOCOLS",
+    "BUILTIN_QUALITY_RULES",
     "FIELD_TYPES",
     "AnalysisSpec",
     "Arm",
@@ -46,6 +54,9 @@ __all__ = [
     "FieldTypeSpec",
     "FormSpec",
     "Protocol",
+    "QualityFinding",
+    "QualityRecord",
+    "QualityRuleSpec",
     "ReferenceRange",
     "Site",
     "StoredValue",
@@ -54,5 +65,6 @@ __all__ = [
     "load_protocol",
     "parse_protocol",
     "run_edit_checks",
+    "run_quality_rules",
     "validate_values",
 ]

@@ -25,10 +25,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clestudy.store._audit import LEGACY_CHAIN, hashable, snapshot_sha256
+from clestudy.store._quality import exclusion_state, run_entity_key, run_state
 from clestudy.store._schema import (
     AuditRow,
     DerivedRow,
     DiscrepancyRow,
+    QualityExclusionRow,
+    QualityRunRow,
     RecordRow,
     StudyRow,
     SubjectRow,
@@ -118,11 +121,32 @@ def _discrepancies(session: Session) -> Iterator[LiveRow]:
         yield LiveRow(f"{key}/{row.check_id}", state, row.updated_by)
 
 
+# -- data quality (store/_quality.py) --------------------------------------------------------
+
+
+def _quality_runs(session: Session) -> Iterator[LiveRow]:
+    query = select(StudyRow.study_key, QualityRunRow).join(
+        StudyRow, QualityRunRow.study_id == StudyRow.id
+    )
+    for study_key, row in session.execute(query.order_by(QualityRunRow.id)):
+        yield LiveRow(run_entity_key(study_key, row.id), run_state(row), row.run_by)
+
+
+def _quality_exclusions(session: Session) -> Iterator[LiveRow]:
+    query = select(StudyRow.study_key, QualityExclusionRow).join(
+        StudyRow, QualityExclusionRow.study_id == StudyRow.id
+    )
+    for study_key, row in session.execute(query.order_by(QualityExclusionRow.id)):
+        yield LiveRow(f"{study_key}/{row.finding_key}", exclusion_state(row), row.updated_by)
+
+
 #: One checker per table of entities with events of their own (subject, form record, ...).
 CHECKERS: list[RowChecker] = [
     RowChecker("subject", "subject", _subjects),
     RowChecker("form record", "form_record", _records),
     RowChecker("discrepancy", "discrepancy", _discrepancies),
+    RowChecker("data-quality run", "dq_run", _quality_runs),
+    RowChecker("data-quality exclusion", "dq_exclusion", _quality_exclusions),
 ]
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 __all__ = [
     "ADMIN",
     "AUTHENTICATED",
+    "DQ_EXCLUDE",
+    "DQ_RUN",
     "ENROL",
     "ENTER",
     "LOCK",
@@ -72,8 +74,14 @@ VERIFY = Rule("verify", ("admin", "monitor"), site_scoped=True)
 LOCK = Rule("lock", ("admin",), site_scoped=True)
 ADMIN = Rule("admin", ("admin",))
 
+# data quality (web/_quality.py): run the rules over the study; exclude a finding (site-scoped:
+# another site's finding is the same 404 as an unknown one)
+DQ_RUN = Rule("dq-run", ("admin", "monitor"))
+DQ_EXCLUDE = Rule("dq-exclude", ("admin", "monitor"), site_scoped=True)
+
 #: Every rule by name.
 RULES = {
     r.name: r
     for r in (PUBLIC, AUTHENTICATED, READ, READ_SUBJECT, ENROL, ENTER, VERIFY, LOCK, ADMIN)
 }
+RULES |= {r.name: r for r in (DQ_RUN, DQ_EXCLUDE)}
