@@ -64,7 +64,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from clestudy.errors import RecordValidationError
 from clestudy.instruments import INSTRUMENT_FIELDS
@@ -317,9 +317,14 @@ class _Run:
                 window_before=parsed.visit.window_before,
                 window_after=parsed.visit.window_after,
             )
-            data = _digest([parsed.record.values, [str(d) for d in context_dates]])
-            self._edit_checks(subject_id, parsed, context, data)
-            self._study_rules(subject_id, parsed, context, first, data)
+            found = len(self.findings)
+            self._edit_checks(subject_id, parsed, context)
+            self._study_rules(subject_id, parsed, context, first)
+            if len(self.findings) > found:  # hashed only for a finding: most records have none
+                data = _digest([parsed.record.values, [str(d) for d in context_dates]])
+                self.findings[found:] = [
+                    (order, replace(f, data_sha256=data)) for order, f in self.findings[found:]
+                ]
 
     def _finding(
         self, parsed: _Parsed, rule: str, category: str, severity: str, fields: tuple[str, ...],
@@ -415,9 +420,7 @@ class _Run:
         )
         self.add((subject_id, *parsed.order, 3, 0, 0), finding)
 
-    def _edit_checks(
-        self, subject_id: str, parsed: _Parsed, context: CheckContext, data: str
-    ) -> None:
+    def _edit_checks(self, subject_id: str, parsed: _Parsed, context: CheckContext) -> None:
         for index, found in enumerate(
             run_edit_checks(self.protocol, parsed.form.id, parsed.valid, context)
         ):
@@ -425,13 +428,13 @@ class _Run:
                 continue
             finding = self._finding(
                 parsed, found.check_id, "edit-check", found.severity, found.fields,
-                found.message, data,
+                found.message, "",
             )  # fmt: skip
             self.add((subject_id, *parsed.order, 4, index, 0), finding)
 
     def _study_rules(
         self, subject_id: str, parsed: _Parsed, context: CheckContext,
-        first: Mapping[tuple[str, str], Mapping[str, object]], data: str,
+        first: Mapping[tuple[str, str], Mapping[str, object]],
     ) -> None:  # fmt: skip
         for index, spec in enumerate(self.protocol.quality_rules):
             if spec.form != parsed.form.id:
@@ -443,7 +446,7 @@ class _Run:
             fields = spec.fields or tuple(
                 n for n in expression_names(spec.rule) if parsed.form.field(n) is not None
             )
-            finding = self._finding(parsed, spec.id, "study-rule", severity, fields, text, data)
+            finding = self._finding(parsed, spec.id, "study-rule", severity, fields, text, "")
             self.add((subject_id, *parsed.order, 5, index, 0), finding)
 
     def _study_rule(

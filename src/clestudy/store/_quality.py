@@ -165,7 +165,8 @@ def _data_sha256(subjects: Sequence[tuple[str, str]], records: Sequence[Any]) ->
         "subjects": sorted([list(s) for s in subjects]),
         "records": sorted([r.key, r.version, r.values] for r in records),
     }
-    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _run_of(row: QualityRunRow) -> QualityRun:
