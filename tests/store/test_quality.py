@@ -8,7 +8,7 @@ import io
 from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from tests._quality_study import EXPECTED, Clock, populate, protocol
 
 from clestudy.errors import InputError, NotFoundError
@@ -240,3 +240,36 @@ def test_verify_reports_a_run_whose_findings_were_edited(sqlite_url: str) -> Non
     assert (result.mismatched_kind, result.mismatched_record) == (
         "data-quality run", "dq-test@dq-run:1",
     )  # fmt: skip
+
+
+def _statements_of(store: Store) -> int:
+    """How many SQL statements a run and a read of the list send."""
+    seen: list[str] = []
+
+    def _count(conn: object, cursor: object, statement: str, *rest: object) -> None:
+        seen.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", _count)
+    store.run_quality_rules(actor="monitor")
+    store.data_quality()
+    event.remove(store.engine, "before_cursor_execute", _count)
+    return len(seen)
+
+
+def test_a_run_and_the_list_read_with_as_many_queries_for_more_subjects(sqlite_url: str) -> None:
+    """One pass with batched reads: the statements of a run do not grow with the study."""
+    counts = []
+    for subjects in (2, 12):
+        store = open_store(sqlite_url.replace("study.db", f"s{subjects}.db"), protocol())
+        store.clock = Clock()
+        try:
+            for n in range(subjects):
+                store.add_subject(f"S-{n:02d}", arm="a", site="site01", actor="setup")
+                store.save_record(
+                    f"S-{n:02d}", "baseline", "vs", {"vsdat": "2029-12-01", "weight": "2"},
+                    actor="setup",
+                )  # fmt: skip
+            counts.append(_statements_of(store))
+        finally:
+            store.close()
+    assert counts[0] == counts[1]
