@@ -274,7 +274,6 @@ class _Run:
         self.protocol, self.today = protocol, today
         self.visits = {v.id: (i, v) for i, v in enumerate(protocol.visits)}
         self.baseline = min(protocol.visits, key=lambda v: (v.day != 0, v.day))
-        self.check_rank = {c.id: i for i, c in enumerate(protocol.edit_checks)}
         self.cross = cross_form_names(protocol) if protocol.quality_rules else {}
         self.needed = {f.id: needed_fields(protocol, f) for f in protocol.forms}
         self.findings: list[tuple[tuple[object, ...], QualityFinding]] = []
