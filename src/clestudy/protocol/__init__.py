@@ -35,6 +35,7 @@ from clestudy.protocol._quality import (
     run_quality_rules,
 )
 from clestudy.protocol._records import StoredValue, check_values, validate_values
+from clestudy.protocol._show_if import hidden_fields
 
 __all__ = [
     "BUILTIN_CHECK_IDS",
@@ -62,6 +63,7 @@ __all__ = [
     "StoredValue",
     "Visit",
     "check_values",
+    "hidden_fields",
     "load_protocol",
     "parse_protocol",
     "run_edit_checks",

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from clestudy.store._audit import LEGACY_CHAIN, hashable, snapshot_sha256
 from clestudy.store._quality import exclusion_state, run_entity_key, run_state
+from clestudy.store._query_hooks import query_rows, thread_rows
 from clestudy.store._schema import (
     AuditRow,
     DerivedRow,
@@ -145,6 +146,8 @@ CHECKERS: list[RowChecker] = [
     RowChecker("subject", "subject", _subjects),
     RowChecker("form record", "form_record", _records),
     RowChecker("discrepancy", "discrepancy", _discrepancies),
+    RowChecker("query", "query", query_rows),
+    RowChecker("query thread", "query", thread_rows),
     RowChecker("data-quality run", "dq_run", _quality_runs),
     RowChecker("data-quality exclusion", "dq_exclusion", _quality_exclusions),
 ]

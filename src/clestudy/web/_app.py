@@ -166,7 +166,15 @@ def create_app(
         The accounts store; default ``clestudy.store.open_accounts(db_url)`` (tests pass one
         with a controlled clock).
     """
-    from clestudy.web import _admin, _api, _entry, _pages, _quality  # routers import app helpers
+    from clestudy.web import (  # the routers import the app helpers
+        _admin,
+        _api,
+        _entry,
+        _pages,
+        _quality,
+        _queries,
+        _query_api,
+    )
 
     owns_accounts = accounts is None
     if accounts is None:
@@ -199,6 +207,8 @@ def create_app(
             _entry.router,
             _admin.router,
             _api.router,
+            _queries.router,
+            _query_api.api_router,
             _quality.router,
             _quality.api_router,
         ),
@@ -209,6 +219,8 @@ def create_app(
     app.include_router(_entry.router)
     app.include_router(_admin.router)
     app.include_router(_api.router)
+    app.include_router(_queries.router)
+    app.include_router(_query_api.api_router)
     app.include_router(_quality.router)
     app.include_router(_quality.api_router)
     app.router.routes.append(

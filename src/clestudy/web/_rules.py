@@ -23,6 +23,10 @@ __all__ = [
     "ENTER",
     "LOCK",
     "PUBLIC",
+    "QUERY_ANSWER",
+    "QUERY_CLOSE",
+    "QUERY_RAISE",
+    "QUERY_VIEW",
     "READ",
     "READ_SUBJECT",
     "ROLES",
@@ -73,6 +77,11 @@ ENTER = Rule("enter-data", ("admin", "investigator", "coordinator"), site_scoped
 VERIFY = Rule("verify", ("admin", "monitor"), site_scoped=True)
 LOCK = Rule("lock", ("admin",), site_scoped=True)
 ADMIN = Rule("admin", ("admin",))
+# queries (docs/security.md, "Query life cycle"): view, raise, answer and close are separate rights
+QUERY_VIEW = Rule("query-view", ROLES, site_scoped=True)
+QUERY_RAISE = Rule("query-raise", ("admin", "monitor"), site_scoped=True)
+QUERY_ANSWER = Rule("query-answer", ("admin", "investigator", "coordinator"), site_scoped=True)
+QUERY_CLOSE = Rule("query-close", ("admin", "monitor"), site_scoped=True)
 
 # data quality (web/_quality.py): run the rules over the study; exclude a finding (site-scoped:
 # another site's finding is the same 404 as an unknown one)
@@ -84,4 +93,5 @@ RULES = {
     r.name: r
     for r in (PUBLIC, AUTHENTICATED, READ, READ_SUBJECT, ENROL, ENTER, VERIFY, LOCK, ADMIN)
 }
+RULES.update({r.name: r for r in (QUERY_VIEW, QUERY_RAISE, QUERY_ANSWER, QUERY_CLOSE)})
 RULES |= {r.name: r for r in (DQ_RUN, DQ_EXCLUDE)}

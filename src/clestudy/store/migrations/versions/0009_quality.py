@@ -5,7 +5,7 @@ default privileges of migration 0004, and UPDATE on ``dq_exclusion`` only (an ex
 in place; a run is never changed).
 
 Revision ID: 0009
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-03
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
