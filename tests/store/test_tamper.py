@@ -23,6 +23,7 @@ from clestudy.store._audit import AuditEntry, chain_genesis, chain_hash, load_au
 OpenStudy = Callable[..., Store]
 STUDY = "lenalidomide-cle-open-label"
 L01 = f"{STUDY}/L01"
+DQ_FINDING = "L02/week_0/vs/dq.missing_form"
 KEY = "k" * 32  # a test key: 32 bytes
 # every CLASI item entered (0 where nothing is seen): a blank item leaves the form incomplete
 _CLASI_FORM = load_protocol(STUDY).form("clasi")
@@ -37,7 +38,8 @@ CLASI_17 = {
 
 
 def _populate(open_study: OpenStudy, url: str) -> None:
-    """Events: 1 register, 2-3 enrol L01/L02, 4-5 L01's CLASI (17, then 18), 6 L02's CLASI."""
+    """Events: 1 register, 2-3 enrol L01/L02, 4-5 L01's CLASI (17, then 18), 6 L02's CLASI,
+    7 a data-quality run, 8 the exclusion of one of L02's findings."""
     store = open_study(url, STUDY)
     store.add_subject("L01", arm="lenalidomide", site="site01", actor="coordinator")
     store.add_subject("L02", arm="lenalidomide", site="site01", actor="coordinator")
@@ -48,6 +50,8 @@ def _populate(open_study: OpenStudy, url: str) -> None:
     )  # fmt: skip
     assert edited.derived["clasi"]["values"]["clasi_activity"] == 18  # 3*3 + 2*3 + 3
     store.save_record("L02", "week_0", "clasi", CLASI_17, actor="coordinator")
+    store.run_quality_rules(actor="monitor")
+    store.exclude_finding(DQ_FINDING, reason="not collected at this site", actor="monitor")
 
 
 def _record_pk(conn: Connection, subject: str) -> int:
@@ -197,6 +201,14 @@ TAMPERINGS: dict[str, tuple[Callable[[Connection], None], str | None]] = {
         r"audit event 5: prev_hash does not match",
     ),
     "event re-timed": (_sql("UPDATE audit_event SET occurred_at = '2001-01-01T00:00:00.000000Z' WHERE seq = 5"), r"audit event 5: stamped 2001"),
+    "data-quality run's findings edited": (
+        _sql("UPDATE dq_run SET findings_json = '[]'"),
+        r"data-quality run .*@dq-run:1: the row's findings_sha256",
+    ),
+    "data-quality exclusion reason edited": (
+        _sql("UPDATE dq_exclusion SET reason = 'forged'"),
+        rf"data-quality exclusion .*/{DQ_FINDING}: the row's reason",
+    ),
     "forged append, hash recomputed": (_forged_append, None),
     "rechained history": (_rechain, None),
 }  # fmt: skip
@@ -273,8 +285,8 @@ def test_keyed_events_store_the_key_id_never_the_key(
     assert {r._mapping["key_id"] for r in rows} == {AuditKey(KEY.encode()).key_id}
     assert not any(KEY in str(value) for row in rows for value in row)
     plain = verify_audit(db_url)  # without the key: everything else is checked, and it says so
-    assert plain.ok and plain.unkeyed_checks == 6
-    assert "(6 keyed event hashes not recomputed: no audit key given)" in plain.describe()
+    assert plain.ok and plain.unkeyed_checks == 8
+    assert "(8 keyed event hashes not recomputed: no audit key given)" in plain.describe()
     wrong = AuditKey(b"w" * 32)
     assert verify_audit(db_url, key=wrong).problem == (
         f"hashed with key {AuditKey(KEY.encode()).key_id}, not with the key given ({wrong.key_id})"

@@ -14,7 +14,7 @@ import typer
 
 from clestudy.cli._audit import DB_HELP, database_url
 from clestudy.cli._common import ACTOR_HELP, resolve_actor
-from clestudy.cli._discrepancy import discrepancy_app
+from clestudy.cli._discrepancy import discrepancy_app, dq_app
 from clestudy.cli._records import record_app
 from clestudy.errors import InputError
 
@@ -175,4 +175,5 @@ def register(app: typer.Typer) -> None:
     app.add_typer(subject_app, name="subject")
     app.add_typer(record_app, name="record")
     app.add_typer(discrepancy_app, name="discrepancy")
+    app.add_typer(dq_app, name="dq")
     app.command("report")(report)

@@ -23,10 +23,17 @@ from clestudy.protocol._model import (
     FieldType,
     FormSpec,
     Protocol,
+    QualityRuleSpec,
     RandomizationSpec,
     ReferenceRange,
     Site,
     Visit,
+)
+from clestudy.protocol._quality import (
+    BUILTIN_QUALITY_RULES,
+    QualityFinding,
+    QualityRecord,
+    run_quality_rules,
 )
 from clestudy.protocol._records import StoredValue, check_values, validate_values
 from clestudy.protocol._show_if import hidden_fields
@@ -34,6 +41,7 @@ from clestudy.protocol._show_if import hidden_fields
 __all__ = [
     "BUILTIN_CHECK_IDS",
     "BUILTIN_PROTOCOLS",
+    "BUILTIN_QUALITY_RULES",
     "FIELD_TYPES",
     "AnalysisSpec",
     "Arm",
@@ -48,6 +56,9 @@ __all__ = [
     "FieldTypeSpec",
     "FormSpec",
     "Protocol",
+    "QualityFinding",
+    "QualityRecord",
+    "QualityRuleSpec",
     "RandomizationSpec",
     "ReferenceRange",
     "Site",
@@ -58,5 +69,6 @@ __all__ = [
     "load_protocol",
     "parse_protocol",
     "run_edit_checks",
+    "run_quality_rules",
     "validate_values",
 ]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import functools
 import warnings
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
@@ -103,15 +104,22 @@ def _parse(expression: str) -> ast.Expression | str:
 
 def expression_names(expression: str) -> list[str]:
     """The names a (valid) expression reads, in order of first appearance, functions excluded."""
+    return list(_names(expression))
+
+
+@functools.lru_cache(maxsize=4096)
+def _names(expression: str) -> tuple[str, ...]:
+    # cached: edit checks and data-quality rules ask for the names of the same few expressions
+    # once per record (parsing and walking the tree each time was most of a study-wide run)
     tree = _parse(expression)
     if isinstance(tree, str):
-        return []
+        return ()
     called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     names: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and id(node) not in called and node.id not in names:
             names.append(node.id)
-    return names
+    return tuple(names)
 
 
 def expression_problems(expression: str, allowed: set[str]) -> list[str]:

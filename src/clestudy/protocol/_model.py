@@ -38,6 +38,7 @@ __all__ = [
     "FieldType",
     "FormSpec",
     "Protocol",
+    "QualityRuleSpec",
     "RandomizationSpec",
     "ReferenceRange",
     "Site",
@@ -216,6 +217,30 @@ class EditCheckSpec(_Strict):
     source: str | None = Field(default=None, description="Where the rule comes from (citation)")
 
 
+class QualityRuleSpec(_Strict):
+    """A study-specific data-quality rule, run over the whole study by ``clestudy dq run``
+    (:func:`clestudy.protocol.run_quality_rules`), never on save.
+
+    ``rule`` is an expression of the edit-check language (:mod:`clestudy.protocol._expressions`)
+    that must hold for every stored record of ``form``; a record where it is false gives one
+    finding. Besides the record's own field ids and the context dates it may read another form of
+    the same subject as ``VISIT__FORM__FIELD`` (instance 1), e.g.
+    ``weight <= baseline__vs__weight * 1.5``. It is evaluated only when every name it reads holds a
+    value, and only where ``when`` (if given) is true, as for edit checks.
+    """
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$", max_length=64)
+    form: Identifier
+    rule: str = Field(min_length=1, max_length=500)
+    when: str | None = Field(default=None, min_length=1, max_length=500)
+    severity: Severity = "warning"
+    message: str = Field(min_length=1, max_length=500)
+    fields: tuple[Identifier, ...] = Field(
+        default=(), description="The fields the finding names (default: the form's fields it reads)"
+    )
+    source: str | None = Field(default=None, description="Where the rule comes from (citation)")
+
+
 class ReferenceRange(_Strict):
     """The study laboratory's normal range of one lab field, so labs can be CTCAE-graded on save.
 
@@ -357,6 +382,9 @@ class Protocol(_Strict):
     endpoints: tuple[Endpoint, ...] = ()
     analysis_plan: tuple[AnalysisSpec, ...] = ()
     edit_checks: tuple[EditCheckSpec, ...] = ()
+    quality_rules: tuple[QualityRuleSpec, ...] = Field(
+        default=(), description="Study-specific data-quality rules run by `clestudy dq run`"
+    )
     reference_ranges: tuple[ReferenceRange, ...] = ()
     randomization: RandomizationSpec | None = Field(
         default=None, description="Randomized allocation to the arms; none: assigned at enrolment"

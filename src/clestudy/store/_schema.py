@@ -29,6 +29,8 @@ __all__ = [
     "DiscrepancyRow",
     "FieldVerificationRow",
     "ProtocolSnapshotRow",
+    "QualityExclusionRow",
+    "QualityRunRow",
     "QueryMessageRow",
     "QueryRow",
     "RecordRow",
@@ -383,3 +385,44 @@ class QueryMessageRow(Base):
     author: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
+
+
+# -- data-quality runs and exclusions (store/_quality.py; migration 0009) --------------------------
+
+
+class QualityRunRow(Base):
+    """One data-quality run of a study: when, by whom, as of which date, under which protocol
+    version, a hash of the data it read, and its findings (canonical JSON). Never updated."""
+
+    __tablename__ = "dq_run"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id"), index=True)
+    run_at: Mapped[str] = mapped_column(String(32))
+    run_by: Mapped[str] = mapped_column(String(128))
+    as_of: Mapped[str] = mapped_column(String(10))
+    protocol_version: Mapped[str] = mapped_column(String(32))
+    data_sha256: Mapped[str] = mapped_column(String(64))
+    findings_sha256: Mapped[str] = mapped_column(String(64))
+    counts_json: Mapped[str] = mapped_column(Text)
+    findings_json: Mapped[str] = mapped_column(Text)
+
+
+class QualityExclusionRow(Base):
+    """A data-quality finding confirmed correct (excluded) with a reason, or its exclusion revoked.
+
+    ``data_sha256`` is the hash of the data the finding read when it was excluded: a later run
+    whose finding reads other data shows it again.
+    """
+
+    __tablename__ = "dq_exclusion"
+    __table_args__ = (UniqueConstraint("study_id", "finding_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id"))
+    subject_key: Mapped[str] = mapped_column(String(64))
+    finding_key: Mapped[str] = mapped_column(String(256))
+    rule: Mapped[str] = mapped_column(String(64))
+    data_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[str] = mapped_column(String(32))
+    updated_by: Mapped[str] = mapped_column(String(128))

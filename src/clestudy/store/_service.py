@@ -36,6 +36,7 @@ from clestudy.store._delete import set_record_deleted, set_subject_deleted
 from clestudy.store._discrepancies import DiscrepancyMixin
 from clestudy.store._edits import RecordInput, SaveMode
 from clestudy.store._lock_bulk import LockingMixin
+from clestudy.store._quality import QualityMixin
 from clestudy.store._queries import QueryMixin
 from clestudy.store._randomization import RandomizationMixin
 from clestudy.store._rows import (
@@ -85,6 +86,7 @@ class Store(
     SignatureMixin,
     RandomizationMixin,
     LockingMixin,
+    QualityMixin,
 ):
     """A study's data in one database. Create it with :func:`clestudy.store.open_store`."""
 

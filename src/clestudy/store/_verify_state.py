@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from clestudy.randomization import list_sha256
 from clestudy.store._audit import LEGACY_CHAIN, hashable, snapshot_sha256
+from clestudy.store._quality import exclusion_state, run_entity_key, run_state
 from clestudy.store._query_hooks import query_rows, thread_rows
 from clestudy.store._randomization import allocation_rows
 from clestudy.store._schema import (
@@ -35,6 +36,8 @@ from clestudy.store._schema import (
     DerivedRow,
     DiscrepancyRow,
     FieldVerificationRow,
+    QualityExclusionRow,
+    QualityRunRow,
     RecordRow,
     StudyRow,
     SubjectRow,
@@ -178,6 +181,25 @@ def _locks(session: Session) -> Iterator[LiveRow]:
         yield LiveRow(key, state, row.updated_by)
 
 
+# -- data quality (store/_quality.py) --------------------------------------------------------
+
+
+def _quality_runs(session: Session) -> Iterator[LiveRow]:
+    query = select(StudyRow.study_key, QualityRunRow).join(
+        StudyRow, QualityRunRow.study_id == StudyRow.id
+    )
+    for study_key, row in session.execute(query.order_by(QualityRunRow.id)):
+        yield LiveRow(run_entity_key(study_key, row.id), run_state(row), row.run_by)
+
+
+def _quality_exclusions(session: Session) -> Iterator[LiveRow]:
+    query = select(StudyRow.study_key, QualityExclusionRow).join(
+        StudyRow, QualityExclusionRow.study_id == StudyRow.id
+    )
+    for study_key, row in session.execute(query.order_by(QualityExclusionRow.id)):
+        yield LiveRow(f"{study_key}/{row.finding_key}", exclusion_state(row), row.updated_by)
+
+
 #: One checker per table of entities with events of their own (subject, form record, ...).
 CHECKERS: list[RowChecker] = [
     RowChecker("subject", "subject", _subjects),
@@ -193,6 +215,8 @@ CHECKERS: list[RowChecker] = [
     RowChecker("lock", "lock", _locks),
     RowChecker("query", "query", query_rows),
     RowChecker("query thread", "query", thread_rows),
+    RowChecker("data-quality run", "dq_run", _quality_runs),
+    RowChecker("data-quality exclusion", "dq_exclusion", _quality_exclusions),
 ]
 
 

@@ -172,6 +172,7 @@ def create_app(
         _entry,
         _locking,
         _pages,
+        _quality,
         _queries,
         _query_api,
         _randomization,
@@ -217,6 +218,8 @@ def create_app(
             _locking.api_router,
             _queries.router,
             _query_api.api_router,
+            _quality.router,
+            _quality.api_router,
         ),
     )
     _install_errors(app)
@@ -233,6 +236,8 @@ def create_app(
     app.include_router(_locking.api_router)
     app.include_router(_queries.router)
     app.include_router(_query_api.api_router)
+    app.include_router(_quality.router)
+    app.include_router(_quality.api_router)
     app.router.routes.append(
         Mount("/static", app=StaticFiles(directory=str(_HERE / "static")), name="static")
     )

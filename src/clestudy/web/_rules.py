@@ -17,6 +17,8 @@ from dataclasses import dataclass
 __all__ = [
     "ADMIN",
     "AUTHENTICATED",
+    "DQ_EXCLUDE",
+    "DQ_RUN",
     "ENROL",
     "ENTER",
     "LOCK",
@@ -94,6 +96,11 @@ QUERY_RAISE = Rule("query-raise", ("admin", "monitor"), site_scoped=True)
 QUERY_ANSWER = Rule("query-answer", ("admin", "investigator", "coordinator"), site_scoped=True)
 QUERY_CLOSE = Rule("query-close", ("admin", "monitor"), site_scoped=True)
 
+# data quality (web/_quality.py): run the rules over the study; exclude a finding (site-scoped:
+# another site's finding is the same 404 as an unknown one)
+DQ_RUN = Rule("dq-run", ("admin", "monitor"))
+DQ_EXCLUDE = Rule("dq-exclude", ("admin", "monitor"), site_scoped=True)
+
 #: Every rule by name.
 RULES = {
     r.name: r
@@ -104,3 +111,4 @@ RULES = {
 }
 RULES[UNLOCK.name] = UNLOCK
 RULES.update({r.name: r for r in (QUERY_VIEW, QUERY_RAISE, QUERY_ANSWER, QUERY_CLOSE)})
+RULES |= {r.name: r for r in (DQ_RUN, DQ_EXCLUDE)}
