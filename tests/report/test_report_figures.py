@@ -10,7 +10,9 @@ from matplotlib.text import Text
 
 from clestudy.report._figures import (
     Lane,
+    MarkerPanel,
     _svg,
+    biomarker_figure,
     heatmap_figure,
     spaghetti_figure,
     spaghetti_svg,
@@ -23,6 +25,14 @@ LONG = (
     "from drug initiation to the 6-month follow-up visit"
 )
 VISITS = ["Drug initiation", "6-month follow-up", "12-month follow-up", "Week 52 (end)"]
+BIOMARKERS = (
+    "Plasmacytoid dendritic cells (Lin- HLA-DR+ CD123+ BDCA-2+) (% of Lin- cells)",
+    "Interferon score (6-gene qPCR, Rice et al.) (fold change)",
+    "Skin biopsy CD3+ T-cell infiltrate, semi-quantitative score (0 none, 1 mild, 2 moderate, "
+    "3 marked)",
+    "HLA-DR+ T cells (% of CD3+ T cells)",
+    "Regulatory T cells (CD4+ CD25hi CD127lo) (% of CD4+ T cells)",
+)
 
 
 def _off_view(fig: Figure) -> set[int]:
@@ -90,6 +100,13 @@ FIGURES = {
         [[1.0, -2.0, float("nan"), 0.5], [0.2, -0.1, 0.3, -1.5]],
         title=LONG,
     ),
+    "biomarkers": lambda: biomarker_figure(
+        [MarkerPanel(label, (("responder", tuple((f"L0{i}", 1.0 + i, 2.0 + k * i)
+                                                for i in range(4))),
+                             ("non-responder", (("L09", 3.0, 2.5), ("L10", 4.0, 1.0)))))
+         for k, label in enumerate(BIOMARKERS)],
+        before_label="Week 0 (baseline)", after_label="Week 12", title=LONG,
+    ),
 }  # fmt: skip
 
 
@@ -112,3 +129,21 @@ def test_svg_is_text_and_stable() -> None:
     assert one == two and one.startswith("<svg")
     assert ">P01<" in one  # labels are SVG text, searchable and vector in the PDF
     assert _svg(FIGURES["heatmap"]()).startswith("<svg")
+
+
+def test_small_multiples_keep_their_titles_apart() -> None:
+    fig = FIGURES["biomarkers"]()
+    fig.canvas.draw()  # constrained layout places the panels when drawn
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    titles = [ax.title for ax in fig.axes]
+    assert len(titles) == len(BIOMARKERS)
+    for a, b in itertools.combinations(titles, 2):
+        assert not a.get_window_extent(renderer).overlaps(b.get_window_extent(renderer)), (
+            a.get_text(),
+            b.get_text(),
+        )
+    for ax in fig.axes:  # the titles sit above their panel, not over the neighbour's plot
+        for other in fig.axes:
+            if other is not ax:
+                box = ax.title.get_window_extent(renderer)
+                assert not box.overlaps(other.get_window_extent(renderer)), ax.title.get_text()

@@ -25,7 +25,16 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-__all__ = ["heatmap_svg", "paired_lines_svg", "spaghetti_svg", "swimmer_svg", "waterfall_svg"]
+__all__ = [
+    "MarkerPanel",
+    "biomarker_figure",
+    "biomarker_svg",
+    "heatmap_svg",
+    "paired_lines_svg",
+    "spaghetti_svg",
+    "swimmer_svg",
+    "waterfall_svg",
+]
 
 _UP, _DOWN, _SAME = "#b2182b", "#2166ac", "#777777"
 #: Above this many subjects lines are drawn thin and unlabelled (labels would overlap).
@@ -256,3 +265,92 @@ def heatmap_svg(
 ) -> str:
     """Per-subject (rows) change of each marker (columns) as log2 fold change, NaN blank."""
     return _svg(heatmap_figure(subjects, markers, values, title=title))
+
+
+@dataclass(frozen=True)
+class MarkerPanel:
+    """One immune measurement before and after treatment, per response group.
+
+    ``groups`` holds (group, values) in display order; ``values`` are (subject, before, after)
+    for the subjects of that group with both values.
+    """
+
+    marker: str
+    groups: tuple[tuple[str, tuple[tuple[str, float, float], ...]], ...]
+
+
+_GROUP_COLOURS = ("#2166ac", "#b2182b", "#4d4d4d", "#1b7837")
+
+
+def _median_iqr(values: Sequence[float]) -> tuple[float, float, float]:
+    q1, median, q3 = np.percentile(np.asarray(values, dtype=float), [25, 50, 75])
+    return float(median), float(q1), float(q3)
+
+
+def biomarker_figure(
+    panels: Sequence[MarkerPanel],
+    *,
+    before_label: str,
+    after_label: str,
+    title: str,
+    individual: bool = True,
+) -> Figure:
+    """The figure of :func:`biomarker_svg`: one panel per measurement, small multiples.
+
+    In each panel every response group is a thick line from its median before to its median
+    after treatment, with the interquartile range as error bars (the line's ``gid`` is
+    below); with ``individual`` each subject is also a thin line of its group's
+    colour. The groups are shifted apart a little so their bars do not hide each other. The
+    median line of panel ``i`` (from 1) and group ``g`` has the SVG id ``biomarker-median-i-g``.
+    """
+    columns = min(4, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    width = 6.4 if columns > 2 else 4.8
+    fig = _new(width, 0.9 + 1.75 * rows)
+    names = list(dict.fromkeys(g for panel in panels for g, _ in panel.groups))
+    colour = {g: _GROUP_COLOURS[i % len(_GROUP_COLOURS)] for i, g in enumerate(names)}
+    shift = {g: 0.08 * (i - (len(names) - 1) / 2) for i, g in enumerate(names)}
+    ticks = [_title(before_label, 0.8), _title(after_label, 0.8)]
+    for index, panel in enumerate(panels):
+        ax = fig.add_subplot(rows, columns, index + 1)
+        for group, values in panel.groups:
+            if not values:
+                continue
+            x0, x1 = shift[group], 1 + shift[group]
+            if individual:
+                lines = [[(x0, b), (x1, a)] for _, b, a in values]
+                ax.add_collection(LineCollection(lines, colors=colour[group], linewidths=0.5,
+                                                 alpha=0.35))  # fmt: skip
+            before = _median_iqr([b for _, b, _ in values])
+            after = _median_iqr([a for _, _, a in values])
+            bars = ax.errorbar(
+                [x0, x1], [before[0], after[0]],
+                yerr=[[before[0] - before[1], after[0] - after[1]],
+                      [before[2] - before[0], after[2] - after[0]]],
+                color=colour[group], marker="o", markersize=3.5, linewidth=1.8, capsize=2,
+            )  # fmt: skip
+            bars.lines[0].set_gid(f"biomarker-median-{index + 1}-{group}")  # the median line
+        ax.set_xlim(-0.35, 1.35)
+        ax.set_xticks([0, 1], ticks, fontsize=6)
+        ax.tick_params(axis="y", labelsize=6)
+        ax.set_title(_title(textwrap.shorten(panel.marker, 64, placeholder="…"), 2.2),
+                     fontsize=6.5)  # fmt: skip
+        ax.spines[["top", "right"]].set_visible(False)
+    handles: list[Artist] = [Line2D([], [], color=colour[g], marker="o", label=g) for g in names]
+    fig.legend(handles=handles, loc="outside lower center", ncols=max(1, len(handles)),
+               fontsize=7)  # fmt: skip
+    fig.suptitle(_title(title, width), fontsize=10)
+    return fig
+
+
+def biomarker_svg(
+    panels: Sequence[MarkerPanel],
+    *,
+    before_label: str,
+    after_label: str,
+    title: str,
+    individual: bool = True,
+) -> str:
+    """Immune measurements before and after treatment by response group, as an SVG string."""
+    return _svg(biomarker_figure(panels, before_label=before_label, after_label=after_label,
+                                 title=title, individual=individual))  # fmt: skip
