@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from clestudy.protocol import load_protocol
+from clestudy.instruments._sledai import SLEDAI2K_DESCRIPTORS
+from clestudy.protocol import Protocol, load_protocol
 from clestudy.report import build_study_section
 from clestudy.store import open_store
 
@@ -79,3 +80,47 @@ def test_an_incomplete_clasi_is_missing_in_table_one_and_responders(tmp_path: Pa
     ]
     l02 = section.responders[1]
     assert (l02["subject"], l02["week_0"], l02["response"]) == ("L02", "—", "missing visit")
+
+
+def _flare_protocol() -> Protocol:
+    """A study whose flare form derives SLEDAI-2K on save and has a free-text narrative."""
+    descriptors = [{"id": d, "label": d.replace("_", " "), "type": "boolean"}
+                   for d in SLEDAI2K_DESCRIPTORS]  # fmt: skip
+    return Protocol.model_validate({
+        "id": "flare-study", "title": "Flare", "version": "1",
+        "arms": [{"id": "a", "name": "Arm A"}], "sites": [{"id": "s1", "name": "Site 1"}],
+        "visits": [{"id": "day_0", "name": "Day 0", "day": 0, "forms": ["systemic"]},
+                   {"id": "month_6", "name": "Month 6", "day": 182, "forms": ["systemic"]}],
+        "forms": [{"id": "systemic", "name": "Systemic disease", "domain": "RS",
+                   "fields": [*descriptors,
+                              {"id": "story", "label": "Narrative", "type": "text"}]}],
+        "derived_scores": [{"id": "sledai", "instrument": "sledai2k", "form": "systemic"}],
+    })  # fmt: skip
+
+
+def test_flare_rows_are_each_stored_sledai_score_and_narrative(tmp_path: Path) -> None:
+    none: dict[str, object] = dict.fromkeys(SLEDAI2K_DESCRIPTORS, False)
+    entered = {
+        ("P1", "day_0"): none,
+        # seed 000's responder who developed systemic lupus: arthritis 4 + rash 2 + low
+        # complement 2 = 8 (Gladman 2002 weights)
+        ("P1", "month_6"): none | {"arthritis": True, "rash": True, "low_complement": True,
+                                   "story": "new arthritis and malar rash; ANA rising"},
+        ("P2", "month_6"): none | {"proteinuria": True},  # 4
+    }  # fmt: skip
+    with open_store(f"sqlite:///{tmp_path / 'flare.db'}", _flare_protocol()) as store:
+        for subject in ("P1", "P2"):
+            store.add_subject(subject, arm="a", site="s1", actor="test")
+        for (subject, visit), values in entered.items():
+            store.save_record(subject, visit, "systemic", values, actor="test")
+        section = build_study_section(store)
+    assert "flare" not in section.notes
+    rows = [(r["subject"], r["visit"], r["scores"], r["narrative"]) for r in section.flare]
+    assert rows == [
+        ("P1", "day_0", "sledai2k_clinical_score 0; sledai2k_score 0; sledai2k_window_days 10",
+         ""),
+        ("P1", "month_6", "sledai2k_clinical_score 6; sledai2k_score 8; sledai2k_window_days 10",
+         "new arthritis and malar rash; ANA rising"),
+        ("P2", "month_6", "sledai2k_clinical_score 4; sledai2k_score 4; sledai2k_window_days 10",
+         ""),
+    ]  # fmt: skip
