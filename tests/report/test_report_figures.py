@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import statistics
 
+import numpy as np
 import pytest
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from clestudy.report._figures import (
+    AGGREGATE_LIMIT,
     Lane,
     MarkerPanel,
     _svg,
@@ -80,8 +83,12 @@ FIGURES = {
         visit_labels=VISITS, y_label="Prednisone (mg/day)", title=LONG,
     ),
     "spaghetti, many subjects": lambda: spaghetti_figure(
-        {f"S{i:04d}": [float(i % 7), float(i % 5)] for i in range(300)},
+        {f"S{i:04d}": [float(i % 7), float(i % 5)] for i in range(150)},
         visit_labels=VISITS[:2], y_label="CLASI activity (points)", title=LONG,
+    ),
+    "spaghetti, aggregated": lambda: spaghetti_figure(
+        {f"S{i:04d}": [float(i % 7), float(i % 5), None, float(i % 3)] for i in range(900)},
+        visit_labels=VISITS, y_label="CLASI activity (points)", title=LONG,
     ),
     "waterfall": lambda: waterfall_figure(
         [(f"L0{i}", -15.0 * i + 10, i > 2) for i in range(1, 9)],
@@ -147,3 +154,20 @@ def test_small_multiples_keep_their_titles_apart() -> None:
             if other is not ax:
                 box = ax.title.get_window_extent(renderer)
                 assert not box.overlaps(other.get_window_extent(renderer)), ax.title.get_text()
+
+
+def test_above_the_limit_the_spaghetti_plot_is_the_median_per_visit() -> None:
+    series = {f"S{i:04d}": [float(i % 7), None if i % 2 else float(i % 5), float(i % 3)]
+              for i in range(AGGREGATE_LIMIT + 1)}  # fmt: skip
+    fig = spaghetti_figure(series, visit_labels=VISITS[:3], y_label="y", title="t")
+    (ax,) = fig.axes
+    (median,) = [line for line in ax.get_lines() if line.get_label() == "median"]
+    xs = [int(x) for x in np.asarray(median.get_xdata(), dtype=float)]
+    ys = [float(y) for y in np.asarray(median.get_ydata(), dtype=float)]
+    assert xs == [0, 1, 2]
+    for visit, y in zip(xs, ys, strict=True):
+        column = [v for row in series.values() if (v := row[visit]) is not None]
+        assert y == statistics.median(column)
+    shown = [t.get_text() for t in ax.texts]
+    assert shown[1] == f"n = {sum(1 for row in series.values() if row[1] is not None)}"
+    assert len(ax.collections) == 2  # two bands, no line per subject

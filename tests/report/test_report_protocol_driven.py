@@ -107,8 +107,10 @@ def test_every_section_is_filled_under_other_form_and_field_names(
     assert tables.shifts == expected.shifts and tables.shifts
     assert copy.by_visit == original.by_visit and copy.by_visit
     assert copy.biomarker_panels == original.biomarker_panels and copy.biomarker_panels
-    # two spaghetti plots, a waterfall, the swimmer plot, the heatmap and the biomarker figure
-    assert len(copy.figures) == len(original.figures) >= 6
+    # a spaghetti plot per endpoint (CLASI activity and damage, the exploratory interferon
+    # score), a waterfall, the swimmer plot, the heatmap and the biomarker figure
+    assert len(copy.figures) == len(original.figures) == 7
+    assert any("Interferon score" in caption for _, caption in original.figures)
     assert copy.notes == original.notes
 
 

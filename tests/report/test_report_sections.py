@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from clestudy.instruments._sledai import SLEDAI2K_DESCRIPTORS
 from clestudy.protocol import Protocol, load_protocol
 from clestudy.report import build_study_section
-from clestudy.store import open_store
+from clestudy.report._data import endpoints_from_tidy
+from clestudy.store import endpoint_table, open_store, tidy_table
 
 
 def _clasi_blank() -> dict[str, object]:
@@ -124,3 +126,19 @@ def test_flare_rows_are_each_stored_sledai_score_and_narrative(tmp_path: Path) -
         ("P2", "month_6", "sledai2k_clinical_score 4; sledai2k_score 4; sledai2k_window_days 10",
          ""),
     ]  # fmt: skip
+
+
+def test_the_endpoint_table_from_the_tidy_table_is_the_stores(tmp_path: Path) -> None:
+    """The report builds the endpoint table from its one tidy table: the same frame as
+    :func:`clestudy.store.endpoint_table`, which reads the store again."""
+    with open_store(f"sqlite:///{tmp_path / 'study.db'}", "lenalidomide-cle-open-label") as store:
+        for subject in ("L01", "L02"):
+            store.add_subject(subject, arm="lenalidomide", site="site01", actor="test")
+        store.save_record("L01", "week_0", "clasi", WEEK_0, actor="test")
+        store.save_record("L01", "week_12", "clasi", WEEK_12, actor="test")
+        store.save_record("L02", "week_0", "clasi", WEEK_12, actor="test")
+        store.save_record("L02", "week_0", "immune_profile", {"ifn_score": "3.5"}, actor="test")
+        expected = endpoint_table(store, [e.id for e in store.protocol.endpoints])
+        built = endpoints_from_tidy(store.protocol, tidy_table(store))
+    assert len(expected) == 3  # L01 at two visits, L02 with CLASI and IFN at one
+    pd.testing.assert_frame_equal(built, expected)

@@ -20,12 +20,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # the backend is chosen before pyplot loads
 import numpy as np
 from matplotlib.artist import Artist
+from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 __all__ = [
+    "AGGREGATE_LIMIT",
     "MarkerPanel",
     "biomarker_figure",
     "biomarker_svg",
@@ -39,6 +41,9 @@ __all__ = [
 _UP, _DOWN, _SAME = "#b2182b", "#2166ac", "#777777"
 #: Above this many subjects lines are drawn thin and unlabelled (labels would overlap).
 LABEL_LIMIT = 20
+#: Above this many subjects a spaghetti plot shows the median and quartiles per visit instead of
+#: one line per subject (thousands of lines are an unreadable blot, and a large SVG).
+AGGREGATE_LIMIT = 200
 
 
 def _new(width: float, height: float) -> Figure:
@@ -92,6 +97,8 @@ def spaghetti_svg(
     """One line per subject across visits (``None`` where missing) as an SVG document string.
 
     A line is red when its last value is above its first, blue when below, grey when equal.
+    Above :data:`AGGREGATE_LIMIT` subjects the median per visit is drawn, with the interquartile
+    range and the 10th-90th percentiles as bands, and the number of subjects per visit.
     """
     return _svg(spaghetti_figure(series, visit_labels=visit_labels, y_label=y_label, title=title))
 
@@ -107,6 +114,16 @@ def spaghetti_figure(
     width = 6.4 if len(visit_labels) > 2 else 4.8
     fig = _new(width, 3.8)
     ax = fig.add_subplot()
+    if len(series) > AGGREGATE_LIMIT:
+        _quantile_bands(ax, series, len(visit_labels))
+        ax.set_xticks(range(len(visit_labels)), [_title(v, 1.0) for v in visit_labels],
+                      fontsize=8)  # fmt: skip
+        ax.set_xlim(-0.3, len(visit_labels) - 0.7)
+        ax.set_ylabel(y_label)
+        ax.set_title(_title(title, width), fontsize=10)
+        ax.legend(fontsize=7, loc="best", frameon=False)
+        ax.spines[["top", "right"]].set_visible(False)
+        return fig
     labelled = len(series) <= LABEL_LIMIT
     bundles: dict[str, list[list[tuple[float, float]]]] = {_UP: [], _DOWN: [], _SAME: []}
     for subject, values in series.items():
@@ -133,6 +150,29 @@ def spaghetti_figure(
     ax.set_title(_title(title, width), fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
     return fig
+
+
+def _quantile_bands(ax: Axes, series: Mapping[str, Sequence[float | None]], visits: int) -> None:
+    """Median, quartiles and 10th-90th percentiles per visit, and n per visit, on ``ax``."""
+    values = np.array([[math.nan if v is None else float(v) for v in row]
+                       for row in series.values()], dtype=float).reshape(-1, visits)  # fmt: skip
+    xs, found = [], []
+    for i in range(visits):
+        column = values[:, i][np.isfinite(values[:, i])]
+        if column.size:
+            xs.append(i)
+            found.append(np.percentile(column, [10, 25, 50, 75, 90]))
+    if not found:
+        return
+    p10, q1, median, q3, p90 = np.array(found).T
+    ax.fill_between(xs, p10, p90, color=_SAME, alpha=0.15, linewidth=0, label="10th-90th")
+    ax.fill_between(xs, q1, q3, color=_DOWN, alpha=0.25, linewidth=0, label="quartiles")
+    ax.plot(xs, median, color=_DOWN, marker="o", linewidth=1.8, label="median")
+    counts = np.isfinite(values).sum(axis=0)
+    for i in xs:
+        ax.annotate(f"n = {counts[i]}", (i, 0), xycoords=("data", "axes fraction"),
+                    xytext=(0, 3), textcoords="offset points", ha="center", fontsize=6,
+                    color="#555555")  # fmt: skip
 
 
 def waterfall_svg(

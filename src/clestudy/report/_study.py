@@ -21,6 +21,7 @@ from clestudy.instruments import clasi_response, clasi_response_rule_setting
 from clestudy.protocol import AnalysisSpec, FieldSpec, FormSpec, Protocol
 from clestudy.report._data import StudyData, load_study
 from clestudy.report._figures import (
+    AGGREGATE_LIMIT,
     Lane,
     MarkerPanel,
     biomarker_svg,
@@ -393,12 +394,11 @@ def _outcome_rows(protocol: Protocol, outcomes: pd.DataFrame) -> list[dict[str, 
 
 
 def _figures(data: StudyData) -> list[tuple[str, str]]:
-    """A spaghetti plot per analysed endpoint across every visit it is collected at."""
+    """A spaghetti plot per endpoint (analysed or not) across every visit it has values at."""
     protocol = data.protocol
     out = []
-    for endpoint_id in dict.fromkeys(a.endpoint for a in protocol.analysis_plan):
-        endpoint = protocol.endpoint(endpoint_id)
-        assert endpoint is not None
+    for endpoint in protocol.endpoints:
+        endpoint_id = endpoint.id
         wide = data.endpoint_wide([endpoint_id]).dropna(subset=[endpoint_id])
         if wide.empty:
             continue
@@ -424,6 +424,10 @@ def _figures(data: StudyData) -> list[tuple[str, str]]:
         caption = (
             f"Figure. {endpoint.label}{unit} per subject at each visit ({endpoint.role} endpoint; "
             f"{len(series)} subjects). Red lines end above their start, blue below."
+            if len(series) <= AGGREGATE_LIMIT
+            else f"Figure. {endpoint.label}{unit} at each visit ({endpoint.role} endpoint; "
+            f"{len(series)} subjects): median, quartiles and 10th-90th percentiles, n per visit "
+            f"(above {AGGREGATE_LIMIT} subjects single lines are not drawn)."
         )
         out.append((svg, caption))
     return out
