@@ -4,8 +4,9 @@ form (CDASH MH, MHSTDAT), checked against a hand computation from the entered da
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 from pathlib import Path
+
+from tests.report._tables import summary
 
 from clestudy.protocol import FieldSpec, FormSpec, Protocol, load_protocol
 from clestudy.report import build_study_section
@@ -41,15 +42,6 @@ def _years(since: str, until: str) -> float:
     return (dt.date.fromisoformat(until) - dt.date.fromisoformat(since)).days / 365.25
 
 
-def _summary(values: list[float], missing: int) -> str:
-    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    text = (
-        f"{statistics.fmean(values):.1f} ({statistics.stdev(values):.1f}); median {median:.1f} "
-        f"[{q1:.1f}, {q3:.1f}]"
-    )
-    return text + (f"; missing {missing}" if missing else "")
-
-
 def test_age_at_diagnosis_and_disease_duration_from_the_dates(tmp_path: Path) -> None:
     protocol = _with_history()
     with open_store(f"sqlite:///{tmp_path / 'mh.db'}", protocol) as store:
@@ -68,8 +60,8 @@ def test_age_at_diagnosis_and_disease_duration_from_the_dates(tmp_path: Path) ->
     known = [s for s in SUBJECTS if s[2]]
     ages = [_years(born, str(diagnosed)) for _, born, diagnosed, _ in known]
     durations = [_years(str(diagnosed), first) for _, _, diagnosed, first in known]
-    assert shown["Age at diagnosis (years)"] == _summary(ages, 1)
-    assert shown["Disease duration at the first dose (years)"] == _summary(durations, 1)
+    assert shown["Age at diagnosis (years)"] == summary(ages, 1)
+    assert shown["Disease duration at the first dose (years)"] == summary(durations, 1)
     # hand check of one: L01 diagnosed 2001-06-01, first dose 2010-01-04: 3139 days
     assert round(durations[0], 4) == round(3139 / 365.25, 4)
     # the rows sit in the demographics group, and nothing says "not collected"
