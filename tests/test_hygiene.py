@@ -132,3 +132,27 @@ def test_every_reference_has_a_doi_or_an_address() -> None:
     for entry in entries:
         label = entry.split("]", 1)[0]
         assert re.search(r"doi:10\.|https://|no DOI|Derivation", entry), label
+
+
+_CONFLICT = re.compile(r"^(<{7}|>{7})( |$)", re.MULTILINE)
+
+
+def test_no_merge_conflict_markers_are_committed() -> None:
+    # a half-resolved merge once left `<<<<<<< HEAD` in two guides; reST tables use "=" rows,
+    # so only the unambiguous opening and closing markers are searched for
+    suffixes = {".py", ".md", ".html", ".css", ".js", ".yaml", ".toml", ".cfg", ".txt"}
+    found = [
+        path.relative_to(REPO).as_posix()
+        for folder in ("src", "tests", "docs", "benchmarks", "scripts", ".ci")
+        for path in sorted((REPO / folder).rglob("*"))
+        if path.is_file()
+        and path.suffix in suffixes
+        and "vendor" not in path.parts
+        and _CONFLICT.search(path.read_text(encoding="utf-8", errors="replace"))
+    ]
+    found += [
+        n
+        for n in ("README.md", "Makefile", "pyproject.toml")
+        if _CONFLICT.search((REPO / n).read_text(encoding="utf-8"))
+    ]
+    assert found == []

@@ -27,6 +27,7 @@ from clestudy.cli import (
     _queries,
     _score,
     _serve,
+    _signatures,
     _stats,
     _users,
 )
@@ -71,7 +72,18 @@ def _root(
     """Run clinical treatment studies in cutaneous lupus."""
 
 
-for _module in (_demo, _capture, _audit, _score, _stats, _immuno, _interop, _users, _serve):
+for _module in (
+    _demo,
+    _capture,
+    _audit,
+    _score,
+    _stats,
+    _immuno,
+    _interop,
+    _users,
+    _serve,
+    _signatures,
+):
     _module.register(app)
 _queries.register(app)
 

@@ -20,6 +20,7 @@ setting                                kind       read by
 ``thalidomide_snap_rule``              choice     thalidomide neuropathy check
 ``thalidomide_cumulative_flag_g``      number     thalidomide neuropathy check
 ``reason_for_change_required``         boolean    the store (editing a saved record)
+``signature_attestation``              text       the store (the electronic signature dialog)
 ``queries_from_edit_checks``           boolean    the store (a query per edit-check warning)
 ``redcap_record_id_row``               text       REDCap export (the imported record id row)
 ``redcap_longitudinal``                boolean    REDCap export (events; default: > 1 visit)
@@ -73,7 +74,14 @@ from clestudy.instruments._thalidomide import (
     thalidomide_settings,
 )
 
-__all__ = ["DEFAULT_REASON_FOR_CHANGE_REQUIRED", "SETTINGS", "SettingSpec", "settings_problems"]
+__all__ = [
+    "DEFAULT_REASON_FOR_CHANGE_REQUIRED",
+    "DEFAULT_SIGNATURE_ATTESTATION",
+    "SETTINGS",
+    "SettingSpec",
+    "settings_problems",
+    "signature_attestation",
+]
 
 SettingValue = str | int | float | bool
 
@@ -97,6 +105,38 @@ def _queries_setting(settings: Mapping[str, object]) -> bool:
 def _reason_setting(settings: Mapping[str, object]) -> bool:
     value = settings.get("reason_for_change_required", DEFAULT_REASON_FOR_CHANGE_REQUIRED)
     return check_bool("store", "reason_for_change_required", value)
+
+
+DEFAULT_SIGNATURE_ATTESTATION = (
+    "By entering my password I sign the data listed above electronically. I understand that "
+    "my electronic signature is the legally binding equivalent of my handwritten signature, "
+    "and that any later change to these data voids it."
+)
+"""The attestation the signing dialog shows above the password field: 21 CFR 11.100(c) has the
+signer certify that an electronic signature is the legally binding equivalent of a handwritten
+one, and 11.70 links the signature to the data it covers. A study words its own (its sponsor's
+or its ethics committee's text) with ``signature_attestation``."""
+
+#: The longest attestation text accepted (a paragraph, not a document).
+MAX_SIGNATURE_ATTESTATION = 2000
+
+
+def signature_attestation(settings: Mapping[str, object]) -> str:
+    """The study's signature attestation text, or :data:`DEFAULT_SIGNATURE_ATTESTATION`.
+
+    >>> signature_attestation({}) == DEFAULT_SIGNATURE_ATTESTATION
+    True
+    >>> signature_attestation({"signature_attestation": " "})
+    Traceback (most recent call last):
+    clestudy.instruments._checks.InstrumentInputError: store: signature_attestation: got ' '; allowed: text of 1 to 2000 characters
+    """
+    value = settings.get("signature_attestation", DEFAULT_SIGNATURE_ATTESTATION)
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_SIGNATURE_ATTESTATION:
+        raise InstrumentInputError(
+            f"store: signature_attestation: got {value!r}; allowed: text of 1 to "
+            f"{MAX_SIGNATURE_ATTESTATION} characters"
+        )
+    return value.strip()
 
 
 def _redcap_setting(name: str, kind: str) -> Callable[[Mapping[str, object]], object]:
@@ -195,6 +235,10 @@ def _registry() -> Iterator[SettingSpec]:
     yield SettingSpec(
         "reason_for_change_required", "boolean", DEFAULT_REASON_FOR_CHANGE_REQUIRED,
         _reason_setting, "clestudy.store (21 CFR 11.10(e); ICH E6(R3) 4.2.2)",
+    )  # fmt: skip
+    yield SettingSpec(
+        "signature_attestation", "text", DEFAULT_SIGNATURE_ATTESTATION, signature_attestation,
+        "clestudy.store._signatures (21 CFR 11.50, 11.100(c)); docs/data-management.md",
     )  # fmt: skip
     yield SettingSpec(
         "queries_from_edit_checks", "boolean", DEFAULT_QUERIES_FROM_EDIT_CHECKS,

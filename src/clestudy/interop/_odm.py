@@ -18,6 +18,13 @@ The file (``odm.xml``, ``FileType="Transactional"``) holds
   recomputed from the items). Imported history (another system's audit log and notes, kept by an
   import) is a ``TransactionType="Context"`` ``SubjectData`` whose ``AuditRecord`` is the import
   and whose ``Annotation`` (on the subject, visit or record) holds the original entry as JSON.
+  An electronic signature (21 CFR 11.50) is a ``Context`` ``SubjectData`` whose ``Signature``
+  (on the subject for a casebook, on the ``StudyEventData`` for a visit) names the signer
+  (``UserRef``), the site, the time and a ``SignatureDef`` of ``AdminData`` (one per meaning
+  and attestation text: ``Meaning``, and the attestation as ``LegalReason``); an
+  ``Annotation`` adds the SHA-256 of the signed data and the records covered. A voided
+  signature (ODM has no element for it) is a ``Context`` transaction whose ``AuditRecord`` is
+  the change that voided it and whose ``Annotation`` says so.
 
 Written with lxml rather than odmlib: the export needs little of ODM (no Define-XML, no parsing),
 and building the elements directly keeps their order under the test that validates every file
@@ -44,9 +51,10 @@ from sqlalchemy.orm import Session
 from clestudy import __version__
 from clestudy.interop._manifest import staged_output, write_manifest
 from clestudy.protocol import FieldSpec, Protocol
-from clestudy.store import IMPORTED_HISTORY, Store
+from clestudy.store import IMPORTED_HISTORY, MEANINGS, Store
 from clestudy.store._schema import AuditRow
 from clestudy.store._service import utc_timestamp
+from clestudy.store._signatures import SIGNED_DATA_FORMAT
 
 __all__ = ["ODM_NS", "export_odm", "odm_document"]
 
@@ -159,14 +167,17 @@ def _events(store: Store) -> list[AuditRow]:
         query = (
             select(AuditRow)
             .where(AuditRow.entity_key.startswith(prefix, autoescape=True))
-            .where(AuditRow.entity_type.in_(("subject", "form_record", IMPORTED_HISTORY)))
+            .where(
+                AuditRow.entity_type.in_(("subject", "form_record", "signature", IMPORTED_HISTORY))
+            )
             .order_by(AuditRow.seq)
         )
         return list(session.scalars(query))
 
 
 def _admin(root: etree._Element, protocol: Protocol, study_oid: str, mdv_oid: str,
-           actors: Iterable[str], effective: str) -> None:  # fmt: skip
+           actors: Iterable[str], effective: str,
+           signature_defs: dict[tuple[str, str], str]) -> None:  # fmt: skip
     admin = _el(root, "AdminData", StudyOID=study_oid)
     for actor in sorted(set(actors)):
         user = _el(admin, "User", OID=_oid(f"USR.{actor}"))
@@ -176,6 +187,49 @@ def _admin(root: etree._Element, protocol: Protocol, study_oid: str, mdv_oid: st
                        LocationType="Site")  # fmt: skip
         _el(location, "MetaDataVersionRef", StudyOID=study_oid, MetaDataVersionOID=mdv_oid,
             EffectiveDate=effective)  # fmt: skip
+    for (meaning, attestation), oid in signature_defs.items():
+        definition = _el(admin, "SignatureDef", OID=oid, Methodology="Electronic")
+        _el(definition, "Meaning", MEANINGS.get(meaning, meaning))
+        _el(definition, "LegalReason", attestation)
+
+
+def _signature_defs(events: Iterable[AuditRow]) -> dict[tuple[str, str], str]:
+    """``(meaning, attestation) -> SignatureDef OID`` of every signature in ``events``."""
+    defs: dict[tuple[str, str], str] = {}
+    for row in events:
+        if row.entity_type == "signature" and row.action == "sign":
+            after = json.loads(row.after_json or "{}")
+            pair = (str(after["meaning"]), str(after["attestation"]))
+            defs.setdefault(pair, _oid(f"SD.{pair[0]}.{len(defs) + 1}"))
+    return defs
+
+
+def _signature_event(clinical: etree._Element, row: AuditRow, site: str,
+                     defs: dict[tuple[str, str], str]) -> None:  # fmt: skip
+    """A signature (``sign``) or its voiding (``void``) as a ``Context`` transaction."""
+    after = json.loads(row.after_json or "{}")
+    subject_data = _el(clinical, "SubjectData", SubjectKey=str(after["subject"]),
+                       TransactionType="Context")  # fmt: skip
+    target = subject_data
+    if after.get("visit") is not None and row.action == "sign":
+        target = _el(subject_data, "StudyEventData", StudyEventOID=_oid(f"SE.{after['visit']}"))
+    if row.action == "sign":
+        signature = _el(target, "Signature")
+        _el(signature, "UserRef", UserOID=_oid(f"USR.{after['signer']}"))
+        _el(signature, "LocationRef", LocationOID=_oid(f"LOC.{site}"))
+        oid = defs[(str(after["meaning"]), str(after["attestation"]))]
+        _el(signature, "SignatureRef", SignatureOID=oid)
+        _el(signature, "DateTimeStamp", str(after["signed_at"]))
+        records = ", ".join(f"{r['record']} v{r['version']}" for r in after["records"])
+        text = (f"electronic signature {row.entity_key} ({after['meaning']}) by "
+                f"{after['signer_name'] or after['signer']}; data SHA-256 {after['data_sha256']} "
+                f"({SIGNED_DATA_FORMAT}) of {records}")  # fmt: skip
+    else:
+        _audit(subject_data, row, site)
+        cause = after.get("voided_by_event") or {}
+        text = (f"electronic signature {row.entity_key} is void: the signed data changed "
+                f"({cause.get('entity_key')}, {cause.get('action')})")  # fmt: skip
+    _el(_el(target, "Annotation", SeqNum="1"), "Comment", text)
 
 
 def _cells(protocol: Protocol, form_id: str, values: dict[str, Any]) -> dict[str, str]:
@@ -272,7 +326,8 @@ def odm_document(store: Store, *, created: str | None = None) -> etree._ElementT
     study = _el(root, "Study", OID=study_oid)
     mdv_oid = _metadata(study, protocol)
     events = _events(store)
-    _admin(root, protocol, study_oid, mdv_oid, (e.actor for e in events), created[:10])
+    defs = _signature_defs(events)
+    _admin(root, protocol, study_oid, mdv_oid, (e.actor for e in events), created[:10], defs)
     clinical = _el(root, "ClinicalData", StudyOID=study_oid, MetaDataVersionOID=mdv_oid)
     sites = {s.subject_id: s.site for s in store.subjects()}
     for row in events:
@@ -288,6 +343,8 @@ def odm_document(store: Store, *, created: str | None = None) -> etree._ElementT
             _record_event(clinical, protocol, row, site)
         elif row.entity_type == IMPORTED_HISTORY:
             _history_event(clinical, row, site)
+        elif row.entity_type == "signature":
+            _signature_event(clinical, row, site, defs)
     return etree.ElementTree(root)
 
 

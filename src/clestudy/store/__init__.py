@@ -44,13 +44,16 @@ from clestudy.store._queries import (
     QueryTransitionError,
 )
 from clestudy.store._service import RecordInput, RecordState, Store, SubjectState
+from clestudy.store._signatures import MEANINGS, SIGNER_ROLES, SignatureState
 from clestudy.store._tables import endpoint_table, tidy_table
 from clestudy.store._verify import AuditVerification, verify_audit
 
 __all__ = [
     "IMPORTED_HISTORY",
+    "MEANINGS",
     "QUERY_STATUSES",
     "ROLES",
+    "SIGNER_ROLES",
     "TRANSITIONS",
     "AccountEvent",
     "Accounts",
@@ -65,6 +68,7 @@ __all__ = [
     "RecordInput",
     "RecordPreview",
     "RecordState",
+    "SignatureState",
     "Store",
     "SubjectInput",
     "SubjectState",

@@ -532,6 +532,29 @@ class Accounts:
             With the one message :data:`GENERIC_REFUSAL` for an unknown user, a wrong password,
             a suspended or a locked account; the reason goes to the account event trail.
         """
+        return self._check_password(username, password, "login")
+
+    def check_password_for_signing(self, username: str, password: str) -> User:
+        """Check the password a user re-enters to sign electronically (21 CFR 11.200(a)(1)).
+
+        The same rules as :meth:`authenticate`, and the same counter: a wrong password counts
+        toward the lockout exactly like a failed sign-in (21 CFR 11.300(d): attempts at
+        unauthorised use are detected and stopped), and a locked or suspended account is
+        refused even with the right password. A lockout reached while signing also ends the
+        user's open sessions: whoever keeps guessing at an open session is signed out. Events:
+        ``signing_success``, ``signing_failure`` (with its reason) and ``lockout``.
+
+        Raises
+        ------
+        AuthenticationError
+            With :data:`GENERIC_REFUSAL` for an unknown user, a wrong password, a suspended or
+            a locked account.
+        """
+        return self._check_password(username, password, "signing")
+
+    def _check_password(self, username: str, password: str, purpose: str) -> User:
+        """Sign-in (``purpose="login"``) or signing (``"signing"``): the one password check,
+        its counter and its events ``PURPOSE_success`` / ``PURPOSE_failure``."""
         with self._read() as session:
             found = self._row(session, username) if isinstance(username, str) else None
             stored = None if found is None else found.password_hash
@@ -543,14 +566,15 @@ class Accounts:
             row = self._row(session, name)
             reason = self._refusal(row, stored, matches, now)
             if row is None or reason is not None:
-                self._record_failure(session, row, name, reason or "unknown_user", now)
+                failure = reason or "unknown_user"
+                self._record_failure(session, row, name, failure, now, f"{purpose}_failure")
                 user = None
             else:
                 row.failed_attempts, row.locked_until = 0, None
                 if self.hasher.check_needs_rehash(row.password_hash):
                     row.password_hash = self._hash(password)
                     row.updated_at = _timestamp(now)
-                self._event(session, now, name, "login_success", name)
+                self._event(session, now, name, f"{purpose}_success", name)
                 user = self._user(session, row)
         if user is None:
             raise AuthenticationError(reason or "unknown_user")
@@ -570,8 +594,9 @@ class Accounts:
         return None
 
     def _record_failure(
-        self, session: Session, row: UserRow | None, name: str, reason: str, now: dt.datetime
-    ) -> None:
+        self, session: Session, row: UserRow | None, name: str, reason: str, now: dt.datetime,
+        action: str,
+    ) -> None:  # fmt: skip
         detail: dict[str, Any] = {"reason": reason}
         locked = False
         if row is not None and reason == "bad_password":
@@ -582,8 +607,11 @@ class Accounts:
             if row.failed_attempts >= self.max_failures:
                 row.failed_attempts, row.locked_until = 0, _timestamp(now + self.lockout)
                 locked = True
-        self._event(session, now, name, "login_failure", name, **detail)
+        self._event(session, now, name, action, name, **detail)
         if locked and row is not None and row.locked_until is not None:
+            extra: dict[str, Any] = {}
+            if action == "signing_failure":  # guessing at an open session: sign it out
+                extra["sessions_ended"] = self._end_sessions(session, row, now)
             self._event(
                 session,
                 now,
@@ -592,6 +620,7 @@ class Accounts:
                 name,
                 until=row.locked_until,
                 after_failures=self.max_failures,
+                **extra,
             )
 
     # -- sessions --------------------------------------------------------------------------

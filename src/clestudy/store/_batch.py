@@ -48,6 +48,7 @@ from clestudy.store._lab_context import lab_context
 from clestudy.store._query_hooks import raise_queries_from_checks
 from clestudy.store._rows import RecordSlot, RecordState, check_edit, record_key
 from clestudy.store._schema import Base, DiscrepancyRow
+from clestudy.store._signatures_void import void_signatures_of_batch
 
 if TYPE_CHECKING:
     from clestudy.store._service import Store
@@ -340,6 +341,7 @@ class _Batch:
         written = [*self.new, *edited]
         self._write_derived(written)
         self._write_discrepancies(written)
+        void_signatures_of_batch(self.store, self.session, written, self.actor)
         raise_queries_from_checks(self.store, self.session, written, self.actor, self.now)
 
     def _insert_new(self, conn: Connection) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from clestudy.errors import InputError, NotFoundError, StaleVersionError
 from clestudy.store._chain import lock_subjects
 from clestudy.store._schema import RecordRow, SubjectRow
+from clestudy.store._signatures_void import void_signatures_of_record, void_signatures_of_subject
 
 if TYPE_CHECKING:
     from clestudy.store._service import RecordInput, RecordState, Store, SubjectState
@@ -112,6 +113,7 @@ def set_record_deleted(
             after=_flag_state({**state, "version": row.version}, deleted),
             reason=reason,
         )
+        void_signatures_of_record(store, session, row, item.subject_id, deleted, actor)
         return store._state(session, row, item.subject_id)
 
 
@@ -153,6 +155,7 @@ def set_subject_deleted(
             after=_flag_state(state, deleted),
             reason=reason,
         )
+        void_signatures_of_subject(store, session, row, deleted, actor)
         return SubjectState(subject_id, row.arm, row.site, row.status)
 
 

@@ -30,6 +30,8 @@ __all__ = [
     "QueryRow",
     "RecordRow",
     "SessionRow",
+    "SignatureRow",
+    "SignatureVoidRow",
     "StudyRow",
     "SubjectRow",
     "UserRow",
@@ -242,6 +244,47 @@ class AccountEventRow(Base):
     detail_json: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# -- electronic signatures (migration 0007; store/_signatures.py) --------------------------------
+
+
+class SignatureRow(Base):
+    """An electronic signature of a subject's casebook or of one visit (21 CFR 11.50, 11.70).
+
+    Append-only (triggers refuse UPDATE and DELETE, and TRUNCATE on PostgreSQL): a signature is
+    never edited; a later change to the data it covers adds a :class:`SignatureVoidRow`.
+    ``data_sha256`` is the SHA-256 of the canonical serialisation of the covered records
+    (``clestudy.store._signatures.signed_data``); ``records_json`` lists them with their versions.
+    """
+
+    __tablename__ = "signature"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id"))
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    visit_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    signer: Mapped[str] = mapped_column(String(64))
+    signer_name: Mapped[str] = mapped_column(String(256))
+    meaning: Mapped[str] = mapped_column(String(16))
+    attestation: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[str] = mapped_column(String(32))
+    data_sha256: Mapped[str] = mapped_column(String(64))
+    records_json: Mapped[str] = mapped_column(Text)
+
+
+class SignatureVoidRow(Base):
+    """The voiding of a signature by a later change to the data it covers (append-only).
+
+    ``cause_json`` names the change: ``{"entity_key", "action", "version"}`` of the record (or
+    subject) event that changed the covered data, written in the same transaction.
+    """
+
+    __tablename__ = "signature_void"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    signature_id: Mapped[int] = mapped_column(ForeignKey("signature.id"), unique=True)
+    voided_at: Mapped[str] = mapped_column(String(32))
+    voided_by: Mapped[str] = mapped_column(String(128))
+    cause_json: Mapped[str] = mapped_column(Text)
 
 
 # -- queries (migration 0005) ----------------------------------------------------------------------

@@ -45,6 +45,7 @@ from clestudy.store._rows import (
     record_state,
 )
 from clestudy.store._schema import AuditRow, RecordRow, StudyRow, SubjectRow
+from clestudy.store._signatures import SignatureMixin
 from clestudy.store._snapshots import AmendmentMixin
 from clestudy.store._status import StatusMixin
 
@@ -74,7 +75,7 @@ def _system_clock() -> dt.datetime:
 
 
 @dataclass
-class Store(StatusMixin, DiscrepancyMixin, AmendmentMixin, QueryMixin):
+class Store(StatusMixin, DiscrepancyMixin, AmendmentMixin, QueryMixin, SignatureMixin):
     """A study's data in one database. Create it with :func:`clestudy.store.open_store`."""
 
     engine: Engine

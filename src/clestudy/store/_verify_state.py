@@ -35,6 +35,7 @@ from clestudy.store._schema import (
     SubjectRow,
 )
 from clestudy.store._service import record_entity_key
+from clestudy.store._signatures_void import signature_rows, signed_data_rows
 
 __all__ = ["CHECKERS", "LiveRow", "RowChecker", "check_state"]
 
@@ -124,6 +125,8 @@ CHECKERS: list[RowChecker] = [
     RowChecker("subject", "subject", _subjects),
     RowChecker("form record", "form_record", _records),
     RowChecker("discrepancy", "discrepancy", _discrepancies),
+    RowChecker("signature", "signature", signature_rows),
+    RowChecker("signed data", "signature", signed_data_rows),
     RowChecker("query", "query", query_rows),
     RowChecker("query thread", "query", thread_rows),
 ]

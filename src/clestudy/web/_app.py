@@ -173,6 +173,7 @@ def create_app(
         _pages,
         _queries,
         _query_api,
+        _signatures,
     )
 
     owns_accounts = accounts is None
@@ -206,6 +207,8 @@ def create_app(
             _entry.router,
             _admin.router,
             _api.router,
+            _signatures.router,
+            _signatures.api_router,
             _queries.router,
             _query_api.api_router,
         ),
@@ -216,6 +219,8 @@ def create_app(
     app.include_router(_entry.router)
     app.include_router(_admin.router)
     app.include_router(_api.router)
+    app.include_router(_signatures.router)
+    app.include_router(_signatures.api_router)
     app.include_router(_queries.router)
     app.include_router(_query_api.api_router)
     app.router.routes.append(

@@ -29,6 +29,7 @@ __all__ = [
     "READ_SUBJECT",
     "ROLES",
     "RULES",
+    "SIGN",
     "VERIFY",
     "Rule",
 ]
@@ -75,6 +76,8 @@ ENTER = Rule("enter-data", ("admin", "investigator", "coordinator"), site_scoped
 VERIFY = Rule("verify", ("admin", "monitor"), site_scoped=True)
 LOCK = Rule("lock", ("admin",), site_scoped=True)
 ADMIN = Rule("admin", ("admin",))
+#: Electronic signatures (docs/data-management.md): investigators only, at their own sites.
+SIGN = Rule("sign", ("investigator",), site_scoped=True)
 # queries (docs/security.md, "Query life cycle"): view, raise, answer and close are separate rights
 QUERY_VIEW = Rule("query-view", ROLES, site_scoped=True)
 QUERY_RAISE = Rule("query-raise", ("admin", "monitor"), site_scoped=True)
@@ -84,6 +87,6 @@ QUERY_CLOSE = Rule("query-close", ("admin", "monitor"), site_scoped=True)
 #: Every rule by name.
 RULES = {
     r.name: r
-    for r in (PUBLIC, AUTHENTICATED, READ, READ_SUBJECT, ENROL, ENTER, VERIFY, LOCK, ADMIN)
+    for r in (PUBLIC, AUTHENTICATED, READ, READ_SUBJECT, ENROL, ENTER, VERIFY, LOCK, ADMIN, SIGN)
 }
 RULES.update({r.name: r for r in (QUERY_VIEW, QUERY_RAISE, QUERY_ANSWER, QUERY_CLOSE)})
