@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from html.parser import HTMLParser
 
 STUDIES = ("lenalidomide-cle-open-label", "pediatric-cle-chart-review")
@@ -63,3 +64,14 @@ def table(tables: dict[str, dict[str, Table]], study: str, heading: str) -> Tabl
     found = [rows for title, rows in tables[study].items() if title.startswith(heading)]
     assert len(found) == 1, f"{study}: one table headed {heading!r}, found {list(tables[study])}"
     return found[0]
+
+
+def summary(values: list[float], missing: int = 0) -> str:
+    """Table 1's continuous cell computed by hand: mean (SD); median [Q1, Q3] (linear
+    interpolation between order statistics, R type 7), and the number missing."""
+    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    text = (
+        f"{statistics.fmean(values):.1f} ({statistics.stdev(values):.1f}); median {median:.1f} "
+        f"[{q1:.1f}, {q3:.1f}]"
+    )
+    return text + (f"; missing {missing}" if missing else "")

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import itertools
+import statistics
 
+import numpy as np
 import pytest
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from clestudy.report._figures import (
+    AGGREGATE_LIMIT,
     Lane,
+    MarkerPanel,
     _svg,
+    biomarker_figure,
     heatmap_figure,
     spaghetti_figure,
     spaghetti_svg,
@@ -23,6 +28,14 @@ LONG = (
     "from drug initiation to the 6-month follow-up visit"
 )
 VISITS = ["Drug initiation", "6-month follow-up", "12-month follow-up", "Week 52 (end)"]
+BIOMARKERS = (
+    "Plasmacytoid dendritic cells (Lin- HLA-DR+ CD123+ BDCA-2+) (% of Lin- cells)",
+    "Interferon score (6-gene qPCR, Rice et al.) (fold change)",
+    "Skin biopsy CD3+ T-cell infiltrate, semi-quantitative score (0 none, 1 mild, 2 moderate, "
+    "3 marked)",
+    "HLA-DR+ T cells (% of CD3+ T cells)",
+    "Regulatory T cells (CD4+ CD25hi CD127lo) (% of CD4+ T cells)",
+)
 
 
 def _off_view(fig: Figure) -> set[int]:
@@ -70,8 +83,12 @@ FIGURES = {
         visit_labels=VISITS, y_label="Prednisone (mg/day)", title=LONG,
     ),
     "spaghetti, many subjects": lambda: spaghetti_figure(
-        {f"S{i:04d}": [float(i % 7), float(i % 5)] for i in range(300)},
+        {f"S{i:04d}": [float(i % 7), float(i % 5)] for i in range(150)},
         visit_labels=VISITS[:2], y_label="CLASI activity (points)", title=LONG,
+    ),
+    "spaghetti, aggregated": lambda: spaghetti_figure(
+        {f"S{i:04d}": [float(i % 7), float(i % 5), None, float(i % 3)] for i in range(900)},
+        visit_labels=VISITS, y_label="CLASI activity (points)", title=LONG,
     ),
     "waterfall": lambda: waterfall_figure(
         [(f"L0{i}", -15.0 * i + 10, i > 2) for i in range(1, 9)],
@@ -89,6 +106,13 @@ FIGURES = {
          "Skin CD3+ cells", "Skin mucin-stained area fraction"],
         [[1.0, -2.0, float("nan"), 0.5], [0.2, -0.1, 0.3, -1.5]],
         title=LONG,
+    ),
+    "biomarkers": lambda: biomarker_figure(
+        [MarkerPanel(label, (("responder", tuple((f"L0{i}", 1.0 + i, 2.0 + k * i)
+                                                for i in range(4))),
+                             ("non-responder", (("L09", 3.0, 2.5), ("L10", 4.0, 1.0)))))
+         for k, label in enumerate(BIOMARKERS)],
+        before_label="Week 0 (baseline)", after_label="Week 12", title=LONG,
     ),
 }  # fmt: skip
 
@@ -112,3 +136,38 @@ def test_svg_is_text_and_stable() -> None:
     assert one == two and one.startswith("<svg")
     assert ">P01<" in one  # labels are SVG text, searchable and vector in the PDF
     assert _svg(FIGURES["heatmap"]()).startswith("<svg")
+
+
+def test_small_multiples_keep_their_titles_apart() -> None:
+    fig = FIGURES["biomarkers"]()
+    fig.canvas.draw()  # constrained layout places the panels when drawn
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    titles = [ax.title for ax in fig.axes]
+    assert len(titles) == len(BIOMARKERS)
+    for a, b in itertools.combinations(titles, 2):
+        assert not a.get_window_extent(renderer).overlaps(b.get_window_extent(renderer)), (
+            a.get_text(),
+            b.get_text(),
+        )
+    for ax in fig.axes:  # the titles sit above their panel, not over the neighbour's plot
+        for other in fig.axes:
+            if other is not ax:
+                box = ax.title.get_window_extent(renderer)
+                assert not box.overlaps(other.get_window_extent(renderer)), ax.title.get_text()
+
+
+def test_above_the_limit_the_spaghetti_plot_is_the_median_per_visit() -> None:
+    series = {f"S{i:04d}": [float(i % 7), None if i % 2 else float(i % 5), float(i % 3)]
+              for i in range(AGGREGATE_LIMIT + 1)}  # fmt: skip
+    fig = spaghetti_figure(series, visit_labels=VISITS[:3], y_label="y", title="t")
+    (ax,) = fig.axes
+    (median,) = [line for line in ax.get_lines() if line.get_label() == "median"]
+    xs = [int(x) for x in np.asarray(median.get_xdata(), dtype=float)]
+    ys = [float(y) for y in np.asarray(median.get_ydata(), dtype=float)]
+    assert xs == [0, 1, 2]
+    for visit, y in zip(xs, ys, strict=True):
+        column = [v for row in series.values() if (v := row[visit]) is not None]
+        assert y == statistics.median(column)
+    shown = [t.get_text() for t in ax.texts]
+    assert shown[1] == f"n = {sum(1 for row in series.values() if row[1] is not None)}"
+    assert len(ax.collections) == 2  # two bands, no line per subject

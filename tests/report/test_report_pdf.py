@@ -21,6 +21,7 @@ SECTION_TITLES = (
     "Disposition",
     "Table 1. Baseline characteristics",
     "Table 2. Prespecified paired comparisons",
+    "Outcomes by visit",
     "Immune profile by response",
     "Safety: subjects by term and worst CTCAE grade",
     "Safety: subjects by term and relationship to study drug",

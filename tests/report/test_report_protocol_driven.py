@@ -105,7 +105,12 @@ def test_every_section_is_filled_under_other_form_and_field_names(
     assert tables.serious == expected.serious and tables.serious
     assert tables.dose_change == expected.dose_change and tables.dose_change
     assert tables.shifts == expected.shifts and tables.shifts
-    assert len(copy.figures) == len(original.figures) >= 3  # two spaghetti plots and a waterfall
+    assert copy.by_visit == original.by_visit and copy.by_visit
+    assert copy.biomarker_panels == original.biomarker_panels and copy.biomarker_panels
+    # a spaghetti plot per endpoint (CLASI activity and damage, the exploratory interferon
+    # score), a waterfall, the swimmer plot, the heatmap and the biomarker figure
+    assert len(copy.figures) == len(original.figures) == 7
+    assert any("Interferon score" in caption for _, caption in original.figures)
     assert copy.notes == original.notes
 
 
@@ -118,7 +123,12 @@ def test_a_protocol_without_a_part_gets_a_note_not_an_empty_table(
     assert "no concomitant-medication dose field" in original.notes["steroids"]
     assert original.flare == []
     assert "no systemic-flare form" in original.notes["flare"]
-    assert set(original.notes) == {"steroids", "flare"}
+    # nor a diagnosis date: Table 1 says "not collected" and the note says why
+    assert set(original.notes) == {"steroids", "flare", "disease_history"}
+    assert "no diagnosis date" in original.notes["disease_history"]
+    shown = {r["label"]: r["value"] for r in original.table_one}
+    assert shown["Age at diagnosis (years)"] == "not collected"
+    assert shown["Disease duration at the first dose (years)"] == "not collected"
 
 
 def test_a_protocol_without_an_ae_form_omits_the_safety_tables(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from clestudy.cli import main
 from clestudy.demo._open_label import populate_open_label
 from clestudy.demo._run import DEMO_SEED
 from clestudy.errors import InputError
+from clestudy.protocol import AnalysisSpec
 from clestudy.report import write_report
 from clestudy.report._asof import parse_as_of
 from clestudy.report._provenance import _json
@@ -60,6 +61,43 @@ def test_as_of_reproduces_an_earlier_report_byte_for_byte(tmp_path: Path) -> Non
     later = (tmp_path / "later.html").read_text(encoding="utf-8")
     assert later.replace("2026-12-04 11:30 UTC", "2026-12-03 10:00 UTC") == then.decode("utf-8")
     assert later.count("2026-12-04 11:30 UTC") == 1
+
+
+def test_as_of_before_an_amendment_reports_against_the_protocol_then(tmp_path: Path) -> None:
+    url = _study(tmp_path)
+    write_report(url, tmp_path / "then.html", now=NOW)
+    cut = str(audit_events(url)[-1]["occurred_at"])
+    with open_store(url, STUDY, actor="test") as store:
+        old = store.protocol
+        ifn = AnalysisSpec(endpoint="ifn_score", before_visit="week_0", after_visit="week_12")
+        amended = old.model_copy(update={
+            "version": "1.4", "title": "Lenalidomide in CLE, amended",
+            "analysis_plan": (*old.analysis_plan, ifn),
+        })  # fmt: skip
+        store.amend_protocol(amended, actor="test", reason="the interferon score is analysed")
+    _change_everything(url)
+    write_report(url, tmp_path / "now.html", now=NOW)
+    now = (tmp_path / "now.html").read_text(encoding="utf-8")
+    assert "Lenalidomide in CLE, amended" in now and "version 1.4" in now
+    write_report(url, tmp_path / "replayed.html", now=NOW, as_of=cut)
+    assert (tmp_path / "replayed.html").read_bytes() == (tmp_path / "then.html").read_bytes()
+
+
+def test_as_of_refuses_a_protocol_snapshot_its_audit_event_does_not_vouch_for(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    with open_store(url, STUDY, actor="test") as store:
+        store.add_subject("L01", arm="lenalidomide", site="site01", actor="test")
+    cut = str(audit_events(url)[-1]["occurred_at"])
+    with open_store(url, STUDY, actor="test") as store:
+        store.amend_protocol(store.protocol.model_copy(update={"version": "1.4"}), actor="test",
+                             reason="a new version")  # fmt: skip
+    with sqlite3.connect(tmp_path / "study.db") as conn:  # the 1.3 snapshot edited afterwards
+        conn.execute("UPDATE protocol_snapshot SET protocol_json = replace(protocol_json, "
+                     "'Lenalidomide', 'Thalidomide') WHERE version = '1.3'")  # fmt: skip
+    with pytest.raises(InputError, match=r"snapshot of protocol version 1\.3 .* is not the one"):
+        write_report(url, tmp_path / "r.html", as_of=cut)
 
 
 def test_as_of_through_the_cli_and_its_errors(tmp_path: Path) -> None:

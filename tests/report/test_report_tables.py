@@ -8,7 +8,7 @@ row the report drops, duplicates or mislabels fails here.
 from __future__ import annotations
 
 import pytest
-from tests.report._tables import STUDIES, Tables
+from tests.report._tables import STUDIES, Tables, summary
 from tests.report._tables import table as _table
 
 from clestudy.stats import paired_comparison
@@ -119,3 +119,37 @@ def test_table_one_counts_match_the_demographics(demo: tuple[str, Tables], study
             assert cells[label] == f"{count} ({100 * count / n:.0f} %)"
         else:
             assert label not in cells
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_table_one_continuous_rows_are_the_stored_baseline_values(
+    demo: tuple[str, Tables], study: str
+) -> None:
+    url, tables = demo
+    with open_store(url, study) as store:
+        protocol = store.protocol
+        n = len(store.subjects())
+        records = store.records()
+    first = protocol.visits[0].id
+    ages = [float(str(r.values["age"])) for r in records if r.form_id == "dm"]
+    weights = [float(str(r.values["weight"])) for r in records
+               if r.form_id == "vs" and r.visit_id == first and r.values.get("weight")]  # fmt: skip
+    _, *rows = _table(tables, study, "Table 1. Baseline characteristics")
+    cells = dict((row[0], row[1]) for row in rows)
+    assert cells["Age at drug start (years)"] == summary(ages, n - len(ages))
+    assert cells["Weight (kg)"] == summary(weights, n - len(weights))
+    for analysis in protocol.analysis_plan:  # each analysed endpoint at its baseline visit
+        endpoint = protocol.endpoint(analysis.endpoint)
+        assert endpoint is not None
+        values = []
+        for r in records:
+            if r.form_id == endpoint.form and r.visit_id == analysis.before_visit:
+                derived = {k: v for d in r.derived.values() for k, v in d["values"].items()}
+                value = r.values.get(endpoint.item, derived.get(endpoint.item))
+                if value not in (None, ""):
+                    values.append(float(str(value)))
+        visit = protocol.visit(analysis.before_visit)
+        assert visit is not None
+        label = f"{endpoint.label} at {visit.name}" + (f" ({endpoint.unit})" if endpoint.unit
+                                                       else "")  # fmt: skip
+        assert cells[label] == summary(values, n - len(values)), label

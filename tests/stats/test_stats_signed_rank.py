@@ -106,3 +106,21 @@ def test_hl_achieved_level_at_n5_and_normal_branch() -> None:
     assert "exact" in exact.method
     assert approx.achieved_level == pytest.approx(0.95, abs=0.002)
     assert exact.achieved_level == pytest.approx(0.95, abs=0.002)
+
+
+def test_above_the_exact_limit_the_wilcoxon_p_is_the_named_normal_approximation() -> None:
+    """The exact null distribution is cubic in n (a 5,000-pair report spent hours building it):
+    above EXACT_CI_MAX_N non-zero differences the engine reports the normal approximation in the
+    exact column, and its method says so."""
+    from clestudy.stats._pair_statistics import METHOD_WILCOXON_LARGE_N, pair_statistics
+
+    rng = np.random.default_rng(7)
+    before = rng.integers(10, 30, size=EXACT_CI_MAX_N + 1).astype(float)
+    after = before - rng.choice([-3, -2, -1, 1, 2, 3, 4, 5], size=before.size)  # no zero
+    row = pair_statistics(before, after, confidence_level=0.95)
+    assert row["n_nonzero_differences"] > EXACT_CI_MAX_N
+    expected = stats.wilcoxon(after - before, zero_method="wilcox", correction=False,
+                                    method="asymptotic").pvalue  # fmt: skip
+    assert row["p_wilcoxon_exact"] == row["p_wilcoxon_asymptotic"] == float(expected)
+    assert row["method_wilcoxon_exact"] == METHOD_WILCOXON_LARGE_N
+    assert f"above {EXACT_CI_MAX_N} non-zero differences" in METHOD_WILCOXON_LARGE_N

@@ -8,9 +8,11 @@ order, the order the store itself returns them in, so a report of the replayed d
 that was (or would have been) generated at the cut-off. The audit chain itself is verified first
 (:func:`clestudy.store.verify_audit`): a trail that does not verify is no basis for a replay.
 
-The protocol must be the one in force at the cut-off: a study amended since is refused (rebuilding
-a superseded protocol version is not supported yet), rather than reporting old data against a
-newer protocol.
+The protocol is the one in force at the cut-off: the newest ``register`` or ``amend`` event of
+the study at or before it names the version, and the store's snapshot of that version
+(:meth:`clestudy.store.Store.protocol_snapshot`) is used, after checking that its hash is the one
+the event recorded. A study amended since the cut-off is thus reported against the protocol it
+ran on then, never the newer one.
 """
 
 from __future__ import annotations
@@ -85,11 +87,13 @@ def replay_study(store: Store, cut: AuditCut) -> tuple[StudyData, list[dict[str,
         raise InputError(f"study {protocol.id} was not registered yet at the cut-off")
     in_force = str(versions[-1]["entity_key"]).split("@", 1)[1]
     if in_force != protocol.version:
-        raise InputError(
-            f"study {protocol.id} ran on protocol version {in_force} at the cut-off and has been "
-            f"amended to {protocol.version} since; a report as of a superseded protocol version "
-            "is not supported"
-        )
+        protocol, sha256 = store.protocol_snapshot(in_force)
+        recorded = cast(dict[str, Any], versions[-1]["after"] or {}).get("sha256")
+        if sha256 != recorded:
+            raise InputError(
+                f"study {protocol.id}: the stored snapshot of protocol version {in_force} "
+                f"(sha256 {sha256}) is not the one its audit event recorded ({recorded})"
+            )
     newest: dict[tuple[str, str], dict[str, object]] = {}
     first: dict[tuple[str, str], int] = {}
     for event in cut.events:

@@ -15,9 +15,9 @@ import pandas as pd
 
 from clestudy.protocol import Protocol
 from clestudy.report._roles import StudyRoles, study_roles
-from clestudy.store import RecordState, Store, endpoint_table, tidy_table
+from clestudy.store import RecordState, Store, tidy_table
 
-__all__ = ["StudyData", "load_study", "study_data"]
+__all__ = ["StudyData", "endpoints_from_tidy", "load_study", "study_data"]
 
 
 @dataclass
@@ -86,18 +86,30 @@ class _Snapshot:
         return list(self._records)
 
 
+def endpoints_from_tidy(protocol: Protocol, tidy: pd.DataFrame) -> pd.DataFrame:
+    """:func:`clestudy.store.endpoint_table` of every endpoint, from a tidy table already built
+    (``endpoint_table`` builds its own: a second pass over every value of the study)."""
+    frames = []
+    for endpoint in protocol.endpoints:
+        part = tidy[(tidy["form"] == endpoint.form) & (tidy["item"] == endpoint.item)]
+        part = part[["subject", "visit", "value"]].rename(columns={"value": endpoint.id})
+        part[endpoint.id] = pd.to_numeric(part[endpoint.id])
+        frames.append(part.set_index(["subject", "visit"]))
+    if not frames:
+        return pd.DataFrame(columns=["subject", "visit"])
+    return pd.concat(frames, axis=1).reset_index().reset_index(drop=True)
+
+
 def study_data(protocol: Protocol, subjects: list[str], records: list[RecordState]) -> StudyData:
     """The report's view of a study from its subjects and records (from the store or a replay)."""
     snapshot = cast(Store, _Snapshot(protocol, records))  # tidy_table reads only these two
-    ids = [e.id for e in protocol.endpoints]
+    tidy = tidy_table(snapshot)
     return StudyData(
         protocol=protocol,
         subjects=subjects,
         records=records,
-        tidy=tidy_table(snapshot),
-        endpoints=endpoint_table(snapshot, ids)
-        if ids
-        else pd.DataFrame(columns=["subject", "visit"]),
+        tidy=tidy,
+        endpoints=endpoints_from_tidy(protocol, tidy),
         roles=study_roles(protocol),
     )
 

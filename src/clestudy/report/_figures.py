@@ -20,16 +20,30 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # the backend is chosen before pyplot loads
 import numpy as np
 from matplotlib.artist import Artist
+from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-__all__ = ["heatmap_svg", "paired_lines_svg", "spaghetti_svg", "swimmer_svg", "waterfall_svg"]
+__all__ = [
+    "AGGREGATE_LIMIT",
+    "MarkerPanel",
+    "biomarker_figure",
+    "biomarker_svg",
+    "heatmap_svg",
+    "paired_lines_svg",
+    "spaghetti_svg",
+    "swimmer_svg",
+    "waterfall_svg",
+]
 
 _UP, _DOWN, _SAME = "#b2182b", "#2166ac", "#777777"
 #: Above this many subjects lines are drawn thin and unlabelled (labels would overlap).
 LABEL_LIMIT = 20
+#: Above this many subjects a spaghetti plot shows the median and quartiles per visit instead of
+#: one line per subject (thousands of lines are an unreadable blot, and a large SVG).
+AGGREGATE_LIMIT = 200
 
 
 def _new(width: float, height: float) -> Figure:
@@ -83,6 +97,8 @@ def spaghetti_svg(
     """One line per subject across visits (``None`` where missing) as an SVG document string.
 
     A line is red when its last value is above its first, blue when below, grey when equal.
+    Above :data:`AGGREGATE_LIMIT` subjects the median per visit is drawn, with the interquartile
+    range and the 10th-90th percentiles as bands, and the number of subjects per visit.
     """
     return _svg(spaghetti_figure(series, visit_labels=visit_labels, y_label=y_label, title=title))
 
@@ -98,6 +114,16 @@ def spaghetti_figure(
     width = 6.4 if len(visit_labels) > 2 else 4.8
     fig = _new(width, 3.8)
     ax = fig.add_subplot()
+    if len(series) > AGGREGATE_LIMIT:
+        _quantile_bands(ax, series, len(visit_labels))
+        ax.set_xticks(range(len(visit_labels)), [_title(v, 1.0) for v in visit_labels],
+                      fontsize=8)  # fmt: skip
+        ax.set_xlim(-0.3, len(visit_labels) - 0.7)
+        ax.set_ylabel(y_label)
+        ax.set_title(_title(title, width), fontsize=10)
+        ax.legend(fontsize=7, loc="best", frameon=False)
+        ax.spines[["top", "right"]].set_visible(False)
+        return fig
     labelled = len(series) <= LABEL_LIMIT
     bundles: dict[str, list[list[tuple[float, float]]]] = {_UP: [], _DOWN: [], _SAME: []}
     for subject, values in series.items():
@@ -124,6 +150,29 @@ def spaghetti_figure(
     ax.set_title(_title(title, width), fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
     return fig
+
+
+def _quantile_bands(ax: Axes, series: Mapping[str, Sequence[float | None]], visits: int) -> None:
+    """Median, quartiles and 10th-90th percentiles per visit, and n per visit, on ``ax``."""
+    values = np.array([[math.nan if v is None else float(v) for v in row]
+                       for row in series.values()], dtype=float).reshape(-1, visits)  # fmt: skip
+    xs, found = [], []
+    for i in range(visits):
+        column = values[:, i][np.isfinite(values[:, i])]
+        if column.size:
+            xs.append(i)
+            found.append(np.percentile(column, [10, 25, 50, 75, 90]))
+    if not found:
+        return
+    p10, q1, median, q3, p90 = np.array(found).T
+    ax.fill_between(xs, p10, p90, color=_SAME, alpha=0.15, linewidth=0, label="10th-90th")
+    ax.fill_between(xs, q1, q3, color=_DOWN, alpha=0.25, linewidth=0, label="quartiles")
+    ax.plot(xs, median, color=_DOWN, marker="o", linewidth=1.8, label="median")
+    counts = np.isfinite(values).sum(axis=0)
+    for i in xs:
+        ax.annotate(f"n = {counts[i]}", (i, 0), xycoords=("data", "axes fraction"),
+                    xytext=(0, 3), textcoords="offset points", ha="center", fontsize=6,
+                    color="#555555")  # fmt: skip
 
 
 def waterfall_svg(
@@ -256,3 +305,92 @@ def heatmap_svg(
 ) -> str:
     """Per-subject (rows) change of each marker (columns) as log2 fold change, NaN blank."""
     return _svg(heatmap_figure(subjects, markers, values, title=title))
+
+
+@dataclass(frozen=True)
+class MarkerPanel:
+    """One immune measurement before and after treatment, per response group.
+
+    ``groups`` holds (group, values) in display order; ``values`` are (subject, before, after)
+    for the subjects of that group with both values.
+    """
+
+    marker: str
+    groups: tuple[tuple[str, tuple[tuple[str, float, float], ...]], ...]
+
+
+_GROUP_COLOURS = ("#2166ac", "#b2182b", "#4d4d4d", "#1b7837")
+
+
+def _median_iqr(values: Sequence[float]) -> tuple[float, float, float]:
+    q1, median, q3 = np.percentile(np.asarray(values, dtype=float), [25, 50, 75])
+    return float(median), float(q1), float(q3)
+
+
+def biomarker_figure(
+    panels: Sequence[MarkerPanel],
+    *,
+    before_label: str,
+    after_label: str,
+    title: str,
+    individual: bool = True,
+) -> Figure:
+    """The figure of :func:`biomarker_svg`: one panel per measurement, small multiples.
+
+    In each panel every response group is a thick line from its median before to its median
+    after treatment, with the interquartile range as error bars (the line's ``gid`` is
+    below); with ``individual`` each subject is also a thin line of its group's
+    colour. The groups are shifted apart a little so their bars do not hide each other. The
+    median line of panel ``i`` (from 1) and group ``g`` has the SVG id ``biomarker-median-i-g``.
+    """
+    columns = min(4, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    width = 6.4 if columns > 2 else 4.8
+    fig = _new(width, 0.9 + 1.75 * rows)
+    names = list(dict.fromkeys(g for panel in panels for g, _ in panel.groups))
+    colour = {g: _GROUP_COLOURS[i % len(_GROUP_COLOURS)] for i, g in enumerate(names)}
+    shift = {g: 0.08 * (i - (len(names) - 1) / 2) for i, g in enumerate(names)}
+    ticks = [_title(before_label, 0.8), _title(after_label, 0.8)]
+    for index, panel in enumerate(panels):
+        ax = fig.add_subplot(rows, columns, index + 1)
+        for group, values in panel.groups:
+            if not values:
+                continue
+            x0, x1 = shift[group], 1 + shift[group]
+            if individual:
+                lines = [[(x0, b), (x1, a)] for _, b, a in values]
+                ax.add_collection(LineCollection(lines, colors=colour[group], linewidths=0.5,
+                                                 alpha=0.35))  # fmt: skip
+            before = _median_iqr([b for _, b, _ in values])
+            after = _median_iqr([a for _, _, a in values])
+            bars = ax.errorbar(
+                [x0, x1], [before[0], after[0]],
+                yerr=[[before[0] - before[1], after[0] - after[1]],
+                      [before[2] - before[0], after[2] - after[0]]],
+                color=colour[group], marker="o", markersize=3.5, linewidth=1.8, capsize=2,
+            )  # fmt: skip
+            bars.lines[0].set_gid(f"biomarker-median-{index + 1}-{group}")  # the median line
+        ax.set_xlim(-0.35, 1.35)
+        ax.set_xticks([0, 1], ticks, fontsize=6)
+        ax.tick_params(axis="y", labelsize=6)
+        ax.set_title(_title(textwrap.shorten(panel.marker, 64, placeholder="…"), 2.2),
+                     fontsize=6.5)  # fmt: skip
+        ax.spines[["top", "right"]].set_visible(False)
+    handles: list[Artist] = [Line2D([], [], color=colour[g], marker="o", label=g) for g in names]
+    fig.legend(handles=handles, loc="outside lower center", ncols=max(1, len(handles)),
+               fontsize=7)  # fmt: skip
+    fig.suptitle(_title(title, width), fontsize=10)
+    return fig
+
+
+def biomarker_svg(
+    panels: Sequence[MarkerPanel],
+    *,
+    before_label: str,
+    after_label: str,
+    title: str,
+    individual: bool = True,
+) -> str:
+    """Immune measurements before and after treatment by response group, as an SVG string."""
+    return _svg(biomarker_figure(panels, before_label=before_label, after_label=after_label,
+                                 title=title, individual=individual))  # fmt: skip

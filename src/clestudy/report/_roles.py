@@ -8,6 +8,12 @@ holds study-specific measurements (flow cytometry, gene expression, immunohistoc
 report treats it as the immune profile. Systemic-flare forms are those with a ``sledai2k`` or
 ``selena_flare`` derived score.
 
+The diagnosis date, from which Table 1 computes age at diagnosis and disease duration, is the
+``MHSTDAT`` (medical history start date) field of a non-repeating medical-history form (domain
+``MH``): the form that records the disease under study, once per subject. A repeating MH form
+lists many conditions, none of them singled out, so it is not read as the diagnosis. A protocol
+without one gets "not collected" in Table 1, with a note.
+
 References
 ----------
 CDISC. Clinical Data Acquisition Standards Harmonization Implementation Guide (CDASHIG) v2.3,
@@ -81,6 +87,15 @@ class StudyRoles:
     immune: tuple[FormRole, ...]
     flare: tuple[FormRole, ...]
     graded_labs: dict[str, str]  # lab form id -> derived-score id of its CTCAE grades
+    diagnosis: FormRole | None = None  # the non-repeating MH form holding MHSTDAT
+
+    @property
+    def diagnosis_date(self) -> tuple[str, str] | None:
+        """(form id, field id) of the diagnosis date, or ``None`` (see the module docstring)."""
+        if self.diagnosis is None:
+            return None
+        field_id = self.diagnosis.field_id("MHSTDAT")
+        return None if field_id is None else (self.diagnosis.id, field_id)
 
 
 def study_roles(protocol: Protocol) -> StudyRoles:
@@ -95,6 +110,7 @@ def study_roles(protocol: Protocol) -> StudyRoles:
     flare_forms = {d.form for d in protocol.derived_scores if d.instrument in _FLARE_INSTRUMENTS}
     demographics = domain("DM")
     adverse = domain("AE")
+    history = [r for r in domain("MH") if not r.form.repeating and r.field_id("MHSTDAT")]
     return StudyRoles(
         demographics=demographics[0] if demographics else None,
         adverse_events=adverse[0] if adverse else None,
@@ -105,4 +121,5 @@ def study_roles(protocol: Protocol) -> StudyRoles:
         immune=tuple(r for r in lb if r not in labs),
         flare=tuple(_role(f) for f in protocol.forms if f.id in flare_forms),
         graded_labs={d.form: d.id for d in protocol.derived_scores if d.instrument == "ctcaelabs"},
+        diagnosis=history[0] if history else None,
     )

@@ -20,7 +20,16 @@ import pandas as pd
 from clestudy.instruments import clasi_response, clasi_response_rule_setting
 from clestudy.protocol import AnalysisSpec, FieldSpec, FormSpec, Protocol
 from clestudy.report._data import StudyData, load_study
-from clestudy.report._figures import Lane, heatmap_svg, spaghetti_svg, swimmer_svg, waterfall_svg
+from clestudy.report._figures import (
+    AGGREGATE_LIMIT,
+    Lane,
+    MarkerPanel,
+    biomarker_svg,
+    heatmap_svg,
+    spaghetti_svg,
+    swimmer_svg,
+    waterfall_svg,
+)
 from clestudy.report._format import fmt_num, fmt_p, fmt_pct
 from clestudy.report._roles import FormRole
 from clestudy.report._safety import SafetyTables, build_safety
@@ -52,6 +61,8 @@ class StudySection:
     biomarker_visits: str = ""
     biomarker_methods: list[str] = field(default_factory=list)
     flare: list[dict[str, str]] = field(default_factory=list)
+    biomarker_panels: list[MarkerPanel] = field(default_factory=list)
+    by_visit: list[dict[str, str]] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)
     discrepancies: list[dict[str, str]] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
@@ -114,11 +125,68 @@ def _subject_frame(data: StudyData) -> tuple[pd.DataFrame, list[tuple[str, str, 
             unit=endpoint.unit,
         )
         specs.append(("Disease activity at baseline", column, spec))
+    for column, (values, spec) in _disease_history(data).items():
+        columns[column] = subjects.map(values)
+        specs.append((_GROUPS[0][0], column, spec))
     frame = pd.DataFrame({"subject": subjects, **columns})
     order = [g for g, _, _ in _GROUPS[:1]] + ["Disease activity at baseline"]
     order += [g for g, _, _ in _GROUPS[1:]]
     specs.sort(key=lambda item: order.index(item[0]))
     return frame, specs
+
+
+#: Days per year for ages and durations computed from dates (the Julian year).
+DAYS_PER_YEAR = 365.25
+
+
+def _dates(data: StudyData, role: FormRole | None, variable: str) -> dict[str, dt.date]:
+    """Each subject's earliest date in the field holding CDASH ``variable`` of ``role``'s form."""
+    field_id = role.field_id(variable) if role is not None else None
+    if role is None or field_id is None:
+        return {}
+    out: dict[str, dt.date] = {}
+    for record in data.form_records(role.id):
+        try:
+            when = dt.date.fromisoformat(str(record.values.get(field_id) or ""))
+        except ValueError:
+            continue
+        if record.subject_id not in out or when < out[record.subject_id]:
+            out[record.subject_id] = when
+    return out
+
+
+def _disease_history(data: StudyData) -> dict[str, tuple[dict[str, float], FieldSpec]]:
+    """Age at diagnosis and disease duration per subject, from the dates of birth (DM
+    ``BRTHDAT``), diagnosis (MH ``MHSTDAT``, :mod:`clestudy.report._roles`) and first dose
+    (EX ``EXSTDAT``, the earliest of the subject's exposure records), in years of 365.25 days.
+    Empty when the protocol collects no diagnosis date."""
+    roles = data.roles
+    if roles.diagnosis is None:
+        return {}
+    diagnosis = _dates(data, roles.diagnosis, "MHSTDAT")
+    birth = _dates(data, roles.demographics, "BRTHDAT")
+    start: dict[str, dt.date] = {}
+    for role in roles.exposure:
+        for subject, when in _dates(data, role, "EXSTDAT").items():
+            start[subject] = min(when, start.get(subject, when))
+
+    def years(since: dict[str, dt.date], until: dict[str, dt.date]) -> dict[str, float]:
+        return {s: (until[s] - d).days / DAYS_PER_YEAR for s, d in since.items() if s in until}
+
+    out = {}
+    if birth:
+        out["derived__age_at_diagnosis"] = (
+            years(birth, diagnosis),
+            FieldSpec(id="age_at_diagnosis", label="Age at diagnosis", type="decimal",
+                      unit="years"),
+        )  # fmt: skip
+    if roles.exposure:
+        out["derived__disease_duration"] = (
+            years(diagnosis, start),
+            FieldSpec(id="disease_duration", label="Disease duration at the first dose",
+                      type="decimal", unit="years"),
+        )  # fmt: skip
+    return out
 
 
 def _table_one_rows(data: StudyData) -> list[dict[str, str]]:
@@ -169,6 +237,18 @@ def _table_one_rows(data: StudyData) -> list[dict[str, str]]:
             rows.append({"label": group, "value": "", "indent": "group"})
             heading = group
         rows += shown
+    if data.roles.diagnosis is None:  # say so in the table, not by leaving the rows out
+        absent = [{"label": f"{label} (years)", "value": "not collected", "indent": ""}
+                   for label in ("Age at diagnosis", "Disease duration at the first dose")]  # fmt: skip
+        first = _GROUPS[0][0]
+        if not any(r["label"] == first and r["indent"] == "group" for r in rows):
+            absent.insert(0, {"label": first, "value": "", "indent": "group"})
+            rows[1:1] = absent
+        else:
+            start = next(i for i, r in enumerate(rows) if r["label"] == first)
+            end = next((i for i in range(start + 1, len(rows)) if rows[i]["indent"] == "group"),
+                       len(rows))  # fmt: skip
+            rows[end:end] = absent
     return rows
 
 
@@ -218,6 +298,62 @@ _DISPLAY_KEYS = (
 )  # fmt: skip
 
 
+def _by_visit(data: StudyData, outcomes: pd.DataFrame) -> list[dict[str, str]]:
+    """Every endpoint of the protocol at every visit it was measured at: n, mean (SD), median
+    [Q1, Q3] and the change from its baseline, with the analysis plan's test where the plan
+    compares that visit with the baseline (Table 2); other visits are descriptive only.
+
+    The baseline is the plan's ``before_visit`` of the endpoint's first analysis, or the first
+    visit with a value for an endpoint the plan does not analyse (e.g. an exploratory one).
+    """
+    protocol = data.protocol
+    order = {v.id: i for i, v in enumerate(protocol.visits)}
+    names = {v.id: v.name for v in protocol.visits}
+    tested = {
+        (str(r["measure"]), str(r["before_visit"]), str(r["after_visit"])): r
+        for _, r in outcomes.iterrows()
+    }
+    rows: list[dict[str, str]] = []
+    for endpoint in protocol.endpoints:
+        wide = data.endpoint_wide([endpoint.id]).dropna(subset=[endpoint.id])
+        wide = wide.drop_duplicates(["subject", "visit"])
+        if wide.empty:
+            continue
+        values = wide.pivot(index="subject", columns="visit", values=endpoint.id)
+        visits = sorted(values.columns, key=lambda v: order.get(str(v), len(order)))
+        plan = [a for a in protocol.analysis_plan if a.endpoint == endpoint.id]
+        baseline = plan[0].before_visit if plan else str(visits[0])
+        unit = f" ({endpoint.unit})" if endpoint.unit else ""
+        for visit in visits:
+            shown = values[visit].dropna().astype(float)
+            row = {
+                "endpoint": endpoint.label + unit,
+                "role": endpoint.role,
+                "visit": names.get(str(visit), str(visit)),
+                "n": str(len(shown)),
+                "mean": f"{fmt_num(shown.mean())} ({fmt_num(shown.std())})",
+                "median": f"{fmt_num(shown.median())} [{fmt_num(shown.quantile(0.25))}, "
+                f"{fmt_num(shown.quantile(0.75))}]",
+                "change": "baseline" if visit == baseline else "—",
+                "test": "",
+            }
+            if visit != baseline and baseline in values.columns:
+                change = (values[visit] - values[baseline]).dropna().astype(float)
+                if len(change):
+                    row["change"] = (
+                        f"{fmt_num(change.mean())} ({fmt_num(change.std())}); n = {len(change)}"
+                    )
+                result = tested.get((endpoint.id, baseline, str(visit)))
+                row["test"] = (
+                    f"{'significant' if bool(result['significant']) else 'not significant'}, "
+                    f"p = {fmt_p(result.get('p_decisive'))} (Table 2)"
+                    if result is not None
+                    else "descriptive only (not in the analysis plan)"
+                )
+            rows.append(row)
+    return rows
+
+
 def _outcome_rows(protocol: Protocol, outcomes: pd.DataFrame) -> list[dict[str, Any]]:
     rows = []
     visits = {v.id: v.name for v in protocol.visits}
@@ -258,12 +394,11 @@ def _outcome_rows(protocol: Protocol, outcomes: pd.DataFrame) -> list[dict[str, 
 
 
 def _figures(data: StudyData) -> list[tuple[str, str]]:
-    """A spaghetti plot per analysed endpoint across every visit it is collected at."""
+    """A spaghetti plot per endpoint (analysed or not) across every visit it has values at."""
     protocol = data.protocol
     out = []
-    for endpoint_id in dict.fromkeys(a.endpoint for a in protocol.analysis_plan):
-        endpoint = protocol.endpoint(endpoint_id)
-        assert endpoint is not None
+    for endpoint in protocol.endpoints:
+        endpoint_id = endpoint.id
         wide = data.endpoint_wide([endpoint_id]).dropna(subset=[endpoint_id])
         if wide.empty:
             continue
@@ -289,6 +424,10 @@ def _figures(data: StudyData) -> list[tuple[str, str]]:
         caption = (
             f"Figure. {endpoint.label}{unit} per subject at each visit ({endpoint.role} endpoint; "
             f"{len(series)} subjects). Red lines end above their start, blue below."
+            if len(series) <= AGGREGATE_LIMIT
+            else f"Figure. {endpoint.label}{unit} at each visit ({endpoint.role} endpoint; "
+            f"{len(series)} subjects): median, quartiles and 10th-90th percentiles, n per visit "
+            f"(above {AGGREGATE_LIMIT} subjects single lines are not drawn)."
         )
         out.append((svg, caption))
     return out
@@ -390,10 +529,13 @@ def _waterfall(
 
 def _biomarkers(
     data: StudyData, outcome: dict[str, tuple[str, float, float]]
-) -> tuple[list[dict[str, str]], str]:
+) -> tuple[list[dict[str, str]], str, list[tuple[str, str]], list[MarkerPanel]]:
     """Every immune measurement before and after treatment, by response group, with the
-    Mann-Whitney comparison of the change (:func:`clestudy.stats.responder_comparison`)."""
+    Mann-Whitney comparison of the change (:func:`clestudy.stats.responder_comparison`), the
+    figure of the same numbers (:func:`_biomarker_figure`) and its panels."""
     rows: list[dict[str, str]] = []
+    figures: list[tuple[str, str]] = []
+    shown: list[MarkerPanel] = []
     description = ""
     groups = pd.Series({s: status for s, (status, _, _) in outcome.items()}, dtype=object)
     for role in data.roles.immune:
@@ -439,7 +581,51 @@ def _biomarkers(
             row["method"] = str(test["method"]) if test is not None else ""
             row["method_ref"] = "yes" if test is not None else ""
             rows.append(row)
-    return rows, description
+        panels = biomarker_panels(frame, labels)
+        if panels:
+            figures.append(_biomarker_figure(panels, len(data.subjects), (first.name, last.name)))
+            shown += panels
+    return rows, description, figures, shown
+
+
+#: The response groups of the biomarker figure, in display order.
+RESPONSE_GROUPS = ("responder", "non-responder")
+
+
+def biomarker_panels(frame: pd.DataFrame, labels: dict[str, str]) -> list[MarkerPanel]:
+    """Per measurement, (subject, before, after) of each response group's subjects that have
+    both values; measurements without any such subject are left out."""
+    panels = []
+    for field_id, label in labels.items():
+        groups = []
+        for group in RESPONSE_GROUPS:
+            mine = frame[frame["response"] == group]
+            both = mine.dropna(subset=[f"{field_id}__before", f"{field_id}__after"])
+            groups.append((group, tuple(zip(both["subject"].astype(str),
+                                            both[f"{field_id}__before"].astype(float),
+                                            both[f"{field_id}__after"].astype(float),
+                                            strict=True))))  # fmt: skip
+        if any(values for _, values in groups):
+            panels.append(MarkerPanel(label, tuple(groups)))
+    return panels
+
+
+def _biomarker_figure(
+    panels: list[MarkerPanel], n_subjects: int, visits: tuple[str, str]
+) -> tuple[str, str]:
+    """Small multiples: each measurement's median (IQR) before and after, per response group."""
+    individual = n_subjects <= PER_SUBJECT_FIGURE_LIMIT
+    svg = biomarker_svg(panels, before_label=visits[0], after_label=visits[1],
+                        title=f"Immune measurements, {visits[0]} → {visits[1]}, by response",
+                        individual=individual)  # fmt: skip
+    caption = (
+        f"Figure. Each immune measurement at {visits[0]} and {visits[1]} per response group: "
+        "the thick line joins the group's medians, bars span the interquartile range"
+        + ("; thin lines are single subjects." if individual else
+           f" (single subjects are not drawn above {PER_SUBJECT_FIGURE_LIMIT} subjects).")
+        + " Only subjects with both values are shown."
+    )  # fmt: skip
+    return svg, caption
 
 
 #: Above this many subjects the per-subject swimmer plot and heatmap are left out (unreadable).
@@ -654,7 +840,8 @@ def build_study_section(
     for extra in (waterfall, _swimmer(data), _heatmap(data, outcome)):
         if extra is not None:
             figures.append(extra)
-    biomarkers, biomarker_visits = _biomarkers(data, outcome)
+    biomarkers, biomarker_visits, biomarker_figures, panels = _biomarkers(data, outcome)
+    figures += biomarker_figures
     biomarker_methods = list(dict.fromkeys(b["method"] for b in biomarkers if b["method_ref"]))
     for b in biomarkers:
         b["method_ref"] = str(biomarker_methods.index(b["method"]) + 1) if b["method_ref"] else ""
@@ -665,6 +852,11 @@ def build_study_section(
     notes = dict(safety.notes)
     if data.roles.demographics is None:
         notes["table_one"] = "The protocol has no demographics form (CDASH domain DM)."
+    if data.roles.diagnosis is None:
+        notes["disease_history"] = (
+            "Age at diagnosis and disease duration: not collected. The protocol has no diagnosis "
+            "date (a non-repeating medical-history form, CDASH domain MH, with an MHSTDAT field)."
+        )
     if not responders:
         notes["responders"] = (
             "The analysis plan has no CLASI activity endpoint, so there is no responder table."
@@ -705,6 +897,8 @@ def build_study_section(
         biomarker_visits=biomarker_visits,
         biomarker_methods=biomarker_methods,
         flare=flare,
+        biomarker_panels=panels,
+        by_visit=_by_visit(data, outcomes),
         notes=notes,
         discrepancies=discrepancies,
         methods=methods,

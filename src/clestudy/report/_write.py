@@ -38,7 +38,8 @@ def write_report(
     AuditChainError
         With ``as_of``, when the audit trail does not verify (no basis for a replay).
     InputError
-        For an unreadable ``as_of``, or a cut-off before a study's current protocol version.
+        For an unreadable ``as_of``, a cut-off before the first audit event, or a protocol
+        snapshot that is not the one its audit event recorded.
     """
     audit = verify_audit(url, raise_on_error=as_of is not None)
     cut = audit_cut(url, None if as_of is None else parse_as_of(as_of))
@@ -55,8 +56,8 @@ def write_report(
             else:
                 continue  # the study was registered after the cut-off
             sections.append(build_study_section(store, data=data, discrepancies=discrepancies))
-            visits[study_id] = store.protocol.visits
-            loaded.append((data, store.protocol.title))
+            visits[study_id] = data.protocol.visits  # the version in force at the cut-off
+            loaded.append((data, data.protocol.title))
     audit_summary = (
         f"{len(cut.events)} events, chain verified, head {cut.head_hash[:16]}…"
         if audit.ok

@@ -15,6 +15,7 @@ from scipy import stats
 
 from clestudy.stats._descriptive import quartiles
 from clestudy.stats._signed_rank import (
+    EXACT_CI_MAX_N,
     hodges_lehmann,
     min_attainable_p_signed_rank,
     signed_rank_exact_p,
@@ -25,6 +26,7 @@ __all__ = [
     "METHOD_T",
     "METHOD_WILCOXON_ASYMPTOTIC",
     "METHOD_WILCOXON_EXACT",
+    "METHOD_WILCOXON_LARGE_N",
     "METHOD_WILCOXON_PERMUTATION",
     "ZERO_METHOD",
     "pair_statistics",
@@ -48,6 +50,13 @@ METHOD_WILCOXON_ASYMPTOTIC = (
     "Wilcoxon signed-rank, normal approximation without continuity correction, tie-corrected "
     "variance (scipy.stats.wilcoxon, method='asymptotic', correction=False); zero differences "
     "dropped (zero_method='wilcox'); two-sided"
+)
+METHOD_WILCOXON_LARGE_N = (
+    "Wilcoxon signed-rank, normal approximation without continuity correction, tie-corrected "
+    "variance (scipy.stats.wilcoxon, method='asymptotic', correction=False), in place of the "
+    f"exact p above {EXACT_CI_MAX_N} non-zero differences (the exact distribution costs O(n^3) "
+    "to build; the Hodges-Lehmann interval switches at the same n); zero differences dropped "
+    "(zero_method='wilcox'); two-sided"
 )
 METHOD_SIGN = (
     "exact sign test (scipy.stats.binomtest, p = 0.5); zero differences dropped; two-sided"
@@ -140,16 +149,19 @@ def _wilcoxon(d: FloatArray) -> dict[str, Any]:
         ranks = np.empty(n_nonzero)
         ranks[order] = np.arange(1, n_nonzero + 1)
     out["wilcoxon_w_plus"] = float(ranks[nonzero > 0].sum())
-    if ties:
+    asymptotic = stats.wilcoxon(
+        d, zero_method=ZERO_METHOD, correction=False, alternative="two-sided", method="asymptotic"
+    )
+    if n_nonzero > EXACT_CI_MAX_N:  # the exact distribution is cubic in n: not enumerated
+        out["p_wilcoxon_exact"] = float(asymptotic.pvalue)
+        out["method_wilcoxon_exact"] = METHOD_WILCOXON_LARGE_N
+    elif ties:
         out["p_wilcoxon_exact"] = signed_rank_exact_p(nonzero)
         out["method_wilcoxon_exact"] = METHOD_WILCOXON_PERMUTATION
     else:
         exact = stats.wilcoxon(d, zero_method=ZERO_METHOD, alternative="two-sided", method="exact")
         out["p_wilcoxon_exact"] = float(exact.pvalue)
         out["method_wilcoxon_exact"] = METHOD_WILCOXON_EXACT
-    asymptotic = stats.wilcoxon(
-        d, zero_method=ZERO_METHOD, correction=False, alternative="two-sided", method="asymptotic"
-    )
     out["wilcoxon_z"] = float(asymptotic.zstatistic)
     out["p_wilcoxon_asymptotic"] = float(asymptotic.pvalue)
     return out

@@ -176,6 +176,31 @@ def amend_protocol(
 class AmendmentMixin:
     """Protocol amendments of :class:`~clestudy.store.Store`."""
 
+    def protocol_snapshot(self, version: str) -> tuple[Protocol, str]:
+        """The protocol version this study ran on at some time, and the sha256 of its stored
+        JSON (recomputed, so a caller can compare it with the one its audit event recorded).
+
+        Raises
+        ------
+        InputError
+            When the study never had that version.
+        """
+        store = cast("Store", self)
+        with Session(store.engine) as session:
+            row = session.scalars(
+                select(ProtocolSnapshotRow).where(
+                    ProtocolSnapshotRow.study_id == store.study_pk,
+                    ProtocolSnapshotRow.version == version,
+                )
+            ).first()
+            if row is None:
+                raise InputError(
+                    f"study '{store.protocol.id}' has no stored protocol version {version!r}"
+                )
+            return Protocol.model_validate_json(row.protocol_json), snapshot_sha256(
+                row.protocol_json
+            )
+
     def amend_protocol(
         self, protocol: Protocol, *, actor: str, reason: str | None = None, force: bool = False
     ) -> list[str]:
