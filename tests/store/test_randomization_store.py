@@ -271,3 +271,19 @@ def test_32_concurrent_randomizations_never_share_a_row(open_study: OpenStudy, d
         sequences = sorted(u.sequence for u in used if u.stratum == stratum)
         assert sequences == list(range(1, n + 1))
     assert verify_audit(db_url).ok
+
+
+def test_an_import_cannot_set_the_arm_of_a_randomized_study(
+    open_study: OpenStudy, sqlite_url: str
+) -> None:
+    from clestudy.store._import_batch import SubjectInput, save_import
+
+    store = open_study(sqlite_url, PROTOCOL)
+    arm = PROTOCOL.arms[0].id
+    with pytest.raises(InputError, match="is randomized; the arm is assigned by randomization"):
+        save_import(
+            store, subjects=[SubjectInput("R9", arm, "site01")], actor="importer", reason="file"
+        )
+    assert store.subjects() == []
+    save_import(store, subjects=[SubjectInput("R9", "", "site01")], actor="importer", reason="f")
+    assert [s.arm for s in store.subjects()] == [""]

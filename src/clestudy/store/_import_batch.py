@@ -81,6 +81,14 @@ def _check_subject(store: Store, subject: SubjectInput) -> None:
     sites = [s.id for s in store.protocol.sites]
     if not subject.subject_id.replace("-", "").replace("_", "").isalnum():
         raise InputError(f"subject id {subject.subject_id!r}: use letters, digits, '-' and '_'")
+    if store.protocol.randomization is not None and subject.arm:
+        # as Store.add_subject: an import must not bypass the concealed allocation list
+        raise InputError(
+            f"subject {subject.subject_id}: study {store.protocol.id} is randomized; the arm is "
+            "assigned by randomization, not by an import"
+        )
+    if store.protocol.randomization is not None:
+        arms = [""]
     if subject.arm not in arms:
         raise InputError(f"subject {subject.subject_id}: arm {subject.arm!r} is not one of {arms}")
     if subject.site not in sites:
