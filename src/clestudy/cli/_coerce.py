@@ -1,13 +1,13 @@
 """Text and flag parameters without pydantic: converting the CLI's ``str`` and ``bool`` values.
 
-Typer (0.29) converts every parameter value with a pydantic ``TypeAdapter`` built on first use, so
-running any command imports pydantic and builds a schema (about 0.14 s on a quiet machine: half of
-``clestudy score``'s start-up, issue 10), even for the ``--help`` flag every command has. For a
-parameter annotated ``str`` or ``bool`` (or ``... | None``), with no custom ``parser``, that adapter
-returns a value of that very type unchanged. :func:`plain_params` gives such parameters a
-converter that returns a ``str`` (a ``bool``) as it is and hands any other value (bytes, the text
-of a boolean environment variable) to Typer's own adapter, so every result and error stays
-Typer's. Other parameters (numbers, paths, choices, lists) keep Typer's conversion.
+Typer (0.29) converts every parameter value with a pydantic ``TypeAdapter`` built on first use,
+so running any command imports pydantic and builds a schema (about 0.14 s on a quiet machine:
+half of ``clestudy score``'s start-up; docs/performance.md), even for the ``--help`` flag every
+command has. For a parameter annotated ``str`` or ``bool`` (or ``... | None``), with no custom
+``parser``, that adapter returns a value of that very type unchanged. :func:`plain_params` gives
+such parameters a converter that returns a ``str`` (a ``bool``) as it is and hands any other
+value (bytes, the text of a boolean environment variable) to Typer's own adapter, so every result
+and error stays Typer's. Other parameters (numbers, paths, choices, lists) keep Typer's conversion.
 
 It touches Typer internals (``typer._coercion.RuntimeParam``, ``_TyperParameter._runtime_param``);
 when they are not there (another Typer version) it changes nothing, and the CLI runs as before.
