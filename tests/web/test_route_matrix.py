@@ -40,6 +40,7 @@ def _url(path: str, subject: str) -> str:
     return (
         path.replace("{study}", STUDY).replace("{subject}", subject).replace("{visit}", visit)
         .replace("{form}", form).replace("{instance}", "1").replace("{username}", "matrixtarget")
+        .replace("{field}", "aeterm")
     )  # fmt: skip
 
 

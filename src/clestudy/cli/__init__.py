@@ -24,6 +24,7 @@ from clestudy.cli import (
     _demo,
     _immuno,
     _interop,
+    _queries,
     _score,
     _serve,
     _stats,
@@ -73,6 +74,7 @@ def _root(
 
 for _module in (_demo, _capture, _audit, _score, _stats, _immuno, _interop, _users, _serve):
     _module.register(app)
+_queries.register(app)
 
 
 @functools.cache

@@ -180,6 +180,8 @@ def import_redcap_command(
     for label, keys in (("create", plan.creates), ("update", plan.updates)):
         for key in keys:
             typer.echo(f"  {label} {key}")
+    for note in plan.flagged:
+        typer.echo(f"  flagged {note}")
 
 
 @import_app.command("odm")

@@ -20,6 +20,7 @@ setting                                kind       read by
 ``thalidomide_snap_rule``              choice     thalidomide neuropathy check
 ``thalidomide_cumulative_flag_g``      number     thalidomide neuropathy check
 ``reason_for_change_required``         boolean    the store (editing a saved record)
+``queries_from_edit_checks``           boolean    the store (a query per edit-check warning)
 ``redcap_record_id_row``               text       REDCap export (the imported record id row)
 ``redcap_longitudinal``                boolean    REDCap export (events; default: > 1 visit)
 ``redcap_dags``                        boolean    REDCap export (data access groups)
@@ -79,6 +80,18 @@ SettingValue = str | int | float | bool
 DEFAULT_REASON_FOR_CHANGE_REQUIRED = True
 """Editing a saved record needs a reason by default (21 CFR 11.10(e): audit trails record changes;
 ICH E6(R3) 4.2.2 expects the reason where appropriate)."""
+
+
+DEFAULT_QUERIES_FROM_EDIT_CHECKS = False
+"""Off by default: a warning already opens a discrepancy the site sees on save; turning each
+into a query is the data manager's decision per study, as in REDCap, where data-quality results
+become queries only when someone raises them (Data Resolution Workflow), while OpenClinica opens
+a Failed Validation Check note automatically (docs/data-management.md, "Queries")."""
+
+
+def _queries_setting(settings: Mapping[str, object]) -> bool:
+    value = settings.get("queries_from_edit_checks", DEFAULT_QUERIES_FROM_EDIT_CHECKS)
+    return check_bool("store", "queries_from_edit_checks", value)
 
 
 def _reason_setting(settings: Mapping[str, object]) -> bool:
@@ -182,6 +195,10 @@ def _registry() -> Iterator[SettingSpec]:
     yield SettingSpec(
         "reason_for_change_required", "boolean", DEFAULT_REASON_FOR_CHANGE_REQUIRED,
         _reason_setting, "clestudy.store (21 CFR 11.10(e); ICH E6(R3) 4.2.2)",
+    )  # fmt: skip
+    yield SettingSpec(
+        "queries_from_edit_checks", "boolean", DEFAULT_QUERIES_FROM_EDIT_CHECKS,
+        _queries_setting, "clestudy.store._queries (docs/data-management.md, Queries)",
     )  # fmt: skip
     for name, kind in (
         ("redcap_record_id_row", "text"),

@@ -45,6 +45,9 @@ class ImportPlan:
     reason: str = ""
     #: entries of the source's own audit trail kept as imported history (new ones only)
     history: int = 0
+    #: what the source holds that the import keeps but does not enforce (e.g. REDCap branching
+    #: logic with no show-if translation), one line each naming file, line and field
+    flagged: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary."""
@@ -57,6 +60,7 @@ class ImportPlan:
             "updates": self.updates,
             "unchanged": self.unchanged,
             "history": self.history,
+            "flagged": self.flagged,
             "reason": self.reason,
         }
 

@@ -72,6 +72,7 @@ def import_redcap(
     reason = "REDCap import: " + ", ".join(f"{p.name} (sha256 {file_sha256(p)})" for p in sources)
     store = existing_store(url, project.protocol.id)
     plan = ImportPlan(project.protocol.id, store is None, dry_run=dry_run, reason=reason)
+    plan.flagged = list(project.flagged)
     try:
         if store is not None and store.protocol != project.protocol:
             raise InputError(

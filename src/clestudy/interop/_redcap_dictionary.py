@@ -25,9 +25,10 @@ file, descriptive, sql                 refused: clestudy stores no uploaded file
                                        item and no database query
 =====================================  ==========================================================
 
-Branching logic is kept verbatim in ``branching_logic`` (flagged: not evaluated), the
-``Identifier?`` flag in ``identifier``, ``Required Field?`` in ``required``, the field note in
-``help``; every other non-empty column (section header, alignment, matrix group, action tags,
+Branching logic is kept verbatim in ``branching_logic`` and translated into ``show_if`` where
+it can be (:mod:`clestudy.interop._redcap_branching`; a native field's show-if is written back
+as branching logic), the ``Identifier?`` flag in ``identifier``, ``Required Field?`` in
+``required``, the field note in ``help``; every other non-empty column (section header, alignment, matrix group, action tags,
 the raw choice text and min/max) is kept in ``annotations`` so that :func:`dictionary_rows`
 writes the dictionary back unchanged.
 
@@ -50,6 +51,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from clestudy.errors import InputError
+from clestudy.interop._redcap_branching import branching_from_show_if
 from clestudy.protocol import Choice, FieldSpec, FieldType, Protocol
 
 __all__ = [
@@ -279,6 +281,14 @@ def _native_row(spec: FieldSpec) -> dict[str, str]:
     return {"field_type": field_type, API_COLUMNS[7]: validation}
 
 
+def _native_branching(spec: FieldSpec) -> str:
+    """A native field's show-if as REDCap branching logic ("" when there is none or REDCap
+    cannot say it)."""
+    if spec.show_if is None:
+        return ""
+    return branching_from_show_if(spec.show_if) or ""
+
+
 def _field_row(spec: FieldSpec, form_id: str) -> dict[str, str]:
     row = {col: "" for col in API_COLUMNS}
     row.update(_native_row(spec))
@@ -288,7 +298,7 @@ def _field_row(spec: FieldSpec, form_id: str) -> dict[str, str]:
         field_label=spec.label,
         field_note=spec.help or "",
         identifier="y" if spec.identifier else "",
-        branching_logic=spec.branching_logic or "",
+        branching_logic=spec.branching_logic or _native_branching(spec),
         required_field="y" if spec.required else "",
         text_validation_min=_fmt_bound(spec.min),
         text_validation_max=_fmt_bound(spec.max),

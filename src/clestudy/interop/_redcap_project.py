@@ -29,6 +29,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from clestudy.errors import InputError
+from clestudy.interop._redcap_branching import translate_branching
 from clestudy.interop._redcap_dictionary import (
     DictionaryRow,
     field_from_row,
@@ -46,6 +47,7 @@ from clestudy.interop._redcap_records import (
     row_values,
 )
 from clestudy.protocol import Arm, FieldSpec, FormSpec, Protocol, Site, Visit, check_values
+from clestudy.protocol._show_if import show_if_cycle
 from clestudy.store import RecordInput
 
 __all__ = ["CLASSIC_EVENT", "NO_SITE", "RedcapProject", "read_project", "study_id_for"]
@@ -71,6 +73,8 @@ class RedcapProject:
     protocol: Protocol
     subjects: tuple[Subject, ...]
     records: tuple[RecordInput, ...]
+    #: what the import keeps but does not enforce (untranslated branching logic, calc fields)
+    flagged: tuple[str, ...] = ()
 
 
 def study_id_for(dictionary: Path) -> str:
@@ -82,9 +86,45 @@ def study_id_for(dictionary: Path) -> str:
     return slug if re.match(r"^[a-z]", slug) else f"redcap-{slug}"
 
 
-def _forms(path: Path, rows: Sequence[DictionaryRow], errors: list[str]) -> list[FormSpec]:
+def _with_show_if(
+    path: Path, specs: list[FieldSpec], lines: dict[str, int], flagged: list[str]
+) -> list[FieldSpec]:
+    """The form's fields with their branching logic translated to show-if where it can be
+    (:mod:`clestudy.interop._redcap_branching`); the others, and calc fields, are flagged."""
+    out = []
+    for spec in specs:
+        where = f"{path}: line {lines[spec.id]}: field '{spec.id}'"
+        if spec.calculation is not None:
+            flagged.append(f"{where}: calculation kept as text, not executed")
+        if spec.branching_logic is None:
+            out.append(spec)
+            continue
+        translation = translate_branching(spec.branching_logic, spec, specs)
+        if translation.show_if is None:
+            flagged.append(
+                f"{where}: branching logic {spec.branching_logic!r} kept, not evaluated "
+                f"({translation.reason}): the field is always shown"
+            )
+        out.append(spec.model_copy(update={"show_if": translation.show_if}))
+    form = FormSpec(id="form", name="form", fields=tuple(out))
+    for index, spec in enumerate(out):
+        cycle = show_if_cycle(form, spec) if spec.show_if is not None else None
+        if cycle is not None:
+            flagged.append(
+                f"{path}: line {lines[spec.id]}: field '{spec.id}': branching logic "
+                f"{spec.branching_logic!r} kept, not evaluated (fields show each other: "
+                f"{' -> '.join(cycle)}): the field is always shown"
+            )
+            out[index] = spec.model_copy(update={"show_if": None})
+    return out
+
+
+def _forms(
+    path: Path, rows: Sequence[DictionaryRow], errors: list[str], flagged: list[str]
+) -> list[FormSpec]:
     """Forms in order of first appearance (rows of a form must be contiguous)."""
     fields: dict[str, list[FieldSpec]] = {}
+    lines: dict[str, int] = {}
     seen_ids: set[str] = set()
     for index, row in enumerate(rows):
         where = f"{path}: line {row.line}"
@@ -94,6 +134,7 @@ def _forms(path: Path, rows: Sequence[DictionaryRow], errors: list[str]) -> list
         if row["field_name"] in seen_ids:
             errors.append(f"{where}: field '{row['field_name']}' is defined twice")
         seen_ids.add(row["field_name"])
+        lines.setdefault(row["field_name"].strip(), row.line)
         fields.setdefault(form_id, [])
         if index == 0:
             continue  # the record id field names subjects; it is not a form field
@@ -111,6 +152,7 @@ def _forms(path: Path, rows: Sequence[DictionaryRow], errors: list[str]) -> list
             continue
         try:
             name = form_id.replace("_", " ").capitalize()
+            specs = _with_show_if(path, specs, lines, flagged)
             forms.append(FormSpec(id=form_id, name=name, fields=tuple(specs)))
         except ValidationError as exc:
             errors.append(f"{path}: form '{form_id}': {exc.errors()[0]['msg']}")
@@ -252,8 +294,9 @@ def read_project(
         With every problem found, one per line, each naming the file, line and field.
     """
     errors: list[str] = []
+    flagged: list[str] = []
     rows = read_dictionary(dictionary)
-    forms = _forms(dictionary, rows, errors)
+    forms = _forms(dictionary, rows, errors, flagged)
     record_id = rows[0]["field_name"].strip()
     records = None
     layout = _Layout({}, set(), {}, {})
@@ -282,7 +325,7 @@ def read_project(
     subjects = [Subject(s, layout.arms[s], layout.sites[s]) for s in layout.arms]
     if errors:
         raise InputError(_joined(errors))
-    return RedcapProject(protocol, tuple(subjects), tuple(inputs))
+    return RedcapProject(protocol, tuple(subjects), tuple(inputs), tuple(flagged))
 
 
 def _joined(errors: list[str]) -> str:

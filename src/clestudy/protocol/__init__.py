@@ -28,6 +28,7 @@ from clestudy.protocol._model import (
     Visit,
 )
 from clestudy.protocol._records import StoredValue, check_values, validate_values
+from clestudy.protocol._show_if import hidden_fields
 
 __all__ = [
     "BUILTIN_CHECK_IDS",
@@ -51,6 +52,7 @@ __all__ = [
     "StoredValue",
     "Visit",
     "check_values",
+    "hidden_fields",
     "load_protocol",
     "parse_protocol",
     "run_edit_checks",

@@ -98,10 +98,19 @@ class FieldSpec(_Strict):
         description="A calculation imported from another system, kept as documented text; "
         "clestudy never executes it (the imported value is stored as entered)",
     )
+    show_if: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="Show the field only when this expression (the edit-check language, over "
+        "the form's other fields) is true; a hidden field holds no value "
+        "(clestudy.protocol._show_if)",
+    )
     branching_logic: str | None = Field(
         default=None,
         description="Show-if logic imported from another system (e.g. REDCap branching logic), "
-        "kept verbatim and flagged: clestudy does not evaluate it",
+        "kept verbatim so that an export gives it back; clestudy evaluates its translation in "
+        "show_if, or, when it has none, flags the field and does not evaluate it",
     )
     annotations: dict[str, str] = Field(
         default_factory=dict,

@@ -2,7 +2,9 @@
 
 How each field type is parsed, checked and stored is defined once, in
 :mod:`clestudy.protocol._field_types` (:data:`~clestudy.protocol.FIELD_TYPES`). A missing value
-(``None`` or ``""``) is dropped; a required field that is missing is an error.
+(``None`` or ``""``) is dropped; a required field that is missing is an error, unless its
+show-if hides it; a value for a field that the values hide is an error
+(:mod:`clestudy.protocol._show_if`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Mapping
 from clestudy.errors import RecordValidationError
 from clestudy.protocol._field_types import FIELD_TYPES, StoredValue
 from clestudy.protocol._model import FormSpec
+from clestudy.protocol._show_if import hidden_fields
 
 __all__ = ["StoredValue", "check_values", "validate_values"]
 
@@ -22,8 +25,9 @@ def check_values(
     """Normalise ``values`` for storage and collect every problem instead of stopping at one.
 
     Returns the values that are valid and one message per problem (an unknown field, a value that
-    does not fit its field, and, with ``require``, a required field left empty), each starting
-    with ``where`` and naming the field. :func:`validate_values` raises them together.
+    does not fit its field, a value for a field that the values hide (its show-if is false), and,
+    with ``require``, a required field left empty unless it is hidden), each starting with
+    ``where`` and naming the field. :func:`validate_values` raises them together.
 
     Examples
     --------
@@ -43,11 +47,20 @@ def check_values(
             problems.append(
                 f"{where}: '{key}' is not a field of form '{form.id}' (fields: {known})"
             )
+    hidden = hidden_fields(form, values)
     for field in form.fields:
         raw = values.get(field.id)
         if raw is None or (isinstance(raw, str) and raw.strip() == ""):
-            if field.required and require:
+            if field.required and require and field.id not in hidden:
                 problems.append(f"{where}: field '{field.id}' is required")
+            continue
+        if field.id in hidden:
+            if raw in ([], ()):  # an empty multiple choice: no value, nothing to refuse
+                continue
+            problems.append(
+                f"{where}: field '{field.id}' is hidden because its show-if "
+                f"({hidden[field.id]}) is false; a hidden field holds no value, leave it blank"
+            )
             continue
         try:
             out[field.id] = FIELD_TYPES[field.type].parse(field, raw, where)

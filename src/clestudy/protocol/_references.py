@@ -3,8 +3,8 @@
 Each check yields ``(YAML path, message)``; the loader turns the path into a line. They catch what
 a per-field type cannot: a visit naming a form that does not exist, an endpoint naming a field not
 on its form, an analysis naming an unknown visit, duplicated ids, a ``visit_date`` that is not a
-date field, edit-check rules that do not parse or name unknown fields, and sex codes outside CDISC
-controlled terminology.
+date field, edit-check rules and show-ifs that do not parse or name unknown fields, and sex
+codes outside CDISC controlled terminology.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from clestudy.instruments import InputSpec, InstrumentInputError, instrument_inputs
 from clestudy.protocol._expressions import CONTEXT_NAMES, expression_problems, trial_problem
 from clestudy.protocol._model import FieldSpec, Protocol
+from clestudy.protocol._show_if import show_if_errors
 
 __all__ = ["CDISC_SEX_CODES", "Loc", "reference_errors"]
 
@@ -67,6 +68,7 @@ def reference_errors(p: Protocol) -> Iterator[tuple[Loc, str]]:
     yield from _instrument_errors(p)
     yield from _reference_range_errors(p)
     yield from _check_errors(p)
+    yield from show_if_errors(p)
     visit_ids = [v.id for v in p.visits]
     endpoint_ids = [e.id for e in p.endpoints]
     for ai, analysis in enumerate(p.analysis_plan):

@@ -35,19 +35,33 @@ from clestudy.store._import_batch import (
 )
 from clestudy.store._lab_import import save_lab_values
 from clestudy.store._open import audit_events, list_studies, open_store, upgrade_database
+from clestudy.store._queries import (
+    QUERY_STATUSES,
+    TRANSITIONS,
+    QueryMessage,
+    QueryState,
+    QueryTransition,
+    QueryTransitionError,
+)
 from clestudy.store._service import RecordInput, RecordState, Store, SubjectState
 from clestudy.store._tables import endpoint_table, tidy_table
 from clestudy.store._verify import AuditVerification, verify_audit
 
 __all__ = [
     "IMPORTED_HISTORY",
+    "QUERY_STATUSES",
     "ROLES",
+    "TRANSITIONS",
     "AccountEvent",
     "Accounts",
     "AuditKey",
     "AuditVerification",
     "AuthenticationError",
     "ImportedEvent",
+    "QueryMessage",
+    "QueryState",
+    "QueryTransition",
+    "QueryTransitionError",
     "RecordInput",
     "RecordPreview",
     "RecordState",

@@ -46,6 +46,7 @@ from clestudy.store._discrepancies import audit_discrepancy, sync_discrepancies
 from clestudy.store._edits import RecordInput, SavePlan, derive_scores, merged_input
 from clestudy.store._engine import is_postgres
 from clestudy.store._lab_context import lab_context
+from clestudy.store._query_hooks import raise_queries_from_checks
 from clestudy.store._rows import RecordSlot, RecordState, check_edit, record_key
 from clestudy.store._schema import Base, DiscrepancyRow
 
@@ -385,6 +386,7 @@ class _Batch:
         written = [*self.new, *edited]
         self._write_derived(written)
         self._write_discrepancies(written)
+        raise_queries_from_checks(self.store, self.session, written, self.actor, self.now)
 
     def _insert_new(self, conn: Connection) -> None:
         """Insert the new record rows and learn their ids, in one statement per page of rows."""

@@ -9,6 +9,12 @@ A save states its intent (``mode``):
 
 Required fields do not refuse a save: a record that lacks one is saved as ``incomplete``
 (:mod:`clestudy.store._status`) and gets no derived score.
+
+Show-if (:mod:`clestudy.protocol._show_if`): a hidden field holds no value. When a save's values
+hide a field that holds a *stored* value, the save clears it and lists it in ``cleared`` (like a
+replacing save; editing a saved record needs a reason anyway); a value *sent* for a hidden field
+is refused by validation, naming the field and its show-if. A hidden field is never needed for a
+record to be complete.
 """
 
 from __future__ import annotations
@@ -19,7 +25,14 @@ from typing import Any, Literal
 
 from clestudy.errors import InputError, NotFoundError, RecordValidationError
 from clestudy.instruments import INSTRUMENT_FIELDS, derive
-from clestudy.protocol import DerivedScoreSpec, FormSpec, Protocol, StoredValue, Visit
+from clestudy.protocol import (
+    DerivedScoreSpec,
+    FormSpec,
+    Protocol,
+    StoredValue,
+    Visit,
+    hidden_fields,
+)
 
 __all__ = [
     "RecordInput",
@@ -95,7 +108,9 @@ def merged_input(
 ) -> tuple[dict[str, Any], list[str]]:
     """The values to validate for this save and the stored fields it clears (in form order).
 
-    A stored field that is no longer in the form (after a forced protocol amendment) is cleared.
+    A stored field that is no longer in the form (after a forced protocol amendment) is cleared,
+    and so is a stored field that the merged values hide (its show-if is false) unless the save
+    sends a value for it (which validation then refuses).
 
     >>> from clestudy.protocol import load_protocol
     >>> form = load_protocol("pediatric-cle-chart-review").form("labs")
@@ -107,6 +122,11 @@ def merged_input(
     >>> merged_input(form, stored, RecordInput("P01", "initiation", "labs", {"esr": 30},
     ...                                        mode="replace"))
     ({'esr': 30}, ['lbdat'])
+    >>> ae = load_protocol("lenalidomide-cle-open-label").form("ae")
+    >>> stored = {"aeterm": "Rash", "aeendat": "2024-03-20", "aeout": "RECOVERED/RESOLVED"}
+    >>> item = RecordInput("L01", "week_6", "ae", {"aeout": "RECOVERING/RESOLVING"})
+    >>> merged_input(ae, stored, item)
+    ({'aeterm': 'Rash', 'aeendat': None, 'aeout': 'RECOVERING/RESOLVING'}, ['aeendat'])
     """
     if not stored:  # a new record: nothing to keep or clear
         return dict(item.values), []
@@ -115,6 +135,9 @@ def merged_input(
     else:
         raw = {k: v for k, v in stored.items() if form.field(k) is not None}
         raw.update(item.values)
+    for name in hidden_fields(form, raw):
+        if name in stored and _is_empty(item.values.get(name)):
+            raw[name] = None
     gone = [k for k in stored if _is_empty(raw.get(k))]
     order = {f.id: i for i, f in enumerate(form.fields)}
     return raw, sorted(gone, key=lambda k: (order.get(k, len(order)), k))
@@ -193,5 +216,11 @@ class SavePlan:
         return needed
 
     def missing(self, form: FormSpec, values: Mapping[str, object]) -> list[str]:
-        """The needed fields of ``form`` that ``values`` leaves empty, in form order."""
-        return [name for name in self.needed(form) if values.get(name) in (None, "", [])]
+        """The needed fields of ``form`` that ``values`` leaves empty, in form order; a field
+        that ``values`` hide (show-if) is not needed."""
+        hidden = hidden_fields(form, values)
+        return [
+            name
+            for name in self.needed(form)
+            if values.get(name) in (None, "", []) and name not in hidden
+        ]

@@ -26,6 +26,8 @@ __all__ = [
     "DerivedRow",
     "DiscrepancyRow",
     "ProtocolSnapshotRow",
+    "QueryMessageRow",
+    "QueryRow",
     "RecordRow",
     "SessionRow",
     "StudyRow",
@@ -240,3 +242,41 @@ class AccountEventRow(Base):
     detail_json: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# -- queries (migration 0005) ----------------------------------------------------------------------
+
+
+class QueryRow(Base):
+    """A query on one field of a record: its current status (its thread is
+    :class:`QueryMessageRow`). One per field: a closed query is re-opened, never raised again."""
+
+    __tablename__ = "data_query"
+    __table_args__ = (UniqueConstraint("record_id", "field_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("form_record.id"))
+    field_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    origin: Mapped[str] = mapped_column(String(128))
+    raised_at: Mapped[str] = mapped_column(String(32))
+    raised_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[str] = mapped_column(String(32))
+    updated_by: Mapped[str] = mapped_column(String(128))
+    closed_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class QueryMessageRow(Base):
+    """One message of a query's thread, written with each state change. Append-only: triggers
+    refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL), and the application role may only
+    read and insert."""
+
+    __tablename__ = "data_query_message"
+    __table_args__ = (UniqueConstraint("query_id", "seq"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    query_id: Mapped[int] = mapped_column(ForeignKey("data_query.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    author: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)

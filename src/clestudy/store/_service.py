@@ -35,6 +35,7 @@ from clestudy.store._chain import PendingEvent, lock_subjects, queue_event, writ
 from clestudy.store._delete import set_record_deleted, set_subject_deleted
 from clestudy.store._discrepancies import DiscrepancyMixin
 from clestudy.store._edits import RecordInput, SaveMode
+from clestudy.store._queries import QueryMixin
 from clestudy.store._rows import (
     RecordState,
     SubjectState,
@@ -73,7 +74,7 @@ def _system_clock() -> dt.datetime:
 
 
 @dataclass
-class Store(StatusMixin, DiscrepancyMixin, AmendmentMixin):
+class Store(StatusMixin, DiscrepancyMixin, AmendmentMixin, QueryMixin):
     """A study's data in one database. Create it with :func:`clestudy.store.open_store`."""
 
     engine: Engine

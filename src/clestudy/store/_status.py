@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Literal, cast
 from clestudy.errors import InputError, NotFoundError, StaleVersionError
 from clestudy.instruments import INSTRUMENT_FIELDS
 from clestudy.instruments._ctcae_labs import PER_LAB_INSTRUMENTS
-from clestudy.protocol import FormSpec, Protocol
+from clestudy.protocol import FormSpec, Protocol, hidden_fields
 from clestudy.store._chain import lock_subjects
 from clestudy.store._rows import (
     RecordState,
@@ -68,7 +68,12 @@ def missing_required(protocol: Protocol, form: FormSpec, values: Mapping[str, ob
     >>> len(missing_required(p, p.form("clasi"), {}))
     56
     """
-    return [name for name in needed_fields(protocol, form) if values.get(name) in (None, "", [])]
+    hidden = hidden_fields(form, values)  # a field hidden by its show-if is never needed
+    return [
+        name
+        for name in needed_fields(protocol, form)
+        if values.get(name) in (None, "", []) and name not in hidden
+    ]
 
 
 def needed_fields(protocol: Protocol, form: FormSpec) -> tuple[str, ...]:

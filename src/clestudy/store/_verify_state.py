@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clestudy.store._audit import LEGACY_CHAIN, hashable, snapshot_sha256
+from clestudy.store._query_hooks import query_rows, thread_rows
 from clestudy.store._schema import (
     AuditRow,
     DerivedRow,
@@ -123,6 +124,8 @@ CHECKERS: list[RowChecker] = [
     RowChecker("subject", "subject", _subjects),
     RowChecker("form record", "form_record", _records),
     RowChecker("discrepancy", "discrepancy", _discrepancies),
+    RowChecker("query", "query", query_rows),
+    RowChecker("query thread", "query", thread_rows),
 ]
 
 

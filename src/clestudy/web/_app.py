@@ -166,7 +166,14 @@ def create_app(
         The accounts store; default ``clestudy.store.open_accounts(db_url)`` (tests pass one
         with a controlled clock).
     """
-    from clestudy.web import _admin, _api, _entry, _pages  # the routers import the app helpers
+    from clestudy.web import (  # the routers import the app helpers
+        _admin,
+        _api,
+        _entry,
+        _pages,
+        _queries,
+        _query_api,
+    )
 
     owns_accounts = accounts is None
     if accounts is None:
@@ -194,7 +201,14 @@ def create_app(
         accounts=accounts,
         settings=settings,
         extra_rules={("GET", "/api/v1/openapi.json"): PUBLIC, ("GET", "/static"): PUBLIC},
-        routers=(_pages.router, _entry.router, _admin.router, _api.router),
+        routers=(
+            _pages.router,
+            _entry.router,
+            _admin.router,
+            _api.router,
+            _queries.router,
+            _query_api.api_router,
+        ),
     )
     _install_errors(app)
     _security_headers(app)
@@ -202,6 +216,8 @@ def create_app(
     app.include_router(_entry.router)
     app.include_router(_admin.router)
     app.include_router(_api.router)
+    app.include_router(_queries.router)
+    app.include_router(_query_api.api_router)
     app.router.routes.append(
         Mount("/static", app=StaticFiles(directory=str(_HERE / "static")), name="static")
     )

@@ -3,6 +3,12 @@ review actions (verify, lock, unlock).
 
 htmx refreshes only the live part of the form (derived scores and field messages,
 :func:`preview_record`); saving is a plain form post, so the page works without JavaScript.
+
+Show-if: the live preview also says which fields the entered values hide (the page's script
+toggles them) and which of those hold a value. A save whose values hide a field that holds a
+value (entered or stored) is not made at once: the page comes back asking "clear these fields?"
+with a button that confirms (``confirm_clear``, the fields' ids); only then are the hidden fields
+sent blank and the store clears them (listed in the audit event's ``cleared``).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from clestudy.errors import (
     RecordValidationError,
     StaleVersionError,
 )
+from clestudy.protocol import hidden_fields
 from clestudy.store import RecordState, Store
 from clestudy.web._access import (
     FieldMessage,
@@ -36,8 +43,9 @@ from clestudy.web._audit_view import record_history
 from clestudy.web._auth import (
     Principal,
 )
-from clestudy.web._forms import form_layout, posted_values, shown_value
-from clestudy.web._rules import ENTER, LOCK, VERIFY
+from clestudy.web._forms import form_layout, posted_values, shown_value, to_clear
+from clestudy.web._queries import query_badges, record_queries
+from clestudy.web._rules import ENTER, LOCK, QUERY_RAISE, VERIFY
 from clestudy.web._views import (
     RECORD,
     Editor,
@@ -78,6 +86,7 @@ def _form_context(
         and (record is None or record.status != "locked"),
         "may_verify": VERIFY.allows(principal.user.role),
         "may_lock": LOCK.allows(principal.user.role),
+        "may_raise_query": QUERY_RAISE.allows(principal.user.role),
         "action": RECORD.format(
             study=study, subject=subject, visit=visit, form=form, instance=instance
         ),
@@ -89,13 +98,14 @@ def _form_page(
     request: Request, principal: Principal, context: dict[str, Any], *, status: int = 200,
     values: dict[str, Any] | None = None, messages: list[FieldMessage] | None = None,
     derived: dict[str, Any] | None = None, conflict: RecordState | None = None,
-    notice: str | None = None, reason: str = "",
+    notice: str | None = None, reason: str = "", clearing: dict[str, str] | None = None,
 ) -> HTMLResponse:  # fmt: skip
     record: RecordState | None = context["record"]
+    shown = values if values is not None else (record.values if record else {})
     return render(
         request, "record.html", principal, status,
         title=f"{context['form'].name}: {context['subject'].subject_id}",
-        values=values if values is not None else (record.values if record else {}),
+        values=shown, hidden=hidden_fields(context["form"], shown), clearing=clearing or {},
         messages=messages or [], derived=derived if derived is not None else (record.derived if record else {}),
         conflict=conflict, notice=notice, reason=reason, version=(record.version if record else ""),
         **context,
@@ -117,6 +127,9 @@ def record_page(
         if d.record == key
         for name in (d.fields or ("",))
     ]
+    if key:  # the record's queries; open and answered ones beside their fields (_queries.py)
+        context["record_queries"] = record_queries(store, subject, key)
+        open_findings += query_badges(context["record_queries"], context["action"])
     return _form_page(
         request, principal, context, messages=open_findings,
         notice="Saved." if saved else None,
@@ -138,6 +151,17 @@ async def save_record(
     expected = int(version_text) if version_text.isdigit() else None
     reason = str(posted.get("reason") or "").strip()
     where = f"{subject}/{visit}/{form}" + (f"#{instance}" if instance != 1 else "")
+    record: RecordState | None = context["record"]
+    clearing = to_clear(context["form"], raw, record.values if record else {})
+    if not set(clearing) <= set(str(posted.get("confirm_clear") or "").split()):
+        labels = {f.id: f.label for f in context["form"].fields}
+        names = ", ".join(labels[n] for n in clearing)
+        return _form_page(
+            request, principal, context, values=raw, reason=reason, clearing=clearing,
+            notice=f"Not saved yet: your answers hide {names}, which a save would clear.",
+        )  # fmt: skip
+    for name in hidden_fields(context["form"], raw):
+        raw[name] = None  # a hidden field holds no value (confirmed above when it held one)
     try:
         await run_in_threadpool(
             lambda: store.save_record(
@@ -200,12 +224,17 @@ async def preview_record(
         _form_context, request, study, subject, visit, form, instance, principal
     )
     raw = posted_values(context["layout"], await request.form())
+    record: RecordState | None = context["record"]
+    hidden = hidden_fields(context["form"], raw)
+    clearing = to_clear(context["form"], raw, record.values if record else {})
+    for name in hidden:
+        raw[name] = None  # preview what the save will store: hidden fields blank
     result = await run_in_threadpool(
         _preview_of, context["store"], subject, visit, context, raw, instance
     )
     return render(
         request, "_live.html", principal, result=result, form=context["form"],
-        protocol=context["protocol"],
+        protocol=context["protocol"], hidden=hidden, clearing=clearing,
     )  # fmt: skip
 
 

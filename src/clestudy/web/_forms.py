@@ -12,6 +12,11 @@ from the form's name:
 
 The posted form is read back into raw values (``None`` for a blank, a list for a multiple choice)
 that the store validates; nothing here validates or scores.
+
+Show-if: which fields the entered values hide is decided on the server by the protocol's own
+evaluator (:func:`clestudy.protocol.hidden_fields`), when the page is drawn and on each live
+preview; the page's script only toggles what the server says. :func:`to_clear` lists the hidden
+fields that hold a value, which the page asks about before a save clears them.
 """
 
 from __future__ import annotations
@@ -23,9 +28,17 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from clestudy.instruments import CLASI_AREAS, SLEDAI2K_DESCRIPTORS
-from clestudy.protocol import FieldSpec, FormSpec, Protocol
+from clestudy.protocol import FieldSpec, FormSpec, Protocol, hidden_fields
 
-__all__ = ["CLASI_ITEMS", "FormLayout", "Section", "form_layout", "posted_values", "shown_value"]
+__all__ = [
+    "CLASI_ITEMS",
+    "FormLayout",
+    "Section",
+    "form_layout",
+    "posted_values",
+    "shown_value",
+    "to_clear",
+]
 
 #: The CLASI area items, in the column order of the grid (Albrecht 2005).
 CLASI_ITEMS = ("erythema", "scale", "dyspigmentation", "scarring")
@@ -121,3 +134,27 @@ def shown_value(spec: FieldSpec, values: Mapping[str, Any]) -> Any:
     if spec.type == "multiple_choice":
         return list(value) if isinstance(value, list | tuple) else [value]
     return str(value)
+
+
+def _holds_value(value: object) -> bool:
+    return value not in (None, "", [], ())
+
+
+def to_clear(
+    form: FormSpec, entered: Mapping[str, Any], stored: Mapping[str, Any]
+) -> dict[str, str]:
+    """The fields that the ``entered`` values hide although they hold a value (entered or
+    stored), each with its show-if: a save clears them, so the page asks first.
+
+    >>> from clestudy.protocol import load_protocol
+    >>> ae = load_protocol("lenalidomide-cle-open-label").form("ae")
+    >>> to_clear(ae, {"aeout": "RECOVERING/RESOLVING"}, {"aeendat": "2024-03-20"})
+    {'aeendat': "aeout not in ('RECOVERING/RESOLVING', 'NOT RECOVERED/NOT RESOLVED')"}
+    >>> to_clear(ae, {"aeout": "RECOVERED/RESOLVED"}, {"aeendat": "2024-03-20"})
+    {}
+    """
+    return {
+        name: why
+        for name, why in hidden_fields(form, entered).items()
+        if _holds_value(entered.get(name)) or _holds_value(stored.get(name))
+    }

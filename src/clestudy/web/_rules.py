@@ -21,6 +21,10 @@ __all__ = [
     "ENTER",
     "LOCK",
     "PUBLIC",
+    "QUERY_ANSWER",
+    "QUERY_CLOSE",
+    "QUERY_RAISE",
+    "QUERY_VIEW",
     "READ",
     "READ_SUBJECT",
     "ROLES",
@@ -71,9 +75,15 @@ ENTER = Rule("enter-data", ("admin", "investigator", "coordinator"), site_scoped
 VERIFY = Rule("verify", ("admin", "monitor"), site_scoped=True)
 LOCK = Rule("lock", ("admin",), site_scoped=True)
 ADMIN = Rule("admin", ("admin",))
+# queries (docs/security.md, "Query life cycle"): view, raise, answer and close are separate rights
+QUERY_VIEW = Rule("query-view", ROLES, site_scoped=True)
+QUERY_RAISE = Rule("query-raise", ("admin", "monitor"), site_scoped=True)
+QUERY_ANSWER = Rule("query-answer", ("admin", "investigator", "coordinator"), site_scoped=True)
+QUERY_CLOSE = Rule("query-close", ("admin", "monitor"), site_scoped=True)
 
 #: Every rule by name.
 RULES = {
     r.name: r
     for r in (PUBLIC, AUTHENTICATED, READ, READ_SUBJECT, ENROL, ENTER, VERIFY, LOCK, ADMIN)
 }
+RULES.update({r.name: r for r in (QUERY_VIEW, QUERY_RAISE, QUERY_ANSWER, QUERY_CLOSE)})

@@ -13,3 +13,17 @@
     if (changed) { event.preventDefault(); event.returnValue = ""; }
   });
 })();
+
+// Show-if: the server decides which fields the entered values hide (the live preview swaps in
+// #visibility); this only toggles the fields it names. No second evaluator in JavaScript.
+(function () {
+  "use strict";
+  document.addEventListener("htmx:afterSettle", function () {
+    var carrier = document.getElementById("visibility");
+    if (!carrier) { return; }
+    var hidden = (carrier.dataset.hidden || "").split(" ").filter(Boolean);
+    document.querySelectorAll("[data-field]").forEach(function (row) {
+      row.hidden = hidden.indexOf(row.dataset.field) !== -1;
+    });
+  });
+})();
