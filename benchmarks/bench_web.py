@@ -1,11 +1,15 @@
 """Benchmark: form saves through the clestudy API against a bare FastAPI + SQLAlchemy insert.
 
-Run with ``python benchmarks/bench_web.py [--saves 400] [--clients 8]`` (not part of pytest).
+Run with ``python benchmarks/bench_web.py [--saves 400] [--clients 8] [--pg URL]`` (not part of
+pytest).
 
 Both servers run as their own uvicorn process (one worker) on loopback over a fresh SQLite file
 (WAL, ``synchronous=NORMAL``, as the store sets it), and the same client drives both: ``--clients``
 threads, each with a keep-alive ``httpx2.Client``, PUT ``--saves`` complete CLASI forms in all, each
 a new record (a subject × visit of its own), after a warm-up of ``--warmup`` saves per client.
+With ``--pg URL`` (default ``$CLESTUDY_TEST_DATABASE_URL``) the same run is repeated on PostgreSQL,
+each contender in a new schema of its own (dropped after), with ``--workers`` uvicorn workers for
+both servers (default 1).
 
 * **clestudy**: ``clestudy serve``; ``PUT /api/v1/studies/{study}/subjects/{subject}/records/
   {visit}/clasi/1`` with a Bearer token: token check, site scoping, validation of the 55 CLASI
@@ -34,7 +38,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -80,11 +85,12 @@ def bare_app(db_url: str) -> Any:
     from sqlalchemy import Column, Integer, MetaData, String, Table, Text, create_engine, event
 
     engine = create_engine(db_url)
+    if db_url.startswith("sqlite"):
 
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-        for pragma in ("journal_mode=WAL", "busy_timeout=30000", "synchronous=NORMAL"):
-            dbapi_conn.execute(f"PRAGMA {pragma}")
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            for pragma in ("journal_mode=WAL", "busy_timeout=30000", "synchronous=NORMAL"):
+                dbapi_conn.execute(f"PRAGMA {pragma}")
 
     meta = MetaData()
     records = Table(
@@ -95,7 +101,7 @@ def bare_app(db_url: str) -> Any:
         Column("form", String, nullable=False),
         Column("values_json", Text, nullable=False),
     )  # fmt: skip
-    meta.create_all(engine)
+    meta.create_all(engine, checkfirst=True)
 
     app = FastAPI()
 
@@ -114,10 +120,21 @@ def bare_app(db_url: str) -> Any:
     return app
 
 
-def _serve_bare(db_url: str, port: int) -> None:
+def _serve_bare(db_url: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
-    uvicorn.run(bare_app(db_url), host="127.0.0.1", port=port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(bare_app(db_url), host="127.0.0.1", port=port, log_level="warning")
+        return
+    bare_app(db_url)  # the table, created once before the workers start
+    os.environ["BENCH_WEB_BARE_DB"] = db_url
+    uvicorn.run("bench_web:bare_factory", factory=True, host="127.0.0.1", port=port,
+                log_level="warning", workers=workers, app_dir=str(Path(__file__).parent))  # fmt: skip
+
+
+def bare_factory() -> Any:
+    """The bare app of a multi-worker run (each uvicorn worker builds its own)."""
+    return bare_app(os.environ["BENCH_WEB_BARE_DB"])
 
 
 # -- servers and the load driver ----------------------------------------------------------------
@@ -224,7 +241,22 @@ def _seed_clestudy(db_url: str, subjects: int) -> str:
         return accounts.create_api_token("bench", actor="bench", label="bench")
 
 
-def run(saves: int, clients: int, warmup: int) -> dict[str, tuple[float, float, float]]:
+@contextmanager
+def _database(backend: str, folder: Path, name: str, pg: str | None) -> Iterator[str]:
+    """A fresh database URL: a SQLite file in ``folder``, or a new PostgreSQL schema."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / f'{name}.db'}"
+        return
+    from bench_store import fresh_url  # a new schema, dropped after (run as a script)
+
+    with fresh_url("postgres", pg) as url:
+        yield url
+
+
+def run(
+    saves: int, clients: int, warmup: int, backend: str = "sqlite", pg: str | None = None,
+    workers: int = 1,
+) -> dict[str, tuple[float, float, float]]:  # fmt: skip
     """Saves per second, p50 and p95 seconds of each contender."""
     body = {"values": clasi_values()}
     total = saves + warmup * clients
@@ -237,35 +269,38 @@ def run(saves: int, clients: int, warmup: int) -> dict[str, tuple[float, float, 
     folder = Path(tempfile.mkdtemp(prefix="bench_web_"))
     results: dict[str, tuple[float, float, float]] = {}
     try:
-        db = f"sqlite:///{folder / 'clestudy.db'}"
-        token = _seed_clestudy(db, subjects)
-        port = _free_port()
-        cli = [sys.executable, "-c", "import sys; from clestudy.cli import main; sys.exit(main())"]
-        command = [*cli, "serve", "--db", db, "--port", str(port)]
-        with Server(command, port, folder / "clestudy.log") as server:
+        with _database(backend, folder, "clestudy", pg) as db:
+            token = _seed_clestudy(db, subjects)
+            port = _free_port()
+            cli = [sys.executable, "-c",
+                   "import sys; from clestudy.cli import main; sys.exit(main())"]  # fmt: skip
+            command = [*cli, "serve", "--db", db, "--port", str(port)]
+            if workers > 1:
+                command += ["--workers", str(workers)]
+            with Server(command, port, folder / "clestudy.log") as server:
 
-            def clestudy_url(job: int) -> str:
-                subject, visit = where(job)
-                return (f"{server.url}/api/v1/studies/{STUDY}/subjects/{subject}/records/"
-                        f"{visit}/clasi/1")  # fmt: skip
+                def clestudy_url(job: int) -> str:
+                    subject, visit = where(job)
+                    return (f"{server.url}/api/v1/studies/{STUDY}/subjects/{subject}/records/"
+                            f"{visit}/clasi/1")  # fmt: skip
 
-            auth = {"Authorization": f"Bearer {token}"}
-            drive(clestudy_url, auth, body, jobs[: warmup * clients], clients)
-            wall, lat = drive(clestudy_url, auth, body, jobs[warmup * clients :], clients)
-            results["clestudy"] = (saves / wall, _percentile(lat, 0.5), _percentile(lat, 0.95))
+                auth = {"Authorization": f"Bearer {token}"}
+                drive(clestudy_url, auth, body, jobs[: warmup * clients], clients)
+                wall, lat = drive(clestudy_url, auth, body, jobs[warmup * clients :], clients)
+                results["clestudy"] = (saves / wall, _percentile(lat, 0.5), _percentile(lat, 0.95))
 
-        bare_db = f"sqlite:///{folder / 'bare.db'}"
-        port = _free_port()
-        command = [sys.executable, __file__, "--bare-server", bare_db, str(port)]
-        with Server(command, port, folder / "bare.log") as server:
+        with _database(backend, folder, "bare", pg) as bare_db:
+            port = _free_port()
+            command = [sys.executable, __file__, "--bare-server", bare_db, str(port), str(workers)]
+            with Server(command, port, folder / "bare.log") as server:
 
-            def bare_url(job: int) -> str:
-                subject, visit = where(job)
-                return f"{server.url}/records/{subject}/{visit}/clasi"
+                def bare_url(job: int) -> str:
+                    subject, visit = where(job)
+                    return f"{server.url}/records/{subject}/{visit}/clasi"
 
-            drive(bare_url, {}, body, jobs[: warmup * clients], clients)
-            wall, lat = drive(bare_url, {}, body, jobs[warmup * clients :], clients)
-            results["bare"] = (saves / wall, _percentile(lat, 0.5), _percentile(lat, 0.95))
+                drive(bare_url, {}, body, jobs[: warmup * clients], clients)
+                wall, lat = drive(bare_url, {}, body, jobs[warmup * clients :], clients)
+                results["bare"] = (saves / wall, _percentile(lat, 0.5), _percentile(lat, 0.95))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return results
@@ -276,22 +311,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--saves", type=int, default=400, help="timed saves per contender")
     parser.add_argument("--clients", type=int, default=8, help="concurrent client threads")
     parser.add_argument("--warmup", type=int, default=5, help="untimed saves per client first")
-    parser.add_argument(
-        "--bare-server", nargs=2, metavar=("DB_URL", "PORT"), help=argparse.SUPPRESS
-    )
+    parser.add_argument("--pg", default=os.environ.get("CLESTUDY_TEST_DATABASE_URL"),
+                        help="a PostgreSQL URL: also run the PostgreSQL lane")  # fmt: skip
+    parser.add_argument("--pg-only", action="store_true", help="run only the PostgreSQL lane")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers (PostgreSQL)")
+    parser.add_argument("--bare-server", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bare_server:
-        _serve_bare(args.bare_server[0], int(args.bare_server[1]))
+        _serve_bare(args.bare_server[0], int(args.bare_server[1]), int(args.bare_server[2]))
         return 0
-    print(f"form saves: {args.saves} complete CLASI forms, {args.clients} concurrent clients, "
-          f"SQLite, one uvicorn worker each; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
-    results = run(args.saves, args.clients, args.warmup)
-    for name, (rate, p50, p95) in results.items():
-        print(
-            f"{name:9s} {rate:7.1f} saves/s   p50 {p50 * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms"
-        )
-    ratio = results["clestudy"][0] / results["bare"][0]
-    print(f"clestudy / bare throughput: {ratio:.2f}x (target >= 0.5x)")
+    backends = [] if args.pg_only else ["sqlite"]
+    backends += ["postgres"] if args.pg else []
+    for backend in backends:
+        workers = args.workers if backend == "postgres" else 1
+        print(f"[{backend}] form saves: {args.saves} complete CLASI forms, {args.clients} "
+              f"concurrent clients, {workers} uvicorn worker(s) each; load average "
+              f"{os.getloadavg()[0]:.2f}")  # fmt: skip
+        results = run(args.saves, args.clients, args.warmup, backend, args.pg, workers)
+        for name, (rate, p50, p95) in results.items():
+            print(f"[{backend}] {name:9s} {rate:7.1f} saves/s   p50 {p50 * 1000:7.1f} ms   "
+                  f"p95 {p95 * 1000:7.1f} ms")  # fmt: skip
+        ratio = results["clestudy"][0] / results["bare"][0]
+        print(f"[{backend}] clestudy / bare throughput: {ratio:.2f}x (target >= 0.5x)")
+    if not args.pg:
+        print("[postgres] skipped: no --pg URL and CLESTUDY_TEST_DATABASE_URL unset")
     return 0
 
 

@@ -68,6 +68,57 @@ def test_help_and_score_load_no_heavy_library(argv: list[str], stdin: str, expec
     assert result["loaded"] == []
 
 
+def test_help_loads_no_instrument_and_score_no_pydantic() -> None:
+    """``--help`` does not import the instruments, and running ``score`` does not import pydantic
+    (Typer's parameter conversion; :mod:`clestudy.cli._coerce`)."""
+    lazy = ["clestudy.instruments", "pydantic"]
+    probe = PROBE.replace("heavy = json.loads(sys.argv[3])", f"heavy = {lazy!r}")
+    for argv, stdin, loaded in (
+        (["--help"], "", []),
+        (["score", "--help"], "", []),
+        (["score", "clasi", "-", "--json"], json.dumps(CLASI), ["clestudy.instruments"]),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, json.dumps(argv), stdin, "[]"],
+            capture_output=True, text=True, check=True, timeout=120,
+        )  # fmt: skip
+        assert json.loads(done.stdout)["loaded"] == loaded, argv
+
+
+def test_score_help_names_every_instrument() -> None:
+    from clestudy.cli._score import INSTRUMENT_NAMES
+    from clestudy.instruments import SCORE_INSTRUMENTS
+
+    assert INSTRUMENT_NAMES == SCORE_INSTRUMENTS
+
+
+def test_plain_parameters_convert_as_typer_does() -> None:
+    """The pydantic-free converter gives what Typer's adapter gives, for every input kind."""
+    from typer._click import Context
+    from typer._coercion import build_runtime_param
+
+    from clestudy.cli import _coerce, _command
+
+    score = _command().commands["score"]  # type: ignore[attr-defined]
+    params = {p.name: p for p in score.params}
+    assert "PlainValue" in type(params["source"].get_runtime_param()).__name__
+    plain_value = _coerce._plain_value_class()
+    assert plain_value is not None
+    ctx = Context(score)
+    for name, values in (
+        ("instrument", ["clasi", "", "é", b"clasi", b"caf\xc3\xa9"]),
+        ("as_json", [True, False, "true", "0", " "]),
+    ):
+        param = params[name]
+        for value in values:
+            ours = plain_value(
+                parameter_info=param.type_descriptor.parameter_info,
+                annotation=param.type_descriptor.annotation,
+            ).coerce(value, param=param, ctx=ctx)
+            theirs = build_runtime_param(param.type_descriptor).coerce(value, param=param, ctx=ctx)
+            assert (ours, type(ours)) == (theirs, type(theirs)), (name, value)
+
+
 def test_a_stats_command_loads_what_it_needs_and_its_help_does_not() -> None:
     """The guard can fail: running a stats command does load pandas and SciPy."""
     assert _run(["stats", "check-summary", "--help"])["loaded"] == []

@@ -49,3 +49,118 @@ def test_any_change_of_content_changes_the_hash(after: object, actor: str) -> No
     assert len(chain_hash(GENESIS_HASH, entry)) == 64
     assert chain_hash(GENESIS_HASH, entry) != chain_hash(GENESIS_HASH, changed)
     assert chain_hash(GENESIS_HASH, entry) != chain_hash("1" * 64, entry)
+
+
+# -- the fast paths of hashable() and the canonical check agree with their plain definitions ----
+
+
+class _Text(str):
+    pass
+
+
+class _Number(int):
+    pass
+
+
+def _plain_hashable(obj: object) -> object:
+    """``hashable`` as defined (isinstance only), before its fast path for exact types."""
+    import unicodedata
+
+    if isinstance(obj, float):
+        return repr(obj)
+    if isinstance(obj, str):
+        return unicodedata.normalize("NFC", obj)
+    if obj is None or isinstance(obj, bool | int):
+        return obj
+    if isinstance(obj, dict):
+        return {str(k): _plain_hashable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain_hashable(v) for v in obj]
+    raise ValueError(type(obj).__name__)
+
+
+def _plain_check(obj: object, path: str) -> None:
+    """The canonical check as defined, walking every value with its path."""
+    from clestudy.errors import ClestudyError
+
+    if isinstance(obj, float):
+        raise ClestudyError(f"audit: float at {path} is not canonical; convert with hashable()")
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if not isinstance(k, str) or not k.isascii():
+                raise ClestudyError(f"audit: key {k!r} at {path} must be an ASCII string")
+            _plain_check(v, f"{path}.{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            _plain_check(v, f"{path}[{i}]")
+    elif not (obj is None or isinstance(obj, str | int | bool)):
+        raise ClestudyError(f"audit: value of type {type(obj).__name__} at {path} not allowed")
+
+
+any_scalars = (
+    scalars
+    | st.floats(allow_nan=False)
+    | st.text(alphabet="aé\u0065\u0301ß", max_size=4)
+    | st.text(max_size=3).map(_Text)
+    | st.integers().map(_Number)
+)
+any_values = st.recursive(
+    any_scalars,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.lists(children, max_size=3).map(tuple)
+        | st.dictionaries(
+            st.text(alphabet="abé1", min_size=1, max_size=3) | st.integers(), children, max_size=3
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@given(any_values)
+def test_hashable_fast_path_equals_its_definition(value: object) -> None:
+    from clestudy.store._audit import hashable
+
+    ours = hashable(value)
+    assert ours == _plain_hashable(value)
+    assert json.dumps(ours, sort_keys=True) == json.dumps(_plain_hashable(value), sort_keys=True)
+
+
+@given(any_values)
+def test_canonical_check_fast_path_equals_its_definition(value: object) -> None:
+    from clestudy.errors import ClestudyError
+    from clestudy.store._audit import _check
+
+    try:
+        _plain_check(value, "$")
+        expected = None
+    except ClestudyError as exc:
+        expected = str(exc)
+    try:
+        _check(value, "$")
+        found = None
+    except ClestudyError as exc:
+        found = str(exc)
+    assert found == expected
+
+
+@given(
+    st.one_of(st.none(), values),
+    st.one_of(st.none(), values),
+    st.text(max_size=8),
+    st.one_of(st.none(), st.text(max_size=8)),
+    st.sampled_from([1, 2]),
+    st.one_of(st.none(), st.text(alphabet="abc:", max_size=6)),
+)
+def test_entry_text_put_together_equals_the_canonical_text(
+    before: object, after: object, actor: str, reason: str | None, form: int, key_id: str | None
+) -> None:
+    """The store's hashed text, made from the already encoded states, is the canonical text."""
+    from clestudy.store._audit import entry_json
+
+    entry = AuditEntry(7, "2026-01-01T00:00:00.000000Z", actor, "update", "form_record",
+                       "s/P01/week_0/clasi", before, after, reason, form, "s/P01", 3,
+                       key_id)  # fmt: skip
+    states = (canonical_json(before), canonical_json(after))
+    assert entry_json(entry, *states) == canonical_json(entry.as_dict())
+    assert chain_hash("a" * 64, entry, state_json=states) == chain_hash("a" * 64, entry)

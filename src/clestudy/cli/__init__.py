@@ -33,6 +33,7 @@ from clestudy.cli import (
     _stats,
     _users,
 )
+from clestudy.cli._coerce import plain_params
 from clestudy.cli._errors import echo_error, is_usage_problem, wants_json
 from clestudy.errors import ClestudyError
 
@@ -98,8 +99,11 @@ def _command() -> Command:
 
     ``app(...)`` rebuilds the whole tree on every call (about 0.1 s); :func:`main` runs the cached
     one instead, so a process that calls it repeatedly (tests, the web layer) builds it once.
+    Its text parameters convert without pydantic (:mod:`clestudy.cli._coerce`, start-up).
     """
-    return get_command(app)
+    command = get_command(app)
+    plain_params(command)
+    return command
 
 
 def main(argv: list[str] | None = None) -> int:

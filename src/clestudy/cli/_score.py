@@ -10,16 +10,21 @@ import typer
 
 from clestudy.cli._common import echo_json, read_json_input
 from clestudy.errors import InputError
-from clestudy.instruments import SCORE_INSTRUMENTS, score_payload
 
-__all__ = ["register"]
+__all__ = ["INSTRUMENT_NAMES", "register"]
+
+#: The instruments ``score`` knows, for its help text: the names of
+#: :data:`clestudy.instruments.SCORE_INSTRUMENTS`, written out so that ``clestudy --help`` does
+#: not import every instrument (a third of the CLI's import time; docs/performance.md, "Start-up").
+#: ``tests/cli/test_startup.py`` checks that the two agree.
+INSTRUMENT_NAMES = ("clasi", "crcl", "ctcae", "ctcaelabs", "prednisone-equivalent", "sledai2k")
 
 
 def score(
     instrument: str = typer.Argument(
         ...,
         metavar="INSTRUMENT",
-        help=f"The instrument: {', '.join(SCORE_INSTRUMENTS)}.",
+        help=f"The instrument: {', '.join(INSTRUMENT_NAMES)}.",
         show_default=False,
     ),
     source: str = typer.Argument(
@@ -30,6 +35,8 @@ def score(
     ),
 ) -> None:
     """Score one JSON object with a validated clinical instrument (see docs/instruments.md)."""
+    from clestudy.instruments import score_payload
+
     name = "<stdin>" if source == "-" else source
     try:
         payload = read_json_input(source)

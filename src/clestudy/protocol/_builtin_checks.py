@@ -39,7 +39,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 from clestudy.protocol._checks import CheckContext, EditFinding
 from clestudy.protocol._model import FieldSpec, FormSpec
@@ -64,14 +66,58 @@ FATAL_CODE = "FATAL"
 _START = re.compile(r"^([A-Z]{2})STDAT$")
 
 
+@dataclass(frozen=True)
+class _FormIndex:
+    """What the built-in checks look up in a form, found once per form (not once per record):
+    the first field of each CDASH variable, the date fields, and the start/end date pairs."""
+
+    form: FormSpec
+    by_cdash: dict[str, FieldSpec]
+    dates: tuple[FieldSpec, ...]
+    start_end: tuple[tuple[FieldSpec, FieldSpec], ...]
+
+    @classmethod
+    def of(cls, form: FormSpec) -> _FormIndex:
+        by_cdash: dict[str, FieldSpec] = {}
+        for field in form.fields:
+            if field.cdash is not None:
+                by_cdash.setdefault(field.cdash, field)
+        pairs = []
+        for start_field in form.fields:
+            match = _START.match(start_field.cdash or "")
+            end_field = by_cdash.get(f"{match.group(1)}ENDAT") if match else None
+            if end_field is not None:
+                pairs.append((start_field, end_field))
+        dates = tuple(f for f in form.fields if f.type == "date")
+        return cls(form, by_cdash, dates, tuple(pairs))
+
+
+#: Indexes of the forms checked lately, by ``id(form)``; each holds its form, so an id is never
+#: taken for another form's while its entry lives. Bounded: the oldest entry goes first.
+_INDEXES: dict[int, _FormIndex] = {}
+_CACHE_LOCK = threading.Lock()
+_MAX_INDEXES = 256
+
+
+def _index(form: FormSpec) -> _FormIndex:
+    """The form's :class:`_FormIndex`, built on its first check."""
+    found = _INDEXES.get(id(form))
+    if found is None or found.form is not form:
+        with _CACHE_LOCK:  # threads of the web app share it
+            if len(_INDEXES) >= _MAX_INDEXES:
+                _INDEXES.pop(next(iter(_INDEXES)), None)
+            found = _INDEXES[id(form)] = _FormIndex.of(form)
+    return found
+
+
 def _by_cdash(form: FormSpec, cdash: str) -> FieldSpec | None:
-    return next((f for f in form.fields if f.cdash == cdash), None)
+    return _index(form).by_cdash.get(cdash)
 
 
 def _dates(form: FormSpec, typed: Mapping[str, object]) -> Iterator[tuple[FieldSpec, dt.date]]:
-    for field in form.fields:
+    for field in _index(form).dates:
         value = typed.get(field.id)
-        if field.type == "date" and isinstance(value, dt.date):
+        if isinstance(value, dt.date):
             yield field, value
 
 
@@ -135,11 +181,7 @@ def _date_bounds(
 
 
 def _start_end(form: FormSpec, typed: Mapping[str, object]) -> Iterator[EditFinding]:
-    for start_field in form.fields:
-        match = _START.match(start_field.cdash or "")
-        end_field = _by_cdash(form, f"{match.group(1)}ENDAT") if match else None
-        if end_field is None:
-            continue
+    for start_field, end_field in _index(form).start_end:
         start, end = typed.get(start_field.id), typed.get(end_field.id)
         if isinstance(start, dt.date) and isinstance(end, dt.date) and end < start:
             yield EditFinding(

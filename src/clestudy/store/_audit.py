@@ -44,10 +44,10 @@ __all__ = [
     "AuditKey",
     "canonical_bytes",
     "canonical_json",
-    "canonical_json_checked",
     "chain_genesis",
     "chain_hash",
     "chain_of",
+    "entry_json",
     "hashable",
     "load_audit_key",
     "snapshot_sha256",
@@ -72,11 +72,20 @@ def hashable(obj: Any) -> Any:
     >>> hashable({"b": 1.5, "a": [True, None, "é"]})
     {'b': '1.5', 'a': [True, None, 'é']}
     """
+    kind = type(obj)  # the exact built-in types first (every event's state), then subclasses
+    if kind is dict:
+        return {k if type(k) is str else str(k): hashable(v) for k, v in obj.items()}
+    if kind is str:
+        return obj if obj.isascii() else unicodedata.normalize("NFC", obj)
+    if kind is int or kind is bool or obj is None:
+        return obj
+    if kind is list:
+        return [hashable(v) for v in obj]
     if isinstance(obj, float):
         return repr(obj)
     if isinstance(obj, str):
         return unicodedata.normalize("NFC", obj)
-    if obj is None or isinstance(obj, bool | int):
+    if isinstance(obj, bool | int):
         return obj
     if isinstance(obj, dict):
         return {str(k): hashable(v) for k, v in obj.items()}
@@ -85,17 +94,40 @@ def hashable(obj: Any) -> Any:
     raise ClestudyError(f"audit: value of type {type(obj).__name__} cannot be hashed canonically")
 
 
+def _canonical(obj: Any) -> bool:
+    """Whether ``obj`` is of the canonical subset made of exact built-in types only; a fast walk
+    that builds no path (:func:`_check` explains, or accepts a subclass, when it is not)."""
+    kind = type(obj)
+    if kind is str or kind is int or kind is bool or obj is None:
+        return True
+    if kind is dict:
+        for k, v in obj.items():
+            if type(k) is not str or not k.isascii() or not _canonical(v):
+                return False
+        return True
+    if kind is list:
+        return all(_canonical(v) for v in obj)
+    return False
+
+
 def _check(obj: Any, path: str) -> None:
+    if _canonical(obj):
+        return
+    _explain(obj, path)
+
+
+def _explain(obj: Any, path: str) -> None:
+    """Raise for the first value of ``obj`` outside the canonical subset, naming its path."""
     if isinstance(obj, float):
         raise ClestudyError(f"audit: float at {path} is not canonical; convert with hashable()")
     if isinstance(obj, dict):
         for k, v in obj.items():
             if not isinstance(k, str) or not k.isascii():
                 raise ClestudyError(f"audit: key {k!r} at {path} must be an ASCII string")
-            _check(v, f"{path}.{k}")
+            _explain(v, f"{path}.{k}")
     elif isinstance(obj, list):
         for i, v in enumerate(obj):
-            _check(v, f"{path}[{i}]")
+            _explain(v, f"{path}[{i}]")
     elif not (obj is None or isinstance(obj, str | int | bool)):
         raise ClestudyError(f"audit: value of type {type(obj).__name__} at {path} not allowed")
 
@@ -107,12 +139,6 @@ def canonical_json(obj: Any) -> str:
     '{"a":"x","b":2}'
     """
     _check(obj, "$")
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def canonical_json_checked(obj: Any) -> str:
-    """:func:`canonical_json` of a value already checked as part of a larger one (the hashed
-    entry holding it), without walking it a second time."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -164,18 +190,53 @@ class AuditEntry:
         }
 
 
-def chain_hash(prev_hash: str, entry: AuditEntry, key: AuditKey | None = None) -> str:
+def chain_hash(
+    prev_hash: str,
+    entry: AuditEntry,
+    key: AuditKey | None = None,
+    *,
+    state_json: tuple[str, str] | None = None,
+) -> str:
     """``SHA-256(prev_hash || canonical_bytes(entry))`` (or its HMAC under ``key``), in hex.
+
+    ``state_json`` is ``(canonical_json(entry.before), canonical_json(entry.after))`` when the
+    caller has made them already (the store writes them as the event's columns): the entry's
+    canonical text is then put together from them, byte for byte the same, without encoding
+    ``before`` and ``after`` a second time (:func:`entry_json`).
 
     >>> e = AuditEntry(1, "2026-01-01T00:00:00.000000Z", "alice", "create", "subject", "P01",
     ...                None, {"arm": "a"}, None)
     >>> len(chain_hash(GENESIS_HASH, e))
     64
+    >>> states = (canonical_json(e.before), canonical_json(e.after))
+    >>> chain_hash(GENESIS_HASH, e, state_json=states) == chain_hash(GENESIS_HASH, e)
+    True
     """
-    message = prev_hash.encode("ascii") + canonical_bytes(entry.as_dict())
+    if state_json is None:
+        text = canonical_bytes(entry.as_dict())
+    else:
+        text = entry_json(entry, *state_json).encode("utf-8")
+    message = prev_hash.encode("ascii") + text
     if key is None:
         return hashlib.sha256(message).hexdigest()
     return hmac.new(key.secret, message, hashlib.sha256).hexdigest()
+
+
+def entry_json(entry: AuditEntry, before_json: str, after_json: str) -> str:
+    """:func:`canonical_json` of ``entry.as_dict()``, given the canonical texts of its
+    ``before`` and ``after``: a JSON object is its members in key order, so the text is put
+    together member by member (every other member is checked and encoded here)."""
+    members = entry.as_dict()
+    parts = []
+    for name in sorted(members):
+        if name == "before":
+            text = before_json
+        elif name == "after":
+            text = after_json
+        else:
+            text = canonical_json(members[name])
+        parts.append(f'"{name}":{text}')
+    return "{" + ",".join(parts) + "}"
 
 
 def chain_of(entity_type: str, entity_key: str, action: str) -> str:

@@ -4,7 +4,7 @@ A batch of N records runs a fixed number of SQL statements, not a number that gr
 (``tests/store/test_query_counts.py`` counts them; a very large batch splits its ``IN`` lists and
 its multi-row ``INSERT`` into pages):
 
-1. **Reads.** One ``SELECT`` of the batch's subjects and one of every record of those subjects
+1. **Reads.** One ``SELECT`` of the batch's subjects joined with every record of those subjects
    (which exist, their versions and statuses, the highest instances for ``"next"``, and the
    stored values the edit checks and lab grades need); when the batch edits stored records, one
    ``SELECT`` each of their derived scores and their discrepancies.
@@ -30,6 +30,7 @@ learn primary keys and versions, which is what made a batch cost O(N) statements
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,7 +39,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select, tex
 from sqlalchemy.orm import Session
 
 from clestudy.errors import InputError, NotFoundError, StaleVersionError
-from clestudy.protocol import EditFinding, check_values, run_edit_checks
+from clestudy.protocol import EditFinding, Protocol, check_values, run_edit_checks
 from clestudy.store._audit import canonical_json
 from clestudy.store._checks import SubjectFields, check_context, run_checks
 from clestudy.store._discrepancies import audit_discrepancy, sync_discrepancies
@@ -69,21 +70,62 @@ _NEXT_RECORD_IDS = text(
     "SELECT nextval(pg_get_serial_sequence('form_record', 'id')) FROM generate_series(1, :n)"
 )
 
-# the per-save reads, built once (building a statement costs more than running it on SQLite)
-_SUBJECTS = select(_SUBJECT.c.id, _SUBJECT.c.subject_key, _SUBJECT.c.deleted).where(
-    _SUBJECT.c.study_id == bindparam("study"),
-    _SUBJECT.c.subject_key.in_(bindparam("keys", expanding=True)),
-)
-_RECORDS = (
+# the per-save reads and inserts, built once (building a statement costs more than running it on
+# SQLite); one read of the batch's subjects with all their records (a subject without records
+# gives one row of NULL record columns), by an ``IN`` list, or by ``=`` for a batch of one
+# subject, whose SQL is then cached whole (an expanding ``IN`` is rendered on every execution)
+_RECORD_COLUMNS = (
+    "id", "subject_id", "visit_key", "form_key", "instance", "values_json", "status", "version",
+    "deleted", "updated_at", "updated_by", "protocol_version",
+)  # fmt: skip
+_SUBJECT_RECORDS = (
     select(
-        *(_RECORD.c[name] for name in (
-            "id", "subject_id", "visit_key", "form_key", "instance", "values_json", "status",
-            "version", "deleted", "updated_at", "updated_by", "protocol_version",
-        ))
+        _SUBJECT.c.id.label("s_id"), _SUBJECT.c.subject_key.label("s_key"),
+        _SUBJECT.c.deleted.label("s_deleted"), *(_RECORD.c[name] for name in _RECORD_COLUMNS),
     )
-    .where(_RECORD.c.subject_id.in_(bindparam("subjects", expanding=True)))
+    .select_from(_SUBJECT.outerjoin(_RECORD, _RECORD.c.subject_id == _SUBJECT.c.id))
+    .where(_SUBJECT.c.study_id == bindparam("study"))
     .order_by(_RECORD.c.id)
 )  # fmt: skip
+_SUBJECTS_RECORDS = _SUBJECT_RECORDS.where(
+    _SUBJECT.c.subject_key.in_(bindparam("keys", expanding=True))
+)
+_ONE_SUBJECT_RECORDS = _SUBJECT_RECORDS.where(_SUBJECT.c.subject_key == bindparam("key"))
+_INSERT_RECORDS = insert(_RECORD)
+_INSERT_RECORDS_RETURNING = insert(_RECORD).returning(
+    _RECORD.c.id, _RECORD.c.subject_id, _RECORD.c.visit_key, _RECORD.c.form_key,
+    _RECORD.c.instance,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Lookups:
+    """A protocol's save lookups (:class:`SavePlan`, :class:`SubjectFields`), made once for the
+    protocol rather than once per save."""
+
+    plan: SavePlan
+    places: SubjectFields
+
+
+#: Lookups of the protocols saved to lately, by ``id(protocol)``; each holds its protocol (in
+#: ``plan``), so an id is never taken for another protocol's while its entry lives. Bounded: the
+#: oldest entry goes first.
+_LOOKUPS: dict[int, _Lookups] = {}
+_CACHE_LOCK = threading.Lock()
+_MAX_LOOKUPS = 32
+
+
+def _lookups(protocol: Protocol) -> _Lookups:
+    found = _LOOKUPS.get(id(protocol))
+    if found is None or found.plan.protocol is not protocol:
+        with _CACHE_LOCK:  # threads of the web app share it
+            if len(_LOOKUPS) >= _MAX_LOOKUPS:
+                _LOOKUPS.pop(next(iter(_LOOKUPS)), None)
+            found = _LOOKUPS[id(protocol)] = _Lookups(
+                SavePlan(protocol), SubjectFields.of(protocol)
+            )
+    return found
+
 
 Place = tuple[int, str, str, int]  # subject pk, visit, form, instance
 _DISCREPANCY_STATE = (
@@ -117,8 +159,9 @@ class _Batch:
     def __init__(self, store: Store, session: Session, actor: str, reason: str | None) -> None:
         self.store, self.session, self.actor, self.reason = store, session, actor, reason
         self.protocol = store.protocol
-        self.plan = SavePlan(store.protocol)
-        self.places = SubjectFields.of(store.protocol)
+        lookups = _lookups(store.protocol)
+        self.plan, self.places = lookups.plan, lookups.places
+        self.conn = session.connection()
         self.now = store._now()
         self.today = store.clock().date()
         self.reason_required = bool(store.protocol.settings.get("reason_for_change_required", True))
@@ -137,20 +180,25 @@ class _Batch:
     def read(self, items: Sequence[RecordInput]) -> None:
         """Read the batch's subjects, their records, and what the batch edits of them."""
         keys = sorted({item.subject_id for item in items})
+        study = self.store.study_pk
         for part in _chunks(keys):
-            rows = self.session.connection().execute(
-                _SUBJECTS, {"study": self.store.study_pk, "keys": list(part)}
+            one = len(part) == 1
+            query = _ONE_SUBJECT_RECORDS if one else _SUBJECTS_RECORDS
+            params = (
+                {"study": study, "key": part[0]} if one else {"study": study, "keys": list(part)}
             )
-            for pk, key, deleted in rows:
-                self.subjects[key] = _Subject(pk, key, bool(deleted))
-        by_pk = {s.pk: s for s in self.subjects.values()}
-        for part in _chunks(sorted(by_pk)):
-            for row in self.session.connection().execute(_RECORDS, {"subjects": list(part)}):
+            for row in self.conn.execute(query, params):
+                subject = self.subjects.get(row.s_key)
+                if subject is None:
+                    subject = self.subjects[row.s_key] = _Subject(
+                        row.s_id, row.s_key, bool(row.s_deleted)
+                    )
+                if row.id is None:  # a subject without records
+                    continue
                 slot = RecordSlot(
-                    row.id, row.subject_id, by_pk[row.subject_id].key, row.visit_key,
-                    row.form_key, row.instance, row.values_json, row.status, row.version,
-                    bool(row.deleted), row.updated_at, row.updated_by, row.protocol_version,
-                    row.version,
+                    row.id, row.subject_id, subject.key, row.visit_key, row.form_key,
+                    row.instance, row.values_json, row.status, row.version, bool(row.deleted),
+                    row.updated_at, row.updated_by, row.protocol_version, row.version,
                 )  # fmt: skip
                 self._remember(slot)
         named: dict[int, RecordSlot] = {}
@@ -184,16 +232,14 @@ class _Batch:
                 .where(d.record_id.in_(part))
                 .order_by(d.id)
             )  # fmt: skip
-            for pk, record_pk, score, instrument, version, values_json in self.session.execute(
-                query
-            ):
+            for pk, record_pk, score, instrument, version, values_json in self.conn.execute(query):
                 slot = edited[record_pk]
                 assert slot.derived is not None
                 slot.derived[score] = _derived_entry(instrument, version, values_json)
                 slot.derived_pks[score] = pk
             q = _DISCREPANCY.c
             found = select(_DISCREPANCY).where(q.record_id.in_(part)).order_by(q.id)
-            for row in self.session.execute(found):
+            for row in self.conn.execute(found):
                 slot = edited[row.record_id]
                 assert slot.discrepancies is not None
                 slot.discrepancies[row.check_id] = DiscrepancyRow(**row._asdict())
@@ -315,7 +361,7 @@ class _Batch:
     def write(self) -> None:
         """Insert, update and delete the rows the batch's decisions need (module docstring)."""
         check_batch(self.store, self.session, [s for s in self.slots.values() if s.dirty])
-        conn = self.session.connection()
+        conn = self.conn
         if self.new:
             self._insert_new(conn)
         edited = [s for s in self.slots.values() if s.dirty and s.stored_version is not None]
@@ -363,19 +409,16 @@ class _Batch:
             ids = conn.execute(_NEXT_RECORD_IDS, {"n": len(rows)}).scalars().all()
             for slot, row, pk in zip(self.new, rows, sorted(ids), strict=True):
                 slot.pk = row["id"] = pk
-            conn.execute(insert(_RECORD), rows)
+            conn.execute(_INSERT_RECORDS, rows)
             return
-        c = _RECORD.c
         # RETURNING names each row by its unique place, so no row order is relied upon (an
         # ordered RETURNING would make SQLite insert one row per statement)
-        result = conn.execute(
-            insert(_RECORD).returning(c.id, c.subject_id, c.visit_key, c.form_key, c.instance), rows
-        )
+        result = conn.execute(_INSERT_RECORDS_RETURNING, rows)
         for pk, subject_pk, visit_key, form_key, instance in result:
             self.slots[(subject_pk, visit_key, form_key, instance)].pk = pk
 
     def _write_derived(self, written: list[RecordSlot]) -> None:
-        conn = self.session.connection()
+        conn = self.conn
         gone: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []
         added: list[dict[str, Any]] = []
@@ -416,7 +459,7 @@ class _Batch:
             conn.execute(insert(_DERIVED), added)
 
     def _write_discrepancies(self, written: list[RecordSlot]) -> None:
-        conn = self.session.connection()
+        conn = self.conn
         added: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []
         for slot in written:

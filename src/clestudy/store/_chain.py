@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, insert, select, text, tuple_
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,7 +29,7 @@ from clestudy.store._audit import (
     AUDIT_FORMAT_VERSION,
     AuditEntry,
     AuditKey,
-    canonical_json_checked,
+    canonical_json,
     chain_genesis,
     chain_hash,
     chain_of,
@@ -156,24 +156,35 @@ _ENROLMENTS = (
 )
 
 
-def _heads(session: Session, chains: Sequence[str]) -> dict[str, tuple[int, str, str]]:
-    """``{chain: (chain_seq, hash, occurred_at)}`` of each chain's newest event."""
+_HEAD = (
+    select(AuditRow.chain, AuditRow.chain_seq, AuditRow.hash, AuditRow.occurred_at)
+    .where(AuditRow.chain == bindparam("chain"))
+    .order_by(AuditRow.chain_seq.desc())
+    .limit(1)
+)
+_INSERT_EVENTS = insert(Base.metadata.tables["audit_event"])
+
+
+def _heads(conn: Connection, chains: Sequence[str]) -> dict[str, tuple[int, str, str]]:
+    """``{chain: (chain_seq, hash, occurred_at)}`` of each chain's newest event.
+
+    One chain (a single save) is read by ``=``, whose SQL is cached whole; more by an ``IN``
+    list, which is rendered on every execution.
+    """
+    if len(chains) == 1:
+        return {c: (n, h, t) for c, n, h, t in conn.execute(_HEAD, {"chain": chains[0]})}
     heads: dict[str, tuple[int, str, str]] = {}
     for start in range(0, len(chains), _CHUNK):
-        rows = session.connection().execute(
-            _HEADS, {"chains": list(chains[start : start + _CHUNK])}
-        )
+        rows = conn.execute(_HEADS, {"chains": list(chains[start : start + _CHUNK])})
         heads.update({c: (n, h, t) for c, n, h, t in rows})
     return heads
 
 
-def _enrol_hashes(session: Session, subject_keys: Sequence[str]) -> dict[str, str]:
+def _enrol_hashes(conn: Connection, subject_keys: Sequence[str]) -> dict[str, str]:
     """The hash of each subject's newest enrolment event (a subject chain's anchor)."""
     found: dict[str, str] = {}
     for start in range(0, len(subject_keys), _CHUNK):
-        rows = session.connection().execute(
-            _ENROLMENTS, {"keys": list(subject_keys[start : start + _CHUNK])}
-        )
+        rows = conn.execute(_ENROLMENTS, {"keys": list(subject_keys[start : start + _CHUNK])})
         found.update({key: digest for key, digest in rows})
     return found
 
@@ -192,7 +203,8 @@ def flush_events(session: Session, clock: Callable[[], dt.datetime]) -> None:
     chains = sorted({e.chain for e in pending})
     if is_postgres(session.get_bind()):
         _lock_chains(session, chains)
-    heads = _heads(session, chains)
+    conn = session.connection()
+    heads = _heads(conn, chains)
     now = clock().astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     for chain, (_, _, newest) in heads.items():
         if now < newest:
@@ -201,11 +213,11 @@ def flush_events(session: Session, clock: Callable[[], dt.datetime]) -> None:
                 f"'{chain}' ({newest}); event times never go backwards -- check the clock"
             )
     new_chains = [c for c in chains if c not in heads and "/" in c]
-    enrolled = _enrol_hashes(session, new_chains) if new_chains else {}
+    enrolled = _enrol_hashes(conn, new_chains) if new_chains else {}
     rows = _chain_rows(pending, heads, enrolled, now)
     # seq is the database's: SQLite's rowid, PostgreSQL's clestudy_audit_seq (migration 0003);
     # format 2 does not hash it, so no global counter is read or locked
-    session.connection().execute(insert(Base.metadata.tables["audit_event"]), rows)
+    conn.execute(_INSERT_EVENTS, rows)
 
 
 def _chain_rows(
@@ -237,7 +249,9 @@ def _chain_rows(
             chain_seq=position + 1,
             key_id=key_id,
         )
-        digest = chain_hash(prev_hash, entry, key)
+        before_json = canonical_json(event.before)  # checked once, encoded once
+        after_json = canonical_json(event.after)
+        digest = chain_hash(prev_hash, entry, key, state_json=(before_json, after_json))
         heads[event.chain] = (position + 1, digest, now)
         if event.entity_type == "subject" and event.action == "enroll":
             enrolled[event.entity_key] = digest
@@ -249,11 +263,8 @@ def _chain_rows(
                 "action": event.action,
                 "entity_type": event.entity_type,
                 "entity_key": event.entity_key,
-                # chain_hash checked them within the entry: no second walk
-                "before_json": None
-                if event.before is None
-                else canonical_json_checked(event.before),
-                "after_json": None if event.after is None else canonical_json_checked(event.after),
+                "before_json": None if event.before is None else before_json,
+                "after_json": None if event.after is None else after_json,
                 "reason": event.reason,
                 "prev_hash": prev_hash,
                 "hash": digest,
