@@ -60,9 +60,10 @@ def test_report_is_standalone_with_tables_and_figure(demo_dir: Path) -> None:
     assert "SYNTHETIC DATA" in html
     assert "Table 1. Baseline characteristics" in html
     assert "Table 2. Prespecified paired comparisons" in html
-    # open-label: spaghetti of CLASI activity and damage, waterfall, swimmer, immune heatmap;
-    # chart review: spaghetti of prednisone, ESR and lymphocytes, swimmer
-    assert html.count("<svg") == html.count("<figure>") == 9
+    # open-label: spaghetti of CLASI activity, damage and the interferon score, waterfall, swimmer,
+    # biomarkers before/after by response group, immune heatmap; chart review: spaghetti of
+    # prednisone, ESR and lymphocytes, swimmer
+    assert html.count("<svg") == html.count("<figure>") == 11
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "no external assets"
     assert "<script" not in html and "<link" not in html
     for text in ("Wilcoxon p, exact", "Wilcoxon p, normal approx.", "CI; achieved level"):
