@@ -41,8 +41,10 @@ def _commands() -> list[tuple[str, list[str]]]:
     for doc in DOCS:
         text = doc.read_text(encoding="utf-8")
         snippets = re.findall(r"`clestudy ([^`\n]+)`", text)
-        for block in re.findall(r"(?s)```(?:sh|bash)?\n(.*?)```", text):
-            snippets += re.findall(r"(?m)^(?:.*\| )?clestudy (.+)$", block)
+        # every fence is paired first, so a ```json block cannot shift the pairs after it
+        for language, block in re.findall(r"(?ms)^```([a-z]*)\n(.*?)^```", text):
+            if language in ("", "sh", "bash"):
+                snippets += re.findall(r"(?m)^(?:.*\| )?clestudy (.+)$", block)
         for snippet in snippets:
             for variant in _alternatives(snippet.replace("…", " ")):
                 if words := _words(variant):
