@@ -6,27 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.cli._support import OPEN_LABEL, Capsys, new_study
+from tests.cli._support import run as _run
 
-from clestudy.cli import main
-
-STUDY = "lenalidomide-cle-open-label"
-Capsys = pytest.CaptureFixture[str]
-
-
-def _run(capsys: Capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+STUDY = OPEN_LABEL
 
 
 @pytest.fixture
 def db(tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch) -> str:
-    path = str(tmp_path / "study.db")
-    monkeypatch.setenv("CLESTUDY_DATABASE_URL", path)
-    monkeypatch.setenv("CLESTUDY_ACTOR", "coordinator")
-    assert _run(capsys, "study", "init", STUDY)[0] == 0
-    assert _run(capsys, "subject", "add", "L01", "--study", STUDY, "--arm", "lenalidomide",
-                "--site", "site01")[0] == 0  # fmt: skip
+    path = new_study(tmp_path, capsys, monkeypatch, actor="coordinator")
     return path
 
 

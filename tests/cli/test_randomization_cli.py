@@ -7,29 +7,21 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher, profiles
+from tests.cli._support import Capsys, new_study
+from tests.cli._support import run as _run
 
-from clestudy.cli import main
 from clestudy.store import audit_events, open_accounts, verify_audit
 
 PROTOCOL = Path(__file__).parents[1] / "randomization" / "randomized.yaml"
 STUDY = "randomized-demo"
-Capsys = pytest.CaptureFixture[str]
-
-
-def _run(capsys: Capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture
 def db(tmp_path: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch) -> str:
-    path = str(tmp_path / "study.db")
-    monkeypatch.setenv("CLESTUDY_DATABASE_URL", path)
-    monkeypatch.setenv("CLESTUDY_ACTOR", "coordinator")
-    assert _run(capsys, "study", "init", str(PROTOCOL))[0] == 0
-    for subject, sex in (("S1", "F"), ("S2", "M")):
-        assert _run(capsys, "subject", "add", subject, "--study", STUDY, "--site", "site01")[0] == 0
+    subjects = {"S1": "F", "S2": "M"}
+    path = new_study(tmp_path, capsys, monkeypatch, actor="coordinator", protocol=str(PROTOCOL),
+                     study=STUDY, subjects=list(subjects), arm=None)  # fmt: skip
+    for subject, sex in subjects.items():
         values = tmp_path / f"{subject}.json"
         values.write_text(json.dumps({"sex": sex, "age": 30}), encoding="utf-8")
         assert _run(capsys, "record", "save", str(values), "--study", STUDY, "--subject", subject,
