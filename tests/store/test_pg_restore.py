@@ -74,7 +74,7 @@ def test_dump_restores_and_the_audit_trail_verifies(
 ) -> None:
     source, restored = two_databases
     src, dst = source.render_as_string(False), restored.render_as_string(False)
-    _populate(open_study, src)  # 6 audited events: 2 subjects enrolled, 3 CLASI saves
+    _populate(open_study, src)  # 8 audited events (tests/store/test_tamper.py, `_populate`)
     anchor = tmp_path / "anchor.json"
     assert main(["audit", "anchor", "--db", src, "--out", str(anchor)]) == 0
     dump = tmp_path / "study.dump"
@@ -85,7 +85,7 @@ def test_dump_restores_and_the_audit_trail_verifies(
     assert main(["audit", "verify", "--db", dst]) == 0, capsys.readouterr().err
     assert main(["audit", "verify", "--db", dst, "--anchor", str(anchor)]) == 0
     out = capsys.readouterr().out
-    assert "6 events" in out, out
+    assert "8 events" in out, out
     from clestudy.store import open_store
 
     with open_store(dst, STUDY) as store:  # the restore is a working study database
