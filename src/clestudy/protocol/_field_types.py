@@ -36,7 +36,7 @@ from types import MappingProxyType
 from clestudy.errors import RecordValidationError
 from clestudy.protocol._model import FieldSpec, FieldType
 
-__all__ = ["FIELD_TYPES", "MAX_DECIMAL_DIGITS", "FieldTypeSpec", "StoredValue"]
+__all__ = ["FIELD_TYPES", "MAX_DECIMAL_DIGITS", "FieldTypeSpec", "StoredValue", "stored_date"]
 
 StoredValue = str | int | bool | list[str]
 
@@ -46,6 +46,21 @@ _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
 #: Decimals are stored as the exact fixed-point text entered; this bounds its length (``1e-999999``
 #: is in a 0-200 range but would be a million characters long).
 MAX_DECIMAL_DIGITS = 40
+
+
+def stored_date(value: object) -> dt.date | None:
+    """A stored ``date`` value (ISO ``YYYY-MM-DD`` text) as a date; ``None`` for anything else.
+
+    >>> stored_date("2025-01-06"), stored_date(""), stored_date(None)
+    (datetime.date(2025, 1, 6), None, None)
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
 
 Parser = Callable[[FieldSpec, object, str], StoredValue]
 

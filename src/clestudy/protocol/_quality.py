@@ -77,7 +77,7 @@ from clestudy.protocol._expressions import (
     expression_problems,
     typed_value,
 )
-from clestudy.protocol._field_types import FIELD_TYPES
+from clestudy.protocol._field_types import FIELD_TYPES, stored_date
 from clestudy.protocol._model import FieldSpec, FormSpec, Protocol, QualityRuleSpec, Visit
 
 __all__ = [
@@ -160,22 +160,13 @@ def _digest(data: object) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _date(value: object) -> dt.date | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        return None
-
-
 def _empty(value: object) -> bool:
     return value is None or value == [] or (isinstance(value, str) and not value.strip())
 
 
 def needed_fields(protocol: Protocol, form: FormSpec) -> tuple[str, ...]:
     """The fields a record of ``form`` needs to be complete: the required ones and the inputs of
-    the form's derived scores (the store's rule, :func:`clestudy.store._status.needed_fields`)."""
+    the form's derived scores. The store's completeness rule uses this one too."""
     inputs = {
         name
         for spec in protocol.derived_for_form(form.id)
@@ -358,7 +349,7 @@ class _Run:
             form = self.protocol.form(form_id)
             if form is None or form.visit_date is None:
                 continue
-            found = _date(first.get((self.baseline.id, form_id), {}).get(form.visit_date))
+            found = stored_date(first.get((self.baseline.id, form_id), {}).get(form.visit_date))
             if found is not None:
                 return found
         return None
@@ -401,7 +392,7 @@ class _Run:
 
     def _window(self, subject_id: str, parsed: _Parsed, base: dt.date | None) -> None:
         form, visit = parsed.form, parsed.visit
-        date = _date(parsed.valid.get(form.visit_date)) if form.visit_date else None
+        date = stored_date(parsed.valid.get(form.visit_date)) if form.visit_date else None
         if date is None or base is None or form.visit_date is None:
             return
         study_day = (date - base).days
@@ -495,7 +486,7 @@ def _last_date(protocol: Protocol, placed: list[_Parsed], cdash: tuple[str, ...]
     found = None
     for parsed in placed:
         if parsed.form.id == where[0] and parsed.record.instance == 1:
-            found = _date(parsed.valid.get(where[1])) or found
+            found = stored_date(parsed.valid.get(where[1])) or found
     return found
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from clestudy.errors import RecordValidationError
 from clestudy.protocol import CheckContext, EditFinding, FormSpec, Protocol, run_edit_checks
+from clestudy.protocol._field_types import stored_date
 from clestudy.store._edits import SavePlan
 
 __all__ = ["SubjectFields", "check_context", "run_checks"]
@@ -32,15 +33,6 @@ CONSENT_CDASH = ("RFICDAT", "DSSTDAT")
 
 def _baseline_visit(protocol: Protocol) -> str:
     return min(protocol.visits, key=lambda v: (v.day != 0, v.day)).id
-
-
-def _date(value: object) -> dt.date | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 def _field_with_cdash(protocol: Protocol, names: tuple[str, ...]) -> tuple[str, str] | None:
@@ -93,7 +85,7 @@ def check_context(
     stored[(visit_id, form.id)] = values  # this save's values count
     baseline_date = None
     for form_id, field_id in places.baseline_forms:
-        baseline_date = _date(stored.get((places.baseline, form_id), {}).get(field_id))
+        baseline_date = stored_date(stored.get((places.baseline, form_id), {}).get(field_id))
         if baseline_date is not None:
             break
     dates: list[dt.date | None] = []
@@ -105,7 +97,7 @@ def check_context(
         for (_, form_key), record in stored.items():  # the last record of the form wins
             if form_key == found[0]:
                 value = record.get(found[1])
-        dates.append(_date(value))
+        dates.append(stored_date(value))
     visit = plan.visit(visit_id)
     if visit is None:
         return CheckContext.for_visit(plan.protocol, visit_id, today=today)  # names the visit

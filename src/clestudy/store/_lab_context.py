@@ -22,7 +22,8 @@ from typing import Any
 
 from clestudy.instruments._ctcae_labs import LAB_TESTCD_TERMS
 from clestudy.protocol import FormSpec, Protocol
-from clestudy.store._checks import _baseline_visit, _date, _field_with_cdash
+from clestudy.protocol._field_types import stored_date
+from clestudy.store._checks import _baseline_visit, _field_with_cdash
 
 __all__ = ["lab_context"]
 
@@ -71,8 +72,8 @@ def _sex_and_age(
         None,
     )
     lab_field = next((f.id for f in form.fields if f.cdash == "LBDAT"), form.visit_date)
-    lab_date = _date(values.get(lab_field)) if lab_field else None
-    birth = _date(_value(protocol, by_form, "BRTHDAT"))
+    lab_date = stored_date(values.get(lab_field)) if lab_field else None
+    birth = stored_date(_value(protocol, by_form, "BRTHDAT"))
     if lab_date is not None and birth is not None:
         age: float | None = (lab_date - birth).days / _DAYS_PER_YEAR
     else:

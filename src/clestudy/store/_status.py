@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, cast
 
 from clestudy.errors import InputError, NotFoundError, StaleVersionError
-from clestudy.instruments import INSTRUMENT_FIELDS
-from clestudy.instruments._ctcae_labs import PER_LAB_INSTRUMENTS
 from clestudy.protocol import FormSpec, Protocol, hidden_fields
+from clestudy.protocol._quality import needed_fields  # one rule of completeness, the core's
 from clestudy.store._chain import lock_subjects
 from clestudy.store._rows import (
     RecordState,
@@ -77,19 +76,6 @@ def missing_required(protocol: Protocol, form: FormSpec, values: Mapping[str, ob
         for name in needed_fields(protocol, form)
         if values.get(name) in (None, "", []) and name not in hidden
     ]
-
-
-def needed_fields(protocol: Protocol, form: FormSpec) -> tuple[str, ...]:
-    """The fields of ``form`` that must hold a value for a record to be complete, in form order:
-    the required ones and the inputs of the form's derived scores (see :func:`missing_required`).
-    """
-    inputs = {
-        name
-        for spec in protocol.derived_for_form(form.id)
-        if spec.instrument not in PER_LAB_INSTRUMENTS  # each lab graded alone, none needed
-        for name in INSTRUMENT_FIELDS[spec.instrument]
-    }
-    return tuple(f.id for f in form.fields if f.required or f.id in inputs)
 
 
 @dataclass(frozen=True)

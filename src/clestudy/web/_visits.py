@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from clestudy.protocol import FormSpec, Protocol, Visit
+from clestudy.protocol._field_types import stored_date
 from clestudy.store import RecordState
 
 __all__ = ["FormCell", "VisitRow", "baseline_date", "visit_schedule"]
@@ -52,22 +53,13 @@ class VisitRow:
     forms: list[FormCell]
 
 
-def _date(value: object) -> dt.date | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        return None
-
-
 def _visit_date(protocol: Protocol, visit: Visit, records: Iterable[RecordState]) -> dt.date | None:
     by_form = {(r.form_id, r.instance): r for r in records if r.visit_id == visit.id}
     for form_id in visit.forms:
         spec = protocol.form(form_id)
         found = by_form.get((form_id, 1))
         if spec is not None and spec.visit_date and found is not None:
-            date = _date(found.values.get(spec.visit_date))
+            date = stored_date(found.values.get(spec.visit_date))
             if date is not None:
                 return date
     return None
