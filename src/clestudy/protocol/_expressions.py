@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import functools
+import threading
 import warnings
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
@@ -147,6 +148,24 @@ def expression_problems(expression: str, allowed: set[str]) -> list[str]:
     return problems
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed(expression: str) -> ast.AST:
+    # simpleeval's own parse, once per expression: a save evaluates the same few show-ifs and
+    # rules on every record, and parsing and compiling them each time was most of their cost
+    return simpleeval.SimpleEval.parse(expression.strip())  # type: ignore[no-any-return]
+
+
+class _Evaluators(threading.local):
+    """One evaluator per thread (an evaluator keeps the expression it runs; building one per
+    call cost more than the evaluation)."""
+
+    def __init__(self) -> None:
+        self.evaluator = _DecimalEval(functions=dict(FUNCTIONS), names={})
+
+
+_EVALUATORS = _Evaluators()
+
+
 def evaluate(expression: str, names: Mapping[str, object]) -> object:
     """Evaluate a checked expression with ``names`` bound.
 
@@ -156,11 +175,14 @@ def evaluate(expression: str, names: Mapping[str, object]) -> object:
         What the expression raises; simpleeval's own refusals (e.g. a power too large) become
         ``ValueError``.
     """
-    evaluator = _DecimalEval(functions=dict(FUNCTIONS), names=dict(names))
+    evaluator = _EVALUATORS.evaluator
+    evaluator.names = dict(names)
     try:
-        return evaluator.eval(expression.strip())
+        return evaluator.eval(expression, previously_parsed=_parsed(expression))
     except simpleeval.InvalidExpression as exc:
         raise ValueError(str(exc)) from None
+    finally:
+        evaluator.names = {}
 
 
 def typed_value(field: FieldSpec, value: object, where: str) -> object:

@@ -13,7 +13,9 @@ also makes every field a valid REDCap variable name.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import threading
+import typing
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -55,6 +57,70 @@ Severity = Literal["error", "warning"]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _HasId(typing.Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_Item = TypeVar("_Item", bound=_HasId)
+
+#: ``{id(items): (items, {item.id: item})}`` of the tuples looked up by id lately (a form's
+#: fields, a protocol's forms and visits). Each entry keeps its tuple, so an id is never taken
+#: for another tuple's while the entry lives, and an entry is used only for the very tuple it
+#: was made of (``found[0] is items``): a ``model_copy(update=...)`` that replaces the fields
+#: makes a new tuple and so a new index, never a stale one. Kept outside the models, whose
+#: equality and copies would carry an index attribute along. Bounded: the oldest entry goes
+#: first.
+_BY_ID: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+_BY_ID_LOCK = threading.Lock()
+_MAX_BY_ID = 1024
+
+
+def _by_id(items: tuple[_Item, ...], wanted: str) -> _Item | None:
+    """The first of ``items`` whose id is ``wanted`` (an index made once per tuple)."""
+    found = _BY_ID.get(id(items))
+    if found is None or found[0] is not items:
+        if type(items) is not tuple:  # a model built without validation: no identity to key on
+            return next((item for item in items if item.id == wanted), None)
+        index: dict[str, Any] = {}
+        for item in items:
+            index.setdefault(item.id, item)  # the first of an id wins, as a linear search
+        with _BY_ID_LOCK:  # threads of the web app share it
+            if len(_BY_ID) >= _MAX_BY_ID:
+                _BY_ID.pop(next(iter(_BY_ID)), None)
+            _BY_ID[id(items)] = found = (items, index)
+    result: _Item | None = found[1].get(wanted)
+    return result
+
+
+class _OfForm(typing.Protocol):
+    @property
+    def form(self) -> str: ...
+
+
+_Spec = TypeVar("_Spec", bound=_OfForm)
+
+#: ``{id(items): (items, {form id: specs of that form})}``, kept as :data:`_BY_ID` is.
+_BY_FORM: dict[int, tuple[tuple[Any, ...], dict[str, tuple[Any, ...]]]] = {}
+
+
+def _of_form(items: tuple[_Spec, ...], form_id: str) -> tuple[_Spec, ...]:
+    """The specs of ``items`` (derived scores, edit checks) that belong to ``form_id``, in order."""
+    found = _BY_FORM.get(id(items))
+    if found is None or found[0] is not items:
+        if type(items) is not tuple:
+            return tuple(item for item in items if item.form == form_id)
+        groups: dict[str, list[Any]] = {}
+        for item in items:
+            groups.setdefault(item.form, []).append(item)
+        with _BY_ID_LOCK:
+            if len(_BY_FORM) >= _MAX_BY_ID:
+                _BY_FORM.pop(next(iter(_BY_FORM)), None)
+            _BY_FORM[id(items)] = found = (items, {k: tuple(v) for k, v in groups.items()})
+    result: tuple[_Spec, ...] = found[1].get(form_id, ())
+    return result
 
 
 class Arm(_Strict):
@@ -173,8 +239,8 @@ class FormSpec(_Strict):
     fields: tuple[FieldSpec, ...] = Field(min_length=1)
 
     def field(self, field_id: str) -> FieldSpec | None:
-        """Return the field with this id, or ``None``."""
-        return next((f for f in self.fields if f.id == field_id), None)
+        """Return the field with this id, or ``None`` (an index, not a search, per call)."""
+        return _by_id(self.fields, field_id)
 
 
 class Visit(_Strict):
@@ -422,11 +488,11 @@ class Protocol(_Strict):
 
     def form(self, form_id: str) -> FormSpec | None:
         """Return the form with this id, or ``None``."""
-        return next((f for f in self.forms if f.id == form_id), None)
+        return _by_id(self.forms, form_id)
 
     def visit(self, visit_id: str) -> Visit | None:
         """Return the visit with this id, or ``None``."""
-        return next((v for v in self.visits if v.id == visit_id), None)
+        return _by_id(self.visits, visit_id)
 
     def endpoint(self, endpoint_id: str) -> Endpoint | None:
         """Return the endpoint with this id, or ``None``."""
@@ -434,7 +500,7 @@ class Protocol(_Strict):
 
     def derived_for_form(self, form_id: str) -> tuple[DerivedScoreSpec, ...]:
         """The derived scores computed when a record of ``form_id`` is saved."""
-        return tuple(d for d in self.derived_scores if d.form == form_id)
+        return _of_form(self.derived_scores, form_id)
 
     def reference_range(
         self, form_id: str, field_id: str, *, sex: str | None = None, age: float | None = None
@@ -455,4 +521,4 @@ class Protocol(_Strict):
 
     def checks_for_form(self, form_id: str) -> tuple[EditCheckSpec, ...]:
         """The declared edit checks run when a record of ``form_id`` is saved."""
-        return tuple(c for c in self.edit_checks if c.form == form_id)
+        return _of_form(self.edit_checks, form_id)

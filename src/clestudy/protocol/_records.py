@@ -20,7 +20,12 @@ __all__ = ["StoredValue", "check_values", "validate_values"]
 
 
 def check_values(
-    form: FormSpec, values: Mapping[str, object], *, where: str, require: bool = True
+    form: FormSpec,
+    values: Mapping[str, object],
+    *,
+    where: str,
+    require: bool = True,
+    hidden: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, StoredValue], list[str]]:
     """Normalise ``values`` for storage and collect every problem instead of stopping at one.
 
@@ -28,6 +33,9 @@ def check_values(
     does not fit its field, a value for a field that the values hide (its show-if is false), and,
     with ``require``, a required field left empty unless it is hidden), each starting with
     ``where`` and naming the field. :func:`validate_values` raises them together.
+
+    ``hidden`` is :func:`~clestudy.protocol.hidden_fields` of ``form`` and ``values`` when the
+    caller has it already (the store's save path, which needs it again); else it is computed.
 
     Examples
     --------
@@ -47,7 +55,8 @@ def check_values(
             problems.append(
                 f"{where}: '{key}' is not a field of form '{form.id}' (fields: {known})"
             )
-    hidden = hidden_fields(form, values)
+    if hidden is None:
+        hidden = hidden_fields(form, values)
     for field in form.fields:
         raw = values.get(field.id)
         if raw is None or (isinstance(raw, str) and raw.strip() == ""):

@@ -34,7 +34,9 @@ from a blank read as 0; a lab graded alone by a per-lab CTCAE grading is not suc
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 from clestudy.errors import RecordValidationError
 from clestudy.protocol._expressions import (
@@ -73,6 +75,10 @@ def show_if_order(form: FormSpec) -> tuple[FieldSpec, ...]:
     so only possible in a protocol built in code) is left out: its field is always shown, never
     emptied by a condition that cannot mean anything.
     """
+    return _plan(form).ordered
+
+
+def _order(form: FormSpec) -> tuple[FieldSpec, ...]:
     ids = {f.id for f in form.fields}
     pending = [
         f
@@ -96,11 +102,48 @@ def show_if_order(form: FormSpec) -> tuple[FieldSpec, ...]:
     return tuple(done)
 
 
+@dataclass(frozen=True)
+class _ShowIfPlan:
+    """What :func:`hidden_fields` needs of a form, found once per form (not once per record):
+    the show-if fields in evaluation order, the fields their show-ifs read, and the form order."""
+
+    form: FormSpec
+    ordered: tuple[FieldSpec, ...]
+    read: tuple[FieldSpec, ...]
+    position: dict[str, int]
+
+    @classmethod
+    def of(cls, form: FormSpec) -> _ShowIfPlan:
+        ordered = _order(form)
+        names = {n for f in ordered for n in _reads(form, f)}
+        read = tuple(f for f in form.fields if f.id in names)
+        return cls(form, ordered, read, {f.id: i for i, f in enumerate(form.fields)})
+
+
+#: Plans of the forms seen lately, by ``id(form)``; each holds its form, so an id is never taken
+#: for another form's while its entry lives (a form is frozen: a changed copy is a new object).
+#: Bounded: the oldest entry goes first.
+_PLANS: dict[int, _ShowIfPlan] = {}
+_CACHE_LOCK = threading.Lock()
+_MAX_PLANS = 256
+
+
+def _plan(form: FormSpec) -> _ShowIfPlan:
+    found = _PLANS.get(id(form))
+    if found is None or found.form is not form:
+        with _CACHE_LOCK:  # threads of the web app share it
+            if len(_PLANS) >= _MAX_PLANS:
+                _PLANS.pop(next(iter(_PLANS)), None)
+            found = _PLANS[id(form)] = _ShowIfPlan.of(form)
+    return found
+
+
 def hidden_fields(form: FormSpec, values: Mapping[str, object]) -> dict[str, str]:
     """The fields of ``form`` that ``values`` hide, each with its show-if, in form order.
 
     ``values`` may be stored or entered values (entered text is parsed as validation parses it;
     a value that does not fit its field reads as empty: validation reports its own error).
+    Only the fields that some show-if reads are parsed.
 
     Examples
     --------
@@ -111,11 +154,11 @@ def hidden_fields(form: FormSpec, values: Mapping[str, object]) -> dict[str, str
     >>> list(hidden_fields(ae, {"aeout": "RECOVERING/RESOLVING"}))
     ['aeendat']
     """
-    ordered = show_if_order(form)
-    if not ordered:
+    plan = _plan(form)
+    if not plan.ordered:
         return {}
     names: dict[str, object] = {}
-    for field in form.fields:
+    for field in plan.read:
         value = values.get(field.id)
         if _is_empty(value):
             names[field.id] = _empty(field)
@@ -126,7 +169,7 @@ def hidden_fields(form: FormSpec, values: Mapping[str, object]) -> dict[str, str
         except RecordValidationError:
             names[field.id] = _empty(field)
     hidden: dict[str, str] = {}
-    for field in ordered:
+    for field in plan.ordered:
         if field.show_if is None:  # show_if_order gives only fields that have one
             continue
         try:
@@ -136,8 +179,10 @@ def hidden_fields(form: FormSpec, values: Mapping[str, object]) -> dict[str, str
         if not shown:
             hidden[field.id] = field.show_if
             names[field.id] = _empty(field)
-    order = {f.id: i for i, f in enumerate(form.fields)}
-    return dict(sorted(hidden.items(), key=lambda item: order[item[0]]))
+    if len(hidden) < 2:
+        return hidden
+    position = plan.position
+    return dict(sorted(hidden.items(), key=lambda item: position[item[0]]))
 
 
 def show_if_cycle(form: FormSpec, start: FieldSpec) -> list[str] | None:

@@ -43,7 +43,7 @@ from clestudy.protocol import EditFinding, Protocol, check_values, run_edit_chec
 from clestudy.store._audit import canonical_json
 from clestudy.store._checks import SubjectFields, check_context, run_checks
 from clestudy.store._discrepancies import audit_discrepancy, sync_discrepancies
-from clestudy.store._edits import RecordInput, SavePlan, derive_scores, merged_input
+from clestudy.store._edits import RecordInput, SavePlan, derive_scores, merge_for_save
 from clestudy.store._engine import is_postgres
 from clestudy.store._lab_context import lab_context
 from clestudy.store._locking import check_batch
@@ -267,8 +267,8 @@ class _Batch:
             if slot.derived is None:  # not named by the batch as read (read it now)
                 self._read_details([slot])
         stored = check_edit(slot, item, where)
-        raw, cleared = merged_input(form, stored, item)
-        values, problems = check_values(form, raw, where=where, require=False)
+        raw, cleared, hidden = merge_for_save(form, stored, item)
+        values, problems = check_values(form, raw, where=where, require=False, hidden=hidden)
         if slot is not None and values == stored and not problems:
             return slot.state()  # no change: nothing written
         subject_values = self.stored.setdefault(subject.pk, {})
@@ -276,7 +276,7 @@ class _Batch:
             self.plan, self.places, self.today, subject_values, item.visit_id, form, values
         )
         warnings = run_checks(self.plan, context, form, values, problems, where)
-        missing = self.plan.missing(form, values)
+        missing = self.plan.missing(form, values, hidden)  # as validated: the same fields hide
         derived = {} if missing else derive_scores(
             self.protocol, item.form_id,
             lab_context(self.protocol, subject_values, item.visit_id, form, values), where,
@@ -519,14 +519,14 @@ def preview_record(store: Store, session: Session, item: RecordInput) -> RecordP
         raise NotFoundError(f"{where}: subject '{item.subject_id}' is not enrolled")
     slot = batch.slots.get((subject.pk, item.visit_id, item.form_id, instance))
     stored = {} if slot is None else json.loads(slot.values_json)
-    raw, _ = merged_input(form, stored, item)
-    values, problems = check_values(form, raw, where=where, require=False)
+    raw, _, hidden = merge_for_save(form, stored, item)
+    values, problems = check_values(form, raw, where=where, require=False, hidden=hidden)
     subject_values = batch.stored.get(subject.pk, {})
     context = check_context(
         batch.plan, batch.places, batch.today, subject_values, item.visit_id, form, values
     )
     findings = list(run_edit_checks(store.protocol, form.id, values, context))
-    missing = batch.plan.missing(form, values)
+    missing = batch.plan.missing(form, values, hidden)
     derived: dict[str, dict[str, Any]] = {}
     if not missing and not problems and all(f.severity != "error" for f in findings):
         derived = derive_scores(

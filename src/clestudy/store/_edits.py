@@ -40,6 +40,7 @@ __all__ = [
     "SavePlan",
     "check_schedule",
     "derive_scores",
+    "merge_for_save",
     "merged_input",
 ]
 
@@ -128,19 +129,36 @@ def merged_input(
     >>> merged_input(ae, stored, item)
     ({'aeterm': 'Rash', 'aeendat': None, 'aeout': 'RECOVERING/RESOLVING'}, ['aeendat'])
     """
+    raw, cleared, _ = merge_for_save(form, stored, item)
+    return raw, cleared
+
+
+def merge_for_save(
+    form: FormSpec, stored: Mapping[str, StoredValue], item: RecordInput
+) -> tuple[dict[str, Any], list[str], dict[str, str]]:
+    """:func:`merged_input`, and the fields the merged values hide (:func:`hidden_fields` of
+    them, which validation and the completeness rule need too: computed once per save).
+
+    Clearing a hidden stored field does not change what is hidden: a hidden field reads as
+    empty in every show-if.
+    """
     if not stored:  # a new record: nothing to keep or clear
-        return dict(item.values), []
+        raw = dict(item.values)
+        return raw, [], hidden_fields(form, raw)
     if item.mode == "replace":
-        raw: dict[str, Any] = dict(item.values)
+        raw = dict(item.values)
     else:
         raw = {k: v for k, v in stored.items() if form.field(k) is not None}
         raw.update(item.values)
-    for name in hidden_fields(form, raw):
+    hidden = hidden_fields(form, raw)
+    for name in hidden:
         if name in stored and _is_empty(item.values.get(name)):
             raw[name] = None
     gone = [k for k in stored if _is_empty(raw.get(k))]
+    if not gone:
+        return raw, [], hidden
     order = {f.id: i for i, f in enumerate(form.fields)}
-    return raw, sorted(gone, key=lambda k: (order.get(k, len(order)), k))
+    return raw, sorted(gone, key=lambda k: (order.get(k, len(order)), k)), hidden
 
 
 def derive_scores(
@@ -215,10 +233,16 @@ class SavePlan:
             needed = self._needed[form.id] = needed_fields(self.protocol, form)
         return needed
 
-    def missing(self, form: FormSpec, values: Mapping[str, object]) -> list[str]:
+    def missing(
+        self,
+        form: FormSpec,
+        values: Mapping[str, object],
+        hidden: Mapping[str, str] | None = None,
+    ) -> list[str]:
         """The needed fields of ``form`` that ``values`` leaves empty, in form order; a field
-        that ``values`` hide (show-if) is not needed."""
-        hidden = hidden_fields(form, values)
+        that ``values`` hide (show-if; ``hidden`` when already known) is not needed."""
+        if hidden is None:
+            hidden = hidden_fields(form, values)
         return [
             name
             for name in self.needed(form)
