@@ -233,5 +233,9 @@ def builtin_findings(
         *_start_end(form, typed),
         *_adverse_event(form, typed),
     ]
-    order = {check_id: i for i, check_id in enumerate(BUILTIN_CHECK_IDS)}
-    yield from sorted(findings, key=lambda f: order[f.check_id])
+    if len(findings) > 1:
+        findings.sort(key=lambda f: _ORDER[f.check_id])
+    yield from findings
+
+
+_ORDER = {check_id: i for i, check_id in enumerate(BUILTIN_CHECK_IDS)}

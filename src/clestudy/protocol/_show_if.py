@@ -34,6 +34,7 @@ from a blank read as 0; a lab graded alone by a per-lab CTCAE grading is not suc
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -111,6 +112,10 @@ class _ShowIfPlan:
     ordered: tuple[FieldSpec, ...]
     read: tuple[FieldSpec, ...]
     position: dict[str, int]
+    #: ``{typed values of the read fields: hidden fields}``: show-ifs are pure functions of the
+    #: fields they read, and a study's records repeat a few combinations (bounded, emptied when
+    #: full)
+    known: dict[tuple[tuple[type, object], ...], dict[str, str]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def of(cls, form: FormSpec) -> _ShowIfPlan:
@@ -158,27 +163,46 @@ def hidden_fields(form: FormSpec, values: Mapping[str, object]) -> dict[str, str
     if not plan.ordered:
         return {}
     names: dict[str, object] = {}
-    for field in plan.read:
-        value = values.get(field.id)
+    for spec in plan.read:
+        value = values.get(spec.id)
         if _is_empty(value):
-            names[field.id] = _empty(field)
+            names[spec.id] = _empty(spec)
             continue
         try:  # parsed first: entered values arrive as text ("true", "12")
-            parsed = FIELD_TYPES[field.type].parse(field, value, form.id)
-            names[field.id] = typed_value(field, parsed, form.id)
+            parsed = FIELD_TYPES[spec.type].parse(spec, value, form.id)
+            names[spec.id] = typed_value(spec, parsed, form.id)
         except RecordValidationError:
-            names[field.id] = _empty(field)
+            names[spec.id] = _empty(spec)
+    # the type is part of the key: 1 == True == Decimal("1") must not share an answer
+    key = tuple((type(v), v) for v in names.values())
+    try:
+        known = plan.known.get(key)
+    except TypeError:  # an unhashable value (not one of the field types'): not remembered
+        return _hidden(plan, names)
+    if known is None:
+        known = _hidden(plan, names)
+        if len(plan.known) >= _MAX_KNOWN:
+            plan.known.clear()
+        plan.known[key] = known
+    return dict(known)
+
+
+_MAX_KNOWN = 1024
+
+
+def _hidden(plan: _ShowIfPlan, names: dict[str, object]) -> dict[str, str]:
+    """Evaluate the show-ifs of ``plan`` in order on the read fields' typed ``names``."""
     hidden: dict[str, str] = {}
-    for field in plan.ordered:
-        if field.show_if is None:  # show_if_order gives only fields that have one
+    for spec in plan.ordered:
+        if spec.show_if is None:  # show_if_order gives only fields that have one
             continue
         try:
-            shown = evaluate(field.show_if, names) is True
+            shown = evaluate(spec.show_if, names) is True
         except (ArithmeticError, TypeError, ValueError):
             shown = False
         if not shown:
-            hidden[field.id] = field.show_if
-            names[field.id] = _empty(field)
+            hidden[spec.id] = spec.show_if
+            names[spec.id] = _empty(spec)
     if len(hidden) < 2:
         return hidden
     position = plan.position

@@ -244,6 +244,9 @@ def entry_json(entry: AuditEntry, before_json: str, after_json: str) -> str:
     """:func:`canonical_json` of ``entry.as_dict()``, given the canonical texts of its
     ``before`` and ``after``: a JSON object is its members in key order, so the text is put
     together member by member (every other member is checked and encoded here)."""
+    fast = _format2_json(entry, before_json, after_json)
+    if fast is not None:
+        return fast
     members = entry.as_dict()
     parts = []
     for name in sorted(members):
@@ -255,6 +258,33 @@ def entry_json(entry: AuditEntry, before_json: str, after_json: str) -> str:
             text = _member_json(members[name])
         parts.append(f'"{name}":{text}')
     return "{" + ",".join(parts) + "}"
+
+
+def _format2_json(entry: AuditEntry, before_json: str, after_json: str) -> str | None:
+    """:func:`entry_json` of a format-2 entry whose members are plain strings, integers and
+    nulls (every event the store writes), put together in one pass: the members of
+    :meth:`AuditEntry.as_dict` in key order, each encoded as :func:`canonical_json` would
+    (``tests/store/test_canonical.py`` compares the two). ``None`` for anything else."""
+    text = (entry.occurred_at, entry.actor, entry.action, entry.entity_type, entry.entity_key,
+            entry.chain)  # fmt: skip
+    if (
+        entry.format_version != 2
+        or any(type(v) is not str for v in text)
+        or type(entry.chain_seq) is not int
+        or not (entry.reason is None or type(entry.reason) is str)
+        or not (entry.key_id is None or type(entry.key_id) is str)
+    ):
+        return None
+    enc = _ENCODER.encode
+    reason = "null" if entry.reason is None else enc(entry.reason)
+    key_id = "null" if entry.key_id is None else enc(entry.key_id)
+    position = int.__repr__(entry.chain_seq)
+    return (
+        f'{{"action":{enc(entry.action)},"actor":{enc(entry.actor)},"after":{after_json},'
+        f'"before":{before_json},"chain":{enc(entry.chain)},"chain_seq":{position},'
+        f'"entity_key":{enc(entry.entity_key)},"entity_type":{enc(entry.entity_type)},'
+        f'"format":2,"key_id":{key_id},"occurred_at":{enc(entry.occurred_at)},"reason":{reason}}}'
+    )
 
 
 def chain_of(entity_type: str, entity_key: str, action: str) -> str:

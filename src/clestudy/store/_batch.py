@@ -211,13 +211,15 @@ class _Batch:
                 named[found.pk] = found
         self._read_details(list(named.values()))
 
-    def _remember(self, slot: RecordSlot) -> None:
+    def _remember(self, slot: RecordSlot, values: dict[str, Any] | None = None) -> None:
         self.slots[(slot.subject_pk, slot.visit_key, slot.form_key, slot.instance)] = slot
         form = (slot.subject_pk, slot.visit_key, slot.form_key)
         self.highest[form] = max(self.highest.get(form, 0), slot.instance)
         stored = self.stored.setdefault(slot.subject_pk, {})
         if slot.instance == 1:
-            stored[(slot.visit_key, slot.form_key)] = json.loads(slot.values_json)
+            stored[(slot.visit_key, slot.form_key)] = (
+                json.loads(slot.values_json) if values is None else dict(values)
+            )
 
     def _read_details(self, slots: list[RecordSlot]) -> None:
         """Read the derived scores and discrepancies of stored records (two queries)."""
@@ -291,7 +293,7 @@ class _Batch:
                 self.protocol.version, None, {}, {}, {}, True,
             )  # fmt: skip
             self.new.append(slot)
-            self._remember(slot)
+            self._remember(slot, values)
         else:
             before = slot.full_state()
             if self.reason_required and not (self.reason and self.reason.strip()):
@@ -304,12 +306,14 @@ class _Batch:
             slot.protocol_version = self.protocol.version
             slot.updated_at, slot.updated_by, slot.dirty = self.now, self.actor, True
             if instance == 1:
-                subject_values[(item.visit_id, item.form_id)] = json.loads(slot.values_json)
+                subject_values[(item.visit_id, item.form_id)] = dict(values)
         slot.derived = {
             score: _derived_entry(d["instrument"], d["version"], _derived_json(d["values"]))
             for score, d in derived.items()
         }
-        after = slot.full_state()
+        # the checked values are what values_json encodes (str, int, bool, lists of codes):
+        # they go to the event and the result as they are, not decoded again
+        after = slot.full_state(values)
         if cleared:
             after["cleared"] = cleared
         if before is not None and before["status"] == "verified":
@@ -325,7 +329,7 @@ class _Batch:
             reason=self.reason,
         )
         self._discrepancies(slot, where, warnings)
-        return slot.state()
+        return slot.state(dict(sorted(values.items())))  # in values_json's key order
 
     def _discrepancies(self, slot: RecordSlot, where: str, warnings: list[EditFinding]) -> None:
         if slot.discrepancies is None:

@@ -81,11 +81,12 @@ def check_context(
     of each form in record order (the records saved earlier in the same batch included); the
     record being saved counts with ``values``.
     """
-    stored = dict(stored)
-    stored[(visit_id, form.id)] = values  # this save's values count
+    this = (visit_id, form.id)  # this save's values count, in place of the stored ones
     baseline_date = None
     for form_id, field_id in places.baseline_forms:
-        baseline_date = stored_date(stored.get((places.baseline, form_id), {}).get(field_id))
+        place = (places.baseline, form_id)
+        record = values if place == this else stored.get(place, {})
+        baseline_date = stored_date(record.get(field_id))
         if baseline_date is not None:
             break
     dates: list[dt.date | None] = []
@@ -94,9 +95,11 @@ def check_context(
             dates.append(None)
             continue
         value = None
-        for (_, form_key), record in stored.items():  # the last record of the form wins
-            if form_key == found[0]:
-                value = record.get(found[1])
+        for place, record in stored.items():  # the last record of the form wins
+            if place[1] == found[0]:
+                value = (values if place == this else record).get(found[1])
+        if this not in stored and form.id == found[0]:  # a new record comes last
+            value = values.get(found[1])
         dates.append(stored_date(value))
     visit = plan.visit(visit_id)
     if visit is None:

@@ -121,23 +121,27 @@ class RecordSlot:
     discrepancies: dict[str, DiscrepancyRow] | None = None
     dirty: bool = False
 
-    def full_state(self) -> dict[str, Any]:
-        """The record's whole state as its audit events hold it (see :func:`full_state`)."""
+    def full_state(self, values: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The record's whole state as its audit events hold it (see :func:`full_state`).
+
+        ``values`` are the values of ``values_json`` when the caller holds them already (a
+        save, which has just encoded them): not decoded again.
+        """
         return {
             "version": self.version,
             "status": self.status,
-            "values": json.loads(self.values_json),
+            "values": json.loads(self.values_json) if values is None else values,
             "derived": self.derived or {},
         }
 
-    def state(self) -> RecordState:
-        """The record's :class:`RecordState` now."""
+    def state(self, values: dict[str, Any] | None = None) -> RecordState:
+        """The record's :class:`RecordState` now (``values`` as for :meth:`full_state`)."""
         return RecordState(
             subject_id=self.subject_key,
             visit_id=self.visit_key,
             form_id=self.form_key,
             instance=self.instance,
-            values=json.loads(self.values_json),
+            values=json.loads(self.values_json) if values is None else values,
             derived=self.derived or {},
             version=self.version,
             status=self.status,
