@@ -115,7 +115,9 @@ class _ShowIfPlan:
     #: ``{typed values of the read fields: hidden fields}``: show-ifs are pure functions of the
     #: fields they read, and a study's records repeat a few combinations (bounded, emptied when
     #: full)
-    known: dict[tuple[tuple[type, object], ...], dict[str, str]] = dataclasses.field(default_factory=dict)
+    known: dict[tuple[tuple[type, object], ...], dict[str, str]] = dataclasses.field(
+        default_factory=dict
+    )
 
     @classmethod
     def of(cls, form: FormSpec) -> _ShowIfPlan:
