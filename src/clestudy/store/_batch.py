@@ -4,10 +4,12 @@ A batch of N records runs a fixed number of SQL statements, not a number that gr
 (``tests/store/test_query_counts.py`` counts them; a very large batch splits its ``IN`` lists and
 its multi-row ``INSERT`` into pages):
 
-1. **Reads.** One ``SELECT`` of the batch's subjects joined with every record of those subjects
-   (which exist, their versions and statuses, the highest instances for ``"next"``, and the
-   stored values the edit checks and lab grades need); when the batch edits stored records, one
-   ``SELECT`` each of their derived scores and their discrepancies.
+1. **Reads.** One statement (:mod:`clestudy.store._save_read`) reads the batch's subjects with
+   every record of those subjects (which exist, their versions and statuses, the highest
+   instances for ``"next"``, and the stored values the edit checks and lab grades need), their
+   visit and subject locks, which of them have a valid signature, and their audit chains'
+   heads; when the batch edits stored records, one more of their derived scores, their
+   discrepancies and their verification marks.
 2. **Decisions, in memory and in batch order.** Each record is validated, checked, derived,
    versioned and audited exactly as if the batch's records were saved one by one: a record sees
    the records saved before it in the batch (its edit-check and lab context, its ``"next"``
@@ -31,16 +33,17 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select, text, update
+from sqlalchemy import Connection, Table, bindparam, delete, insert, text, update
 from sqlalchemy.orm import Session
 
 from clestudy.errors import InputError, NotFoundError, StaleVersionError
 from clestudy.protocol import EditFinding, Protocol, check_values, run_edit_checks
 from clestudy.store._audit import canonical_json
+from clestudy.store._chain import prime_heads
 from clestudy.store._checks import SubjectFields, check_context, run_checks
 from clestudy.store._discrepancies import audit_discrepancy, sync_discrepancies
 from clestudy.store._edits import RecordInput, SavePlan, derive_scores, merge_for_save
@@ -49,6 +52,7 @@ from clestudy.store._lab_context import lab_context
 from clestudy.store._locking import check_batch
 from clestudy.store._query_hooks import raise_queries_from_checks
 from clestudy.store._rows import RecordSlot, RecordState, check_edit, record_key
+from clestudy.store._save_read import read_edit_details, read_save_state
 from clestudy.store._schema import Base, DiscrepancyRow
 from clestudy.store._signatures_void import void_signatures_of_batch
 
@@ -57,12 +61,11 @@ if TYPE_CHECKING:
 
 __all__ = ["RecordPreview", "preview_record", "save_batch"]
 
-#: Keys per ``IN`` list (SQLite allows 32,766 bound parameters per statement).
-_CHUNK = 500
+#: New rows up to which PostgreSQL inserts with ``RETURNING`` (one statement, no id query).
+_RETURNING_MAX = 50
 
 _T = Base.metadata.tables
 _RECORD: Table = _T["form_record"]
-_SUBJECT: Table = _T["subject"]
 _DERIVED: Table = _T["derived_score"]
 _DISCREPANCY: Table = _T["discrepancy"]
 
@@ -70,27 +73,7 @@ _NEXT_RECORD_IDS = text(
     "SELECT nextval(pg_get_serial_sequence('form_record', 'id')) FROM generate_series(1, :n)"
 )
 
-# the per-save reads and inserts, built once (building a statement costs more than running it on
-# SQLite); one read of the batch's subjects with all their records (a subject without records
-# gives one row of NULL record columns), by an ``IN`` list, or by ``=`` for a batch of one
-# subject, whose SQL is then cached whole (an expanding ``IN`` is rendered on every execution)
-_RECORD_COLUMNS = (
-    "id", "subject_id", "visit_key", "form_key", "instance", "values_json", "status", "version",
-    "deleted", "updated_at", "updated_by", "protocol_version",
-)  # fmt: skip
-_SUBJECT_RECORDS = (
-    select(
-        _SUBJECT.c.id.label("s_id"), _SUBJECT.c.subject_key.label("s_key"),
-        _SUBJECT.c.deleted.label("s_deleted"), *(_RECORD.c[name] for name in _RECORD_COLUMNS),
-    )
-    .select_from(_SUBJECT.outerjoin(_RECORD, _RECORD.c.subject_id == _SUBJECT.c.id))
-    .where(_SUBJECT.c.study_id == bindparam("study"))
-    .order_by(_RECORD.c.id)
-)  # fmt: skip
-_SUBJECTS_RECORDS = _SUBJECT_RECORDS.where(
-    _SUBJECT.c.subject_key.in_(bindparam("keys", expanding=True))
-)
-_ONE_SUBJECT_RECORDS = _SUBJECT_RECORDS.where(_SUBJECT.c.subject_key == bindparam("key"))
+# the per-save inserts, built once (building a statement costs more than running it on SQLite)
 _INSERT_RECORDS = insert(_RECORD)
 _INSERT_RECORDS_RETURNING = insert(_RECORD).returning(
     _RECORD.c.id, _RECORD.c.subject_id, _RECORD.c.visit_key, _RECORD.c.form_key,
@@ -140,11 +123,6 @@ class _Subject:
     deleted: bool
 
 
-def _chunks(keys: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(keys), _CHUNK):
-        yield keys[start : start + _CHUNK]
-
-
 def _derived_json(values: Any) -> str:
     return json.dumps(values, sort_keys=True, allow_nan=False)
 
@@ -174,33 +152,32 @@ class _Batch:
         self.touched_subjects: list[_Subject] = []
         self.touched_records: list[RecordSlot] = []
         self.changed_discrepancies: set[int] = set()
+        #: what :meth:`read` found: ``(subject pk, visit or "")`` locked, subjects signed
+        self.locks: set[tuple[int, str]] = set()
+        self.signed: set[int] = set()
+        #: the verification marks of the records read for editing (:meth:`_read_details`)
+        self.marks: list[tuple[str, int, str, str]] = []
 
     # -- reads ---------------------------------------------------------------------------------
 
     def read(self, items: Sequence[RecordInput]) -> None:
-        """Read the batch's subjects, their records, and what the batch edits of them."""
+        """Read the batch's subjects, their records, locks, signatures and chain heads
+        (:mod:`clestudy.store._save_read`), and what the batch edits of them."""
         keys = sorted({item.subject_id for item in items})
-        study = self.store.study_pk
-        for part in _chunks(keys):
-            one = len(part) == 1
-            query = _ONE_SUBJECT_RECORDS if one else _SUBJECTS_RECORDS
-            params = (
-                {"study": study, "key": part[0]} if one else {"study": study, "keys": list(part)}
-            )
-            for row in self.conn.execute(query, params):
-                subject = self.subjects.get(row.s_key)
-                if subject is None:
-                    subject = self.subjects[row.s_key] = _Subject(
-                        row.s_id, row.s_key, bool(row.s_deleted)
-                    )
-                if row.id is None:  # a subject without records
-                    continue
-                slot = RecordSlot(
-                    row.id, row.subject_id, subject.key, row.visit_key, row.form_key,
-                    row.instance, row.values_json, row.status, row.version, bool(row.deleted),
-                    row.updated_at, row.updated_by, row.protocol_version, row.version,
-                )  # fmt: skip
-                self._remember(slot)
+        state = read_save_state(self.conn, self.store.study_pk, self.protocol.id, keys)
+        self.locks, self.signed = state.locks, state.signed
+        prime_heads(self.session, state.chains, state.heads, state.enrolled)
+        for row in state.records:
+            subject = self.subjects.get(row.t1)
+            if subject is None:
+                subject = self.subjects[row.t1] = _Subject(row.i1, row.t1, bool(row.b1))
+            if row.i2 is None:  # a subject without records
+                continue
+            slot = RecordSlot(
+                row.i2, row.i1, subject.key, row.t2, row.t3, row.i3, row.t4, row.t5, row.i4,
+                bool(row.b2), row.t6, row.t7, row.t8, row.i4,
+            )  # fmt: skip
+            self._remember(slot)
         named: dict[int, RecordSlot] = {}
         for item in items:
             subject = self.subjects.get(item.subject_id)
@@ -222,29 +199,24 @@ class _Batch:
             )
 
     def _read_details(self, slots: list[RecordSlot]) -> None:
-        """Read the derived scores and discrepancies of stored records (two queries)."""
+        """Read the derived scores, discrepancies and verification marks of stored records
+        (one statement: :func:`~clestudy.store._save_read.read_edit_details`)."""
         edited = {slot.pk: slot for slot in slots if slot.pk is not None}
         for slot in edited.values():
             slot.derived, slot.discrepancies = {}, {}
-        for part in _chunks(sorted(edited)):
-            d = _DERIVED.c
-            query = (
-                select(d.id, d.record_id, d.score_key, d.instrument, d.instrument_version,
-                       d.values_json)
-                .where(d.record_id.in_(part))
-                .order_by(d.id)
-            )  # fmt: skip
-            for pk, record_pk, score, instrument, version, values_json in self.conn.execute(query):
-                slot = edited[record_pk]
-                assert slot.derived is not None
-                slot.derived[score] = _derived_entry(instrument, version, values_json)
-                slot.derived_pks[score] = pk
-            q = _DISCREPANCY.c
-            found = select(_DISCREPANCY).where(q.record_id.in_(part)).order_by(q.id)
-            for row in self.conn.execute(found):
-                slot = edited[row.record_id]
-                assert slot.discrepancies is not None
-                slot.discrepancies[row.check_id] = DiscrepancyRow(**row._asdict())
+        if not edited:
+            return
+        details = read_edit_details(self.conn, sorted(edited))
+        for pk, record_pk, score, instrument, version, values_json in details.derived:
+            slot = edited[record_pk]
+            assert slot.derived is not None
+            slot.derived[score] = _derived_entry(instrument, version, values_json)
+            slot.derived_pks[score] = pk
+        for row in details.discrepancies:
+            slot = edited[row["record_id"]]
+            assert slot.discrepancies is not None
+            slot.discrepancies[row["check_id"]] = DiscrepancyRow(**row)
+        self.marks.extend(details.marks)
 
     # -- decisions -----------------------------------------------------------------------------
 
@@ -364,7 +336,8 @@ class _Batch:
 
     def write(self) -> None:
         """Insert, update and delete the rows the batch's decisions need (module docstring)."""
-        check_batch(self.store, self.session, [s for s in self.slots.values() if s.dirty])
+        dirty = [s for s in self.slots.values() if s.dirty]
+        check_batch(self.store, self.session, dirty, locks=self.locks, marks=self.marks)
         conn = self.conn
         if self.new:
             self._insert_new(conn)
@@ -393,7 +366,7 @@ class _Batch:
         written = [*self.new, *edited]
         self._write_derived(written)
         self._write_discrepancies(written)
-        void_signatures_of_batch(self.store, self.session, written, self.actor)
+        void_signatures_of_batch(self.store, self.session, written, self.actor, self.signed)
         raise_queries_from_checks(self.store, self.session, written, self.actor, self.now)
 
     def _insert_new(self, conn: Connection) -> None:
@@ -406,10 +379,11 @@ class _Batch:
              "protocol_version": s.protocol_version, "deleted": False}
             for s in self.new
         ]  # fmt: skip
-        if is_postgres(conn):
+        if is_postgres(conn) and len(rows) > _RETURNING_MAX:
             # ids from the table's sequence in one query, then a plain executemany: psycopg
             # sends that as one pipeline, where a multi-row INSERT ... RETURNING of thousands of
-            # rows costs several times more to build and parse
+            # rows costs several times more to build and parse (and a few rows, one more round
+            # trip than the INSERT ... RETURNING below)
             ids = conn.execute(_NEXT_RECORD_IDS, {"n": len(rows)}).scalars().all()
             for slot, row, pk in zip(self.new, rows, sorted(ids), strict=True):
                 slot.pk = row["id"] = pk

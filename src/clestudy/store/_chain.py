@@ -6,8 +6,10 @@ body has finished, :func:`flush_events` chains every queued event at once:
 1. on PostgreSQL, take a transaction-scoped advisory lock per chain touched, in a fixed order
    (writers to different subjects never wait for each other; two writers to one subject take
    turns, so its chain never forks -- the unique ``(chain, chain_seq)`` index is the backstop);
-2. read the heads of those chains in one query, and stamp every event with one time from the
-   store's clock, refusing a time earlier than a chain's newest event (times never go backwards);
+2. read the heads of those chains in one query (a save has read its subjects' heads already,
+   under their locks, with its rows: :func:`prime_heads`), and stamp every event with one time
+   from the store's clock, refusing a time earlier than a chain's newest event (times never go
+   backwards);
 3. hash them in order and insert them with one ``executemany``; the database numbers them
    (``seq``: SQLite's rowid, PostgreSQL's ``clestudy_audit_seq``), so no global counter is read.
 """
@@ -39,10 +41,18 @@ from clestudy.store._audit import (
 from clestudy.store._engine import AUDIT_LOCK_KEY, is_postgres
 from clestudy.store._schema import AuditRow, Base
 
-__all__ = ["PendingEvent", "flush_events", "lock_subjects", "queue_event", "write_session"]
+__all__ = [
+    "PendingEvent",
+    "flush_events",
+    "lock_subjects",
+    "prime_heads",
+    "queue_event",
+    "write_session",
+]
 
 _QUEUE = "clestudy_audit_queue"
 _LOCKED = "clestudy_audit_locked"
+_PRIMED = "clestudy_audit_primed"
 #: Chains per head query (SQLite allows 32,766 bound parameters; two per chain here).
 _CHUNK = 500
 
@@ -189,6 +199,42 @@ def _enrol_hashes(conn: Connection, subject_keys: Sequence[str]) -> dict[str, st
     return found
 
 
+@dataclass
+class _Primed:
+    """Chain heads read early in the transaction, under the chains' locks (:func:`prime_heads`)."""
+
+    chains: set[str]
+    heads: dict[str, tuple[int, str, str]]
+    enrolled: dict[str, str]
+
+
+def prime_heads(
+    session: Session,
+    chains: Sequence[str],
+    heads: dict[str, tuple[int, str, str]],
+    enrolled: dict[str, str],
+) -> None:
+    """Keep the heads of subject ``chains`` that a save read together with its rows, so that
+    :func:`flush_events` does not read them again (one query fewer per save).
+
+    ``heads`` is ``{chain: (chain_seq, hash, occurred_at)}`` of those of ``chains`` that have
+    events, ``enrolled`` ``{chain: hash}`` of their subjects' newest enrolment events. Only a
+    head read while no other writer can extend its chain is kept: on PostgreSQL a chain whose
+    lock this transaction holds (:func:`lock_subjects` before the read), on SQLite any (the
+    transaction began ``IMMEDIATE``). Nothing else writes audit rows in the transaction before
+    :func:`flush_events`, so the heads are still the heads then.
+    """
+    if is_postgres(session.get_bind()):
+        held: set[str] = session.info.get(_LOCKED, set())
+        chains = [c for c in chains if c in held]
+    if not chains:
+        return
+    primed: _Primed = session.info.setdefault(_PRIMED, _Primed(set(), {}, {}))
+    primed.chains.update(chains)
+    primed.heads.update({c: heads[c] for c in chains if c in heads})
+    primed.enrolled.update({c: enrolled[c] for c in chains if c in enrolled})
+
+
 def flush_events(session: Session, clock: Callable[[], dt.datetime]) -> None:
     """Chain and insert the events queued on ``session`` (see the module docstring).
 
@@ -198,13 +244,17 @@ def flush_events(session: Session, clock: Callable[[], dt.datetime]) -> None:
         When the store's clock reads earlier than the newest event of a chain written to.
     """
     pending: list[PendingEvent] = session.info.pop(_QUEUE, [])
+    primed: _Primed = session.info.pop(_PRIMED, None) or _Primed(set(), {}, {})
     if not pending:
         return
     chains = sorted({e.chain for e in pending})
     if is_postgres(session.get_bind()):
         _lock_chains(session, chains)
     conn = session.connection()
-    heads = _heads(conn, chains)
+    unread = [c for c in chains if c not in primed.chains]
+    heads = {c: primed.heads[c] for c in chains if c in primed.heads}
+    if unread:
+        heads.update(_heads(conn, unread))
     now = clock().astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     for chain, (_, _, newest) in heads.items():
         if now < newest:
@@ -213,7 +263,10 @@ def flush_events(session: Session, clock: Callable[[], dt.datetime]) -> None:
                 f"'{chain}' ({newest}); event times never go backwards -- check the clock"
             )
     new_chains = [c for c in chains if c not in heads and "/" in c]
-    enrolled = _enrol_hashes(conn, new_chains) if new_chains else {}
+    enrolled = {c: primed.enrolled[c] for c in new_chains if c in primed.enrolled}
+    unknown = [c for c in new_chains if c not in primed.chains]
+    if unknown:
+        enrolled.update(_enrol_hashes(conn, unknown))
     rows = _chain_rows(pending, heads, enrolled, now)
     # seq is the database's: SQLite's rowid, PostgreSQL's clestudy_audit_seq (migration 0003);
     # format 2 does not hash it, so no global counter is read or locked

@@ -234,21 +234,34 @@ def _batch_reads(session: Session, subject_pks: list[int], record_pks: list[int]
     return rows
 
 
-def check_batch(store: Store, session: Session, slots: Sequence[RecordSlot]) -> None:
+def check_batch(
+    store: Store,
+    session: Session,
+    slots: Sequence[RecordSlot],
+    locks: Collection[tuple[int, str]] | None = None,
+    marks: Sequence[tuple[str, int, str, str]] | None = None,
+) -> None:
     """Refuse a batch that writes under a visit or subject lock; reset changed verified fields.
 
     Called by the save path (:mod:`clestudy.store._batch`) with the records the batch writes
     (new and edited), before anything is written: one statement reads the locks of their
-    subjects and the marks and stored values of the edited records. A record whose subject or
-    visit is locked raises :class:`RecordLockedError` naming it (the transaction rolls back).
-    For an edited record, each verified field whose value changed loses its mark, audited as a
+    subjects and the marks and stored values of the edited records, unless the save read them
+    already, under the subjects' chain locks (``locks``: the ``(subject pk, visit or "")``
+    locked; ``marks``: ``("mark", record pk, stored values_json, fields_json)`` of the records
+    it read to edit). A record whose subject or visit is locked raises
+    :class:`RecordLockedError` naming it (the transaction rolls back). For an edited record,
+    each verified field whose value changed loses its mark, audited as a
     ``verification``/``reset`` event naming the fields.
     """
     if not slots:
         return
     edited = {s.pk: s for s in slots if s.pk is not None and s.stored_version is not None}
-    rows = _batch_reads(session, sorted({s.subject_pk for s in slots}), sorted(edited))
-    locked = {(pk, a) for kind, pk, a, _ in rows if kind == "lock"}
+    subjects = sorted({s.subject_pk for s in slots}) if locks is None else []
+    rows: list[Any] = [] if marks is None else list(marks)
+    rows += _batch_reads(session, subjects, [] if marks is not None else sorted(edited))
+    locked = (
+        set(locks) if locks is not None else {(pk, a) for kind, pk, a, _ in rows if kind == "lock"}
+    )
     for slot in slots:
         level: Level | None = (
             "subject" if (slot.subject_pk, "") in locked
@@ -262,7 +275,7 @@ def check_batch(store: Store, session: Session, slots: Sequence[RecordSlot]) -> 
             )
     resets: list[dict[str, Any]] = []
     for kind, record_pk, stored_json, fields_json in rows:
-        if kind != "mark":
+        if kind != "mark" or record_pk not in edited:  # a record read but left unchanged
             continue
         slot = edited[record_pk]
         old, new = json.loads(stored_json), json.loads(slot.values_json)

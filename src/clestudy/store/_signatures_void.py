@@ -18,7 +18,7 @@ clestudy).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -136,10 +136,19 @@ def _record_cause(
 
 
 def void_signatures_of_batch(
-    store: Store, session: Session, written: Sequence[RecordSlot], actor: str
+    store: Store,
+    session: Session,
+    written: Sequence[RecordSlot],
+    actor: str,
+    signed: Collection[int] | None = None,
 ) -> None:
     """The batch save's hook: void the signatures covering any record the batch wrote (a new
-    record in a signed visit or casebook, or a changed one), in the batch's transaction."""
+    record in a signed visit or casebook, or a changed one), in the batch's transaction.
+
+    ``signed`` is the subjects (pks) with a valid signature when the save read them already,
+    under the subjects' chain locks: the records of other subjects void nothing, and a batch
+    without a signed subject reads nothing more.
+    """
     changes = [
         _Change(
             slot.subject_pk, slot.subject_key, slot.visit_key,
@@ -149,6 +158,7 @@ def void_signatures_of_batch(
             ),
         )
         for slot in written
+        if signed is None or slot.subject_pk in signed
     ]  # fmt: skip
     _void(store, session, changes, actor)
 
