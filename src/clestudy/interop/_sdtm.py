@@ -367,6 +367,9 @@ def _codelists(protocol: Protocol, datasets: list[Dataset]) -> None:
                 dataset.codelists.setdefault(name, {}).update(codes)
             elif spec.type == "boolean":
                 dataset.codelists[name] = {"Y": "Yes", "N": "No"}
+    dm = by_name.get("DM")
+    if dm is not None and "AGEU" in dm.frame.columns:  # assigned, not collected: no decode
+        dm.codelists["AGEU"] = dict.fromkeys(sorted(set(dm.frame["AGEU"]) - {""}), "")
 
 
 def sdtm_datasets(store: Store) -> list[Dataset]:

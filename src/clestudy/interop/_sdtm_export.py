@@ -5,7 +5,9 @@ Each dataset of :func:`clestudy.interop._sdtm.sdtm_datasets` is checked against 
 ``NAME.xpt`` in version 5 (``file_format_version=5``: the version FDA's Data Standards Catalog
 accepts; pyreadstat's default is 8), with its dataset label and variable labels. ``define.xml``
 (:mod:`clestudy.interop._define_xml`) describes them, and ``manifest.json`` names the SDTMIG
-version, the CDISC CT package and the forms not tabulated.
+version, the CDISC CT package, where its NCI codes were read and the codelists written without
+them, the forms not tabulated, the long texts continued in SUPP-- and the adverse-event terms
+left without a MedDRA coding.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from clestudy.errors import ClestudyError
 from clestudy.interop._manifest import staged_output, write_manifest
 from clestudy.interop._sdtm import Dataset, sdtm_datasets, untabulated_forms
 from clestudy.interop._sdtm_rules import dataset_problems
+from clestudy.interop._sdtm_terminology import CODE_SOURCE, missing_codes
 from clestudy.interop._sdtm_vars import CT_VERSION, SDTMIG_VERSION
 from clestudy.store import Store
 from clestudy.store._service import utc_timestamp
@@ -65,13 +68,20 @@ def export_sdtm(store: Store, out_dir: Path, *, created: str | None = None) -> t
             str(define), xml_declaration=True, encoding="UTF-8", pretty_print=True
         )
         written.append(define)
+        without_code = [
+            f"{d.name}.{note}"
+            for d in datasets
+            for name, codes in d.codelists.items()
+            for note in missing_codes(name, codes)
+        ]
         notes = {
             "sdtm": {
                 "sdtmig_version": SDTMIG_VERSION,
                 "controlled_terminology": f"CDISC SDTM CT {CT_VERSION}",
                 "datasets": [d.name for d in datasets],
                 "forms_not_tabulated": untabulated_forms(store.protocol),
-                "truncated_values": [note for d in datasets for note in d.truncated],
+                "nci_codes": {"source": CODE_SOURCE.as_dict(), "without_code": without_code},
+                "long_text_in_supp": [note for d in datasets for note in d.long_text],
             }
         }
         write_manifest(scratch, store, export_format="sdtm", files=written, notes=notes)
