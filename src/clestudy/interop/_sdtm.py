@@ -25,11 +25,12 @@ derived on save (``ctcaelabs``), never a grade computed here.
 
 ``RFSTDTC`` is the subject's first study-drug start date (EX ``EXSTDAT``), else the date of the
 subject's first dated record at the first visit, else their earliest date; ``RFENDTC`` their
-latest date. ``ACTARM`` is the planned arm (clestudy records no arm change). ``AEDECOD`` is
-written empty: MedDRA coding is not held by clestudy. A character value longer than the 200 bytes
-of SAS transport v5 is cut there and listed in the manifest (the SDTMIG's split of long text into
-SUPPxx ``--TERM1``... is not done). A form tagged with another domain (e.g.
-FA) is not tabulated; the manifest lists it.
+latest date. ``ACTARM`` is the planned arm (clestudy records no arm change). ``AEDECOD`` and the
+other MedDRA variables come from the sponsor's coding file, or ``AELLT``/``AELLTCD`` from a CTCAE
+v5.0 term (:mod:`clestudy.interop._sdtm_meddra`); a term left without ``AEDECOD`` is listed in the
+manifest. A character value longer than the 200 bytes of SAS transport v5 is continued in SUPPxx
+(:mod:`clestudy.interop._sdtm_dataset`). A form tagged with another domain (e.g. FA) is not
+tabulated; the manifest lists it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from collections.abc import Sequence
 from typing import Any, TypeGuard
 
 from clestudy.interop._sdtm_dataset import Dataset, Row, build_datasets
+from clestudy.interop._sdtm_meddra import CTCAE_MEDDRA_VERSION, AeCoding, ae_coding_values
 from clestudy.interop._sdtm_rules import ascii_text, short_code, study_day
 from clestudy.interop._sdtm_vars import DOMAINS, DomainSpec, is_numeric, variable_label
 from clestudy.protocol import FieldSpec, FormSpec, Protocol
@@ -109,7 +111,9 @@ def reference_dates(protocol: Protocol, records: Sequence[RecordState]) -> dict[
 
 
 class _Context:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, ae_coding: AeCoding | None) -> None:
+        self.ae_coding = ae_coding
+        self.uncoded: set[str] = set()
         self.protocol = store.protocol
         self.study = ascii_text(self.protocol.id)
         self.records = store.records()
@@ -242,6 +246,8 @@ def _event_rows(ctx: _Context, spec_: DomainSpec, forms: list[FormSpec]) -> list
                         common.values[domain + "DOSU"] = ascii_text(spec.unit)
                 else:
                     _supp(supp_rows, spec, value, taken)
+            if domain == "AE":
+                _code_ae(ctx, common.values)
             if not keyed:
                 out.append(common)
             for spec in keyed:
@@ -256,6 +262,29 @@ def _event_rows(ctx: _Context, spec_: DomainSpec, forms: list[FormSpec]) -> list
                     row.values[domain + "DOSU"] = ascii_text(spec.unit)
                 out.append(row)
     return out
+
+
+def _code_ae(ctx: _Context, row: dict[str, Any]) -> None:
+    """The MedDRA variables of an AE row (:func:`~clestudy.interop._sdtm_meddra.ae_coding_values`),
+    codes as numbers; a reported term left without ``AEDECOD`` is noted for the manifest."""
+    term = str(row.get("AETERM", ""))
+    for name, value in ae_coding_values(term, ctx.ae_coding).items():
+        row[name] = float(value) if is_numeric(name) else ascii_text(value)
+    if term and not row.get("AEDECOD"):
+        ctx.uncoded.add(term)
+
+
+def _meddra(ctx: _Context, datasets: list[Dataset]) -> None:
+    """Name the MedDRA version of the AE dictionary variables (Define-XML ``ExternalCodeList``)
+    and the reported terms left uncoded."""
+    ae = next((d for d in datasets if d.name == "AE"), None)
+    if ae is None:
+        return
+    version = ctx.ae_coding.meddra_version if ctx.ae_coding else CTCAE_MEDDRA_VERSION
+    for name in ("AELLT", "AEDECOD", "AESOC", "AEBODSYS"):
+        if name in ae.frame.columns and (ae.frame[name] != "").any():
+            ae.external[name] = ("MEDDRA", version)
+    ae.uncoded_terms = sorted(ctx.uncoded)
 
 
 def _finding(ctx: _Context, domain: str, record: RecordState, date: Any) -> dict[str, Any]:
@@ -372,9 +401,10 @@ def _codelists(protocol: Protocol, datasets: list[Dataset]) -> None:
         dm.codelists["AGEU"] = dict.fromkeys(sorted(set(dm.frame["AGEU"]) - {""}), "")
 
 
-def sdtm_datasets(store: Store) -> list[Dataset]:
-    """Every SDTM dataset of the study that has rows, in domain order (DM first)."""
-    ctx = _Context(store)
+def sdtm_datasets(store: Store, *, ae_coding: AeCoding | None = None) -> list[Dataset]:
+    """Every SDTM dataset of the study that has rows, in domain order (DM first); ``ae_coding``
+    is the sponsor's MedDRA coding of the reported AE terms, if any."""
+    ctx = _Context(store, ae_coding)
     out: list[Dataset] = []
     for name, spec in DOMAINS.items():
         forms = [f for f in ctx.protocol.forms if f.domain == name]
@@ -389,4 +419,5 @@ def sdtm_datasets(store: Store) -> list[Dataset]:
         if rows:
             out += build_datasets(spec, rows, ctx.study)
     _codelists(ctx.protocol, out)
+    _meddra(ctx, out)
     return out

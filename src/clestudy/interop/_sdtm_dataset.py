@@ -33,6 +33,8 @@ _FRONT = ("STUDYID", "DOMAIN", "USUBJID", "SUBJID", "SEQ", "TESTCD", "TEST", "TE
 _ASSIGNED = frozenset({"STUDYID", "DOMAIN", "USUBJID", "SUBJID", "SITEID", "ARMCD", "ARM",
                        "ACTARMCD", "ACTARM", "VISITNUM", "VISIT", "RSEVAL", "AGEU", "RDOMAIN",
                        "IDVAR", "QORIG"})  # fmt: skip
+_DICTIONARY = frozenset({"AEDECOD", "AEPTCD", "AELLT", "AELLTCD", "AESOC", "AESOCCD", "AEBODSYS",
+                         "AEBDSYCD"})  # fmt: skip
 _BACK = ("VISITNUM", "VISIT", "DTC", "STDTC", "ENDTC", "DY", "STDY", "ENDY")
 
 
@@ -51,6 +53,7 @@ class Dataset:
     codelists: dict[str, dict[str, str]] = field(default_factory=dict)
     long_text: list[str] = field(default_factory=list)
     external: dict[str, tuple[str, str]] = field(default_factory=dict)
+    uncoded_terms: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -159,10 +162,10 @@ def split_long_values(domain: str, frame: pd.DataFrame, rows: list[Row]) -> list
 
 
 def _origin(name: str) -> str:
-    if name in _ASSIGNED:
+    if name in _ASSIGNED or name in _DICTIONARY:  # a dictionary coding is assigned (Define 2.1)
         return "Assigned"
     derived = ("SEQ", "DY", "STDY", "ENDY", "STRESC", "STRESN", "STRESU", "TOXGR")
-    if name.endswith(derived) or name in ("RFSTDTC", "RFENDTC", "IDVARVAL", "AEDECOD"):
+    if name.endswith(derived) or name in ("RFSTDTC", "RFENDTC", "IDVARVAL"):
         return "Derived"
     return "Collected"
 
