@@ -1,7 +1,9 @@
 """SDTM datasets from a study: DM, AE, CM, EX, LB, VS, RS and their SUPPxx.
 
 The mapping is declared by the protocol itself: each form's ``domain`` tag says where its records
-go, and each field's ``cdash`` name says which variable it fills (docs/protocols.md):
+go, and each field's ``cdash`` name says which variable it fills (docs/protocols.md), unless the
+protocol's ``sdtm:`` block overrides them (:mod:`clestudy.protocol._sdtm_mapping`, applied by
+:func:`~clestudy.protocol._sdtm_mapping.mapped_protocol` before anything below):
 
 * a plain CDASH name fills the SDTM variable of the same name; a collection date ``--DAT``
   becomes the ISO 8601 ``--DTC`` (``AESTDAT`` -> ``AESTDTC``) with its study day ``--DY``
@@ -44,6 +46,7 @@ from clestudy.interop._sdtm_meddra import CTCAE_MEDDRA_VERSION, AeCoding, ae_cod
 from clestudy.interop._sdtm_rules import ascii_text, short_code, study_day
 from clestudy.interop._sdtm_vars import DOMAINS, DomainSpec, is_numeric, variable_label
 from clestudy.protocol import FieldSpec, FormSpec, Protocol
+from clestudy.protocol._sdtm_mapping import mapped_protocol
 from clestudy.store import RecordState, Store
 
 __all__ = ["Dataset", "reference_dates", "sdtm_datasets", "untabulated_forms"]
@@ -114,7 +117,7 @@ class _Context:
     def __init__(self, store: Store, ae_coding: AeCoding | None) -> None:
         self.ae_coding = ae_coding
         self.uncoded: set[str] = set()
-        self.protocol = store.protocol
+        self.protocol = mapped_protocol(store.protocol)
         self.study = ascii_text(self.protocol.id)
         self.records = store.records()
         self.subjects = store.subjects()
@@ -377,8 +380,8 @@ def _finding_rows(ctx: _Context, spec_: DomainSpec, forms: list[FormSpec]) -> li
 
 
 def untabulated_forms(protocol: Protocol) -> list[str]:
-    """Forms whose domain tag clestudy does not tabulate (or that have none)."""
-    return [f.id for f in protocol.forms if f.domain not in DOMAINS]
+    """Forms whose domain (after the protocol's ``sdtm:`` block) clestudy does not tabulate."""
+    return [f.id for f in mapped_protocol(protocol).forms if f.domain not in DOMAINS]
 
 
 def _codelists(protocol: Protocol, datasets: list[Dataset]) -> None:
