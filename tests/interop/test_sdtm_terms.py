@@ -31,6 +31,7 @@ def test_every_nci_code_in_define_is_in_the_reference_table(
     by_code = {c.code: c for c in CODELISTS.values()}
     standards = {s.get("OID"): s for s in root.iter(f"{DEF}Standard")}
     coded: dict[str, str] = {}
+    uncoded: list[str] = []
     for code_list in root.iter(f"{ODM}CodeList"):
         codes = _aliases(code_list)
         if not codes:  # a sponsor codelist: no code on it, nor on its terms, nor a CT standard
@@ -44,12 +45,21 @@ def test_every_nci_code_in_define_is_in_the_reference_table(
         terms = by_code[codes[0]].terms
         for item in code_list.iter(f"{ODM}CodeListItem", f"{ODM}EnumeratedItem"):
             value = item.get("CodedValue", "")
-            assert _aliases(item) == [terms[value]], (code_list.get("OID"), value)
+            expected = [terms[value]] if value in terms else []  # none made up for the others
+            assert _aliases(item) == expected, (code_list.get("OID"), value)
+            if not expected:
+                uncoded.append(f"{code_list.get('Name', '').replace(' ', '.')}: term '{value}' "
+                               f"has no NCI code in codelist {codes[0]}")  # fmt: skip
         coded[str(code_list.get("OID"))] = codes[0]
     assert coded["CL.DM.SEX"] == "C66731"  # Sex, in both demo studies
     assert coded["CL.DM.AGEU"] == "C66781"
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    assert set(uncoded) <= set(manifest["sdtm"]["nci_codes"]["without_code"])
     if demo_store.protocol.form("ae") is not None:
         assert coded["CL.AE.AESER"] == "C66742"  # No Yes Response
+    if demo_store.protocol.id == "lenalidomide-cle-open-label":  # the study with the labs form
+        assert coded["CL.LB.LBTESTCD"] == "C65047"  # Laboratory Test Code
+        assert "LB.LBTESTCD: term 'DSDNAAB' has no NCI code in codelist C65047" in uncoded
 
 
 def test_codelists_without_codes_are_listed_in_the_manifest(

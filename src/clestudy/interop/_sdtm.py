@@ -386,7 +386,8 @@ def untabulated_forms(protocol: Protocol) -> list[str]:
 
 def _codelists(protocol: Protocol, datasets: list[Dataset]) -> None:
     """Attach each coded field's codes to the variable it fills (for the Define-XML): a single
-    choice its choices, a boolean the ``NY`` values ``Y``/``N``."""
+    choice its choices, a boolean the ``NY`` values ``Y``/``N``, ``AGEU`` its unit and a findings
+    ``--TESTCD`` its test codes."""
     by_name = {d.name: d for d in datasets}
     for form in protocol.forms:
         dataset = by_name.get(form.domain or "")
@@ -402,6 +403,11 @@ def _codelists(protocol: Protocol, datasets: list[Dataset]) -> None:
     dm = by_name.get("DM")
     if dm is not None and "AGEU" in dm.frame.columns:  # assigned, not collected: no decode
         dm.codelists["AGEU"] = dict.fromkeys(sorted(set(dm.frame["AGEU"]) - {""}), "")
+    for dataset in datasets:  # each findings test code, decoded by its test name
+        testcd, test = f"{dataset.name}TESTCD", f"{dataset.name}TEST"
+        if testcd in dataset.frame.columns and test in dataset.frame.columns:
+            pairs = dataset.frame.drop_duplicates(testcd).sort_values(testcd)
+            dataset.codelists[testcd] = dict(zip(pairs[testcd], pairs[test], strict=True))
 
 
 def sdtm_datasets(store: Store, *, ae_coding: AeCoding | None = None) -> list[Dataset]:

@@ -15,11 +15,11 @@ repository ``rubentalstra/Trial-Submission-Studio``, file
 ``8753b121aaa8370978b2c144e70485bef840e1c5`` (:data:`CODE_SOURCE`). The codelists below are the
 SDTM codelists that publishing set carries unchanged (their NCI preferred terms read "CDISC SDTM
 Sex of Individual Terminology", "CDISC SDTM Age Unit Terminology", "CDISC SDTM Yes No Unknown or
-Not Applicable Response Terminology"). A codelist is one NCI Thesaurus subset, published
+Not Applicable Response Terminology", "CDISC SDTM Laboratory Test Code Terminology"). A codelist is one NCI Thesaurus subset, published
 unchanged in every publishing set of a release that uses it, so these are the codes of the SDTM
 CT 2024-03-29 package the Define-XML names. The SDTM publishing set's own file could not be read
 offline; the codelists it holds and the SEND set does not (``RACE``, ``ETHNIC``, ``OUT``,
-``ACN``, ``LBTESTCD``, ``VSTESTCD``, ``UNIT``, ``TOXGRV5``) are therefore written without codes
+``ACN``, ``VSTESTCD``, ``UNIT``, ``TOXGRV5``) are therefore written without codes
 until a source for them is added here, with its provenance.
 """
 
@@ -94,6 +94,14 @@ CODELISTS: Mapping[str, Codelist] = MappingProxyType(
         "NY": Codelist("C66742", "No Yes Response", "NY", False, MappingProxyType({
             "N": "C49487", "NA": "C48660", "U": "C17998", "Y": "C49488",
         })),
+        # "C65047",,"Yes","Laboratory Test Code","LBTESTCD",... and the terms the built-in
+        # protocols use (CODE_SOURCE); the codelist is extensible, and a test code not here is
+        # written without a code (the built-in DSDNAAB is not a term of this release)
+        "LBTESTCD": Codelist("C65047", "Laboratory Test Code", "LBTESTCD", True, MappingProxyType({
+            "ALT": "C64433", "AST": "C64467", "C3": "C80174", "C4": "C80177",
+            "CREAT": "C64547", "ESR": "C74611", "HCG": "C64851", "HGB": "C64848",
+            "LYM": "C51949", "NEUT": "C63321", "PLAT": "C51951", "WBC": "C51948",
+        })),
         # "C66731",,"No","Sex","SEX",... and its four terms (CODE_SOURCE)
         "SEX": Codelist("C66731", "Sex", "SEX", False, MappingProxyType({
             "F": "C16576", "INTERSEX": "C45908", "M": "C20197", "U": "C17998",
@@ -102,13 +110,15 @@ CODELISTS: Mapping[str, Codelist] = MappingProxyType(
 )  # fmt: skip
 """The codelists whose NCI codes clestudy writes, by submission value."""
 
-_VARIABLE_CODELISTS: Mapping[str, str] = MappingProxyType({"SEX": "SEX", "AGEU": "AGEU"})
+_VARIABLE_CODELISTS: Mapping[str, str] = MappingProxyType(
+    {"SEX": "SEX", "AGEU": "AGEU", "LBTESTCD": "LBTESTCD"}
+)
 
 
 def codelist_for(variable: str, values: Mapping[str, str]) -> Codelist | None:
     """The CDISC codelist of ``variable`` whose codes are in :data:`CODELISTS`, or ``None``.
 
-    ``SEX`` and ``AGEU`` have their own codelists (SDTMIG v3.3 DM); a variable coded ``Y``/``N``
+    ``SEX``, ``AGEU`` and ``LBTESTCD`` have their own codelists (SDTMIG v3.3); a variable coded ``Y``/``N``
     (a CDASH boolean) takes ``NY``, the codelist of the SDTMIG's yes/no variables.
 
     >>> codelist_for("SEX", {"F": "Female"}).code, codelist_for("AESER", {"Y": "Yes"}).code
