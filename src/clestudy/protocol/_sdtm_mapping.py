@@ -9,15 +9,18 @@ study needs to, and says so in the protocol, where a reviewer reads it::
       - {form: skin, domain: RS}              # tabulate the form's records in RS
       fields:
       - {form: labs, field: crp, testcd: CRP} # LBORRES with LBTESTCD=CRP
+      - {form: labs, field: weight, domain: VS, testcd: WEIGHT}  # a finding moved to VS
       - {form: ae, field: aeterm_other, variable: AETERM}
       - {form: dm, field: handedness, qnam: HANDED}   # to SUPPDM as QNAM HANDED
 
 ``variable`` names the SDTM variable (a date's ``--DTC`` or ``--STDTC``; the findings result
 ``--ORRES``), ``testcd`` the findings test code, ``qnam`` a supplemental qualifier (the field then
-goes to SUPP--). A field moves with its form's records: its domain is the form's.
+goes to SUPP--). A field goes with its form's records, in the form's domain, except that a
+finding may move to another findings domain (``domain``: LB, VS, RS; with the form's dates).
 
 Checks (at protocol load, each naming the YAML path and line): the domain is one the export
-writes (:data:`SDTM_VARIABLES`), the form and field exist, the variable belongs to the domain,
+writes (:data:`SDTM_VARIABLES`), a field moves only between findings domains, the form and field
+exist, the variable belongs to the domain,
 a test code is given for a findings result and only there, names are SAS transport v5 names of
 at most 8 characters (SDTMIG v3.3 section 4 and SAS TS-140; docs/references.md [SDTMIG 3.3],
 [SAS XPORT v5]), and no field is mapped twice.
@@ -97,11 +100,12 @@ class SdtmFieldMap(_Strict):
 
     form: str
     field: str
+    domain: str | None = None
     variable: str | None = None
     testcd: str | None = None
     qnam: str | None = None
 
-    @field_validator("variable", "testcd", "qnam")
+    @field_validator("domain", "variable", "testcd", "qnam")
     @classmethod
     def _check_name(cls, value: str | None) -> str | None:
         return _sas_name(value)
@@ -132,9 +136,23 @@ def _field_errors(p: Protocol, i: int, entry: SdtmFieldMap) -> Iterator[tuple[Lo
         return
     if form.field(entry.field) is None:
         yield (*here, "field"), f"'{entry.field}' is not a field of form '{form.id}'"
-    domain = _domain(p, form.id) or ""
+    form_domain = _domain(p, form.id) or ""
+    domain = entry.domain or form_domain
     if domain not in SDTM_VARIABLES:
-        yield (*here, "form"), f"form '{form.id}' has no domain the SDTM export writes"
+        where, name = (
+            ("domain", f"'{domain}' is") if entry.domain else ("form", f"form '{form.id}' has")
+        )
+        yield (*here, where), f"{name} not a domain the SDTM export writes"
+        return
+    moving = {domain, form_domain} - FINDINGS_DOMAINS
+    if domain != form_domain and moving:
+        yield (
+            (*here, "domain"),
+            (
+                f"a field moves to another domain only between findings domains (LB, VS, RS), not "
+                f"from {form_domain or 'no domain'} to {domain}: move the whole form under sdtm.forms"
+            ),
+        )
         return
     known = SDTM_VARIABLES[domain]
     if entry.variable and entry.variable not in known:
@@ -193,18 +211,32 @@ def _target(domain: str, spec: FieldSpec, entry: SdtmFieldMap) -> FieldSpec:
     return spec.model_copy(update={"cdash": cdash})
 
 
+def _variants(p: Protocol, form: FormSpec) -> list[FormSpec]:
+    """``form`` as the export reads it: its own domain's fields, and one more form (same id) per
+    findings domain some of its fields move to, holding those fields and the form's dates."""
+    mapping = _mapping(p)
+    home = _domain(p, form.id) or ""
+    entries = {e.field: e for e in mapping.fields if e.form == form.id}
+    targets = {
+        f.id: (entries[f.id].domain or home) if f.id in entries else home for f in form.fields
+    }
+    out = []
+    for domain in dict.fromkeys([home, *targets.values()]):
+        fields = tuple(
+            _target(domain, f, entries[f.id]) if f.id in entries else f
+            for f in form.fields
+            if targets[f.id] == domain or (domain != home and f.type == "date")
+        )
+        out.append(form.model_copy(update={"domain": domain or None, "fields": fields}))
+    return out
+
+
 def mapped_protocol(p: Protocol) -> Protocol:
     """``p`` with its ``sdtm:`` block applied to the forms' domains and fields' CDASH names, the
-    shape the SDTM export reads; ``p`` itself when it has no block."""
+    shape the SDTM export reads (a form some of whose findings move to another findings domain
+    appears once per domain, under its own id); ``p`` itself when it has no block."""
     mapping = _mapping(p)
     if not mapping.forms and not mapping.fields:
         return p
-    forms: list[FormSpec] = []
-    for form in p.forms:
-        domain = _domain(p, form.id) or ""
-        entries = {e.field: e for e in mapping.fields if e.form == form.id}
-        fields = tuple(
-            _target(domain, f, entries[f.id]) if f.id in entries else f for f in form.fields
-        )
-        forms.append(form.model_copy(update={"domain": domain or None, "fields": fields}))
+    forms = [variant for form in p.forms for variant in _variants(p, form)]
     return p.model_copy(update={"forms": tuple(forms)})
