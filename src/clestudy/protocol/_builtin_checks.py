@@ -39,12 +39,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from clestudy.protocol._checks import CheckContext, EditFinding
-from clestudy.protocol._model import FieldSpec, FormSpec
+from clestudy.protocol._model import FieldSpec, FormSpec, IdentityCache
 
 __all__ = ["BUILTIN_CHECK_IDS", "builtin_findings"]
 
@@ -92,22 +91,9 @@ class _FormIndex:
         return cls(form, by_cdash, dates, tuple(pairs))
 
 
-#: Indexes of the forms checked lately, by ``id(form)``; each holds its form, so an id is never
-#: taken for another form's while its entry lives. Bounded: the oldest entry goes first.
-_INDEXES: dict[int, _FormIndex] = {}
-_CACHE_LOCK = threading.Lock()
-_MAX_INDEXES = 256
-
-
-def _index(form: FormSpec) -> _FormIndex:
-    """The form's :class:`_FormIndex`, built on its first check."""
-    found = _INDEXES.get(id(form))
-    if found is None or found.form is not form:
-        with _CACHE_LOCK:  # threads of the web app share it
-            if len(_INDEXES) >= _MAX_INDEXES:
-                _INDEXES.pop(next(iter(_INDEXES)), None)
-            found = _INDEXES[id(form)] = _FormIndex.of(form)
-    return found
+#: Each form's :class:`_FormIndex`, built on its first check.
+_INDEXES: IdentityCache[FormSpec, _FormIndex] = IdentityCache(_FormIndex.of, 256)
+_index = _INDEXES.get
 
 
 def _by_cdash(form: FormSpec, cdash: str) -> FieldSpec | None:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import threading
 import typing
-from typing import Annotated, Any, Literal, TypeVar
+from collections.abc import Callable
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -60,40 +61,45 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_Key = TypeVar("_Key")
+_Value = TypeVar("_Value")
+
+
+class IdentityCache(Generic[_Key, _Value]):
+    """What ``make`` gives for an object, made once per object and kept by the object's identity.
+
+    For lookups the save path makes on every record from immutable protocol objects (a form's
+    field index, its show-if plan, its built-in checks' CDASH index): keyed by ``id(obj)``,
+    each entry keeps its object, so an id is never taken for another object's while the entry
+    lives, and an entry serves only the very object it was made of (``entry[0] is obj``): a
+    frozen model changed by ``model_copy(update=...)`` is a new object (or holds a new tuple)
+    and gets a new entry, never a stale one. Kept outside the models, whose equality and copies
+    would carry a cached attribute along. Bounded: when full, the oldest entry goes first.
+    Shared by the threads of the web app.
+    """
+
+    def __init__(self, make: Callable[[_Key], _Value], maximum: int = 256) -> None:
+        self._make = make
+        self._maximum = maximum
+        self._entries: dict[int, tuple[_Key, _Value]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, obj: _Key) -> _Value:
+        """``make(obj)``, made on the first call for ``obj``."""
+        found = self._entries.get(id(obj))
+        if found is not None and found[0] is obj:
+            return found[1]
+        value = self._make(obj)
+        with self._lock:
+            if len(self._entries) >= self._maximum:
+                self._entries.pop(next(iter(self._entries)), None)
+            self._entries[id(obj)] = (obj, value)
+        return value
+
+
 class _HasId(typing.Protocol):
     @property
     def id(self) -> str: ...
-
-
-_Item = TypeVar("_Item", bound=_HasId)
-
-#: ``{id(items): (items, {item.id: item})}`` of the tuples looked up by id lately (a form's
-#: fields, a protocol's forms and visits). Each entry keeps its tuple, so an id is never taken
-#: for another tuple's while the entry lives, and an entry is used only for the very tuple it
-#: was made of (``found[0] is items``): a ``model_copy(update=...)`` that replaces the fields
-#: makes a new tuple and so a new index, never a stale one. Kept outside the models, whose
-#: equality and copies would carry an index attribute along. Bounded: the oldest entry goes
-#: first.
-_BY_ID: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
-_BY_ID_LOCK = threading.Lock()
-_MAX_BY_ID = 1024
-
-
-def _by_id(items: tuple[_Item, ...], wanted: str) -> _Item | None:
-    """The first of ``items`` whose id is ``wanted`` (an index made once per tuple)."""
-    found = _BY_ID.get(id(items))
-    if found is None or found[0] is not items:
-        if type(items) is not tuple:  # a model built without validation: no identity to key on
-            return next((item for item in items if item.id == wanted), None)
-        index: dict[str, Any] = {}
-        for item in items:
-            index.setdefault(item.id, item)  # the first of an id wins, as a linear search
-        with _BY_ID_LOCK:  # threads of the web app share it
-            if len(_BY_ID) >= _MAX_BY_ID:
-                _BY_ID.pop(next(iter(_BY_ID)), None)
-            _BY_ID[id(items)] = found = (items, index)
-    result: _Item | None = found[1].get(wanted)
-    return result
 
 
 class _OfForm(typing.Protocol):
@@ -101,27 +107,45 @@ class _OfForm(typing.Protocol):
     def form(self) -> str: ...
 
 
+_Item = TypeVar("_Item", bound=_HasId)
 _Spec = TypeVar("_Spec", bound=_OfForm)
 
-#: ``{id(items): (items, {form id: specs of that form})}``, kept as :data:`_BY_ID` is.
-_BY_FORM: dict[int, tuple[tuple[Any, ...], dict[str, tuple[Any, ...]]]] = {}
+
+def _index_by_id(items: tuple[Any, ...]) -> dict[str, Any]:
+    index: dict[str, Any] = {}
+    for item in items:
+        index.setdefault(item.id, item)  # the first of an id wins, as a linear search
+    return index
+
+
+def _group_by_form(items: tuple[Any, ...]) -> dict[str, tuple[Any, ...]]:
+    groups: dict[str, list[Any]] = {}
+    for item in items:
+        groups.setdefault(item.form, []).append(item)
+    return {form: tuple(specs) for form, specs in groups.items()}
+
+
+#: A form's fields, a protocol's forms and visits by id; derived scores and edit checks by form.
+_BY_ID: IdentityCache[tuple[Any, ...], dict[str, Any]] = IdentityCache(_index_by_id, 1024)
+_BY_FORM: IdentityCache[tuple[Any, ...], dict[str, tuple[Any, ...]]] = IdentityCache(
+    _group_by_form, 1024
+)
+
+
+def _by_id(items: tuple[_Item, ...], wanted: str) -> _Item | None:
+    """The first of ``items`` whose id is ``wanted`` (an index made once per tuple)."""
+    if type(items) is not tuple:  # a model built without validation: no identity to key on
+        return next((item for item in items if item.id == wanted), None)
+    found: _Item | None = _BY_ID.get(items).get(wanted)
+    return found
 
 
 def _of_form(items: tuple[_Spec, ...], form_id: str) -> tuple[_Spec, ...]:
     """The specs of ``items`` (derived scores, edit checks) that belong to ``form_id``, in order."""
-    found = _BY_FORM.get(id(items))
-    if found is None or found[0] is not items:
-        if type(items) is not tuple:
-            return tuple(item for item in items if item.form == form_id)
-        groups: dict[str, list[Any]] = {}
-        for item in items:
-            groups.setdefault(item.form, []).append(item)
-        with _BY_ID_LOCK:
-            if len(_BY_FORM) >= _MAX_BY_ID:
-                _BY_FORM.pop(next(iter(_BY_FORM)), None)
-            _BY_FORM[id(items)] = found = (items, {k: tuple(v) for k, v in groups.items()})
-    result: tuple[_Spec, ...] = found[1].get(form_id, ())
-    return result
+    if type(items) is not tuple:
+        return tuple(item for item in items if item.form == form_id)
+    found: tuple[_Spec, ...] = _BY_FORM.get(items).get(form_id, ())
+    return found
 
 
 class Arm(_Strict):

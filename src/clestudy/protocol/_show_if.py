@@ -35,7 +35,6 @@ from a blank read as 0; a lab graded alone by a per-lab CTCAE grading is not suc
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -48,7 +47,7 @@ from clestudy.protocol._expressions import (
     typed_value,
 )
 from clestudy.protocol._field_types import FIELD_TYPES
-from clestudy.protocol._model import FieldSpec, FormSpec, Protocol
+from clestudy.protocol._model import FieldSpec, FormSpec, IdentityCache, Protocol
 
 __all__ = ["hidden_fields", "show_if_cycle", "show_if_errors", "show_if_order"]
 
@@ -127,22 +126,9 @@ class _ShowIfPlan:
         return cls(form, ordered, read, {f.id: i for i, f in enumerate(form.fields)})
 
 
-#: Plans of the forms seen lately, by ``id(form)``; each holds its form, so an id is never taken
-#: for another form's while its entry lives (a form is frozen: a changed copy is a new object).
-#: Bounded: the oldest entry goes first.
-_PLANS: dict[int, _ShowIfPlan] = {}
-_CACHE_LOCK = threading.Lock()
-_MAX_PLANS = 256
-
-
-def _plan(form: FormSpec) -> _ShowIfPlan:
-    found = _PLANS.get(id(form))
-    if found is None or found.form is not form:
-        with _CACHE_LOCK:  # threads of the web app share it
-            if len(_PLANS) >= _MAX_PLANS:
-                _PLANS.pop(next(iter(_PLANS)), None)
-            found = _PLANS[id(form)] = _ShowIfPlan.of(form)
-    return found
+#: Each form's :class:`_ShowIfPlan`, made on its first use.
+_PLANS: IdentityCache[FormSpec, _ShowIfPlan] = IdentityCache(_ShowIfPlan.of, 256)
+_plan = _PLANS.get
 
 
 def hidden_fields(form: FormSpec, values: Mapping[str, object]) -> dict[str, str]:

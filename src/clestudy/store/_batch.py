@@ -32,7 +32,6 @@ learn primary keys and versions, which is what made a batch cost O(N) statements
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -42,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from clestudy.errors import InputError, NotFoundError, StaleVersionError
 from clestudy.protocol import EditFinding, Protocol, check_values, run_edit_checks
+from clestudy.protocol._model import IdentityCache
 from clestudy.store._audit import canonical_json
 from clestudy.store._chain import prime_heads
 from clestudy.store._checks import SubjectFields, check_context, run_checks
@@ -90,24 +90,13 @@ class _Lookups:
     places: SubjectFields
 
 
-#: Lookups of the protocols saved to lately, by ``id(protocol)``; each holds its protocol (in
-#: ``plan``), so an id is never taken for another protocol's while its entry lives. Bounded: the
-#: oldest entry goes first.
-_LOOKUPS: dict[int, _Lookups] = {}
-_CACHE_LOCK = threading.Lock()
-_MAX_LOOKUPS = 32
+def _make_lookups(protocol: Protocol) -> _Lookups:
+    return _Lookups(SavePlan(protocol), SubjectFields.of(protocol))
 
 
-def _lookups(protocol: Protocol) -> _Lookups:
-    found = _LOOKUPS.get(id(protocol))
-    if found is None or found.plan.protocol is not protocol:
-        with _CACHE_LOCK:  # threads of the web app share it
-            if len(_LOOKUPS) >= _MAX_LOOKUPS:
-                _LOOKUPS.pop(next(iter(_LOOKUPS)), None)
-            found = _LOOKUPS[id(protocol)] = _Lookups(
-                SavePlan(protocol), SubjectFields.of(protocol)
-            )
-    return found
+#: The lookups of the protocols saved to lately (kept by the protocol object's identity).
+_LOOKUPS: IdentityCache[Protocol, _Lookups] = IdentityCache(_make_lookups, 32)
+_lookups = _LOOKUPS.get
 
 
 Place = tuple[int, str, str, int]  # subject pk, visit, form, instance
