@@ -241,3 +241,32 @@ def test_cli_task_events(
     assert "--task-events splits large files into Dask tasks: it needs --scheduler" in (
         capsys.readouterr().err
     )
+
+
+def test_real_file_with_a_matrix_file_as_range_tasks(
+    real_fcs: Any, immuno_data: Path, scheduler: str, tmp_path: Path
+) -> None:
+    # the benchmark's real file and strategy ($SPILL, logicle), with a shipped matrix file (the
+    # identity: counts differ from $SPILL's) and a reference gate, in 5 ranges
+    import flowkit as fk
+    from distributed import Client
+
+    path = str(real_fcs("facs_diva"))
+    strategy = immuno_data / "diva_bcell.xml"
+    sample = fk.Sample(path)
+    detectors = [sample.pnn_labels[i] for i in sample.fluoro_indices]
+    identity = tmp_path / "identity.csv"
+    pd.DataFrame(np.eye(len(detectors)), columns=detectors).to_csv(identity, index=False)
+    options = FlowOptions(compensation_file=str(identity), reference_gate="Cells")
+    local = gate_batch([path], strategy, options, workers=1)
+    with Client(scheduler) as client:  # type: ignore[no-untyped-call]
+        split, keys = _range_keys(
+            client,
+            lambda: gate_batch_dask(
+                [path], strategy, options, scheduler=client, task_events=20_000
+            ),
+        )
+    assert len(keys) == 5  # 83,411 events in ranges of 20,000
+    pd.testing.assert_frame_equal(split[0].populations, local[0].populations, check_exact=True)
+    with_spill = gate_batch([path], strategy, FlowOptions(reference_gate="Cells"), workers=1)
+    assert not split[0].populations["count"].equals(with_spill[0].populations["count"])
