@@ -11,6 +11,7 @@ bit masks, 32-bit floats in both byte orders).
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,6 @@ __all__ = ["designed_fcs", "scheduler"]  # fixtures of the modules they come fro
 def _int_fcs(path: Path, widths: list[int], ranges: list[int], events: np.ndarray) -> Path:
     """An FCS 3.0 list-mode file of integers, big-endian, one ``$PnB`` width per channel."""
     order = ">" + "".join({8: "B", 16: "H", 32: "I"}[w] for w in widths)
-    import struct
-
     data = b"".join(struct.pack(order, *map(int, row)) for row in events)
     keys = {"$BYTEORD": "4,3,2,1", "$DATATYPE": "I", "$MODE": "L", "$NEXTDATA": "0"}
     keys |= {"$PAR": str(len(widths)), "$TOT": str(len(events))}
