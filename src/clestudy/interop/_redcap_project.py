@@ -46,9 +46,9 @@ from clestudy.interop._redcap_records import (
     check_columns,
     row_values,
 )
-from clestudy.protocol import Arm, FieldSpec, FormSpec, Protocol, Site, Visit, check_values
+from clestudy.protocol import Arm, FieldSpec, FormSpec, Protocol, Site, Visit
 from clestudy.protocol._show_if import show_if_cycle
-from clestudy.store import RecordInput
+from clestudy.store import RecordInput, checked_values
 
 __all__ = ["CLASSIC_EVENT", "NO_SITE", "RedcapProject", "read_project", "study_id_for"]
 
@@ -277,9 +277,12 @@ def _inputs(project: Protocol, records: RecordsFile, record_id: str, layout: _La
                     f"{where}: form '{form.id}' repeats but this row has no {REPEAT_FORM}"
                 )
                 continue
-            _, problems = check_values(form, found.values, where=f"{where} ({subject}/{event})")
+            # checked once, here: the store saves these values without parsing them again
+            values, problems = checked_values(
+                form, found.values, where=f"{where} ({subject}/{event})"
+            )
             errors.extend(problems)
-            inputs.append(RecordInput(subject, event, found.form.id, found.values, instance))
+            inputs.append(RecordInput(subject, event, found.form.id, values, instance))
     return inputs
 
 

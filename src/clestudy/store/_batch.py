@@ -39,7 +39,14 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select, tex
 from sqlalchemy.orm import Session
 
 from clestudy.errors import InputError, NotFoundError, StaleVersionError
-from clestudy.protocol import EditFinding, Protocol, check_values, run_edit_checks
+from clestudy.protocol import (
+    EditFinding,
+    FormSpec,
+    Protocol,
+    StoredValue,
+    check_values,
+    run_edit_checks,
+)
 from clestudy.store._audit import canonical_json
 from clestudy.store._checks import SubjectFields, check_context, run_checks
 from clestudy.store._discrepancies import audit_discrepancy, sync_discrepancies
@@ -268,7 +275,7 @@ class _Batch:
                 self._read_details([slot])
         stored = check_edit(slot, item, where)
         raw, cleared = merged_input(form, stored, item)
-        values, problems = check_values(form, raw, where=where, require=False)
+        values, problems = self.check(form, raw, item, where)
         if slot is not None and values == stored and not problems:
             return slot.state()  # no change: nothing written
         subject_values = self.stored.setdefault(subject.pk, {})
@@ -326,6 +333,14 @@ class _Batch:
         )
         self._discrepancies(slot, where, warnings)
         return slot.state()
+
+    def check(
+        self, form: FormSpec, raw: dict[str, Any], item: RecordInput, where: str
+    ) -> tuple[dict[str, StoredValue], list[str]]:
+        """The values one save stores and its field problems (:func:`check_values`, not
+        requiring a value; an import's batch, :mod:`clestudy.store._import_batch`, reuses the
+        result of the same check made before its transaction)."""
+        return check_values(form, raw, where=where, require=False)
 
     def _discrepancies(self, slot: RecordSlot, where: str, warnings: list[EditFinding]) -> None:
         if slot.discrepancies is None:
