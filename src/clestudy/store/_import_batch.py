@@ -84,11 +84,11 @@ class CheckedValues(dict[str, StoredValue]):
 
 
 def checked_values(
-    form: FormSpec, values: Mapping[str, object], *, where: str
+    form: FormSpec, values: Mapping[str, object], *, where: str, require: bool = True
 ) -> tuple[dict[str, StoredValue], list[str]]:
-    """Check a record's values for an import, once (:func:`clestudy.protocol.check_values`,
-    every field problem and every required field left empty, each message starting with
-    ``where``).
+    """Check a record's values for an import, once (:func:`clestudy.protocol.check_values`:
+    every field problem and, with ``require``, every required field left empty, each message
+    starting with ``where``).
 
     With no problem, the values come back as :class:`CheckedValues`: a :class:`RecordInput` of
     them saved by :func:`save_import` as a new record stores them as they are, without checking
@@ -104,7 +104,7 @@ def checked_values(
     >>> checked_values(form, {"esr": "400"}, where="x")[1]
     ["x: field 'lbdat' is required", "x: field 'esr': '400' is out of range; allowed 0 to 200 mm/h"]
     """
-    out, problems = check_values(form, values, where=where)
+    out, problems = check_values(form, values, where=where, require=require)
     return (out, problems) if problems else (CheckedValues(form, out), [])
 
 
