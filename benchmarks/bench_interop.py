@@ -5,12 +5,13 @@ part of pytest). A generated longitudinal project (10 forms of 5 fields, every f
 event, so 500 subjects x 6 events = 30,000 records) is imported with
 ``clestudy.interop.import_redcap`` (one transaction) into a new SQLite database; the baseline
 reads the same CSV with pandas and inserts the same records (subject, event, form, values as
-JSON) into one plain table with ``executemany``, in the same run. The target is 3x; the script
-prints the ratio of wall times and, because a shared machine's wall time is mostly waiting for a
-CPU, also the ratio of CPU times (``time.process_time``: one process, no threads), and with
-``--gate`` exits 1 when the wall-time ratio is above the target. The gate is opt-in while the
-import is far slower (see docs/performance.md, "Imports"), because a failing gate would stop
-``make bench`` before the benchmarks after this one.
+JSON) into one plain table with ``executemany``, in the same run (three times: the fastest
+counts). The target is 3x; the script prints the ratio of wall times and, because a shared
+machine's wall time is mostly waiting for a CPU, also the ratio of CPU times
+(``time.process_time``: one process, no threads), and with ``--gate`` exits 1 when the wall-time
+ratio is above the target. The gate is opt-in while the import is far slower (see
+docs/performance.md, "Imports"), because a failing gate would stop ``make bench`` before the
+benchmarks after this one.
 
 ``--phases`` also prints where the import's CPU time goes, timed by phase without a profiler
 (each step of ``import_redcap`` and of its one transaction wrapped in a timer).
@@ -41,6 +42,7 @@ from clestudy.interop import import_redcap
 from clestudy.interop._redcap_dictionary import UI_COLUMNS
 
 LIMIT = 3.0
+BASELINE_RUNS = 3
 FORMS, FIELDS = 10, 5
 
 
@@ -154,7 +156,10 @@ def main() -> int:
         plan = import_redcap(f"sqlite:///{folder / 'clestudy.db'}", dictionary, records,
                              study="bench", actor="bench")  # fmt: skip
         clestudy_s, clestudy_cpu = time.perf_counter() - start, time.process_time() - cpu
-    bulk_s, bulk_cpu = baseline(records, folder / "bulk.db")
+    # the baseline's fastest of three runs (each into a new database): a short run's time is the
+    # most disturbed by other processes, and the fastest makes the ratio the harder one to meet
+    runs = [baseline(records, folder / f"bulk-{n}.db") for n in range(BASELINE_RUNS)]
+    bulk_s, bulk_cpu = min(s for s, _ in runs), min(c for _, c in runs)
     ratio = clestudy_s / bulk_s
     print(f"{len(plan.creates)} records: clestudy import {clestudy_s:.1f} s, "
           f"read_csv + bulk insert {bulk_s:.2f} s, ratio {ratio:.1f}x (target {LIMIT}x); "
