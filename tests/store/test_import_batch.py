@@ -3,12 +3,11 @@ subjects enrolled together by the body of ``Store.add_subject``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from tests.store.test_query_counts import _statements
 
 from clestudy.errors import InputError, RecordValidationError
 from clestudy.store import (
@@ -26,20 +25,6 @@ OpenStudy = Callable[..., Store]
 STUDY = "pediatric-cle-chart-review"
 #: a labs record as entered (text, padding) and as the store keeps it (protocol ranges: esr 0-200)
 LABS_ENTERED = {"lbdat": "2011-03-01", "esr": " 26", "wbc": "1.50"}
-
-
-@contextmanager
-def _statements(store: Store) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def _count(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
-        seen.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", _count)
-    try:
-        yield seen
-    finally:
-        event.remove(store.engine, "before_cursor_execute", _count)
 
 
 def _labs(store: Store) -> Any:

@@ -553,10 +553,16 @@ def preview_record(store: Store, session: Session, item: RecordInput) -> RecordP
 
 
 def save_batch(
-    store: Store, session: Session, items: Sequence[RecordInput], actor: str, reason: str | None
+    store: Store,
+    session: Session,
+    items: Sequence[RecordInput],
+    actor: str,
+    reason: str | None,
+    kind: type[_Batch] = _Batch,
 ) -> list[RecordState]:
-    """Save ``items`` in ``session``'s transaction (see the module docstring)."""
-    batch = _Batch(store, session, actor, reason)
+    """Save ``items`` in ``session``'s transaction (see the module docstring); ``kind`` is the
+    batch class (an import's trusts the values it checked: :mod:`clestudy.store._import_batch`)."""
+    batch = kind(store, session, actor, reason)
     batch.read(items)
     saved = [batch.save(item) for item in items]
     batch.refuse_deleted()

@@ -42,15 +42,13 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from clestudy.errors import InputError, StaleVersionError
 from clestudy.protocol import FormSpec, StoredValue, check_values
-from clestudy.store._batch import _Batch
+from clestudy.store._batch import _Batch, save_batch
 from clestudy.store._chain import lock_subjects
 from clestudy.store._edits import RecordInput
 from clestudy.store._enrol import SubjectInput, enrol_subjects
 from clestudy.store._rows import RecordState
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from clestudy.store._service import Store
 
 __all__ = [
@@ -135,18 +133,6 @@ class ImportedEvent:
     payload: dict[str, Any]
 
 
-def _save_records(
-    store: Store, session: Session, items: Sequence[RecordInput], actor: str, reason: str
-) -> list[RecordState]:
-    """:func:`clestudy.store._batch.save_batch` with :class:`_ImportBatch`."""
-    batch = _ImportBatch(store, session, actor, reason)
-    batch.read(items)
-    saved = [batch.save(item) for item in items]
-    batch.refuse_deleted()
-    batch.write()
-    return saved
-
-
 def save_import(
     store: Store,
     *,
@@ -178,7 +164,9 @@ def save_import(
         with store._write() as session:
             lock_subjects(session, study, touched)
             enrol_subjects(store, session, subjects, actor=actor, reason=reason, by="by an import")
-            saved = _save_records(store, session, records, actor, reason) if records else []
+            saved = (
+                save_batch(store, session, records, actor, reason, _ImportBatch) if records else []
+            )
             for event in history:
                 key = "/".join(p for p in (study, event.subject_id, event.path) if p)
                 store._append_audit(
