@@ -16,8 +16,15 @@ from typing import Any
 from typing import Protocol as TypingProtocol
 
 from clestudy.errors import InputError, NotFoundError
-from clestudy.protocol import Protocol, check_values
-from clestudy.store import RecordInput, RecordState, Store, list_studies, open_store
+from clestudy.protocol import FormSpec, Protocol, check_values
+from clestudy.store import (
+    CheckedValues,
+    RecordInput,
+    RecordState,
+    Store,
+    list_studies,
+    open_store,
+)
 
 __all__ = ["ImportPlan", "existing_store", "first_difference", "plan_records", "record_label"]
 
@@ -91,6 +98,13 @@ def first_difference(stored: Protocol, new: Protocol) -> str:
     return "?"
 
 
+def _stored_form(form: FormSpec, values: dict[str, Any], where: str) -> dict[str, Any]:
+    """The values as the store would keep them (values an importer checked already are)."""
+    if isinstance(values, CheckedValues) and values.form is form:
+        return values
+    return check_values(form, values, where=where, require=False)[0]
+
+
 def plan_records(protocol: Protocol, subjects: Iterable[_Subject], records: Sequence[RecordInput],
                  store: Store | None, plan: ImportPlan) -> list[RecordInput]:  # fmt: skip
     """Fill ``plan`` and return the records to save (creates, and updates as replacements).
@@ -120,7 +134,7 @@ def plan_records(protocol: Protocol, subjects: Iterable[_Subject], records: Sequ
         if existing is None:
             plan.creates.append(key)
             batch.append(item)
-        elif check_values(form, item.values, where=key, require=False)[0] == existing.values:
+        elif _stored_form(form, item.values, key) == existing.values:
             plan.unchanged.append(key)
         else:
             plan.updates.append(key)

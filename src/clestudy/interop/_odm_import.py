@@ -56,7 +56,6 @@ from clestudy.interop._import_plan import (
 )
 from clestudy.interop._manifest import file_sha256
 from clestudy.interop._odm_metadata import OC, ODM, OdmMetadata, ident, read_metadata, where
-from clestudy.protocol import check_values
 from clestudy.store import (
     IMPORTED_HISTORY,
     ImportedEvent,
@@ -64,6 +63,7 @@ from clestudy.store import (
     Store,
     SubjectInput,
     audit_events,
+    checked_values,
     open_store,
     save_import,
 )
@@ -188,10 +188,11 @@ class _Reader:
         for (subject, visit, form_id, instance), values in self.values.items():
             form = self.meta.protocol.form(form_id)
             assert form is not None  # the metadata made it
-            _, problems = check_values(form, values, where=self.lines[(subject, visit, form_id,
-                                                                        instance)], require=False)  # fmt: skip
+            # checked once, here: the store saves checked values without parsing them again
+            checked, problems = checked_values(form, values, where=self.lines[
+                (subject, visit, form_id, instance)], require=False)  # fmt: skip
             self.errors += problems
-            yield RecordInput(subject, visit, form_id, values, instance)
+            yield RecordInput(subject, visit, form_id, checked, instance)
 
 
 def _history_path(reader: _Reader, node: etree._Element) -> tuple[str, str | None]:

@@ -46,9 +46,9 @@ from clestudy.interop._redcap_records import (
     check_columns,
     row_values,
 )
-from clestudy.protocol import Arm, FieldSpec, FormSpec, Protocol, Site, Visit, check_values
+from clestudy.protocol import Arm, FieldSpec, FormSpec, Protocol, Site, Visit
 from clestudy.protocol._show_if import show_if_cycle
-from clestudy.store import RecordInput
+from clestudy.store import RecordInput, checked_values
 
 __all__ = ["CLASSIC_EVENT", "NO_SITE", "RedcapProject", "read_project", "study_id_for"]
 
@@ -159,14 +159,26 @@ def _forms(
     return forms
 
 
+@dataclass(frozen=True)
+class _Row:
+    """One records row as read once: where it is, whose, which event and instance, and the
+    values it holds per form (converted from the CSV cells, not yet checked)."""
+
+    where: str
+    subject: str
+    event: str
+    repeat_form: str | None
+    instance: int
+    found: list[RowValues]
+
+
 @dataclass
 class _Layout:
     events: dict[str, list[str]]  # event -> forms with data, in first-seen order
     repeating: set[str]
     arms: dict[str, str]  # subject -> arm
     sites: dict[str, str]  # subject -> site
-    #: each row's forms with data (read once: the import's most costly per-row step)
-    found: dict[int, list[RowValues]] = field(default_factory=dict)
+    rows: list[_Row] = field(default_factory=list)
 
 
 def _row_key(records: RecordsFile, line: int, row: dict[str, str], forms: dict[str, FormSpec],
@@ -201,15 +213,17 @@ def _layout(records: RecordsFile, record_id: str, forms: dict[str, FormSpec],
                 f"{records.path}: line {line}: record id {subject!r} cannot be a clestudy subject "
                 "id (use letters, digits, '-' and '_')"
             )
-        event, repeat_form, _ = _row_key(records, line, row, forms, errors)
+        event, repeat_form, instance = _row_key(records, line, row, forms, errors)
         if repeat_form and repeat_form not in forms:
             continue
         if repeat_form:
             layout.repeating.add(repeat_form)
         collected = layout.events.setdefault(event, [])
         holding = forms.values() if repeat_form is None else [forms[repeat_form]]
-        layout.found[line] = row_values(holding, row, f"{records.path}: line {line}")
-        for found in layout.found[line]:
+        where = f"{records.path}: line {line}"
+        read = _Row(where, subject, event, repeat_form, instance, row_values(holding, row, where))
+        layout.rows.append(read)
+        for found in read.found:
             if found.form.id not in collected:
                 collected.append(found.form.id)
         match = _ARM.search(event)
@@ -261,25 +275,24 @@ def _protocol(study_id: str, dictionary: Path, forms: list[FormSpec], layout: _L
     )
 
 
-def _inputs(project: Protocol, records: RecordsFile, record_id: str, layout: _Layout,
-            errors: list[str]) -> list[RecordInput]:  # fmt: skip
+def _inputs(project: Protocol, layout: _Layout, errors: list[str]) -> list[RecordInput]:
     forms = {f.id: f for f in project.forms}
     inputs = []
-    for line, row in records.rows:
-        where = f"{records.path}: line {line}"
-        subject = row.get(record_id, "").strip()
-        event, repeat_form, instance = _row_key(records, line, row, forms, [])
-        for found in layout.found.get(line, []):
+    for row in layout.rows:
+        for found in row.found:
             form = forms[found.form.id]  # the protocol's (repeating set)
             errors.extend(found.errors)
-            if form.repeating and repeat_form is None:
+            if form.repeating and row.repeat_form is None:
                 errors.append(
-                    f"{where}: form '{form.id}' repeats but this row has no {REPEAT_FORM}"
+                    f"{row.where}: form '{form.id}' repeats but this row has no {REPEAT_FORM}"
                 )
                 continue
-            _, problems = check_values(form, found.values, where=f"{where} ({subject}/{event})")
+            # checked once, here: the store saves these values without parsing them again
+            values, problems = checked_values(
+                form, found.values, where=f"{row.where} ({row.subject}/{row.event})"
+            )
             errors.extend(problems)
-            inputs.append(RecordInput(subject, event, found.form.id, found.values, instance))
+            inputs.append(RecordInput(row.subject, row.event, form.id, values, row.instance))
     return inputs
 
 
@@ -321,7 +334,7 @@ def read_project(
         raise InputError(
             f"{dictionary}: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
         ) from None
-    inputs = _inputs(protocol, records, record_id, layout, errors) if records else []
+    inputs = _inputs(protocol, layout, errors)
     subjects = [Subject(s, layout.arms[s], layout.sites[s]) for s in layout.arms]
     if errors:
         raise InputError(_joined(errors))

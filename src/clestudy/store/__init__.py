@@ -29,8 +29,10 @@ from clestudy.store._batch import RecordPreview
 from clestudy.store._engine import make_engine
 from clestudy.store._import_batch import (
     IMPORTED_HISTORY,
+    CheckedValues,
     ImportedEvent,
     SubjectInput,
+    checked_values,
     save_import,
 )
 from clestudy.store._lab_import import save_lab_values
@@ -65,6 +67,7 @@ __all__ = [
     "AuditKey",
     "AuditVerification",
     "AuthenticationError",
+    "CheckedValues",
     "ImportedEvent",
     "LockChange",
     "LockSelection",
@@ -86,6 +89,7 @@ __all__ = [
     "audit_events",
     "canonical_json",
     "chain_hash",
+    "checked_values",
     "endpoint_table",
     "list_studies",
     "load_audit_key",

@@ -32,7 +32,7 @@ learn primary keys and versions, which is what made a batch cost O(N) statements
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,14 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, text, updat
 from sqlalchemy.orm import Session
 
 from clestudy.errors import InputError, NotFoundError, StaleVersionError
-from clestudy.protocol import EditFinding, Protocol, check_values, run_edit_checks
+from clestudy.protocol import (
+    EditFinding,
+    FormSpec,
+    Protocol,
+    StoredValue,
+    check_values,
+    run_edit_checks,
+)
 from clestudy.protocol._model import IdentityCache
 from clestudy.store._audit import canonical_json
 from clestudy.store._chain import prime_heads
@@ -231,7 +238,7 @@ class _Batch:
                 self._read_details([slot])
         stored = check_edit(slot, item, where)
         raw, cleared, hidden = merge_for_save(form, stored, item)
-        values, problems = check_values(form, raw, where=where, require=False, hidden=hidden)
+        values, problems = self.check(form, raw, item, where, hidden)
         if slot is not None and values == stored and not problems:
             return slot.state()  # no change: nothing written
         subject_values = self.stored.setdefault(subject.pk, {})
@@ -291,6 +298,19 @@ class _Batch:
         )
         self._discrepancies(slot, where, warnings)
         return slot.state(dict(sorted(values.items())))  # in values_json's key order
+
+    def check(
+        self,
+        form: FormSpec,
+        raw: dict[str, Any],
+        item: RecordInput,
+        where: str,
+        hidden: Mapping[str, str] | None = None,
+    ) -> tuple[dict[str, StoredValue], list[str]]:
+        """The values one save stores and its field problems (:func:`check_values`, not
+        requiring a value; an import's batch, :mod:`clestudy.store._import_batch`, reuses the
+        result of the same check made before its transaction)."""
+        return check_values(form, raw, where=where, require=False, hidden=hidden)
 
     def _discrepancies(self, slot: RecordSlot, where: str, warnings: list[EditFinding]) -> None:
         if slot.discrepancies is None:
@@ -505,10 +525,16 @@ def preview_record(store: Store, session: Session, item: RecordInput) -> RecordP
 
 
 def save_batch(
-    store: Store, session: Session, items: Sequence[RecordInput], actor: str, reason: str | None
+    store: Store,
+    session: Session,
+    items: Sequence[RecordInput],
+    actor: str,
+    reason: str | None,
+    kind: type[_Batch] = _Batch,
 ) -> list[RecordState]:
-    """Save ``items`` in ``session``'s transaction (see the module docstring)."""
-    batch = _Batch(store, session, actor, reason)
+    """Save ``items`` in ``session``'s transaction (see the module docstring); ``kind`` is the
+    batch class (an import's trusts the values it checked: :mod:`clestudy.store._import_batch`)."""
+    batch = kind(store, session, actor, reason)
     batch.read(items)
     saved = [batch.save(item) for item in items]
     batch.refuse_deleted()

@@ -3,9 +3,13 @@
 An import (REDCap, CDISC ODM) writes three kinds of things, and :func:`save_import` writes them in
 one database transaction, so that a failed or killed import leaves nothing half-written:
 
-1. the subjects it enrols (``subject``/``enroll`` events, as :meth:`Store.add_subject`);
+1. the subjects it enrols, all at once, by the body of :meth:`Store.add_subject`
+   (:func:`clestudy.store._enrol.enrol_subjects`: one ``subject``/``enroll`` event each);
 2. its records, exactly as :meth:`Store.save_records` saves them (validated, versioned, one
-   ``form_record`` event each);
+   ``form_record`` event each), except that a record's values are checked once: an importer
+   checks every value of its file with :func:`checked_values` before it writes anything (so that
+   it can refuse the whole file with every problem, each named by file, line and field), and the
+   transaction stores those checked values instead of parsing them again;
 3. the other system's own audit trail and data-management notes, as **imported history**.
 
 Imported history
@@ -30,37 +34,95 @@ value that later changed) and cannot be re-run. Keeping it as a frozen event kee
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sqlalchemy.orm.exc import StaleDataError
 
 from clestudy.errors import InputError, StaleVersionError
-from clestudy.store._batch import save_batch
+from clestudy.protocol import FormSpec, StoredValue, check_values
+from clestudy.store._batch import _Batch, save_batch
 from clestudy.store._chain import lock_subjects
 from clestudy.store._edits import RecordInput
+from clestudy.store._enrol import SubjectInput, enrol_subjects
 from clestudy.store._rows import RecordState
-from clestudy.store._schema import SubjectRow
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from clestudy.store._service import Store
 
-__all__ = ["IMPORTED_HISTORY", "ImportedEvent", "SubjectInput", "save_import"]
+__all__ = [
+    "IMPORTED_HISTORY",
+    "CheckedValues",
+    "ImportedEvent",
+    "SubjectInput",
+    "checked_values",
+    "save_import",
+]
 
 #: ``entity_type`` of an event of another system's audit trail, kept as imported history.
 IMPORTED_HISTORY = "imported_history"
 
 
-@dataclass(frozen=True)
-class SubjectInput:
-    """A subject an import enrols."""
+class CheckedValues(dict[str, StoredValue]):
+    """A record's values as :func:`checked_values` returned them: normalised for ``form``, with
+    no problem. Read-only, so that what the check saw is what the store writes."""
 
-    subject_id: str
-    arm: str
-    site: str
+    __slots__ = ("form",)
+
+    def __init__(self, form: FormSpec, values: Mapping[str, StoredValue]) -> None:
+        super().__init__(values)
+        self.form = form
+
+    def _read_only(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("checked values are read-only: copy them with dict() to change them")
+
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+
+
+def checked_values(
+    form: FormSpec, values: Mapping[str, object], *, where: str, require: bool = True
+) -> tuple[dict[str, StoredValue], list[str]]:
+    """Check a record's values for an import, once (:func:`clestudy.protocol.check_values`:
+    every field problem and, with ``require``, every required field left empty, each message
+    starting with ``where``).
+
+    With no problem, the values come back as :class:`CheckedValues`: a :class:`RecordInput` of
+    them saved by :func:`save_import` as a new record stores them as they are, without checking
+    them again (the store's own check, :meth:`Store.save_records`, would return them unchanged).
+
+    Examples
+    --------
+    >>> from clestudy.protocol import load_protocol
+    >>> form = load_protocol("pediatric-cle-chart-review").form("labs")
+    >>> values, problems = checked_values(form, {"lbdat": "2011-03-01", "esr": " 26"}, where="x")
+    >>> values, type(values).__name__, problems
+    ({'lbdat': '2011-03-01', 'esr': 26}, 'CheckedValues', [])
+    >>> checked_values(form, {"esr": "400"}, where="x")[1]
+    ["x: field 'lbdat' is required", "x: field 'esr': '400' is out of range; allowed 0 to 200 mm/h"]
+    """
+    out, problems = check_values(form, values, where=where, require=require)
+    return (out, problems) if problems else (CheckedValues(form, out), [])
+
+
+class _ImportBatch(_Batch):
+    """:func:`clestudy.store._batch.save_batch`'s batch, trusting :class:`CheckedValues`."""
+
+    def check(
+        self,
+        form: FormSpec,
+        raw: dict[str, Any],
+        item: RecordInput,
+        where: str,
+        hidden: Mapping[str, str] | None = None,
+    ) -> tuple[dict[str, StoredValue], list[str]]:
+        values = item.values
+        # a new record's values are the item's own (merged with nothing stored), checked by
+        # checked_values against this very form: the check would return them unchanged
+        if type(values) is CheckedValues and values.form is form and raw == values:
+            return dict(values), []
+        return super().check(form, raw, item, where, hidden)
 
 
 @dataclass(frozen=True)
@@ -76,56 +138,6 @@ class ImportedEvent:
     payload: dict[str, Any]
 
 
-def _check_subject(store: Store, subject: SubjectInput) -> None:
-    arms = [a.id for a in store.protocol.arms]
-    sites = [s.id for s in store.protocol.sites]
-    if not subject.subject_id.replace("-", "").replace("_", "").isalnum():
-        raise InputError(f"subject id {subject.subject_id!r}: use letters, digits, '-' and '_'")
-    if store.protocol.randomization is not None and subject.arm:
-        # as Store.add_subject: an import must not bypass the concealed allocation list
-        raise InputError(
-            f"subject {subject.subject_id}: study {store.protocol.id} is randomized; the arm is "
-            "assigned by randomization, not by an import"
-        )
-    if store.protocol.randomization is not None:
-        arms = [""]
-    if subject.arm not in arms:
-        raise InputError(f"subject {subject.subject_id}: arm {subject.arm!r} is not one of {arms}")
-    if subject.site not in sites:
-        raise InputError(
-            f"subject {subject.subject_id}: site {subject.site!r} is not one of {sites}"
-        )
-
-
-def _enrol(
-    store: Store, session: Session, subject: SubjectInput, actor: str, reason: str | None
-) -> None:
-    _check_subject(store, subject)
-    if store._subject_row(session, subject.subject_id) is not None:
-        raise InputError(f"subject {subject.subject_id} is already enrolled in {store.protocol.id}")
-    session.add(
-        SubjectRow(
-            study_id=store.study_pk,
-            subject_key=subject.subject_id,
-            arm=subject.arm,
-            site=subject.site,
-            status="enrolled",
-            created_at=store._now(),
-        )
-    )
-    session.flush()
-    store._append_audit(
-        session,
-        actor=actor,
-        action="enroll",
-        entity_type="subject",
-        entity_key=f"{store.protocol.id}/{subject.subject_id}",
-        before=None,
-        after={"arm": subject.arm, "site": subject.site, "status": "enrolled"},
-        reason=reason,
-    )
-
-
 def save_import(
     store: Store,
     *,
@@ -137,9 +149,11 @@ def save_import(
 ) -> list[RecordState]:
     """Enrol ``subjects``, save ``records`` and keep ``history``, all in one transaction.
 
-    Records are saved by the save path of :meth:`Store.save_records`
-    (:func:`clestudy.store._batch.save_batch`, after the enrolments); every event carries ``actor`` and ``reason`` (the import's source files
-    and their SHA-256).
+    Subjects are enrolled together by the body of :meth:`Store.add_subject`
+    (:func:`clestudy.store._enrol.enrol_subjects`), then records are saved by the save path of
+    :meth:`Store.save_records` (:func:`clestudy.store._batch.save_batch`; the values of a new
+    record given as :class:`CheckedValues` are stored without a second check). Every event
+    carries ``actor`` and ``reason`` (the import's source files and their SHA-256).
 
     Raises
     ------
@@ -154,9 +168,10 @@ def save_import(
     try:
         with store._write() as session:
             lock_subjects(session, study, touched)
-            for subject in subjects:
-                _enrol(store, session, subject, actor, reason)
-            saved = save_batch(store, session, records, actor, reason) if records else []
+            enrol_subjects(store, session, subjects, actor=actor, reason=reason, by="by an import")
+            saved = (
+                save_batch(store, session, records, actor, reason, _ImportBatch) if records else []
+            )
             for event in history:
                 key = "/".join(p for p in (study, event.subject_id, event.path) if p)
                 store._append_audit(

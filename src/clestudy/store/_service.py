@@ -35,6 +35,7 @@ from clestudy.store._chain import PendingEvent, lock_subjects, queue_event, writ
 from clestudy.store._delete import set_record_deleted, set_subject_deleted
 from clestudy.store._discrepancies import DiscrepancyMixin
 from clestudy.store._edits import RecordInput, SaveMode
+from clestudy.store._enrol import SubjectInput, check_enrolment, enrol_subjects
 from clestudy.store._lock_bulk import LockingMixin
 from clestudy.store._quality import QualityMixin
 from clestudy.store._queries import QueryMixin
@@ -149,44 +150,10 @@ class Store(
         In a randomized study (a protocol with a ``randomization`` section) the arm is left
         empty (``arm=""``): :meth:`randomize` assigns it.
         """
-        arms = [a.id for a in self.protocol.arms]
-        if self.protocol.randomization is not None:
-            arms = [""]  # randomized: the arm comes from the allocation list only
-        sites = [s.id for s in self.protocol.sites]
-        if not subject_id or not subject_id.replace("-", "").replace("_", "").isalnum():
-            raise InputError(f"subject id {subject_id!r}: use letters, digits, '-' and '_'")
-        if arm not in arms and self.protocol.randomization is not None:
-            raise InputError(
-                f"subject {subject_id}: study {self.protocol.id} is randomized; the arm is "
-                "assigned by randomization, not at enrolment"
-            )
-        if arm not in arms:
-            raise InputError(f"subject {subject_id}: arm {arm!r} is not one of {arms}")
-        if site not in sites:
-            raise InputError(f"subject {subject_id}: site {site!r} is not one of {sites}")
+        subject = SubjectInput(subject_id, arm, site)
+        check_enrolment(self.protocol, subject, by="at enrolment")  # before the transaction
         with self._write() as session:
-            if self._subject_row(session, subject_id) is not None:
-                raise InputError(f"subject {subject_id} is already enrolled in {self.protocol.id}")
-            row = SubjectRow(
-                study_id=self.study_pk,
-                subject_key=subject_id,
-                arm=arm,
-                site=site,
-                status="enrolled",
-                created_at=self._now(),
-            )
-            session.add(row)
-            session.flush()
-            self._append_audit(
-                session,
-                actor=actor,
-                action="enroll",
-                entity_type="subject",
-                entity_key=f"{self.protocol.id}/{subject_id}",
-                before=None,
-                after={"arm": arm, "site": site, "status": "enrolled"},
-                reason=reason,
-            )
+            enrol_subjects(self, session, [subject], actor=actor, reason=reason, by="at enrolment")
         return SubjectState(subject_id, arm, site, "enrolled")
 
     def _subject_row(self, session: Session, subject_id: str) -> SubjectRow | None:
