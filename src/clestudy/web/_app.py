@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clestudy.store import Accounts, open_accounts
 from clestudy.web._access import Studies, StudyNotFoundError, SubjectNotFoundError
@@ -135,16 +136,43 @@ def _install_errors(app: FastAPI) -> None:
         return JSONResponse({"error": "invalid request", "errors": errors}, status_code=422)
 
 
-def _security_headers(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def _headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if not request.url.path.startswith(("/static/", "/api/")):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+#: Headers every response gets (unless the route set its own).
+_SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+)
+_NO_STORE = (b"cache-control", b"no-store")
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware that adds :data:`_SECURITY_HEADERS` to every response, and
+    ``Cache-Control: no-store`` to pages (not to ``/static/`` or ``/api/``).
+
+    It only edits the response's start message on its way out: no task, stream or ``Request``
+    per request (Starlette's ``BaseHTTPMiddleware`` makes all three).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = _SECURITY_HEADERS
+        if not scope["path"].startswith(("/static/", "/api/")):
+            extra = (*_SECURITY_HEADERS, _NO_STORE)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in extra if h[0] not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(
@@ -223,7 +251,7 @@ def create_app(
         ),
     )
     _install_errors(app)
-    _security_headers(app)
+    app.add_middleware(SecurityHeaders)
     app.include_router(_pages.router)
     app.include_router(_entry.router)
     app.include_router(_admin.router)
