@@ -1,7 +1,7 @@
 """Benchmark: form saves through the clestudy API against a bare FastAPI + SQLAlchemy insert.
 
-Run with ``python benchmarks/bench_web.py [--saves 400] [--clients 8] [--pg URL]`` (not part of
-pytest).
+Run with ``python benchmarks/bench_web.py [--saves 400] [--clients 8] [--chunk 50] [--pg URL]``
+(not part of pytest).
 
 Both servers run as their own uvicorn process (one worker) on loopback over a fresh SQLite file
 (WAL, ``synchronous=NORMAL``, as the store sets it), and the same client drives both: ``--clients``
@@ -9,7 +9,9 @@ threads, each with a keep-alive ``httpx2.Client``, PUT ``--saves`` complete CLAS
 a new record (a subject × visit of its own), after a warm-up of ``--warmup`` saves per client.
 With ``--pg URL`` (default ``$CLESTUDY_TEST_DATABASE_URL``) the same run is repeated on PostgreSQL,
 each contender in a new schema of its own (dropped after), with ``--workers`` uvicorn workers for
-both servers (default 1).
+both servers (default 1). Both servers run at once and take turns of ``--chunk`` saves (the
+order alternating): on a shared machine the load moves within a minute, and a contender timed
+alone in a quiet or a busy minute would be favoured or penalised.
 
 * **clestudy**: ``clestudy serve``; ``PUT /api/v1/studies/{study}/subjects/{subject}/records/
   {visit}/clasi/1`` with a Bearer token: token check, site scoping, validation of the 55 CLASI
@@ -29,6 +31,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import queue
 import shutil
 import socket
 import subprocess
@@ -40,6 +43,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +61,13 @@ def clasi_values() -> dict[str, Any]:
     form = load_protocol(STUDY).form("clasi")
     assert form is not None
     values: dict[str, Any] = {}
-    for field in form.fields:
-        if field.type == "date":
-            values[field.id] = dt.date.today().isoformat()
-        elif field.type == "boolean":
-            values[field.id] = False
+    for spec in form.fields:
+        if spec.type == "date":
+            values[spec.id] = dt.date.today().isoformat()
+        elif spec.type == "boolean":
+            values[spec.id] = False
         else:
-            values[field.id] = 0
+            values[spec.id] = 0
     values |= {"scalp_erythema": 2, "nose_erythema": 3, "nose_scale": 1, "arms_erythema": 1}
     return values
 
@@ -179,45 +183,48 @@ class Server:
             self.proc.wait(timeout=15)
 
 
-def drive(
-    url_of: Callable[[int], str], headers: dict[str, str], body: dict[str, Any],
-    jobs: list[int], clients: int,
-) -> tuple[float, list[float]]:  # fmt: skip
-    """PUT ``body`` to ``url_of(job)`` for every job, ``clients`` threads sharing the jobs;
-    returns the wall seconds and each request's latency."""
-    latencies: list[float] = []
-    lock = threading.Lock()
-    queue = list(reversed(jobs))
-    errors: list[str] = []
-    start_line = threading.Barrier(clients + 1)
+class Clients:
+    """``clients`` threads, each with its own keep-alive ``httpx2.Client``, that PUT ``body`` to
+    ``url_of(job)`` for the jobs they are given; they live as long as the block."""
 
-    def client() -> None:
-        with httpx2.Client(headers=headers, timeout=120) as http:
-            start_line.wait()
-            while True:
-                with lock:
-                    if not queue:
-                        return
-                    job = queue.pop()
+    def __init__(
+        self, url_of: Callable[[int], str], headers: dict[str, str], body: dict[str, Any],
+        clients: int,
+    ) -> None:  # fmt: skip
+        self.url_of, self.headers, self.body = url_of, headers, body
+        self.jobs: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self.done: queue.SimpleQueue[tuple[float, str]] = queue.SimpleQueue()
+        self.threads = [threading.Thread(target=self._client, daemon=True) for _ in range(clients)]
+        for thread in self.threads:
+            thread.start()
+
+    def _client(self) -> None:
+        with httpx2.Client(headers=self.headers, timeout=120) as http:
+            while (job := self.jobs.get()) is not None:
                 began = time.perf_counter()
-                response = http.put(url_of(job), json=body)
+                response = http.put(self.url_of(job), json=self.body)
                 took = time.perf_counter() - began
-                with lock:
-                    latencies.append(took)
-                    if response.status_code != 200:
-                        errors.append(f"{response.status_code} {response.text[:300]}")
+                failed = "" if response.status_code == 200 else response.text[:300]
+                self.done.put((took, failed and f"{response.status_code} {failed}"))
 
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    start_line.wait()
-    began = time.perf_counter()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - began
-    if errors:
-        raise RuntimeError(f"{len(errors)} failed saves, first: {errors[0]}")
-    return wall, latencies
+    def run(self, jobs: list[int]) -> tuple[float, list[float]]:
+        """Do every job (the threads share them); the wall seconds and each save's latency."""
+        began = time.perf_counter()
+        for job in jobs:
+            self.jobs.put(job)
+        results = [self.done.get() for _ in jobs]
+        wall = time.perf_counter() - began
+        errors = [error for _, error in results if error]
+        if errors:
+            raise RuntimeError(f"{len(errors)} failed saves, first: {errors[0]}")
+        return wall, [took for took, _ in results]
+
+    def close(self) -> None:
+        """Stop the threads."""
+        for _ in self.threads:
+            self.jobs.put(None)
+        for thread in self.threads:
+            thread.join()
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -253,57 +260,101 @@ def _database(backend: str, folder: Path, name: str, pg: str | None) -> Iterator
         yield url
 
 
+Timing = tuple[float, float, float]
+
+
+def _where(job: int) -> tuple[str, str]:
+    return f"W{job // len(VISITS):04d}", VISITS[job % len(VISITS)]
+
+
+@dataclass
+class Contender:
+    """A running server: its save URL per job, request headers, and what its turns took."""
+
+    url_of: Callable[[int], str]
+    headers: dict[str, str]
+    wall: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+    def timing(self, saves: int) -> Timing:
+        """Saves per second over its chunks, p50 and p95 seconds."""
+        rate = saves / self.wall
+        return rate, _percentile(self.latencies, 0.5), _percentile(self.latencies, 0.95)
+
+
+@contextmanager
+def _clestudy(
+    db: str, subjects: int, workers: int, folder: Path
+) -> Iterator[Contender]:  # fmt: skip
+    token = _seed_clestudy(db, subjects)
+    port = _free_port()
+    cli = [sys.executable, "-c", "import sys; from clestudy.cli import main; sys.exit(main())"]
+    command = [*cli, "serve", "--db", db, "--port", str(port)]
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    with Server(command, port, folder / "clestudy.log") as server:
+
+        def url(job: int) -> str:
+            subject, visit = _where(job)
+            return (f"{server.url}/api/v1/studies/{STUDY}/subjects/{subject}/records/"
+                    f"{visit}/clasi/1")  # fmt: skip
+
+        yield Contender(url, {"Authorization": f"Bearer {token}"})
+
+
+@contextmanager
+def _bare(db: str, workers: int, folder: Path) -> Iterator[Contender]:
+    port = _free_port()
+    command = [sys.executable, __file__, "--bare-server", db, str(port), str(workers)]
+    with Server(command, port, folder / "bare.log") as server:
+
+        def url(job: int) -> str:
+            subject, visit = _where(job)
+            return f"{server.url}/records/{subject}/{visit}/clasi"
+
+        yield Contender(url, {})
+
+
 def run(
     saves: int, clients: int, warmup: int, backend: str = "sqlite", pg: str | None = None,
-    workers: int = 1,
-) -> dict[str, tuple[float, float, float]]:  # fmt: skip
-    """Saves per second, p50 and p95 seconds of each contender."""
+    workers: int = 1, chunk: int = 50,
+) -> dict[str, Timing]:  # fmt: skip
+    """Saves per second, p50 and p95 seconds of each contender.
+
+    Both servers run at once; after a warm-up each, they take turns at ``chunk`` saves (the
+    order alternating), so both meet the same load over the same minutes.
+    """
     body = {"values": clasi_values()}
     total = saves + warmup * clients
-    subjects = -(-total // len(VISITS))
     jobs = list(range(total))
-
-    def where(job: int) -> tuple[str, str]:
-        return f"W{job // len(VISITS):04d}", VISITS[job % len(VISITS)]
-
     folder = Path(tempfile.mkdtemp(prefix="bench_web_"))
-    results: dict[str, tuple[float, float, float]] = {}
     try:
-        with _database(backend, folder, "clestudy", pg) as db:
-            token = _seed_clestudy(db, subjects)
-            port = _free_port()
-            cli = [sys.executable, "-c",
-                   "import sys; from clestudy.cli import main; sys.exit(main())"]  # fmt: skip
-            command = [*cli, "serve", "--db", db, "--port", str(port)]
-            if workers > 1:
-                command += ["--workers", str(workers)]
-            with Server(command, port, folder / "clestudy.log") as server:
-
-                def clestudy_url(job: int) -> str:
-                    subject, visit = where(job)
-                    return (f"{server.url}/api/v1/studies/{STUDY}/subjects/{subject}/records/"
-                            f"{visit}/clasi/1")  # fmt: skip
-
-                auth = {"Authorization": f"Bearer {token}"}
-                drive(clestudy_url, auth, body, jobs[: warmup * clients], clients)
-                wall, lat = drive(clestudy_url, auth, body, jobs[warmup * clients :], clients)
-                results["clestudy"] = (saves / wall, _percentile(lat, 0.5), _percentile(lat, 0.95))
-
-        with _database(backend, folder, "bare", pg) as bare_db:
-            port = _free_port()
-            command = [sys.executable, __file__, "--bare-server", bare_db, str(port), str(workers)]
-            with Server(command, port, folder / "bare.log") as server:
-
-                def bare_url(job: int) -> str:
-                    subject, visit = where(job)
-                    return f"{server.url}/records/{subject}/{visit}/clasi"
-
-                drive(bare_url, {}, body, jobs[: warmup * clients], clients)
-                wall, lat = drive(bare_url, {}, body, jobs[warmup * clients :], clients)
-                results["bare"] = (saves / wall, _percentile(lat, 0.5), _percentile(lat, 0.95))
+        with (
+            _database(backend, folder, "clestudy", pg) as clestudy_db,
+            _database(backend, folder, "bare", pg) as bare_db,
+            _clestudy(clestudy_db, -(-total // len(VISITS)), workers, folder) as clestudy,
+            _bare(bare_db, workers, folder) as bare,
+        ):
+            contenders = {"clestudy": clestudy, "bare": bare}
+            drivers = {
+                n: Clients(c.url_of, c.headers, body, clients) for n, c in contenders.items()
+            }
+            try:
+                for driver in drivers.values():
+                    driver.run(jobs[: warmup * clients])
+                timed = jobs[warmup * clients :]
+                names = list(contenders)
+                for turn, first in enumerate(range(0, len(timed), chunk)):
+                    for name in names if turn % 2 == 0 else names[::-1]:
+                        wall, latencies = drivers[name].run(timed[first : first + chunk])
+                        contenders[name].wall += wall
+                        contenders[name].latencies += latencies
+            finally:
+                for driver in drivers.values():
+                    driver.close()
+            return {name: c.timing(saves) for name, c in contenders.items()}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -315,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a PostgreSQL URL: also run the PostgreSQL lane")  # fmt: skip
     parser.add_argument("--pg-only", action="store_true", help="run only the PostgreSQL lane")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers (PostgreSQL)")
+    parser.add_argument("--chunk", type=int, default=50,
+                        help="saves per turn (the contenders take turns)")  # fmt: skip
     parser.add_argument("--bare-server", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bare_server:
@@ -325,14 +378,16 @@ def main(argv: list[str] | None = None) -> int:
     for backend in backends:
         workers = args.workers if backend == "postgres" else 1
         print(f"[{backend}] form saves: {args.saves} complete CLASI forms, {args.clients} "
-              f"concurrent clients, {workers} uvicorn worker(s) each; load average "
-              f"{os.getloadavg()[0]:.2f}")  # fmt: skip
-        results = run(args.saves, args.clients, args.warmup, backend, args.pg, workers)
+              f"concurrent clients, {workers} uvicorn worker(s) each, turns of {args.chunk} "
+              f"saves; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+        results = run(args.saves, args.clients, args.warmup, backend, args.pg, workers,
+                      args.chunk)  # fmt: skip
         for name, (rate, p50, p95) in results.items():
             print(f"[{backend}] {name:9s} {rate:7.1f} saves/s   p50 {p50 * 1000:7.1f} ms   "
                   f"p95 {p95 * 1000:7.1f} ms")  # fmt: skip
         ratio = results["clestudy"][0] / results["bare"][0]
-        print(f"[{backend}] clestudy / bare throughput: {ratio:.2f}x (target >= 0.5x)")
+        print(f"[{backend}] clestudy / bare throughput: {ratio:.2f}x (target >= 0.5x); "
+              f"load average {os.getloadavg()[0]:.2f} at the end")  # fmt: skip
     if not args.pg:
         print("[postgres] skipped: no --pg URL and CLESTUDY_TEST_DATABASE_URL unset")
     return 0

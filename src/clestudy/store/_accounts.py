@@ -47,7 +47,7 @@ from typing import Any, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from clestudy.errors import ClestudyError, InputError, NotFoundError
@@ -766,22 +766,32 @@ class Accounts:
         return token
 
     def token_user(self, token: str) -> User:
-        """The user of an active API token.
+        """The user of an active API token, read in one query (the token, its user and the
+        user's sites), so a suspension or a revocation counts from the next request in every
+        worker: nothing is cached.
 
         Raises
         ------
         AuthenticationError
             When the token is unknown or revoked, or its user is suspended.
         """
-        with self._read() as session:
-            found = self._by_token(session, ApiTokenRow, token)
-            if found is None:
-                raise AuthenticationError("unknown_token")
-            if found[1].suspended:
-                raise AuthenticationError("suspended")
-            if found[0].revoked_at is not None:
-                raise AuthenticationError("expired")
-            return self._user(session, found[1])
+        digest = hash_token(token) if isinstance(token, str) else ""
+        with self.engine.connect().execution_options(**{READ_ONLY_OPTION: True}) as conn:
+            rows = conn.execute(_TOKEN_USER, {"digest": digest}).all()
+        if not rows or not hmac.compare_digest(rows[0].token_sha256, digest):
+            raise AuthenticationError("unknown_token")
+        first = rows[0]
+        if first.suspended:
+            raise AuthenticationError("suspended")
+        if first.revoked_at is not None:
+            raise AuthenticationError("expired")
+        return User(
+            username=first.username,
+            role=first.role,
+            sites=tuple(row.site for row in rows if row.site is not None),
+            suspended=first.suspended,
+            full_name=first.full_name,
+        )
 
     def revoke_api_token(self, username: str, label: str, *, actor: str) -> None:
         """Revoke the user's active token ``label`` (audited).
@@ -822,6 +832,30 @@ class Accounts:
                 ApiTokenRow.revoked_at.is_(None),
             )
         )
+
+
+_TOKENS, _USERS, _USER_SITES = (
+    ApiTokenRow.__table__.c,
+    UserRow.__table__.c,
+    UserSiteRow.__table__.c,
+)
+#: An API token's row with its user and one row per site of the user (built once).
+_TOKEN_USER = (
+    select(
+        _TOKENS.token_sha256,
+        _TOKENS.revoked_at,
+        _USERS.username,
+        _USERS.role,
+        _USERS.suspended,
+        _USERS.full_name,
+        _USER_SITES.site,
+    )
+    .select_from(ApiTokenRow.__table__)
+    .join(UserRow.__table__, _USERS.id == _TOKENS.user_id)
+    .outerjoin(UserSiteRow.__table__, _USER_SITES.user_id == _USERS.id)
+    .where(_TOKENS.token_sha256 == bindparam("digest"))
+    .order_by(_USER_SITES.site)
+)
 
 
 def _reason(reason: str) -> str:

@@ -23,6 +23,7 @@ from clestudy.errors import ClestudyError, NotFoundError
 from clestudy.protocol import FormSpec, StoredValue
 from clestudy.store import RecordInput, RecordState, Store, SubjectState, list_studies, open_store
 from clestudy.store._rows import record_key
+from clestudy.store._subject_read import read_subject
 from clestudy.web._auth import Principal
 from clestudy.web._blinding import blind_subject
 
@@ -91,8 +92,12 @@ def visible_subjects(store: Store, principal: Principal) -> list[SubjectState]:
 
 
 def subject_for(store: Store, principal: Principal, subject_id: str) -> SubjectState:
-    """The subject, if the user may see it; else :class:`SubjectNotFoundError` (unknown or not theirs)."""
-    subject = store.subject(subject_id)
+    """The subject, if the user may see it; else :class:`SubjectNotFoundError` (unknown or not theirs).
+
+    One read-only query (:func:`clestudy.store._subject_read.read_subject`): every request that
+    names a subject makes it.
+    """
+    subject = read_subject(store.engine, store.study_pk, subject_id)
     if subject is None or not principal.sees_site(subject.site):
         raise SubjectNotFoundError(subject_id)
     return blind_subject(store, principal, subject)

@@ -15,8 +15,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from clestudy.errors import (
     InputError,
@@ -299,11 +300,22 @@ def _conflict(
     response_model=RecordOut,
     responses={409: {"model": ConflictOut, "description": "Stale version or locked record"}},
 )
-def put_record(
+async def put_record(
     request: Request, study: str, subject: str, visit: str, form: str, instance: Instance,
     body: RecordPut, principal: Editor,
 ) -> Any:  # fmt: skip
     """Create (``expected_version`` null) or edit a record; the audit actor is the token's user."""
+    # the site check, the save and the response's JSON in one worker thread: FastAPI would run a
+    # sync route in one and validate and serialise its returned model again in another
+    return await run_in_threadpool(
+        _save_record, request, study, subject, visit, form, instance, body, principal
+    )
+
+
+def _save_record(
+    request: Request, study: str, subject: str, visit: str, form: str, instance: int,
+    body: RecordPut, principal: Principal,
+) -> Response:  # fmt: skip
     store = _store(request, study)
     subject_for(store, principal, subject)
     form_at(store, visit, form, instance)
@@ -341,4 +353,5 @@ def put_record(
             },
             status_code=422,
         )
-    return _record_out(saved)
+    # the model is validated once, here, and written as JSON by pydantic, as FastAPI would
+    return Response(_record_out(saved).model_dump_json(), media_type="application/json")

@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clestudy.store import Accounts, open_accounts
 from clestudy.web._access import Studies, StudyNotFoundError, SubjectNotFoundError
@@ -135,16 +136,43 @@ def _install_errors(app: FastAPI) -> None:
         return JSONResponse({"error": "invalid request", "errors": errors}, status_code=422)
 
 
-def _security_headers(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def _headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if not request.url.path.startswith(("/static/", "/api/")):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+#: Headers every response gets (unless the route set its own).
+_SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+)
+_NO_STORE = (b"cache-control", b"no-store")
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware that adds :data:`_SECURITY_HEADERS` to every response, and
+    ``Cache-Control: no-store`` to pages (not to ``/static/`` or ``/api/``).
+
+    It only edits the response's start message on its way out: no task, stream or ``Request``
+    per request (Starlette's ``BaseHTTPMiddleware`` makes all three).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = _SECURITY_HEADERS
+        if not scope["path"].startswith(("/static/", "/api/")):
+            extra = (*_SECURITY_HEADERS, _NO_STORE)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in extra if h[0] not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(
@@ -200,44 +228,36 @@ def create_app(
         openapi_url="/api/v1/openapi.json",
         lifespan=lifespan,
     )
+    routers = (
+        _pages.router,
+        _entry.router,
+        _admin.router,
+        _api.router,
+        _signatures.router,
+        _signatures.api_router,
+        _randomization.router,
+        _randomization.api_router,
+        _locking.router,
+        _locking.api_router,
+        _queries.router,
+        _query_api.api_router,
+        _quality.router,
+        _quality.api_router,
+    )
     app.state.web = WebState(
         studies=studies,
         accounts=accounts,
         settings=settings,
         extra_rules={("GET", "/api/v1/openapi.json"): PUBLIC, ("GET", "/static"): PUBLIC},
-        routers=(
-            _pages.router,
-            _entry.router,
-            _admin.router,
-            _api.router,
-            _signatures.router,
-            _signatures.api_router,
-            _randomization.router,
-            _randomization.api_router,
-            _locking.router,
-            _locking.api_router,
-            _queries.router,
-            _query_api.api_router,
-            _quality.router,
-            _quality.api_router,
-        ),
+        routers=routers,
     )
     _install_errors(app)
-    _security_headers(app)
-    app.include_router(_pages.router)
-    app.include_router(_entry.router)
-    app.include_router(_admin.router)
-    app.include_router(_api.router)
-    app.include_router(_signatures.router)
-    app.include_router(_signatures.api_router)
-    app.include_router(_randomization.router)
-    app.include_router(_randomization.api_router)
-    app.include_router(_locking.router)
-    app.include_router(_locking.api_router)
-    app.include_router(_queries.router)
-    app.include_router(_query_api.api_router)
-    app.include_router(_quality.router)
-    app.include_router(_quality.api_router)
+    app.add_middleware(SecurityHeaders)
+    # the API's routers are included first: a request is matched against the routes in this
+    # order and no page path starts with /api/, so an API call (the busy path) is not tried
+    # against every page first; each group keeps its order (the OpenAPI schema follows the API's)
+    for router in sorted(routers, key=lambda r: not r.prefix.startswith("/api/")):
+        app.include_router(router)
     app.router.routes.append(
         Mount("/static", app=StaticFiles(directory=str(_HERE / "static")), name="static")
     )
