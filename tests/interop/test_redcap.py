@@ -89,8 +89,10 @@ def assert_round_trip(original: Path, exported: Path) -> int:
     """Every cell of ``original`` is in ``exported``, in the same row and column.
 
     Compared as text, except numbers, compared as numbers: clestudy stores a decimal in its
-    canonical text (``' -0.119'`` becomes ``-0.119``, ``.34`` becomes ``0.34``); and the form status ``FORM_complete`` is compared only as "has
-    a record" (clestudy's record status does not distinguish REDCap's 0, 1 and 2 yet).
+    canonical text (``' -0.119'`` becomes ``-0.119``, ``.34`` becomes ``0.34``). The form status
+    ``FORM_complete`` (0, 1, 2) and missing-data codes are compared exactly, like any text; a
+    blank status (REDCap's "gray", a form never saved) comes back as 0 when the row holds the
+    form's record only through another form.
     """
     before, after = _rows(original), _rows(exported)
     record_id = next(iter(before[0]))
@@ -102,7 +104,8 @@ def assert_round_trip(original: Path, exported: Path) -> int:
             continue
         twin = index[(row[record_id], *(row.get(k, "") for k in KEY))]
         for column, value in row.items():
-            if column.endswith("_complete"):
+            if column.endswith("_complete") and value == "":
+                assert twin[column] in ("", "0"), (row[record_id], column, twin[column])
                 continue
             assert _same(twin[column], value), (row[record_id], column, value, twin[column])
             checked += 1

@@ -17,6 +17,7 @@ from typing import Protocol as TypingProtocol
 
 from clestudy.errors import InputError, NotFoundError
 from clestudy.protocol import Protocol, check_values
+from clestudy.protocol._missing_codes import RESERVED_KEYS
 from clestudy.store import RecordInput, RecordState, Store, list_studies, open_store
 
 __all__ = ["ImportPlan", "existing_store", "first_difference", "plan_records", "record_label"]
@@ -85,8 +86,8 @@ def existing_store(url: str, study: str) -> Store | None:
 def first_difference(stored: Protocol, new: Protocol) -> str:
     """The first top-level part of two protocols that differs (for an error message)."""
     old, now = stored.model_dump(), new.model_dump()
-    for key in ("forms", "visits", "arms", "sites", "annotations", *now):
-        if old.get(key) != now[key]:
+    for key in ("forms", "visits", "arms", "sites", "annotations", "missing_codes", *now):
+        if old.get(key) != now.get(key):
             return key
     return "?"
 
@@ -112,6 +113,7 @@ def plan_records(protocol: Protocol, subjects: Iterable[_Subject], records: Sequ
                 f"from the enrolled {known.arm}/{known.site}"
             )
     batch = []
+    codes = [c.code for c in protocol.missing_codes]
     for item in records:
         key = record_label(item)
         form = protocol.form(item.form_id)
@@ -120,11 +122,13 @@ def plan_records(protocol: Protocol, subjects: Iterable[_Subject], records: Sequ
         if existing is None:
             plan.creates.append(key)
             batch.append(item)
-        elif check_values(form, item.values, where=key, require=False)[0] == existing.values:
+        elif check_values(form, item.values, where=key, require=False, missing_codes=codes)[0] \
+                == existing.values:  # fmt: skip
             plan.unchanged.append(key)
         else:
             plan.updates.append(key)
             values = {spec.id: item.values.get(spec.id) for spec in form.fields}
+            values.update({k: item.values.get(k) for k in RESERVED_KEYS})  # codes, marks
             batch.append(
                 RecordInput(
                     item.subject_id,

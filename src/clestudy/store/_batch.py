@@ -268,7 +268,9 @@ class _Batch:
                 self._read_details([slot])
         stored = check_edit(slot, item, where)
         raw, cleared = merged_input(form, stored, item)
-        values, problems = check_values(form, raw, where=where, require=False)
+        values, problems = check_values(
+            form, raw, where=where, require=False, missing_codes=self.plan.codes()
+        )
         if slot is not None and values == stored and not problems:
             return slot.state()  # no change: nothing written
         subject_values = self.stored.setdefault(subject.pk, {})
@@ -520,7 +522,9 @@ def preview_record(store: Store, session: Session, item: RecordInput) -> RecordP
     slot = batch.slots.get((subject.pk, item.visit_id, item.form_id, instance))
     stored = {} if slot is None else json.loads(slot.values_json)
     raw, _ = merged_input(form, stored, item)
-    values, problems = check_values(form, raw, where=where, require=False)
+    values, problems = check_values(
+        form, raw, where=where, require=False, missing_codes=batch.plan.codes()
+    )
     subject_values = batch.stored.get(subject.pk, {})
     context = check_context(
         batch.plan, batch.places, batch.today, subject_values, item.visit_id, form, values
