@@ -174,6 +174,7 @@ def check_columns(
     errors: list[str] = []
     if not records.columns:
         return errors
+    checkboxes = {s.id for f in forms for s in f.fields if s.type == "multiple_choice"}
     if records.columns[0] != record_id:
         errors.append(
             f"{records.path}: line 1: the first column is '{records.columns[0]}', expected the "
@@ -186,7 +187,15 @@ def check_columns(
                 "and timestamps) cannot be represented in clestudy; export without survey fields"
             )
         elif column not in known:
-            errors.append(f"{records.path}: line 1: column '{column}' is not in the dictionary")
+            base, sep, _ = column.rpartition("___")
+            hint = (
+                " (a checkbox's missing-data code? give the project's codes: --missing-codes)"
+                if sep and base in checkboxes
+                else ""
+            )
+            errors.append(
+                f"{records.path}: line 1: column '{column}' is not in the dictionary{hint}"
+            )
     return errors
 
 

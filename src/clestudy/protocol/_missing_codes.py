@@ -90,8 +90,8 @@ def check_reserved(
 
     >>> from clestudy.protocol import load_protocol
     >>> form = load_protocol("pediatric-cle-chart-review").form("labs")
-    >>> check_reserved(form, {"_missing": {"esr": "UNK", "crp": "NA"}}, ["UNK"], (), "P01/labs")
-    ({'_missing': {'esr': 'UNK'}}, ["P01/labs: field 'crp': missing-data code 'NA' is not one of the study's codes ['UNK']"])
+    >>> check_reserved(form, {"_missing": {"esr": "UNK", "lym": "NA"}}, ["UNK"], (), "P01/labs")
+    ({'_missing': {'esr': 'UNK'}}, ["P01/labs: field 'lym': missing-data code 'NA' is not one of the study's codes ['UNK']"])
     """
     out: dict[str, dict[str, str]] = {}
     problems: list[str] = []
