@@ -252,3 +252,12 @@ def test_a_coded_score_input_leaves_the_record_incomplete_without_a_score(tmp_pa
                                    actor="tester", reason="found", expected_version=1)  # fmt: skip
         assert scored.status == "complete" and "_missing" not in scored.values
         assert scored.derived["clasi"]["values"]["clasi_activity"] == 1
+
+
+def test_an_amendment_that_drops_a_code_in_use_is_refused(tmp_path: Path) -> None:
+    with _coded_store(tmp_path, "pediatric-cle-chart-review") as store:
+        store.save_record("P01", "initiation", "labs", {"_missing": {"lbdat": "UNK"}},
+                          actor="tester")  # fmt: skip
+        new = store.protocol.model_copy(update={"version": "2", "missing_codes": ()})
+        with pytest.raises(InputError, match=r"missing-data code 'UNK' \(1 record\)"):
+            store.amend_protocol(new, actor="tester", reason="no codes")
