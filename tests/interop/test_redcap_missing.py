@@ -261,3 +261,18 @@ def test_an_amendment_that_drops_a_code_in_use_is_refused(tmp_path: Path) -> Non
         new = store.protocol.model_copy(update={"version": "2", "missing_codes": ()})
         with pytest.raises(InputError, match=r"missing-data code 'UNK' \(1 record\)"):
             store.amend_protocol(new, actor="tester", reason="no codes")
+
+
+def test_a_replacing_save_keeps_codes_and_marks_it_does_not_name(tmp_path: Path) -> None:
+    with _coded_store(tmp_path, "pediatric-cle-chart-review") as store:
+        store.save_record("P01", "initiation", "labs",
+                          {"esr": 30, "_missing": {"lbdat": "UNK", "lym": "UNK"},
+                           "_imported": {"redcap_complete": "1"}}, actor="tester")  # fmt: skip
+        # what the web form posts: every field, blanks included, and no reserved key
+        posted = {f.id: "" for f in store.protocol.form("labs").fields}  # type: ignore[union-attr]
+        posted.update({"esr": "31", "lym": "2.0"})
+        saved = store.save_record("P01", "initiation", "labs", posted, actor="tester",
+                                  reason="typo", expected_version=1, mode="replace")  # fmt: skip
+    assert saved.values["_missing"] == {"lbdat": "UNK"}  # lym got a value: its code went
+    assert saved.values["_imported"] == {"redcap_complete": "1"}
+    assert saved.values["esr"] == 31

@@ -17,9 +17,10 @@ is refused by validation, naming the field and its show-if. A hidden field is ne
 record to be complete.
 
 Missing-data codes (``values["_missing"]``, :mod:`clestudy.protocol._missing_codes`) and another
-system's marks (``values["_imported"]``) are each one value of the record: an input that names
-one replaces it whole (``None`` clears it); a patch that does not keeps it. A code goes when its
-field gets a value or is hidden by show-if. A required field holding a code is answered; a
+system's marks (``values["_imported"]``) are not fields but each one value of the record: an
+input that names one replaces it whole (``None`` clears it); one that does not keeps it, in either
+mode (a web form, which replaces, shows a code but does not post it). A code goes when its field
+gets a value or is hidden by show-if. A required field holding a code is answered; a
 derived score's input is not (the score needs a value).
 """
 
@@ -142,8 +143,9 @@ def merged_input(
     """
     if not stored:  # a new record: nothing to keep or clear
         return dict(item.values), []
-    if item.mode == "replace":
+    if item.mode == "replace":  # every field; the codes and marks are not fields (kept below)
         raw: dict[str, Any] = dict(item.values)
+        raw.update({k: stored[k] for k in RESERVED_KEYS if k in stored and k not in item.values})
     else:
         raw = {k: v for k, v in stored.items() if form.field(k) is not None or k in RESERVED_KEYS}
         raw.update(item.values)
