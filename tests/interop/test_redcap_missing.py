@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pyreadstat
 import pytest
 
 from clestudy.cli import main
@@ -276,3 +277,28 @@ def test_a_replacing_save_keeps_codes_and_marks_it_does_not_name(tmp_path: Path)
     assert saved.values["_missing"] == {"lbdat": "UNK"}  # lym got a value: its code went
     assert saved.values["_imported"] == {"redcap_complete": "1"}
     assert saved.values["esr"] == 31
+
+
+def test_spss_and_stata_declare_the_codes_as_user_missing(tmp_path: Path) -> None:
+    url, _, _ = _import(tmp_path, missing_codes=parse_missing_codes(CODES))
+    with open_store(url, "codes") as store:
+        export_analysis(store, "sav", tmp_path / "sav")
+        export_analysis(store, "dta", tmp_path / "dta")
+    plain, _ = pyreadstat.read_sav(str(tmp_path / "sav" / "visit.sav"))
+    coded, meta = pyreadstat.read_sav(str(tmp_path / "sav" / "visit.sav"), user_missing=True)
+    by = {s: i for i, s in enumerate(plain["subject"])}
+    # weight (a number): only the numeric code -999 can be an SPSS user-missing value
+    assert meta.missing_ranges["weight"] == [{"lo": -999.0, "hi": -999.0}]
+    assert coded["weight"][by["3"]] == -999.0 and pd.isna(plain["weight"][by["3"]])
+    assert meta.variable_value_labels["weight"] == {-999.0: "Not done"}
+    # comment (text): every code of at most 8 bytes
+    assert coded["comment"][by["3"]] == "UNK" and pd.isna(plain["comment"][by["3"]])
+    assert plain["weight_missing"][by["1"]] == "UNK" and pd.isna(plain["weight"][by["1"]])
+    plain, _ = pyreadstat.read_dta(str(tmp_path / "dta" / "visit.dta"))
+    coded, meta = pyreadstat.read_dta(str(tmp_path / "dta" / "visit.dta"), user_missing=True)
+    # Stata: the codes in order are .a (UNK), .b (NASK), .c (-999), labelled
+    assert {"a", "c"} <= set(meta.missing_user_values["weight"])  # those present
+    assert [coded["weight"][by[s]] for s in "1234"] == ["a", 71.5, "c", 80.0]
+    assert pd.isna(plain["weight"][by["1"]]) and plain["weight"][by["2"]] == 71.5
+    assert meta.variable_value_labels["sex"] == {1: "Female", 2: "Male", "a": "Unknown",
+                                                 "b": "Not asked", "c": "Not done"}  # fmt: skip

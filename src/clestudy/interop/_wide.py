@@ -23,7 +23,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from clestudy.errors import InputError
-from clestudy.protocol import FieldSpec, FormSpec
+from clestudy.protocol import FieldSpec, FormSpec, MissingCode
 from clestudy.protocol._missing_codes import coded_fields
 from clestudy.store import RecordState, Store
 
@@ -51,6 +51,8 @@ class WideTable:
     form: FormSpec
     columns: tuple[Column, ...]
     frame: pd.DataFrame
+    #: the study's missing-data codes (``FIELD_missing`` columns hold them)
+    missing_codes: tuple[MissingCode, ...] = ()
 
 
 def _int_codes(spec: FieldSpec) -> dict[int, str] | None:
@@ -176,7 +178,7 @@ def _table(store: Store, form: FormSpec, records: Sequence[RecordState]) -> Wide
                 row[col.name] = None
         rows.append(row)
     columns = tuple(col for _, col in field_cols) + tuple(derived_cols)
-    return WideTable(form, columns, _frame(columns, rows))
+    return WideTable(form, columns, _frame(columns, rows), store.protocol.missing_codes)
 
 
 def select_forms_visits(
