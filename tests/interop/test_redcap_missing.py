@@ -302,3 +302,33 @@ def test_spss_and_stata_declare_the_codes_as_user_missing(tmp_path: Path) -> Non
     assert pd.isna(plain["weight"][by["1"]]) and plain["weight"][by["2"]] == 71.5
     assert meta.variable_value_labels["sex"] == {1: "Female", 2: "Male", "a": "Unknown",
                                                  "b": "Not asked", "c": "Not done"}  # fmt: skip
+
+
+def test_the_web_form_shows_a_code_read_only(tmp_path: Path) -> None:
+    from argon2 import PasswordHasher, profiles
+    from fastapi.testclient import TestClient
+
+    from clestudy.store import open_accounts
+    from clestudy.web import create_app
+
+    with _coded_store(tmp_path, "pediatric-cle-chart-review") as store:
+        store.save_record("P01", "initiation", "labs", {"_missing": {"lbdat": "UNK"}},
+                          actor="tester")  # fmt: skip
+        study, site = store.protocol.id, store.protocol.sites[0].id
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    with open_accounts(url, hasher=hasher) as accounts:
+        accounts.add_user("mon", role="monitor", sites=[site], password="pw pw pw pw pw",
+                          actor="setup")  # fmt: skip
+        client = TestClient(create_app(url, accounts=accounts), follow_redirects=False)
+        login = client.get("/login").text
+        token = login.split('name="csrf_token" value="')[1].split('"')[0]
+        done = client.post(
+            "/login", data={"username": "mon", "password": "pw pw pw pw pw", "csrf_token": token}
+        )
+        assert done.status_code == 303
+        page = client.get(f"/studies/{study}/subjects/P01/records/initiation/labs/1")
+    assert page.status_code == 200
+    assert (
+        'data-testid="missing-lbdat">Missing-data code <strong>UNK</strong> (Unknown)' in page.text
+    )
