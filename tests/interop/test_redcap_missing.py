@@ -332,3 +332,24 @@ def test_the_web_form_shows_a_code_read_only(tmp_path: Path) -> None:
     assert (
         'data-testid="missing-lbdat">Missing-data code <strong>UNK</strong> (Unknown)' in page.text
     )
+
+
+def test_a_deidentified_export_keeps_codes_and_marks(tmp_path: Path) -> None:
+    from clestudy.interop._deidentify import Deidentification, export_deidentified, new_key
+
+    url, _, data = _import(tmp_path, missing_codes=parse_missing_codes(CODES))
+    settings = Deidentification(new_key(), "shift", frozenset({"comment"}))
+    with open_store(url, "codes") as store:
+        export_deidentified(store, settings, tmp_path / "out", export_redcap)
+    rows = _rows(tmp_path / "out" / "records.csv")
+    original = _rows(data)
+    date = original[0].index("seen_on")
+
+    def kept(row: list[str]) -> tuple[str, ...]:  # all but the subject, and a date unless coded
+        return tuple(c if i != date or not c[:1].isdigit() else "date"
+                     for i, c in enumerate(row) if i)  # fmt: skip
+
+    # every value, code and status in its column; the subjects pseudonymised, the dates shifted
+    assert sorted(map(kept, rows[1:])) == sorted(map(kept, original[1:]))
+    assert [r[date] for r in rows[1:]] != [r[date] for r in original[1:]]
+    assert {r[0] for r in rows[1:]}.isdisjoint({"1", "2", "3", "4"})
