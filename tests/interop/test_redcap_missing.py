@@ -21,6 +21,7 @@ from clestudy.errors import InputError, RecordValidationError
 from clestudy.interop import export_analysis, export_redcap, import_redcap, parse_missing_codes
 from clestudy.interop._redcap_dictionary import UI_COLUMNS
 from clestudy.protocol import MissingCode, load_protocol
+from clestudy.protocol._missing_codes import coded_fields
 from clestudy.store import Store, audit_events, open_store, tidy_table
 
 CODES = "UNK, Unknown | NASK, Not asked | -999, Not done"
@@ -103,7 +104,7 @@ def test_a_code_is_stored_apart_from_the_values(tmp_path: Path) -> None:
                                        "symptoms": "UNK"},
         "_imported": {"redcap_complete": "1"},
     }  # fmt: skip
-    assert "weight" not in three and three["_missing"]["weight"] == "-999"
+    assert "weight" not in three and coded_fields(three)["weight"] == "-999"
     # a required field holding a code is answered (REDCap's rule), so the records are complete
     assert {r.status for r in records.values()} == {"complete"}
     # the audit event carries the codes and the imported mark with the values
@@ -184,11 +185,11 @@ def test_analysis_exports_carry_the_code_never_as_a_value(tmp_path: Path) -> Non
         tidy = tidy_table(store)
         export_analysis(store, "wide-csv", tmp_path / "wide")
     weight = tidy[(tidy["item"] == "weight")].set_index("subject")
-    assert weight.loc["1", "missing_code"] == "UNK" and pd.isna(weight.loc["1", "value"])
-    assert weight.loc["2", "value"] == 71.5 and pd.isna(weight.loc["2", "missing_code"])
+    assert weight.loc["1", "missing_code"] == "UNK" and weight["value"].isna()["1"]
+    assert weight.loc["2", "value"] == 71.5 and weight["missing_code"].isna()["2"]
     wide = pd.read_csv(tmp_path / "wide" / "visit.csv", dtype={"subject": str}).set_index("subject")
-    assert wide.loc["3", "weight_missing"] == "-999" and pd.isna(wide.loc["3", "weight"])
-    assert wide.loc["2", "symptoms_missing"] == "UNK" and pd.isna(wide.loc["2", "symptoms___1"])
+    assert wide.loc["3", "weight_missing"] == "-999" and wide["weight"].isna()["3"]
+    assert wide.loc["2", "symptoms_missing"] == "UNK" and wide["symptoms___1"].isna()["2"]
 
 
 # -- the store's rules for a coded field, on the built-in protocols -----------------------------

@@ -77,7 +77,7 @@ def check_values(
             out[field.id] = FIELD_TYPES[field.type].parse(field, raw, where)
         except RecordValidationError as exc:
             problems.append(str(exc))
-    out.update(reserved)  # type: ignore[arg-type]  # maps of text, kept beside the values
+    out.update(reserved)  # maps of text, kept beside the values
     return out, problems + reserved_problems
 
 
