@@ -12,7 +12,7 @@ from clestudy.interop._odm import export_odm
 from clestudy.interop._odm_import import import_odm
 from clestudy.interop._redcap import export_redcap, import_redcap
 from clestudy.interop._redcap_records import parse_missing_codes
-from clestudy.interop._sdtm_export import export_sdtm
+from clestudy.interop._sdtm_export import export_sdtm, read_ae_coding
 
 __all__ = [
     "ANALYSIS_FORMATS",
@@ -28,4 +28,5 @@ __all__ = [
     "import_odm",
     "import_redcap",
     "parse_missing_codes",
+    "read_ae_coding",
 ]
