@@ -89,8 +89,10 @@ def assert_round_trip(original: Path, exported: Path) -> int:
     """Every cell of ``original`` is in ``exported``, in the same row and column.
 
     Compared as text, except numbers, compared as numbers: clestudy stores a decimal in its
-    canonical text (``' -0.119'`` becomes ``-0.119``, ``.34`` becomes ``0.34``); and the form status ``FORM_complete`` is compared only as "has
-    a record" (clestudy's record status does not distinguish REDCap's 0, 1 and 2 yet).
+    canonical text (``' -0.119'`` becomes ``-0.119``, ``.34`` becomes ``0.34``). The form status
+    ``FORM_complete`` (0, 1, 2) and missing-data codes are compared exactly, like any text; a
+    blank status (REDCap's "gray", a form never saved) comes back as 0 when the row holds the
+    form's record only through another form.
     """
     before, after = _rows(original), _rows(exported)
     record_id = next(iter(before[0]))
@@ -102,7 +104,8 @@ def assert_round_trip(original: Path, exported: Path) -> int:
             continue
         twin = index[(row[record_id], *(row.get(k, "") for k in KEY))]
         for column, value in row.items():
-            if column.endswith("_complete"):
+            if column.endswith("_complete") and value == "":
+                assert twin[column] in ("", "0"), (row[record_id], column, twin[column])
                 continue
             assert _same(twin[column], value), (row[record_id], column, value, twin[column])
             checked += 1
@@ -157,3 +160,41 @@ def test_audit_reason_names_the_files_and_their_hashes(fixtures: Path, tmp_path:
     records = [e for e in audit_events(url) if e["entity_type"] == "form_record"]
     assert len(records) == 3 and all(e["reason"] == plan.reason for e in records)
     assert {_after_value(e, "first_name") for e in records} == {"aa", "bb", "cc"}
+
+
+def _without_file_fields(fixtures: Path, name: str, out: Path) -> tuple[Path, Path]:
+    """A copy of a REDCapR project without its file-upload fields (clestudy refuses those)."""
+    out.mkdir(parents=True)
+    dictionary, data = _project(fixtures, name)
+    with dictionary.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    dropped = {r[0] for r in rows[1:] if r[3] == "file"}
+    with (out / "dictionary.csv").open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([rows[0], *(r for r in rows[1:] if r[0] not in dropped)])
+    with data.open(encoding="utf-8-sig", newline="") as handle:
+        cells = list(csv.reader(handle))
+    keep = [i for i, column in enumerate(cells[0]) if column not in dropped]
+    with (out / "data.csv").open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([[r[i] for i in keep] for r in cells])
+    return out / "dictionary.csv", out / "data.csv"
+
+
+def test_form_status_1_unverified_round_trips(fixtures: Path, tmp_path: Path) -> None:
+    """REDCap's form status is kept as imported (0, 1 and 2), not read as clestudy's status.
+
+    ``longitudinal`` is the REDCapR project with status 1 ("Unverified") that clestudy can hold
+    once its file-upload field is left out (the others with a 1 also hold values outside their
+    fields' min/max, which REDCap only warns about and clestudy refuses).
+    """
+    dictionary, data = _without_file_fields(fixtures, "longitudinal", tmp_path / "p")
+    statuses = [v for r in _rows(data) for k, v in r.items() if k.endswith("_complete")]
+    assert {"0", "1", "2"} <= set(statuses)
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    import_redcap(url, dictionary, data, study="longitudinal", actor="importer")
+    with open_store(url, "longitudinal") as store:
+        marks = [r.values["_imported"] for r in store.records()]
+        assert all(isinstance(m, dict) for m in marks)
+        assert {m["redcap_complete"] for m in marks if isinstance(m, dict)} == {"0", "1", "2"}
+        assert "verified" not in {r.status for r in store.records()}  # REDCap's 2 is no SDV
+        export_redcap(store, tmp_path / "out")
+    assert assert_round_trip(data, tmp_path / "out" / "records.csv") > 0

@@ -104,7 +104,7 @@ def test_every_field_and_validation_type_round_trips(fixtures: Path, tmp_path: P
         assert record.values["f_checkbox"] == ["0", "2"]
         assert record.values["f_true_false"] is True
         export_redcap(store, tmp_path / "out")
-    assert assert_round_trip(data, tmp_path / "out" / "records.csv") == 48
+    assert assert_round_trip(data, tmp_path / "out" / "records.csv") == 49  # 48 values, 1 status
     assert _read(tmp_path / "out" / "dictionary.csv")[1:] == _read(dictionary)[1:]
 
 
@@ -225,12 +225,17 @@ def test_native_study_exports_to_redcap_and_back(tmp_path: Path) -> None:
     with open_store(url, "pediatric-cle-chart-review", actor="demo") as store:
         populate_chart_review(store, np.random.default_rng(DEMO_SEED))
         original = {r.key: r.values for r in store.records()}
+        statuses = {r.key: "0" if r.status == "incomplete" else "2" for r in store.records()}
         export_redcap(store, tmp_path / "out")
     back = f"sqlite:///{tmp_path / 'back.db'}"
     out = tmp_path / "out"
     import_redcap(back, out / "dictionary.csv", out / "records.csv", study="back", actor="t")
     with open_store(back, "back") as store:
-        assert {r.key: r.values for r in store.records()} == original
+        # the values come back, and with them the form status REDCap would now hold
+        records = store.records()
+        marks = {r.key: r.values.pop("_imported") for r in records}
+        assert {r.key: r.values for r in records} == original
+        assert marks == {key: {"redcap_complete": code} for key, code in statuses.items()}
         assert [v.id for v in store.protocol.visits] == ["initiation", "month_6"]
 
 

@@ -171,11 +171,25 @@ def import_redcap_command(
         False, "--dry-run", help="List what would be created, updated or unchanged; write nothing."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    missing_codes: str | None = typer.Option(
+        None,
+        "--missing-codes",
+        help="The project's missing-data codes, as in REDCap: 'UNK, Unknown | NASK, Not asked' "
+        "(default: the stored study's; none for a new study).",
+    ),
 ) -> None:
     """Create (or check) a study from a REDCap dictionary and import its records, audited."""
     url = _import_url(db)
-    plan = _interop().import_redcap(
-        url, dictionary, records, study=study, dry_run=dry_run, actor=resolve_actor(None)
+    interop = _interop()
+    codes = None if missing_codes is None else interop.parse_missing_codes(missing_codes)
+    plan = interop.import_redcap(
+        url,
+        dictionary,
+        records,
+        study=study,
+        dry_run=dry_run,
+        actor=resolve_actor(None),
+        missing_codes=codes,
     )
     if as_json:
         echo_json(plan.as_dict())

@@ -11,6 +11,7 @@ from clestudy.interop._manifest import MANIFEST_NAME, audit_head, file_sha256
 from clestudy.interop._odm import export_odm
 from clestudy.interop._odm_import import import_odm
 from clestudy.interop._redcap import export_redcap, import_redcap
+from clestudy.interop._redcap_records import parse_missing_codes
 from clestudy.interop._sdtm_export import export_sdtm, read_ae_coding
 
 __all__ = [
@@ -26,5 +27,6 @@ __all__ = [
     "file_sha256",
     "import_odm",
     "import_redcap",
+    "parse_missing_codes",
     "read_ae_coding",
 ]

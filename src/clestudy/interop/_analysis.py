@@ -14,6 +14,15 @@ choice lists; 1 = Yes / 0 = No for booleans), written with pyreadstat (Apache-2.
 behind pandas' own SPSS reader. Stata limits variable labels to 80 characters, so longer labels are
 cut there (the SPSS file keeps them whole), and variable names to 31: a longer name becomes
 :func:`stata_name` of it, listed in the manifest's ``renamed_columns``.
+
+Missing-data codes (:mod:`clestudy.protocol._missing_codes`) are in each field's text column
+``FIELD_missing`` in every wide format; SPSS and Stata files also declare them as user-missing
+values of the field's own numeric or text column, where the format can: in SPSS a numeric code
+(``-999``) of a number column, or a text code of at most 8 bytes of a text column, at most three
+per column (SPSS's limit); in Stata a number column's extended missing values ``.a``, ``.b``, ...
+(the study's codes in order, at most 26), labelled with the codes' labels. Read with pyreadstat's
+default (``user_missing=False``) a user-missing value is missing; with ``user_missing=True`` it is
+the code.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ import pyreadstat
 
 from clestudy.errors import InputError
 from clestudy.interop._manifest import staged_output, write_manifest
-from clestudy.interop._wide import WideTable, select_forms_visits, wide_tables
+from clestudy.interop._wide import Column, WideTable, select_forms_visits, wide_tables
 from clestudy.store import Store, endpoint_table, tidy_table
 
 __all__ = ["ANALYSIS_FORMATS", "ExportResult", "export_analysis", "stata_name"]
@@ -70,14 +79,77 @@ def _labelled_frame(table: WideTable) -> tuple[pd.DataFrame, dict[str, str], dic
     return frame, labels, value_labels
 
 
+def _coded_columns(table: WideTable) -> list[tuple[Column, pd.Series]]:
+    """Each single value column of a field that may hold a code, with the field's codes."""
+    by_name = {c.name: c for c in table.columns}
+    found = []
+    for spec in table.form.fields:
+        value, codes = by_name.get(spec.id), by_name.get(f"{spec.id}_missing")
+        if value is not None and codes is not None and value.kind != "date":
+            found.append((value, table.frame[codes.name]))
+    return found
+
+
+def _number(code: str) -> float | None:
+    try:
+        return float(code)
+    except ValueError:
+        return None
+
+
+def _sav_user_missing(table: WideTable, frame: pd.DataFrame,
+                      value_labels: dict[str, Any]) -> dict[str, list[Any]]:  # fmt: skip
+    """SPSS user-missing values (see the module docstring); fills ``frame`` with the codes."""
+    ranges: dict[str, list[Any]] = {}
+    for column, coded in _coded_columns(table):
+        numeric = column.kind in ("integer", "decimal", "flag")
+        usable = {
+            c.code: (_number(c.code) if numeric else c.code)
+            for c in table.missing_codes
+            if (_number(c.code) is not None if numeric else len(c.code.encode()) <= 8)
+        }
+        if not usable or len(usable) > 3:
+            continue
+        present = coded.map(usable)
+        frame[column.name] = present.where(present.notna(), frame[column.name])
+        ranges[column.name] = list(usable.values())
+        if numeric:
+            labels = {c.code: c.label for c in table.missing_codes}
+            value_labels[column.name] = {
+                **value_labels.get(column.name, {}),
+                **{usable[code]: labels[code] for code in usable},
+            }
+    return ranges
+
+
+def _dta_user_missing(table: WideTable, frame: pd.DataFrame,
+                      value_labels: dict[str, Any]) -> dict[str, list[str]]:  # fmt: skip
+    """Stata extended missing values (see the module docstring); fills ``frame`` with them."""
+    letters = {c.code: chr(ord("a") + i) for i, c in enumerate(table.missing_codes[:26])}
+    user: dict[str, list[str]] = {}
+    for column, coded in _coded_columns(table):
+        if column.kind not in ("integer", "decimal", "flag"):
+            continue
+        present = coded.map(letters)
+        frame[column.name] = present.where(present.notna(), frame[column.name]).astype(object)
+        user[column.name] = list(letters.values())
+        value_labels[column.name] = {
+            **value_labels.get(column.name, {}),
+            **{letters[c.code]: c.label for c in table.missing_codes if c.code in letters},
+        }
+    return user
+
+
 def _write_sav(table: WideTable, path: Path) -> dict[str, str]:
     frame, labels, value_labels = _labelled_frame(table)
+    ranges = _sav_user_missing(table, frame, value_labels) if table.missing_codes else {}
     pyreadstat.write_sav(
         frame,
         str(path),
         column_labels=[labels.get(c) for c in frame.columns],
         variable_value_labels=value_labels,
         file_label=table.form.name[:64],
+        missing_ranges=ranges or None,
     )
     return {}
 
@@ -96,16 +168,19 @@ def stata_name(name: str) -> str:
 
 def _write_dta(table: WideTable, path: Path) -> dict[str, str]:
     frame, labels, value_labels = _labelled_frame(table)
+    user = _dta_user_missing(table, frame, value_labels) if table.missing_codes else {}
     renamed = {c: stata_name(c) for c in frame.columns if stata_name(c) != c}
     frame = frame.rename(columns=renamed)
     labels = {renamed.get(k, k): v for k, v in labels.items()}
     value_labels = {renamed.get(k, k): v for k, v in value_labels.items()}
+    user = {renamed.get(k, k): v for k, v in user.items()}
     pyreadstat.write_dta(
         frame,
         str(path),
         column_labels=[labels[c][:STATA_LABEL_MAX] or None for c in frame.columns],
         variable_value_labels=value_labels,
         file_label=table.form.name[:STATA_LABEL_MAX],
+        missing_user_values=user or None,
     )
     return renamed
 

@@ -55,6 +55,7 @@ from clestudy.interop._manifest import MANIFEST_NAME, audit_head, staged_output
 from clestudy.interop._sdtm import reference_dates
 from clestudy.interop._sdtm_rules import study_day
 from clestudy.protocol import FieldSpec, Protocol
+from clestudy.protocol._missing_codes import IMPORTED_KEY, MISSING_KEY, coded_fields
 from clestudy.store import RecordInput, RecordState, Store, open_store
 
 __all__ = [
@@ -256,6 +257,11 @@ def _copy_inputs(
             new = _new_value(spec, value, shift, references.get(subject))
             if new is not None:
                 values[spec.id] = new
+        codes = {k: c for k, c in coded_fields(record.values).items() if kept_form.field(k)}
+        if codes:  # a missing-data code says nothing of the subject: kept with its field
+            values[MISSING_KEY] = codes
+        if IMPORTED_KEY in record.values:
+            values[IMPORTED_KEY] = record.values[IMPORTED_KEY]
         name = pseudonym(settings, protocol.id, subject)
         item = RecordInput(name, record.visit_id, record.form_id, values, instance=record.instance)
         inputs.append((item, record.status))

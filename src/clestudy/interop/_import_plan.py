@@ -17,6 +17,7 @@ from typing import Protocol as TypingProtocol
 
 from clestudy.errors import InputError, NotFoundError
 from clestudy.protocol import FormSpec, Protocol, check_values
+from clestudy.protocol._missing_codes import RESERVED_KEYS
 from clestudy.store import (
     CheckedValues,
     RecordInput,
@@ -92,17 +93,19 @@ def existing_store(url: str, study: str) -> Store | None:
 def first_difference(stored: Protocol, new: Protocol) -> str:
     """The first top-level part of two protocols that differs (for an error message)."""
     old, now = stored.model_dump(), new.model_dump()
-    for key in ("forms", "visits", "arms", "sites", "annotations", *now):
-        if old.get(key) != now[key]:
+    for key in ("forms", "visits", "arms", "sites", "annotations", "missing_codes", *now):
+        if old.get(key) != now.get(key):
             return key
     return "?"
 
 
-def _stored_form(form: FormSpec, values: dict[str, Any], where: str) -> dict[str, Any]:
+def _stored_form(
+    form: FormSpec, values: dict[str, Any], where: str, codes: Sequence[str]
+) -> dict[str, Any]:
     """The values as the store would keep them (values an importer checked already are)."""
     if isinstance(values, CheckedValues) and values.form is form:
         return values
-    return check_values(form, values, where=where, require=False)[0]
+    return check_values(form, values, where=where, require=False, missing_codes=codes)[0]
 
 
 def plan_records(protocol: Protocol, subjects: Iterable[_Subject], records: Sequence[RecordInput],
@@ -126,6 +129,7 @@ def plan_records(protocol: Protocol, subjects: Iterable[_Subject], records: Sequ
                 f"from the enrolled {known.arm}/{known.site}"
             )
     batch = []
+    codes = [c.code for c in protocol.missing_codes]
     for item in records:
         key = record_label(item)
         form = protocol.form(item.form_id)
@@ -134,11 +138,12 @@ def plan_records(protocol: Protocol, subjects: Iterable[_Subject], records: Sequ
         if existing is None:
             plan.creates.append(key)
             batch.append(item)
-        elif _stored_form(form, item.values, key) == existing.values:
+        elif _stored_form(form, item.values, key, codes) == existing.values:
             plan.unchanged.append(key)
         else:
             plan.updates.append(key)
             values = {spec.id: item.values.get(spec.id) for spec in form.fields}
+            values.update({k: item.values.get(k) for k in RESERVED_KEYS})  # codes, marks
             batch.append(
                 RecordInput(
                     item.subject_id,

@@ -15,11 +15,21 @@ Export
     raw-value import file: ``record_id``, ``redcap_event_name`` in longitudinal projects,
     ``redcap_repeat_instrument`` / ``redcap_repeat_instance`` when a form repeats,
     ``redcap_data_access_group`` when the project had groups, then each form's columns and
-    ``FORM_complete``), plus ``manifest.json``.
+    ``FORM_complete``), plus ``manifest.json``; and, when the study has missing-data codes,
+    ``missing_data_codes.txt``, the codes in REDCap's syntax for the project's setting.
 
-Known limits: REDCap's form status (0/1/2) is written from the record status (``incomplete`` is
-0, every other status 2); surveys, file uploads, descriptive and SQL fields, and repeating events
-are refused with a message naming the construct.
+Missing-data codes (a project setting, in neither file) come from ``missing_codes`` (the import
+command's ``--missing-codes``), else from the study already in the database; a cell holding one
+is kept as a code (``_missing``), not a value, and exported back in its cell.
+
+Form status: REDCap's ``FORM_complete`` (0 incomplete, 1 unverified, 2 complete) is a mark the
+data-entry person sets by hand; it is kept as the record's imported mark
+(``_imported["redcap_complete"]``) and exported back unchanged, never read as clestudy's status
+(which the store derives: REDCap's 2 is not a monitor's verification). A record with no mark
+(entered in clestudy) is exported 0 when ``incomplete``, else 2.
+
+Surveys, file uploads, descriptive and SQL fields, and repeating events are refused with a
+message naming the construct.
 """
 
 from __future__ import annotations
@@ -32,16 +42,18 @@ from clestudy.errors import InputError
 from clestudy.interop._import_plan import ImportPlan, existing_store, first_difference, plan_records
 from clestudy.interop._manifest import file_sha256, staged_output, write_manifest
 from clestudy.interop._redcap_dictionary import dictionary_rows, write_dictionary
-from clestudy.interop._redcap_project import NO_SITE, read_project
+from clestudy.interop._redcap_project import NO_SITE, read_project, study_id_for
 from clestudy.interop._redcap_records import (
     DAG,
     EVENT,
     REPEAT_FORM,
     REPEAT_INSTANCE,
+    STATUS_MARK,
     export_value,
     form_columns,
 )
-from clestudy.protocol import Protocol
+from clestudy.protocol import MissingCode, Protocol
+from clestudy.protocol._missing_codes import IMPORTED_KEY, coded_fields
 from clestudy.store import RecordState, Store, SubjectInput, open_store, save_import
 
 __all__ = ["ImportPlan", "export_redcap", "import_redcap"]
@@ -55,8 +67,12 @@ def import_redcap(
     study: str | None = None,
     dry_run: bool = False,
     actor: str,
+    missing_codes: tuple[MissingCode, ...] | None = None,
 ) -> ImportPlan:
     """Import a REDCap project into the database at ``url`` (see the module docstring).
+
+    ``missing_codes``: the project's missing-data codes; ``None`` takes those of the study of the
+    same id already in the database (none for a new study).
 
     Raises
     ------
@@ -67,13 +83,17 @@ def import_redcap(
     for path in (dictionary, records):
         if path is not None and not path.is_file():
             raise InputError(f"{path}: no such file")
-    project = read_project(dictionary, records, study)
-    sources = [p for p in (dictionary, records) if p is not None]
-    reason = "REDCap import: " + ", ".join(f"{p.name} (sha256 {file_sha256(p)})" for p in sources)
-    store = existing_store(url, project.protocol.id)
-    plan = ImportPlan(project.protocol.id, store is None, dry_run=dry_run, reason=reason)
-    plan.flagged = list(project.flagged)
+    store = existing_store(url, study or study_id_for(dictionary))
     try:
+        if missing_codes is None:  # a project setting: the study's, when it is already stored
+            missing_codes = store.protocol.missing_codes if store is not None else ()
+        project = read_project(dictionary, records, study, missing_codes)
+        sources = [p for p in (dictionary, records) if p is not None]
+        reason = "REDCap import: " + ", ".join(
+            f"{p.name} (sha256 {file_sha256(p)})" for p in sources
+        )
+        plan = ImportPlan(project.protocol.id, store is None, dry_run=dry_run, reason=reason)
+        plan.flagged = list(project.flagged)
         if store is not None and store.protocol != project.protocol:
             raise InputError(
                 f"{dictionary}: the project does not match study '{store.protocol.id}' in the "
@@ -94,17 +114,24 @@ def import_redcap(
 
 
 def _status_code(record: RecordState | None) -> str:
+    """REDCap's form status: the imported mark, else 0 for ``incomplete`` and 2 otherwise."""
     if record is None:
         return "0"
+    marks = record.values.get(IMPORTED_KEY)
+    if isinstance(marks, dict) and marks.get(STATUS_MARK) in ("0", "1", "2"):
+        return str(marks[STATUS_MARK])
     return "0" if record.status == "incomplete" else "2"
 
 
 def _cells(form_id: str, store: Store, record: RecordState | None) -> dict[str, str]:
     form = store.protocol.form(form_id)
     assert form is not None
+    codes = [c.code for c in store.protocol.missing_codes]
+    coded = coded_fields(record.values) if record else {}
     cells: dict[str, str] = {}
     for spec in form.fields:
-        cells.update(export_value(spec, record.values.get(spec.id) if record else None))
+        value = record.values.get(spec.id) if record else None
+        cells.update(export_value(spec, value, coded.get(spec.id), codes))
     cells[f"{form.id}_complete"] = _status_code(record)
     return cells
 
@@ -170,14 +197,20 @@ def export_redcap(store: Store, out_dir: Path) -> tuple[Path, ...]:
         header += [REPEAT_FORM, REPEAT_INSTANCE]
     if protocol.annotations.get("redcap_dags", "true") == "true":
         header.append(DAG)
+    codes = [c.code for c in protocol.missing_codes]
     for form in protocol.forms:
-        header += form_columns(form)
+        header += form_columns(form, codes)
+    names = ["dictionary.csv", "records.csv"]
     with staged_output(out_dir) as scratch:
         write_dictionary(protocol, scratch / "dictionary.csv")
         with (scratch / "records.csv").open("w", encoding="utf-8", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=header)
             writer.writeheader()
             writer.writerows(_record_rows(store, header))
-        files = [scratch / "dictionary.csv", scratch / "records.csv"]
+        if protocol.missing_codes:
+            names.append("missing_data_codes.txt")
+            text = " | ".join(f"{c.code}, {c.label}" for c in protocol.missing_codes)
+            (scratch / names[-1]).write_text(text + "\n", encoding="utf-8")
+        files = [scratch / name for name in names]
         write_manifest(scratch, store, export_format="redcap", files=files)
-    return (out_dir / "dictionary.csv", out_dir / "records.csv", out_dir / "manifest.json")
+    return (*(out_dir / name for name in names), out_dir / "manifest.json")

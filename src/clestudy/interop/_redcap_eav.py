@@ -3,7 +3,7 @@
 An EAV export has the columns ``record``, ``field_name`` and ``value``, with
 ``redcap_event_name`` in a longitudinal project and ``redcap_repeat_instrument`` /
 ``redcap_repeat_instance`` for repeating instruments. A checkbox is one row per ticked choice,
-``field_name`` the field and ``value`` the code (a ``field___code`` name with 0 or 1 is read too);
+``field_name`` the field and ``value`` the code (or one of the project's missing-data codes) (a ``field___code`` name with 0 or 1 is read too);
 ``FORM_complete`` and ``redcap_data_access_group`` come as field names. :func:`flatten_eav`
 gathers the rows of each record x event x repeat into one flat row (line number: its first EAV
 row), so that everything after it (checks, structure, values, errors) is the flat import's.
@@ -16,7 +16,7 @@ REDCapR ``redcap_read_eav_oneshot``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from clestudy.errors import InputError
 from clestudy.interop._redcap_records import DAG, SPECIAL_COLUMNS, RecordsFile
@@ -32,7 +32,9 @@ def is_eav(records: RecordsFile) -> bool:
     return bool(records.columns) and set(EAV_COLUMNS) <= set(records.columns)
 
 
-def flatten_eav(records: RecordsFile, record_id: str, forms: Iterable[FormSpec]) -> RecordsFile:
+def flatten_eav(
+    records: RecordsFile, record_id: str, forms: Iterable[FormSpec], codes: Sequence[str] = ()
+) -> RecordsFile:
     """The flat rows an EAV export stands for (see the module docstring).
 
     Raises
@@ -47,7 +49,7 @@ def flatten_eav(records: RecordsFile, record_id: str, forms: Iterable[FormSpec])
             f"({', '.join(EAV_COLUMNS)} and {', '.join(SPECIAL_COLUMNS)})"
         )
     checkboxes = {
-        spec.id: {c.code.lower() for c in spec.choices}
+        spec.id: {c.code.lower() for c in spec.choices} | {c.lower() for c in codes}
         for form in forms
         for spec in form.fields
         if spec.type == "multiple_choice"

@@ -46,7 +46,15 @@ from clestudy.interop._redcap_records import (
     check_columns,
     row_values,
 )
-from clestudy.protocol import Arm, FieldSpec, FormSpec, Protocol, Site, Visit
+from clestudy.protocol import (
+    Arm,
+    FieldSpec,
+    FormSpec,
+    MissingCode,
+    Protocol,
+    Site,
+    Visit,
+)
 from clestudy.protocol._show_if import show_if_cycle
 from clestudy.store import RecordInput, checked_values
 
@@ -179,6 +187,8 @@ class _Layout:
     arms: dict[str, str]  # subject -> arm
     sites: dict[str, str]  # subject -> site
     rows: list[_Row] = field(default_factory=list)
+    #: the project's missing-data codes (read from cells as codes, not values)
+    codes: tuple[str, ...] = ()
 
 
 def _row_key(records: RecordsFile, line: int, row: dict[str, str], forms: dict[str, FormSpec],
@@ -204,8 +214,8 @@ def _row_key(records: RecordsFile, line: int, row: dict[str, str], forms: dict[s
 
 
 def _layout(records: RecordsFile, record_id: str, forms: dict[str, FormSpec],
-            errors: list[str]) -> _Layout:  # fmt: skip
-    layout = _Layout({}, set(), {}, {})
+            errors: list[str], codes: tuple[str, ...] = ()) -> _Layout:  # fmt: skip
+    layout = _Layout({}, set(), {}, {}, codes=codes)
     for line, row in records.rows:
         subject = row.get(record_id, "").strip()
         if not subject.replace("-", "").replace("_", "").isalnum():
@@ -221,7 +231,10 @@ def _layout(records: RecordsFile, record_id: str, forms: dict[str, FormSpec],
         collected = layout.events.setdefault(event, [])
         holding = forms.values() if repeat_form is None else [forms[repeat_form]]
         where = f"{records.path}: line {line}"
-        read = _Row(where, subject, event, repeat_form, instance, row_values(holding, row, where))
+        read = _Row(
+            where, subject, event, repeat_form, instance,
+            row_values(holding, row, where, layout.codes),
+        )  # fmt: skip
         layout.rows.append(read)
         for found in read.found:
             if found.form.id not in collected:
@@ -248,7 +261,8 @@ def _content_hash(rows: Sequence[DictionaryRow]) -> str:
 
 
 def _protocol(study_id: str, dictionary: Path, forms: list[FormSpec], layout: _Layout,
-              rows: Sequence[DictionaryRow], records: RecordsFile | None) -> Protocol:  # fmt: skip
+              rows: Sequence[DictionaryRow], records: RecordsFile | None,
+              missing_codes: tuple[MissingCode, ...] = ()) -> Protocol:  # fmt: skip
     record_row = rows[0]
     events = layout.events or {CLASSIC_EVENT: [f.id for f in forms]}
     order = {f.id: i for i, f in enumerate(forms)}
@@ -272,6 +286,7 @@ def _protocol(study_id: str, dictionary: Path, forms: list[FormSpec], layout: _L
             "redcap_longitudinal": "true" if records and records.longitudinal else "false",
             "redcap_dags": "true" if records and records.has_dags else "false",
         },
+        missing_codes=missing_codes,
     )
 
 
@@ -289,17 +304,22 @@ def _inputs(project: Protocol, layout: _Layout, errors: list[str]) -> list[Recor
                 continue
             # checked once, here: the store saves these values without parsing them again
             values, problems = checked_values(
-                form, found.values, where=f"{row.where} ({row.subject}/{row.event})"
-            )
+                form, found.values, where=f"{row.where} ({row.subject}/{row.event})",
+                missing_codes=layout.codes,
+            )  # fmt: skip
             errors.extend(problems)
             inputs.append(RecordInput(row.subject, row.event, form.id, values, row.instance))
     return inputs
 
 
 def read_project(
-    dictionary: Path, records_path: Path | None, study_id: str | None
-) -> RedcapProject:
+    dictionary: Path, records_path: Path | None, study_id: str | None,
+    missing_codes: tuple[MissingCode, ...] = (),
+) -> RedcapProject:  # fmt: skip
     """Read a REDCap dictionary (and records) into a protocol, subjects and records.
+
+    ``missing_codes`` are the project's missing-data codes (not in the dictionary or the records:
+    a project setting), read from the cells as codes, not values.
 
     Raises
     ------
@@ -317,19 +337,21 @@ def read_project(
         from clestudy.interop._redcap_eav import flatten_eav, is_eav
         from clestudy.interop._redcap_records import read_records
 
+        codes = tuple(c.code for c in missing_codes)
         records = read_records(records_path)
         if is_eav(records):
-            records = flatten_eav(records, record_id, forms)
+            records = flatten_eav(records, record_id, forms, codes)
         form_ids = {row["form_name"].strip() for row in rows}
-        errors += check_columns(records, record_id, forms, form_ids)
+        errors += check_columns(records, record_id, forms, form_ids, codes)
         if not errors:
-            layout = _layout(records, record_id, {f.id: f for f in forms}, errors)
+            layout = _layout(records, record_id, {f.id: f for f in forms}, errors, codes)
     if errors:
         raise InputError(_joined(errors))
     try:
         protocol = _protocol(
-            study_id or study_id_for(dictionary), dictionary, forms, layout, rows, records
-        )
+            study_id or study_id_for(dictionary), dictionary, forms, layout, rows, records,
+            missing_codes,
+        )  # fmt: skip
     except ValidationError as exc:
         raise InputError(
             f"{dictionary}: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"

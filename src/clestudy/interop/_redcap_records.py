@@ -7,6 +7,13 @@ the record's data access group (a clestudy site). A checkbox field ``f`` is one 
 ``f___code`` (code lower-cased), holding 1 or 0; ``FORM_complete`` is the form's status (0
 incomplete, 1 unverified, 2 complete). Values are raw codes, dates Y-M-D.
 
+Missing-data codes (:mod:`clestudy.protocol._missing_codes`): a project's declared code in a
+field's cell (``UNK`` in a number field), or a ticked ``f___code`` column of a checkbox (one more
+column per code), is read into the record's ``_missing`` map, never as a value, and written back
+in the same cell. ``FORM_complete`` is kept as the record's imported mark
+``_imported["redcap_complete"]`` and written back unchanged; a record without one (created in
+clestudy) is written 0 when ``incomplete``, else 2.
+
 References
 ----------
 REDCap record export format: docs/references.md [REDCap records] (REDCapR test projects,
@@ -23,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clestudy.errors import InputError
-from clestudy.protocol import FieldSpec, FormSpec, StoredValue
+from clestudy.protocol import FieldSpec, FormSpec, MissingCode, StoredValue
+from clestudy.protocol._missing_codes import IMPORTED_KEY, MISSING_KEY
 
 __all__ = [
     "EVENT",
@@ -32,6 +40,7 @@ __all__ = [
     "RowValues",
     "export_value",
     "form_columns",
+    "parse_missing_codes",
     "read_records",
     "row_values",
 ]
@@ -43,6 +52,8 @@ DAG = "redcap_data_access_group"
 SPECIAL_COLUMNS = (EVENT, REPEAT_FORM, REPEAT_INSTANCE, DAG)
 _SURVEY = re.compile(r"^(redcap_survey_identifier|.+_timestamp)$")
 _COMMA = "comma_decimal"
+#: The imported mark that keeps REDCap's form status (0, 1, 2) on a record.
+STATUS_MARK = "redcap_complete"
 
 
 @dataclass(frozen=True)
@@ -106,26 +117,64 @@ def read_records(path: Path) -> RecordsFile:
     return RecordsFile(path, header, tuple(rows))
 
 
-def form_columns(form: FormSpec) -> list[str]:
-    """The CSV columns of a form: fields (checkboxes expanded), then ``FORM_complete``."""
+def parse_missing_codes(text: str, where: str = "--missing-codes") -> tuple[MissingCode, ...]:
+    """A project's missing-data codes in REDCap's own syntax, ``UNK, Unknown | NASK, Not asked``.
+
+    >>> [c.code for c in parse_missing_codes("UNK, Unknown | -999, Not done")]
+    ['UNK', '-999']
+
+    Raises
+    ------
+    InputError
+        For a part that is not ``code, label`` or a code REDCap would not accept.
+    """
+    codes = []
+    for part in text.split("|"):
+        code, sep, label = part.strip().partition(",")
+        try:
+            if not sep:
+                raise ValueError
+            codes.append(MissingCode(code=code.strip(), label=label.strip()))
+        except ValueError:
+            raise InputError(
+                f"{where}: {part.strip()!r} is not 'code, label' with a code of letters, digits, "
+                "'.', '-' or '_'"
+            ) from None
+    if len({c.code for c in codes}) != len(codes):
+        raise InputError(f"{where}: a missing-data code is given twice in {text!r}")
+    return tuple(codes)
+
+
+def _code_columns(spec: FieldSpec, codes: Sequence[str]) -> dict[str, str]:
+    """A checkbox's extra ``f___code`` columns, one per missing-data code, to the code."""
+    taken = {c.code.lower() for c in spec.choices}
+    return {f"{spec.id}___{c.lower()}": c for c in codes if c.lower() not in taken}
+
+
+def form_columns(form: FormSpec, codes: Sequence[str] = ()) -> list[str]:
+    """The CSV columns of a form: fields (checkboxes expanded, with one column per missing-data
+    code), then ``FORM_complete``."""
     columns: list[str] = []
     for spec in form.fields:
         if spec.type == "multiple_choice":
             columns += [f"{spec.id}___{c.code.lower()}" for c in spec.choices]
+            columns += list(_code_columns(spec, codes))
         else:
             columns.append(spec.id)
     return [*columns, f"{form.id}_complete"]
 
 
 def check_columns(
-    records: RecordsFile, record_id: str, forms: Sequence[FormSpec], form_ids: Iterable[str]
-) -> list[str]:
+    records: RecordsFile, record_id: str, forms: Sequence[FormSpec], form_ids: Iterable[str],
+    codes: Sequence[str] = (),
+) -> list[str]:  # fmt: skip
     """Every problem with the header: survey columns, unknown columns, a missing record id."""
-    known = {record_id, *SPECIAL_COLUMNS, *(c for f in forms for c in form_columns(f))}
+    known = {record_id, *SPECIAL_COLUMNS, *(c for f in forms for c in form_columns(f, codes))}
     known |= {f"{form_id}_complete" for form_id in form_ids}
     errors: list[str] = []
     if not records.columns:
         return errors
+    checkboxes = {s.id for f in forms for s in f.fields if s.type == "multiple_choice"}
     if records.columns[0] != record_id:
         errors.append(
             f"{records.path}: line 1: the first column is '{records.columns[0]}', expected the "
@@ -138,8 +187,29 @@ def check_columns(
                 "and timestamps) cannot be represented in clestudy; export without survey fields"
             )
         elif column not in known:
-            errors.append(f"{records.path}: line 1: column '{column}' is not in the dictionary")
+            base, sep, _ = column.rpartition("___")
+            hint = (
+                " (a checkbox's missing-data code? give the project's codes: --missing-codes)"
+                if sep and base in checkboxes
+                else ""
+            )
+            errors.append(
+                f"{records.path}: line 1: column '{column}' is not in the dictionary{hint}"
+            )
     return errors
+
+
+def _code_of(spec: FieldSpec, raw: str, row: dict[str, str], codes: Sequence[str],
+             where: str) -> tuple[str | None, str]:  # fmt: skip
+    """The missing-data code a field's cells hold (``None``: none), and an error or ``""``."""
+    if spec.type != "multiple_choice":
+        text = raw.strip()
+        return (text if text in codes else None), ""
+    ticked = [code for column, code in _code_columns(spec, codes).items()
+              if row.get(column, "").strip() == "1"]  # fmt: skip
+    if len(ticked) > 1:
+        return None, f"{where}: field '{spec.id}': several missing-data codes ticked {ticked}"
+    return (ticked[0] if ticked else None), ""
 
 
 def _convert(spec: FieldSpec, raw: str, row: dict[str, str], where: str) -> tuple[object, str]:
@@ -170,31 +240,53 @@ def _convert(spec: FieldSpec, raw: str, row: dict[str, str], where: str) -> tupl
     return raw if spec.type == "text" else text, ""
 
 
-def row_values(forms: Iterable[FormSpec], row: dict[str, str], where: str) -> list[RowValues]:
-    """The forms a row holds data for (any value, or a status of 1 or 2), with their values."""
+def row_values(
+    forms: Iterable[FormSpec], row: dict[str, str], where: str, codes: Sequence[str] = ()
+) -> list[RowValues]:
+    """The forms a row holds data for (any value or missing-data code, or a status of 1 or 2),
+    with their values (codes in ``_missing``, the status in ``_imported``)."""
     found = []
     for form in forms:
         values: dict[str, object] = {}
+        coded: dict[str, str] = {}
         errors: list[str] = []
         for spec in form.fields:
-            value, error = _convert(spec, row.get(spec.id, ""), row, where)
+            raw = row.get(spec.id, "")
+            code, error = _code_of(spec, raw, row, codes, where) if codes else (None, "")
+            if code is not None and spec.type != "multiple_choice":
+                coded[spec.id] = code
+                continue
+            value, error = (None, error) if error else _convert(spec, raw, row, where)
             if error:
                 errors.append(error)
             elif value is not None:
                 values[spec.id] = value
+            if code is not None:  # a ticked code column (validation refuses a value beside it)
+                coded[spec.id] = code
         status = row.get(f"{form.id}_complete", "").strip()
         if status not in ("", "0", "1", "2"):
             errors.append(f"{where}: column '{form.id}_complete': {status!r} is not 0, 1 or 2")
-        if values or errors or status in ("1", "2"):
+        if values or coded or errors or status in ("1", "2"):
+            if coded:
+                values[MISSING_KEY] = coded
+            if status:
+                values[IMPORTED_KEY] = {STATUS_MARK: status}
             found.append(RowValues(form, values, status, errors=errors))
     return found
 
 
-def export_value(spec: FieldSpec, value: StoredValue | None) -> dict[str, str]:
-    """The CSV cells of one stored value (checkboxes give one cell per choice, 0 or 1)."""
+def export_value(
+    spec: FieldSpec, value: StoredValue | None, code: str | None = None, codes: Sequence[str] = ()
+) -> dict[str, str]:
+    """The CSV cells of one stored value or missing-data ``code`` (checkboxes give one cell per
+    choice and per code in ``codes``, 0 or 1)."""
     if spec.type == "multiple_choice":
         chosen = value if isinstance(value, list) else []
-        return {f"{spec.id}___{c.code.lower()}": str(int(c.code in chosen)) for c in spec.choices}
+        cells = {f"{spec.id}___{c.code.lower()}": str(int(c.code in chosen)) for c in spec.choices}
+        cells.update({col: str(int(c == code)) for col, c in _code_columns(spec, codes).items()})
+        return cells
+    if code is not None:
+        return {spec.id: code}
     if value is None:
         return {spec.id: ""}
     if isinstance(value, bool):

@@ -5,6 +5,10 @@ one per derived-score output. A multiple choice field becomes one 0/1 column per
 ``FIELD___CODE`` (the REDCap convention, so analysts moving from REDCap find the same names). A
 single choice whose codes are all integers is numeric with value labels; other codes stay text (a
 Stata value label can only label numbers). Booleans are 1 = Yes, 0 = No.
+
+When the study declares missing-data codes (:mod:`clestudy.protocol._missing_codes`), each field's
+columns are followed by a text column ``FIELD_missing`` holding the field's code (its value
+columns are then blank: a code is never a value), blank otherwise.
 """
 
 from __future__ import annotations
@@ -19,12 +23,13 @@ from typing import Any, Literal
 import pandas as pd
 
 from clestudy.errors import InputError
-from clestudy.protocol import FieldSpec, FormSpec
+from clestudy.protocol import FieldSpec, FormSpec, MissingCode
+from clestudy.protocol._missing_codes import coded_fields
 from clestudy.store import RecordState, Store
 
 __all__ = ["Column", "WideTable", "select_forms_visits", "wide_tables"]
 
-Kind = Literal["integer", "decimal", "text", "date", "flag", "code"]
+Kind = Literal["integer", "decimal", "text", "date", "flag", "code", "missing"]
 KEY_COLUMNS = ("subject", "arm", "site", "visit", "instance")
 _SAFE = re.compile(r"[^A-Za-z0-9_]")
 
@@ -46,6 +51,8 @@ class WideTable:
     form: FormSpec
     columns: tuple[Column, ...]
     frame: pd.DataFrame
+    #: the study's missing-data codes (``FIELD_missing`` columns hold them)
+    missing_codes: tuple[MissingCode, ...] = ()
 
 
 def _int_codes(spec: FieldSpec) -> dict[int, str] | None:
@@ -76,6 +83,11 @@ def _field_columns(spec: FieldSpec) -> list[Column]:
         return [Column(spec.id, spec.label, "flag", yes_no)]
     kinds: dict[str, Kind] = {"integer": "integer", "decimal": "decimal", "date": "date"}
     return [Column(spec.id, spec.label, kinds.get(spec.type, "text"))]
+
+
+def missing_column(spec: FieldSpec) -> Column:
+    """The text column holding a field's missing-data code."""
+    return Column(f"{spec.id}_missing", f"{spec.label}: missing-data code", "missing")
 
 
 def _cell(spec: FieldSpec, value: Any, column: Column) -> Any:
@@ -126,7 +138,12 @@ def _frame(columns: Sequence[Column], rows: list[dict[str, Any]]) -> pd.DataFram
 
 
 def _table(store: Store, form: FormSpec, records: Sequence[RecordState]) -> WideTable:
-    field_cols = [(spec, col) for spec in form.fields for col in _field_columns(spec)]
+    with_codes = bool(store.protocol.missing_codes)
+    field_cols = [
+        (spec, col)
+        for spec in form.fields
+        for col in [*_field_columns(spec), *([missing_column(spec)] if with_codes else [])]
+    ]
     taken = {col.name for _, col in field_cols} | set(KEY_COLUMNS)
     derived_cols = _derived_columns(records, taken)
     subjects = {s.subject_id: s for s in store.subjects()}
@@ -140,9 +157,13 @@ def _table(store: Store, form: FormSpec, records: Sequence[RecordState]) -> Wide
             "visit": record.visit_id,
             "instance": record.instance,
         }
+        coded = coded_fields(record.values)
         for spec, col in field_cols:
             value = record.values.get(spec.id)
-            row[col.name] = None if value is None else _cell(spec, value, col)
+            if col.kind == "missing":
+                row[col.name] = coded.get(spec.id)
+            else:
+                row[col.name] = None if value is None else _cell(spec, value, col)
         flat = {
             _derived_name(score_id, item, taken): value
             for score_id, score in record.derived.items()
@@ -157,7 +178,7 @@ def _table(store: Store, form: FormSpec, records: Sequence[RecordState]) -> Wide
                 row[col.name] = None
         rows.append(row)
     columns = tuple(col for _, col in field_cols) + tuple(derived_cols)
-    return WideTable(form, columns, _frame(columns, rows))
+    return WideTable(form, columns, _frame(columns, rows), store.protocol.missing_codes)
 
 
 def select_forms_visits(

@@ -38,7 +38,8 @@ from clestudy.protocol._model import FieldSpec, FieldType
 
 __all__ = ["FIELD_TYPES", "MAX_DECIMAL_DIGITS", "FieldTypeSpec", "StoredValue", "stored_date"]
 
-StoredValue = str | int | bool | list[str]
+#: a field value, or the map of a reserved key (``_missing``, ``_imported``: protocol._missing_codes)
+StoredValue = str | int | bool | list[str] | dict[str, str]
 
 #: ASCII digits with an optional sign: ``str.isdigit`` would accept "²" and int() then fail.
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")

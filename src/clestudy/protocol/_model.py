@@ -41,6 +41,7 @@ __all__ = [
     "FieldSpec",
     "FieldType",
     "FormSpec",
+    "MissingCode",
     "Protocol",
     "QualityRuleSpec",
     "RandomizationSpec",
@@ -171,6 +172,14 @@ class Choice(_Strict):
         default=False,
         description="In a multiple choice, this code (e.g. 'none') cannot be ticked with others",
     )
+
+
+class MissingCode(_Strict):
+    """A study's missing-data code: why a value is deliberately not available (REDCap's "M"
+    button; :mod:`clestudy.protocol._missing_codes`)."""
+
+    code: str = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")
+    label: str
 
 
 class FieldSpec(_Strict):
@@ -495,6 +504,11 @@ class Protocol(_Strict):
         "that an export back to that system loses nothing (e.g. a REDCap project's record id "
         "field)",
     )
+    missing_codes: tuple[MissingCode, ...] = Field(
+        default=(),
+        description="Missing-data codes a field may hold instead of a value (e.g. UNK Unknown, "
+        "NASK Not asked), kept apart from the values (clestudy.protocol._missing_codes)",
+    )
 
     @model_serializer(mode="wrap")
     def _omit_no_randomization(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
@@ -504,6 +518,8 @@ class Protocol(_Strict):
         for optional in ("randomization", "sdtm"):  # likewise a study without an sdtm: block
             if data.get(optional, True) is None:
                 del data[optional]
+        if data.get("missing_codes", True) in ((), []):  # likewise for missing-data codes
+            del data["missing_codes"]
         return data
 
     @field_validator("settings")
@@ -514,6 +530,14 @@ class Protocol(_Strict):
         problems = settings_problems(value)
         if problems:
             raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
+        return value
+
+    @field_validator("missing_codes")
+    @classmethod
+    def _check_missing_codes(cls, value: tuple[MissingCode, ...]) -> tuple[MissingCode, ...]:
+        codes = [c.code for c in value]
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"duplicated missing-data codes {codes}")
         return value
 
     def form(self, form_id: str) -> FormSpec | None:

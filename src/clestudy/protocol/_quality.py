@@ -67,8 +67,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from clestudy.errors import RecordValidationError
-from clestudy.instruments import INSTRUMENT_FIELDS
-from clestudy.instruments._ctcae_labs import PER_LAB_INSTRUMENTS
 from clestudy.protocol._checks import CheckContext, _show, run_edit_checks
 from clestudy.protocol._expressions import (
     CONTEXT_NAMES,
@@ -78,6 +76,7 @@ from clestudy.protocol._expressions import (
     typed_value,
 )
 from clestudy.protocol._field_types import FIELD_TYPES, stored_date
+from clestudy.protocol._missing_codes import coded_fields, score_inputs
 from clestudy.protocol._model import FieldSpec, FormSpec, Protocol, QualityRuleSpec, Visit
 
 __all__ = [
@@ -167,12 +166,7 @@ def _empty(value: object) -> bool:
 def needed_fields(protocol: Protocol, form: FormSpec) -> tuple[str, ...]:
     """The fields a record of ``form`` needs to be complete: the required ones and the inputs of
     the form's derived scores. The store's completeness rule uses this one too."""
-    inputs = {
-        name
-        for spec in protocol.derived_for_form(form.id)
-        if spec.instrument not in PER_LAB_INSTRUMENTS
-        for name in INSTRUMENT_FIELDS[spec.instrument]
-    }
+    inputs = score_inputs(protocol, form)
     return tuple(f.id for f in form.fields if f.required or f.id in inputs)
 
 
@@ -379,7 +373,9 @@ class _Run:
     def _missing_values(self, subject_id: str, parsed: _Parsed) -> None:
         needed = self.needed[parsed.form.id]
         raw = parsed.record.values
-        missing = tuple(name for name in needed if _empty(raw.get(name)))
+        coded = coded_fields(raw)  # a missing-data code answers a field a score does not read
+        answered = set(coded) - score_inputs(self.protocol, parsed.form) if coded else set()
+        missing = tuple(name for name in needed if _empty(raw.get(name)) and name not in answered)
         if not missing:
             return
         shown = ", ".join(missing[:_SHOWN_FIELDS])

@@ -4,15 +4,17 @@ How each field type is parsed, checked and stored is defined once, in
 :mod:`clestudy.protocol._field_types` (:data:`~clestudy.protocol.FIELD_TYPES`). A missing value
 (``None`` or ``""``) is dropped; a required field that is missing is an error, unless its
 show-if hides it; a value for a field that the values hide is an error
-(:mod:`clestudy.protocol._show_if`).
+(:mod:`clestudy.protocol._show_if`). The reserved keys ``_missing`` (missing-data codes) and
+``_imported`` (another system's marks) are checked by :mod:`clestudy.protocol._missing_codes`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from clestudy.errors import RecordValidationError
 from clestudy.protocol._field_types import FIELD_TYPES, StoredValue
+from clestudy.protocol._missing_codes import RESERVED_KEYS, check_reserved
 from clestudy.protocol._model import FormSpec
 from clestudy.protocol._show_if import hidden_fields
 
@@ -26,6 +28,7 @@ def check_values(
     where: str,
     require: bool = True,
     hidden: Mapping[str, str] | None = None,
+    missing_codes: Collection[str] = (),
 ) -> tuple[dict[str, StoredValue], list[str]]:
     """Normalise ``values`` for storage and collect every problem instead of stopping at one.
 
@@ -33,6 +36,8 @@ def check_values(
     does not fit its field, a value for a field that the values hide (its show-if is false), and,
     with ``require``, a required field left empty unless it is hidden), each starting with
     ``where`` and naming the field. :func:`validate_values` raises them together.
+    ``missing_codes`` are the protocol's missing-data codes a field may hold in ``_missing``
+    instead of a value (a required field holding one is answered).
 
     ``hidden`` is :func:`~clestudy.protocol.hidden_fields` of ``form`` and ``values`` when the
     caller has it already (the store's save path, which needs it again); else it is computed.
@@ -50,17 +55,19 @@ def check_values(
     out: dict[str, StoredValue] = {}
     problems: list[str] = []
     for key in values:
-        if form.field(key) is None:
+        if form.field(key) is None and key not in RESERVED_KEYS:
             known = ", ".join(f.id for f in form.fields)
             problems.append(
                 f"{where}: '{key}' is not a field of form '{form.id}' (fields: {known})"
             )
     if hidden is None:
         hidden = hidden_fields(form, values)
+    reserved, reserved_problems = check_reserved(form, values, missing_codes, hidden, where)
+    coded = reserved.get("_missing", {})
     for field in form.fields:
         raw = values.get(field.id)
         if raw is None or (isinstance(raw, str) and raw.strip() == ""):
-            if field.required and require and field.id not in hidden:
+            if field.required and require and field.id not in hidden and field.id not in coded:
                 problems.append(f"{where}: field '{field.id}' is required")
             continue
         if field.id in hidden:
@@ -75,7 +82,8 @@ def check_values(
             out[field.id] = FIELD_TYPES[field.type].parse(field, raw, where)
         except RecordValidationError as exc:
             problems.append(str(exc))
-    return out, problems
+    out.update(reserved)  # maps of text, kept beside the values
+    return out, problems + reserved_problems
 
 
 def validate_values(

@@ -310,7 +310,9 @@ class _Batch:
         """The values one save stores and its field problems (:func:`check_values`, not
         requiring a value; an import's batch, :mod:`clestudy.store._import_batch`, reuses the
         result of the same check made before its transaction)."""
-        return check_values(form, raw, where=where, require=False, hidden=hidden)
+        return check_values(
+            form, raw, where=where, require=False, hidden=hidden, missing_codes=self.plan.codes()
+        )
 
     def _discrepancies(self, slot: RecordSlot, where: str, warnings: list[EditFinding]) -> None:
         if slot.discrepancies is None:
@@ -507,7 +509,9 @@ def preview_record(store: Store, session: Session, item: RecordInput) -> RecordP
     slot = batch.slots.get((subject.pk, item.visit_id, item.form_id, instance))
     stored = {} if slot is None else json.loads(slot.values_json)
     raw, _, hidden = merge_for_save(form, stored, item)
-    values, problems = check_values(form, raw, where=where, require=False, hidden=hidden)
+    values, problems = check_values(
+        form, raw, where=where, require=False, hidden=hidden, missing_codes=batch.plan.codes()
+    )
     subject_values = batch.stored.get(subject.pk, {})
     context = check_context(
         batch.plan, batch.places, batch.today, subject_values, item.visit_id, form, values

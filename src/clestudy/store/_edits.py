@@ -15,6 +15,13 @@ hide a field that holds a *stored* value, the save clears it and lists it in ``c
 replacing save; editing a saved record needs a reason anyway); a value *sent* for a hidden field
 is refused by validation, naming the field and its show-if. A hidden field is never needed for a
 record to be complete.
+
+Missing-data codes (``values["_missing"]``, :mod:`clestudy.protocol._missing_codes`) and another
+system's marks (``values["_imported"]``) are not fields but each one value of the record: an
+input that names one replaces it whole (``None`` clears it); one that does not keeps it, in either
+mode (a web form, which replaces, shows a code but does not post it). A code goes when its field
+gets a value or is hidden by show-if. A required field holding a code is answered; a
+derived score's input is not (the score needs a value).
 """
 
 from __future__ import annotations
@@ -32,6 +39,12 @@ from clestudy.protocol import (
     StoredValue,
     Visit,
     hidden_fields,
+)
+from clestudy.protocol._missing_codes import (
+    MISSING_KEY,
+    RESERVED_KEYS,
+    coded_fields,
+    score_inputs,
 )
 
 __all__ = [
@@ -143,18 +156,24 @@ def merge_for_save(
     empty in every show-if.
     """
     if not stored:  # a new record: nothing to keep or clear
-        raw = dict(item.values)
+        raw: dict[str, Any] = dict(item.values)
         return raw, [], hidden_fields(form, raw)
-    if item.mode == "replace":
+    if item.mode == "replace":  # every field; the codes and marks are not fields (kept below)
         raw = dict(item.values)
+        raw.update({k: stored[k] for k in RESERVED_KEYS if k in stored and k not in item.values})
     else:
-        raw = {k: v for k, v in stored.items() if form.field(k) is not None}
+        raw = {k: v for k, v in stored.items() if form.field(k) is not None or k in RESERVED_KEYS}
         raw.update(item.values)
     hidden = hidden_fields(form, raw)
     for name in hidden:
         if name in stored and _is_empty(item.values.get(name)):
             raw[name] = None
-    gone = [k for k in stored if _is_empty(raw.get(k))]
+    if MISSING_KEY in stored and MISSING_KEY not in item.values:  # a kept code goes when its
+        raw[MISSING_KEY] = {  # field gets a value or is hidden
+            k: v for k, v in coded_fields(stored).items()
+            if _is_empty(raw.get(k)) and k not in hidden
+        }  # fmt: skip
+    gone = [k for k in stored if k not in RESERVED_KEYS and _is_empty(raw.get(k))]
     if not gone:
         return raw, [], hidden
     order = {f.id: i for i, f in enumerate(form.fields)}
@@ -200,6 +219,8 @@ class SavePlan:
     _derived: dict[str, tuple[DerivedScoreSpec, ...]] = field(default_factory=dict)
     _needed: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _visits: dict[str, Visit] = field(default_factory=dict)
+    _inputs: dict[str, frozenset[str]] = field(default_factory=dict)
+    _codes: tuple[str, ...] | None = None
 
     def form_of(self, item: RecordInput, where: str) -> FormSpec:
         """:func:`check_schedule` of ``item`` (its errors name ``where``)."""
@@ -240,11 +261,28 @@ class SavePlan:
         hidden: Mapping[str, str] | None = None,
     ) -> list[str]:
         """The needed fields of ``form`` that ``values`` leaves empty, in form order; a field
-        that ``values`` hide (show-if; ``hidden`` when already known) is not needed."""
+        that ``values`` hide (show-if; ``hidden`` when already known) is not needed, and a
+        required field holding a missing-data code is answered unless a derived score needs
+        its value."""
         if hidden is None:
             hidden = hidden_fields(form, values)
+        coded = coded_fields(values)
+        answered = {k for k in coded if k not in self.inputs(form)} if coded else set()
         return [
             name
             for name in self.needed(form)
-            if values.get(name) in (None, "", []) and name not in hidden
+            if values.get(name) in (None, "", []) and name not in hidden and name not in answered
         ]
+
+    def inputs(self, form: FormSpec) -> frozenset[str]:
+        """The fields of ``form`` that its derived scores read (a code does not answer them)."""
+        found = self._inputs.get(form.id)
+        if found is None:
+            found = self._inputs[form.id] = score_inputs(self.protocol, form)
+        return found
+
+    def codes(self) -> tuple[str, ...]:
+        """The protocol's missing-data codes."""
+        if self._codes is None:
+            self._codes = tuple(c.code for c in self.protocol.missing_codes)
+        return self._codes

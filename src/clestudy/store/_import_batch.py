@@ -34,7 +34,7 @@ value that later changed) and cannot be re-run. Keeping it as a frozen event kee
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -82,11 +82,16 @@ class CheckedValues(dict[str, StoredValue]):
 
 
 def checked_values(
-    form: FormSpec, values: Mapping[str, object], *, where: str, require: bool = True
+    form: FormSpec,
+    values: Mapping[str, object],
+    *,
+    where: str,
+    require: bool = True,
+    missing_codes: Collection[str] = (),
 ) -> tuple[dict[str, StoredValue], list[str]]:
     """Check a record's values for an import, once (:func:`clestudy.protocol.check_values`:
     every field problem and, with ``require``, every required field left empty, each message
-    starting with ``where``).
+    starting with ``where``; ``missing_codes`` are the protocol's missing-data codes).
 
     With no problem, the values come back as :class:`CheckedValues`: a :class:`RecordInput` of
     them saved by :func:`save_import` as a new record stores them as they are, without checking
@@ -102,7 +107,9 @@ def checked_values(
     >>> checked_values(form, {"esr": "400"}, where="x")[1]
     ["x: field 'lbdat' is required", "x: field 'esr': '400' is out of range; allowed 0 to 200 mm/h"]
     """
-    out, problems = check_values(form, values, where=where, require=require)
+    out, problems = check_values(
+        form, values, where=where, require=require, missing_codes=missing_codes
+    )
     return (out, problems) if problems else (CheckedValues(form, out), [])
 
 

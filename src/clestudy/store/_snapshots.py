@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from clestudy.errors import InputError
 from clestudy.protocol import Protocol
+from clestudy.protocol._missing_codes import RESERVED_KEYS, coded_fields
 from clestudy.store._audit import snapshot_sha256
 from clestudy.store._schema import ProtocolSnapshotRow, RecordRow, StudyRow
 
@@ -102,9 +103,12 @@ def orphaned_data(store: Store, session: Session, new: Protocol) -> list[str]:
             continue
         if form_id not in visit.forms:
             found[f"form '{form_id}' at visit '{visit_id}'"] += 1
-        for field_id in json.loads(values_json):
-            if form.field(field_id) is None:
+        values = json.loads(values_json)
+        for field_id in [*values, *coded_fields(values)]:  # a coded field needs its place too
+            if field_id not in RESERVED_KEYS and form.field(field_id) is None:
                 found[f"field '{form_id}.{field_id}'"] += 1
+        for code in set(coded_fields(values).values()) - {c.code for c in new.missing_codes}:
+            found[f"missing-data code '{code}'"] += 1
     return [f"{what} ({n} record{'s' if n != 1 else ''})" for what, n in sorted(found.items())]
 
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pandas as pd
 
 from clestudy.errors import NotFoundError
+from clestudy.protocol._missing_codes import RESERVED_KEYS, coded_fields
 from clestudy.store._service import Store
 
 __all__ = ["endpoint_table", "tidy_table"]
@@ -29,8 +30,10 @@ def _numeric(value: object) -> object:
 def tidy_table(store: Store, *, include_incomplete: bool = False) -> pd.DataFrame:
     """One row per subject x visit x form x instance x item, with unit; derived values included.
 
-    Columns: ``subject, visit, form, instance, status, item, value, unit, source`` where
-    ``source`` is ``entered`` or ``derived:<instrument>/<version>`` and ``status`` the record's.
+    Columns: ``subject, visit, form, instance, status, item, value, unit, source, missing_code``
+    where ``source`` is ``entered`` or ``derived:<instrument>/<version>``, ``status`` the
+    record's, and ``missing_code`` the field's missing-data code (its ``value`` is then missing;
+    :mod:`clestudy.protocol._missing_codes`), else missing.
 
     An ``incomplete`` record (a required field or a derived score's input is blank) is left out
     unless ``include_incomplete``: analyses and reports treat it as missing, never as a value
@@ -50,7 +53,10 @@ def tidy_table(store: Store, *, include_incomplete: bool = False) -> pd.DataFram
             "instance": record.instance,
             "status": record.status,
         }
+        coded = coded_fields(record.values)
         for item, value in record.values.items():
+            if item in RESERVED_KEYS:
+                continue
             spec = form.field(item)
             is_number = spec is not None and spec.type in ("integer", "decimal")
             rows.append(
@@ -62,6 +68,10 @@ def tidy_table(store: Store, *, include_incomplete: bool = False) -> pd.DataFram
                     "source": "entered",
                 }
             )
+        for item, code in coded.items():
+            spec = form.field(item)
+            rows.append({**base, "item": item, "value": None, "unit": spec.unit if spec else None,
+                         "source": "entered", "missing_code": code})  # fmt: skip
         for score in record.derived.values():
             for item, value in score["values"].items():
                 rows.append(
@@ -75,6 +85,7 @@ def tidy_table(store: Store, *, include_incomplete: bool = False) -> pd.DataFram
                 )
     columns = [
         "subject", "visit", "form", "instance", "status", "item", "value", "unit", "source",
+        "missing_code",
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
