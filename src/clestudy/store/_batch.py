@@ -48,6 +48,7 @@ from clestudy.store._engine import is_postgres
 from clestudy.store._lab_context import lab_context
 from clestudy.store._locking import check_batch
 from clestudy.store._query_hooks import raise_queries_from_checks
+from clestudy.store._randomization import StratumGuard
 from clestudy.store._rows import RecordSlot, RecordState, check_edit, record_key
 from clestudy.store._schema import Base, DiscrepancyRow
 from clestudy.store._signatures_void import void_signatures_of_batch
@@ -174,6 +175,7 @@ class _Batch:
         self.touched_subjects: list[_Subject] = []
         self.touched_records: list[RecordSlot] = []
         self.changed_discrepancies: set[int] = set()
+        self.strata = StratumGuard(store.protocol, self.conn, store.study_pk)
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -276,6 +278,10 @@ class _Batch:
             self.plan, self.places, self.today, subject_values, item.visit_id, form, values
         )
         warnings = run_checks(self.plan, context, form, values, problems, where)
+        warnings += self.strata.findings(
+            [s.pk for s in self.subjects.values()], subject.pk, item.visit_id, item.form_id,
+            instance, values,
+        )  # fmt: skip
         missing = self.plan.missing(form, values)
         derived = {} if missing else derive_scores(
             self.protocol, item.form_id,
