@@ -6,10 +6,10 @@ a locked record at every lock level, and the record stays exactly as locked
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
 import pytest
+from tests.store.test_store_edit_checks import _store
 
 from clestudy.errors import RecordLockedError
 from clestudy.store import LockSelection, Store, audit_events, verify_audit
@@ -20,11 +20,7 @@ CHECK = "builtin.visit_window"
 
 
 def _store_with_a_discrepancy(open_study: OpenStudy, url: str) -> Store:
-    store = open_study(url, STUDY)
-    today = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
-    store.clock = lambda: today
-    store.add_subject("L01", arm="lenalidomide", site="site01", actor="coordinator")
-    store.save_record("L01", "week_0", "vs", {"vsdat": "2025-01-06", "weight": "70"}, actor="c")
+    store = _store(open_study, url)  # L01 with its baseline vital signs dated 2025-01-06
     # week 12 dated before the baseline: the visit-window warning opens a discrepancy
     store.save_record("L01", "week_12", "vs", {"vsdat": "2025-01-01"}, actor="c")
     assert [d.check_id for d in store.discrepancies(status="open")] == [CHECK]

@@ -15,9 +15,10 @@ from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Connection, text
+from tests.store.test_tamper import _tamper
 
 from clestudy.protocol import load_protocol
-from clestudy.store import Store, make_engine, verify_audit
+from clestudy.store import Store, verify_audit
 
 OpenStudy = Callable[..., Store]
 STUDY = "pediatric-cle-chart-review"
@@ -107,15 +108,6 @@ TAMPERINGS: dict[str, tuple[Callable[[Connection], None], str]] = {
         r"protocol event \(4\) records",
     ),
 }
-
-
-def _tamper(url: str, tampering: Callable[[Connection], None]) -> None:
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            tampering(conn)
-    finally:
-        engine.dispose()
 
 
 @pytest.mark.parametrize("name", list(TAMPERINGS))
