@@ -20,6 +20,13 @@ events with replacement, one seed per file, and gates every file with
   processes (K = 1, 2, 4), started before the clock and closed after it;
 * ``flowkit-single``: FlowKit on one file (each file in turn), for the memory of the largest file.
 
+``--large N`` measures something else: one file of ``N`` events on a 2-worker ``LocalCluster``,
+gated as one task (``dask-2-whole``, ``task_events=0``) and as one task per range of
+``DEFAULT_TASK_EVENTS`` events (``dask-2``, the default), beside ``clestudy-1``: wall time, CPU
+seconds, peak memory per worker and identical counts, in one run::
+
+    .venv/bin/python benchmarks/bench_flow.py --large 4194304 --repeat 2
+
 Wall time starts after the imports (and after the cluster is up). CPU seconds are those of every
 process that worked: the contender and its finished children (``os.times``), or the contender and
 the Dask workers (``os.times`` run on each worker). Memory is not sampled while timing: each
@@ -131,7 +138,8 @@ def run_contender(kind: str, files: list[str], workers: int) -> dict[str, Any]:
     from clestudy.immuno import gate_batch
 
     if kind.startswith("dask-"):
-        return _run_dask(files, int(kind.removeprefix("dask-")))
+        size, _, whole = kind.removeprefix("dask-").partition("-")
+        return _run_dask(files, int(size), split=whole != "whole")
     start, cpu = time.perf_counter(), _cpu()
     if kind.startswith("flowkit"):
         counts = _flowkit(files, use_mp=kind == "flowkit-best")
@@ -151,10 +159,10 @@ def run_contender(kind: str, files: list[str], workers: int) -> dict[str, Any]:
     }
 
 
-def _run_dask(files: list[str], n_workers: int) -> dict[str, Any]:
+def _run_dask(files: list[str], n_workers: int, *, split: bool = True) -> dict[str, Any]:
     from distributed import Client, LocalCluster
 
-    from clestudy.immuno._dask import gate_batch_dask
+    from clestudy.immuno._dask import DEFAULT_TASK_EVENTS, gate_batch_dask
 
     with (
         LocalCluster(
@@ -165,7 +173,10 @@ def _run_dask(files: list[str], n_workers: int) -> dict[str, Any]:
         client.run(lambda: __import__("flowkit") is None)  # imports before the clock
         before = client.run(_own_cpu)
         start, cpu = time.perf_counter(), _own_cpu()
-        counts = _tables(gate_batch_dask(files, STRATEGY, scheduler=client))
+        task_events = DEFAULT_TASK_EVENTS if split else 0
+        counts = _tables(
+            gate_batch_dask(files, STRATEGY, scheduler=client, task_events=task_events)
+        )
         seconds = time.perf_counter() - start
         after = client.run(_own_cpu)
         cpu_seconds = _own_cpu() - cpu + sum(after[w] - before[w] for w in after)
@@ -195,6 +206,50 @@ def _fastest(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return best
 
 
+def large_file(n_events: int, repeat: int, out: Path | None) -> None:
+    """One large file on 2 Dask workers: one task for the file against one task per range."""
+    from clestudy.immuno._dask import DEFAULT_TASK_EVENTS
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = out or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        files = synthesise(folder, 1, n_events)
+        print(
+            f"synthesised 1 file x {n_events:,} events in {time.perf_counter() - t0:.1f} s "
+            f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}); ranges of "
+            f"{DEFAULT_TASK_EVENTS:,} events"
+        )
+        kinds = ["clestudy-1", "dask-2-whole", "dask-2"]
+        runs: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
+        for _ in range(repeat):
+            for kind in kinds:
+                runs[kind].append(_measure(kind, files, 1))
+        best = {kind: _fastest(r) for kind, r in runs.items()}
+        names = {
+            "clestudy-1": "clestudy, 1 process",
+            "dask-2-whole": "Dask, 2 workers, one task",
+            "dask-2": "Dask, 2 workers, range tasks",
+        }
+        print(f"{'contender':30s} {'wall s':>7s} {'CPU s':>7s} {'peak/worker MB':>14s}")
+        for kind, r in best.items():
+            print(
+                f"{names[kind]:30s} {r['seconds']:7.2f} {r['cpu_seconds']:7.1f} "
+                f"{r['peak_worker_mb']:14.0f}"
+            )
+        reference = best["clestudy-1"]["counts"]
+        identical = all(r["counts"] == reference and r["counts_agree"] for r in best.values())
+        whole, ranges = best["dask-2-whole"], best["dask-2"]
+        print(
+            f"range tasks: wall {whole['seconds'] / ranges['seconds']:.2f}x faster than one task; "
+            f"peak per worker {ranges['peak_worker_mb'] / whole['peak_worker_mb']:.2f}x; "
+            f"identical counts: {identical}"
+        )
+        print(f"load average after the runs: {os.getloadavg()[0]:.2f} (other processes share CPUs)")
+        if not identical:
+            sys.exit("counts differ")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("files", nargs="*", help=argparse.SUPPRESS)
@@ -204,9 +259,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="local pool processes")
     parser.add_argument("--repeat", type=int, default=3, help="interleaved runs of each (fastest)")
     parser.add_argument("--out", type=Path, help="folder for the synthetic files (default: temp)")
+    parser.add_argument("--large", type=int, help="one file of this many events: range tasks")
     args = parser.parse_args()
     if args.run:
         print(json.dumps(run_contender(args.run, args.files, args.workers)))
+        return
+    if args.large:
+        large_file(args.large, args.repeat, args.out)
         return
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)

@@ -145,3 +145,19 @@ def fcs_comp_gml(tmp_path: Path) -> Path:
     path = tmp_path / "cd3_fcs_comp.xml"
     path.write_text(FCS_COMP_GML, encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def interactive_stderr(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Call it in the test (once capsys has replaced ``sys.stderr``): stderr then looks like a
+    colour terminal to rich, so the progress bar is drawn."""
+
+    def interactive() -> None:
+        import sys
+
+        monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+        monkeypatch.setenv("TERM", "xterm-256color")
+        for name in ("FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+            monkeypatch.delenv(name, raising=False)
+
+    return interactive

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -77,13 +76,10 @@ def test_progress_bar_draws_on_stderr_not_stdout(
     tiny_fcs: TinyFcs,
     fcs_comp_gml: Path,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    interactive_stderr: Callable[[], None],
 ) -> None:
+    interactive_stderr()
     # an interactive stderr turns the bar on; --json on stdout must stay parseable
-    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    monkeypatch.setenv("TERM", "xterm-256color")
-    for name in ("FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
-        monkeypatch.delenv(name, raising=False)
     files = [str(tiny_fcs(f"{n}.fcs")) for n in ("a", "b")]
     args = ["flow", "gate", "--strategy", str(fcs_comp_gml), *files, "--json", "--workers", "1"]
     assert main(args) == 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -256,3 +256,70 @@ def test_cli_loads_dask_only_for_a_cluster_run(gatingml: Path) -> None:
         [sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=120
     )
     assert done.stdout.strip().splitlines()[-1] == "LAZY 0", done.stderr
+
+
+class _Recording:
+    """A ``distributed.Client`` that records what is scattered and submitted through it."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.scattered: list[dict[str, Any]] = []
+        self.submitted: list[tuple[Any, ...]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def scatter(self, data: Any, **options: Any) -> Any:
+        self.scattered.append(options)
+        return self.client.scatter(data, **options)
+
+    def submit(self, function: Any, *args: Any, **options: Any) -> Any:
+        self.submitted.append(args)
+        return self.client.submit(function, *args, **options)
+
+
+def _parses(name: str) -> int:
+    """On a worker: how many strategy objects it parsed from a shipped file called ``name``."""
+    from clestudy.immuno import _batch
+
+    return sum(1 for key in _batch._STRATEGIES if key[0].endswith(f"/{name}"))
+
+
+def test_strategy_shipped_and_parsed_once_per_worker(
+    gatingml: Path, scheduler: str, tmp_path: Path
+) -> None:
+    from distributed import Client, Future
+
+    gml = tmp_path / "shipped_once.xml"  # a name no other test ships
+    gml.write_bytes((gatingml / "gml" / "gml_rect1_gate.xml").read_bytes())
+    files = [str(gatingml / "data1.fcs")] * 6
+    with Client(scheduler) as client:  # type: ignore[no-untyped-call]
+        recording = _Recording(client)
+        results = gate_batch_dask(files, gml, scheduler=recording)
+        parses = client.run(_parses, gml.name)
+    assert len(results) == 6
+    # one broadcast to every worker; each of the 6 tasks gets a reference to it, not the bytes
+    assert recording.scattered == [{"broadcast": True}]
+    shipped = {id(args[1]) for args in recording.submitted}
+    assert len(recording.submitted) == 6 and len(shipped) == 1
+    assert isinstance(recording.submitted[0][1], Future)
+    # each single-thread worker parsed it at most once, however many of the files it gated
+    assert sorted(parses.values()) in ([1, 1], [0, 1])
+
+
+def test_cli_progress_bar_on_the_cluster(
+    gatingml: Path,
+    scheduler: str,
+    capsys: pytest.CaptureFixture[str],
+    interactive_stderr: Callable[[], None],
+) -> None:
+    interactive_stderr()
+    gml = str(gatingml / "gml" / "gml_rect1_gate.xml")
+    files = [str(gatingml / "data1.fcs")] * 2
+    args = ["flow", "gate", "--strategy", gml, *files, "--json", "--scheduler", scheduler]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)) == 2  # stdout: the JSON only
+    qc = ("qc:", "warning:")  # the QC lines name the files (of "gatingml/")
+    bar = [x for x in captured.err.splitlines() if "gating" in x and not x.startswith(qc)]
+    assert bar, captured.err  # the bar was drawn, on stderr

@@ -62,6 +62,11 @@ def flow_gate(
         envvar="CLESTUDY_DASK_SCHEDULER",
         help="Gate on this Dask cluster (tcp://HOST:PORT) instead of local processes; its workers read the FCS files by path.",
     ),
+    task_events: int | None = typer.Option(
+        None,
+        "--task-events",
+        help="With --scheduler: gate a file of more events than this as one task per this many events (default 1048576; 0: one task per file).",
+    ),
     keep_going: bool = typer.Option(
         False,
         "--keep-going",
@@ -82,6 +87,10 @@ def flow_gate(
         raise InputError(
             "--workers sets local processes; with --scheduler the cluster's workers gate"
         )
+    if task_events is not None and not scheduler:
+        raise InputError("--task-events splits large files into Dask tasks: it needs --scheduler")
+    if task_events is not None and task_events < 0:
+        raise InputError(f"--task-events must be 0 or positive, not {task_events}")
     paths, samples, beads = _flow_samples(fcs_files, manifest, db, study, actor)
     options = FlowOptions(
         reference_gate=reference,
@@ -92,8 +101,9 @@ def flow_gate(
         ignore_offset_error=ignore_offset_error,
     )
     failed: dict[str, str] = {}
+    parallel = {"scheduler": scheduler, "task_events": task_events} if scheduler else {}
     results = _gate(
-        paths, strategy, options, beads, workers, scheduler, failed if keep_going else None
+        paths, strategy, options, beads, workers, parallel, failed if keep_going else None
     )
     if failed:
         # the good files only: drop the manifest rows of the files that failed
@@ -173,12 +183,12 @@ def _gate(
     options: Any,
     beads: list[Any],
     workers: int | None,
-    scheduler: str | None,
+    cluster: dict[str, Any],
     failed: dict[str, str] | None,
 ) -> Any:
-    """Gate every file (locally, or on the Dask cluster at ``scheduler``); print each file's total
-    events and warnings on stderr (QC). With ``failed`` (``--keep-going``), failed files are
-    printed, recorded there and left out instead of failing the batch."""
+    """Gate every file (locally, or on the Dask cluster of ``cluster["scheduler"]``); print each
+    file's total events and warnings on stderr (QC). With ``failed`` (``--keep-going``), failed
+    files are printed, recorded there and left out instead of failing the batch."""
     from clestudy.immuno import OFFSET_ERROR_HINT, FcsFileError, gate_batch
 
     def record(path: str, exc: Exception) -> None:
@@ -187,10 +197,11 @@ def _gate(
         typer.echo(f"failed: {failed[path]}", err=True)
 
     on_error = None if failed is None else record
-    if scheduler:
+    if cluster:
         from clestudy.immuno._dask import gate_batch_dask  # dask loads only for a cluster run
 
-        run = functools.partial(gate_batch_dask, scheduler=scheduler, on_error=on_error)
+        given = {k: v for k, v in cluster.items() if v is not None}
+        run = functools.partial(gate_batch_dask, on_error=on_error, **given)
     else:
         run = functools.partial(gate_batch, workers=workers, on_error=on_error)
     try:

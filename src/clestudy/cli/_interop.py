@@ -98,6 +98,12 @@ def export(
         help="With --deidentify: free-text fields to keep (FIELD or "
         "FORM.FIELD; repeat, or separate with commas).",
     ),
+    ae_coding: Path | None = typer.Option(
+        None,
+        "--ae-coding",
+        help="sdtm only: the sponsor's MedDRA coding of the reported AE terms (CSV: AETERM, "
+        "AEDECOD, AEPTCD, MEDDRA_VERSION; docs/interop.md).",
+    ),
 ) -> None:
     """Export a study's data with a manifest (study, versions, file hashes, audit head)."""
     from clestudy.store import open_store
@@ -111,6 +117,9 @@ def export(
         raise InputError("--pseudonym-key/--dates/--keep-text: only with --deidentify")
     if dates not in ("shift", "study-day"):
         raise InputError(f"--dates: '{dates}' is not one of shift, study-day")
+    if ae_coding is not None and export_format != "sdtm":
+        raise InputError("--ae-coding: only with the sdtm format")
+    coding = interop.read_ae_coding(ae_coding) if ae_coding is not None else None
     url = database_url(db)
     _existing_study(url, study)
 
@@ -120,7 +129,7 @@ def export(
         if export_format == "odm":
             return tuple(interop.export_odm(store, folder))
         if export_format == "sdtm":
-            return tuple(interop.export_sdtm(store, folder))
+            return tuple(interop.export_sdtm(store, folder, ae_coding=coding))
         result = interop.export_analysis(
             store, export_format, folder, forms=_split(forms), visits=_split(visits)
         )

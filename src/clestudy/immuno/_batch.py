@@ -17,12 +17,13 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from clestudy.errors import ClestudyError
-from clestudy.immuno._gating import BeadCount, FlowOptions, SampleResult, gate_fcs
+from clestudy.immuno._chunked import ChunkedGating
+from clestudy.immuno._fcs_range import EventRange
+from clestudy.immuno._gating import BeadCount, FlowOptions, SampleResult, gate_events, tabulate
 from clestudy.immuno._strategy import _load_strategy, load_strategy
 
 __all__ = ["ErrorCallback", "ProgressCallback", "default_workers", "gate_batch"]
@@ -63,12 +64,21 @@ def _strategy_for(strategy_path: str, fcs_path: str) -> tuple[Any, tuple[str, ..
 
 
 def _gate_one(path: str, strategy_path: str, options: FlowOptions, beads: BeadCount | None) -> Any:
+    merged, notes = _gate_range(path, strategy_path, options, None)
+    return tabulate(Path(path), merged, options, beads, notes)
+
+
+def _gate_range(
+    path: str, strategy_path: str, options: FlowOptions, events: EventRange | None
+) -> tuple[ChunkedGating, tuple[str, ...]]:
+    """The counts of one file (or of its events ``[start, stop)``) and its QC warnings so far:
+    the strategy's notes, then those of reading the file."""
     strategy, notes = _strategy_for(strategy_path, path)
     if options.compensation_file is not None:
         # the matrix file rewrites the strategy's compensation references: use a fresh copy
         strategy, notes = _load_strategy(strategy_path, sample_name=path)
-    result = gate_fcs(path, strategy, options, beads=beads)
-    return replace(result, warnings=(*notes, *result.warnings)) if notes else result
+    merged, read_notes = gate_events(Path(path), strategy, options, events)
+    return merged, (*notes, *read_notes)
 
 
 def _context() -> multiprocessing.context.BaseContext:

@@ -53,6 +53,27 @@ class ChunkedGating:
     parents: dict[GateKey, str] = field(default_factory=dict)
     counts: dict[GateKey, int] = field(default_factory=dict)
     members: dict[tuple[GateKey, int], list[np.ndarray]] = field(default_factory=dict)
+    #: The column index of each median channel label.
+    median_channels: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def merge(cls, parts: Sequence[ChunkedGating]) -> ChunkedGating:
+        """The gating of consecutive event ranges of one file, in file order, as one: counts and
+        events add, member values are concatenated (percentages and medians are derived later,
+        from the merged counts and members)."""
+        merged = cls()
+        for part in parts:
+            merged.n_events += part.n_events
+            merged.median_channels.update(part.median_channels)
+            for key in part.order:
+                if key not in merged.counts:
+                    merged.order.append(key)
+                    merged.parents[key] = part.parents[key]
+                    merged.counts[key] = 0
+                merged.counts[key] += part.counts[key]
+            for member_key, values in part.members.items():
+                merged.members.setdefault(member_key, []).extend(values)
+        return merged
 
     def parent_count(self, key: GateKey) -> int:
         """Events of the gate's parent (all events for a gate on the root)."""

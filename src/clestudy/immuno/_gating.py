@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clestudy.immuno._chunked import gate_in_chunks
+from clestudy.immuno._chunked import ChunkedGating, gate_in_chunks
 from clestudy.immuno._errors import FcsFileError, GatingStrategyError
+from clestudy.immuno._fcs_range import EventRange, read_event_range
 from clestudy.immuno._strategy import (
     _dimensions,
     _flowkit,
@@ -141,22 +142,33 @@ def read_sample(path: str | Path, *, ignore_offset_error: bool = False) -> Any:
     return sample
 
 
-def _read_sample(path: Path, ignore_offset_error: bool) -> tuple[Any, tuple[str, ...]]:
-    """The sample and FlowIO's user warnings about it, each as ``"FILE: message"``."""
+def _read_sample(
+    path: Path, ignore_offset_error: bool, events: EventRange | None = None
+) -> tuple[Any, tuple[str, ...]]:
+    """The sample (or events ``[start, stop)`` of it) and FlowIO's user warnings about it, each as
+    ``"FILE: message"``."""
     fk = _flowkit()
     if not path.is_file():
         raise FcsFileError(f"{path}: no such FCS file")
     try:
-        # our own handle: FlowIO leaves its file open when parsing fails
-        with path.open("rb") as handle, warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            sample = fk.Sample(handle, sample_id=path.stem, ignore_offset_error=ignore_offset_error)
+            if events is None:
+                # our own handle: FlowIO leaves its file open when parsing fails
+                with path.open("rb") as handle:
+                    sample = fk.Sample(
+                        handle, sample_id=path.stem, ignore_offset_error=ignore_offset_error
+                    )
+            else:
+                sample = read_event_range(path, events, ignore_offset_error=ignore_offset_error)
+    except FcsFileError:
+        raise
     except Exception as exc:  # FlowIO raises ValueError, FCSParsingError, struct.error ...
         message = " ".join(str(exc).split()) or type(exc).__name__
         if "ignore_offset_error" in message:  # FlowIO names its own argument
             message = f"its data offset is off by one byte; {OFFSET_ERROR_HINT}"
         raise FcsFileError(f"{path}: cannot read FCS file: {message}") from None
-    _check_events_finite(path, sample)
+    _check_events_finite(path, sample, events)
     notes = []
     for w in caught:
         if issubclass(w.category, UserWarning):
@@ -166,17 +178,19 @@ def _read_sample(path: Path, ignore_offset_error: bool) -> tuple[Any, tuple[str,
     return sample, tuple(notes)
 
 
-def _check_events_finite(path: Path, sample: Any) -> None:
+def _check_events_finite(path: Path, sample: Any, part: EventRange | None = None) -> None:
     """A NaN or infinite event value was not measured: refuse the file rather than gate or count
-    it (FlowKit would silently leave such events outside every gate but in the total)."""
+    it (FlowKit would silently leave such events outside every gate but in the total). Events are
+    numbered in the file, also when ``sample`` holds only the events ``part`` of it."""
     events = np.asarray(sample.get_events(source="raw"), dtype=float)
     bad = ~np.isfinite(events)
     if bad.any():
         event, channel = (int(i[0]) for i in np.nonzero(bad))
+        first, where = (0, "the file") if part is None else (part[0], _event_span(part))
         raise FcsFileError(
-            f"{path}: event {event + 1}, channel {sample.pnn_labels[channel]}: "
+            f"{path}: event {first + event + 1}, channel {sample.pnn_labels[channel]}: "
             f"{float(events[event, channel])!r} is not a finite number ({int(bad.sum())} such "
-            "value(s) in the file)"
+            f"value(s) in {where})"
         )
 
 
@@ -266,11 +280,21 @@ def gate_fcs(
     """
     opts = options or FlowOptions()
     path = Path(path)
+    merged, qc_warnings = gate_events(path, strategy, opts)
+    return tabulate(path, merged, opts, beads, qc_warnings)
+
+
+def gate_events(
+    path: Path, strategy: Any, opts: FlowOptions, events: EventRange | None = None
+) -> tuple[ChunkedGating, tuple[str, ...]]:
+    """The counts of every gate in one file, or in its events ``[start, stop)`` only, and the QC
+    warnings of reading it (see :func:`gate_fcs`). Counts of consecutive event ranges add up to
+    the file's (every gating step is per event: :mod:`clestudy.immuno._chunked`)."""
     qc_warnings: list[str] = []
     if not hasattr(strategy, "gate_sample"):
         strategy, notes = _load_strategy(strategy, sample_name=path)
         qc_warnings.extend(notes)
-    sample, notes = _read_sample(path, opts.ignore_offset_error)
+    sample, notes = _read_sample(path, opts.ignore_offset_error, events)
     qc_warnings.extend(notes)
     matrix = None
     if opts.compensation_file is not None:
@@ -295,7 +319,28 @@ def gate_fcs(
         )
     except (LookupError, ValueError) as exc:
         message = " ".join(str(exc).split())
-        raise FcsFileError(f"{path}: gating failed: {message}") from None
+        where = "" if events is None else f" ({_event_span(events)})"
+        raise FcsFileError(f"{path}: gating failed{where}: {message}") from None
+    merged.median_channels = dict(zip(opts.median_channels, median_idx, strict=True))
+    return merged, tuple(qc_warnings)
+
+
+def _event_span(events: EventRange) -> str:
+    return f"events {events[0] + 1}-{events[1]}"
+
+
+def tabulate(
+    path: Path,
+    merged: ChunkedGating,
+    opts: FlowOptions,
+    beads: BeadCount | None,
+    qc_warnings: Sequence[str] = (),
+) -> SampleResult:
+    """The population table of a file from its gate counts (summed over event ranges): every
+    percentage and absolute count is computed here, from the counts, after the QC warnings
+    given (those of reading the file)."""
+    qc_warnings = list(qc_warnings)
+    median_idx = [merged.median_channels[c] for c in opts.median_channels]
     counts = merged.counts
     reference = _unique_count(path, counts, opts.reference_gate, "reference")
     bead_events = _unique_count(path, counts, opts.bead_gate, "bead")

@@ -11,7 +11,7 @@ from clestudy.interop._manifest import MANIFEST_NAME, audit_head, file_sha256
 from clestudy.interop._odm import export_odm
 from clestudy.interop._odm_import import import_odm
 from clestudy.interop._redcap import export_redcap, import_redcap
-from clestudy.interop._sdtm_export import export_sdtm
+from clestudy.interop._sdtm_export import export_sdtm, read_ae_coding
 
 __all__ = [
     "ANALYSIS_FORMATS",
@@ -26,4 +26,5 @@ __all__ = [
     "file_sha256",
     "import_odm",
     "import_redcap",
+    "read_ae_coding",
 ]

@@ -3,9 +3,15 @@
 One ``ItemGroupDef`` per dataset (class, structure, keys, the XPT file as ``def:leaf``), one
 ``ItemDef`` per variable (data type, length, label, origin), one ``CodeList`` per coded variable
 (the protocol's choice codes with their decodes) and the standards used: the SDTMIG version and
-the CDISC Controlled Terminology package (:data:`~clestudy.interop._sdtm_vars.CT_VERSION`). The
-CT package is named; the NCI C-codes of its codelists are not written (module docstring of
-:mod:`clestudy.interop._sdtm_vars`). Written with lxml, which the ODM export already uses;
+the CDISC Controlled Terminology package (:data:`~clestudy.interop._sdtm_vars.CT_VERSION`).
+
+A codelist whose NCI codes are in the reference table of
+:mod:`clestudy.interop._sdtm_terminology` refers to the CT standard (``def:StandardOID``) and
+carries ``<Alias Context="nci:ExtCodeID">`` with the codelist's code, and each term its own
+(Define-XML 2.1, ``CodeList``); any other codelist is written as the sponsor's, with its values
+and decodes and no code. A variable coded by an external dictionary (``AELLT`` from CTCAE v5.0,
+``AEDECOD`` from the sponsor's MedDRA coding) gets a codelist holding an ``ExternalCodeList``
+naming the dictionary and its version. Written with lxml, which the ODM export already uses;
 odmlib's Define-XML 2.1 model would add a dependency for one flat document.
 
 References
@@ -23,6 +29,7 @@ from lxml import etree
 
 from clestudy import __version__
 from clestudy.interop._sdtm import Dataset
+from clestudy.interop._sdtm_terminology import codelist_for
 from clestudy.interop._sdtm_vars import CT_VERSION, SDTMIG_VERSION, is_numeric
 from clestudy.protocol import Protocol
 
@@ -102,19 +109,41 @@ def _item_def(mdv: etree._Element, dataset: Dataset, name: str, label: str) -> N
         attrs["Length"] = length
     item = _el(mdv, "ItemDef", **attrs)
     _description(item, label)
-    if name in dataset.codelists:
+    if name in dataset.codelists or name in dataset.external:
         _el(item, "CodeListRef", CodeListOID=f"CL.{dataset.name}.{name}")
     origin = dataset.origins.get(name, "Collected")
     source = {"Collected": "Investigator", "Derived": "Sponsor", "Assigned": "Sponsor"}[origin]
     _el(item, "def:Origin", Type=origin, Source=source)
 
 
+def _nci_alias(parent: etree._Element, code: str) -> None:
+    _el(parent, "Alias", Context="nci:ExtCodeID", Name=code)
+
+
 def _code_list(mdv: etree._Element, dataset: Dataset, name: str, codes: dict[str, str]) -> None:
+    """A ``CodeList``: CDISC CT (with its NCI codes) when the reference table has the codelist,
+    else the sponsor's; its terms are ``EnumeratedItem`` when one has no decode (the two kinds
+    are not mixed in one codelist: ODM 1.3.2 ``CodeList``)."""
+    cdisc = codelist_for(name, codes)
+    attrs = {f"{{{DEF_NS}}}StandardOID": _CT} if cdisc else {}
     code_list = _el(mdv, "CodeList", OID=f"CL.{dataset.name}.{name}", Name=f"{dataset.name} "
-                    f"{name}", DataType="text", **{f"{{{DEF_NS}}}StandardOID": _CT})  # fmt: skip
-    for order, (code, decode) in enumerate(codes.items(), 1):
-        item = _el(code_list, "CodeListItem", CodedValue=code, OrderNumber=str(order))
-        _el(_el(item, "Decode"), "TranslatedText", decode, **{XML_LANG: "en"})
+                    f"{name}", DataType="text", **attrs)  # fmt: skip
+    tag = "CodeListItem" if all(codes.values()) else "EnumeratedItem"
+    for order, (value, decode) in enumerate(codes.items(), 1):
+        item = _el(code_list, tag, CodedValue=value, OrderNumber=str(order))
+        if tag == "CodeListItem":
+            _el(_el(item, "Decode"), "TranslatedText", decode, **{XML_LANG: "en"})
+        if cdisc and value in cdisc.terms:
+            _nci_alias(item, cdisc.terms[value])
+    if cdisc:
+        _nci_alias(code_list, cdisc.code)
+
+
+def _external_list(mdv: etree._Element, dataset: Dataset, name: str) -> None:
+    dictionary, version = dataset.external[name]
+    code_list = _el(mdv, "CodeList", OID=f"CL.{dataset.name}.{name}",
+                    Name=f"{dataset.name} {name}", DataType="text")  # fmt: skip
+    _el(code_list, "ExternalCodeList", Dictionary=dictionary, Version=version)
 
 
 def define_document(
@@ -144,4 +173,6 @@ def define_document(
     for dataset in datasets:
         for name, codes in dataset.codelists.items():
             _code_list(mdv, dataset, name, codes)
+        for name in dataset.external:
+            _external_list(mdv, dataset, name)
     return etree.ElementTree(root)

@@ -1,7 +1,9 @@
 """SDTM datasets from a study: DM, AE, CM, EX, LB, VS, RS and their SUPPxx.
 
 The mapping is declared by the protocol itself: each form's ``domain`` tag says where its records
-go, and each field's ``cdash`` name says which variable it fills (docs/protocols.md):
+go, and each field's ``cdash`` name says which variable it fills (docs/protocols.md), unless the
+protocol's ``sdtm:`` block overrides them (:mod:`clestudy.protocol._sdtm_mapping`, applied by
+:func:`~clestudy.protocol._sdtm_mapping.mapped_protocol` before anything below):
 
 * a plain CDASH name fills the SDTM variable of the same name; a collection date ``--DAT``
   becomes the ISO 8601 ``--DTC`` (``AESTDAT`` -> ``AESTDTC``) with its study day ``--DY``
@@ -25,11 +27,12 @@ derived on save (``ctcaelabs``), never a grade computed here.
 
 ``RFSTDTC`` is the subject's first study-drug start date (EX ``EXSTDAT``), else the date of the
 subject's first dated record at the first visit, else their earliest date; ``RFENDTC`` their
-latest date. ``ACTARM`` is the planned arm (clestudy records no arm change). ``AEDECOD`` is
-written empty: MedDRA coding is not held by clestudy. A character value longer than the 200 bytes
-of SAS transport v5 is cut there and listed in the manifest (the SDTMIG's split of long text into
-SUPPxx ``--TERM1``... is not done). A form tagged with another domain (e.g.
-FA) is not tabulated; the manifest lists it.
+latest date. ``ACTARM`` is the planned arm (clestudy records no arm change). ``AEDECOD`` and the
+other MedDRA variables come from the sponsor's coding file, or ``AELLT``/``AELLTCD`` from a CTCAE
+v5.0 term (:mod:`clestudy.interop._sdtm_meddra`); a term left without ``AEDECOD`` is listed in the
+manifest. A character value longer than the 200 bytes of SAS transport v5 is continued in SUPPxx
+(:mod:`clestudy.interop._sdtm_dataset`). A form tagged with another domain (e.g. FA) is not
+tabulated; the manifest lists it.
 """
 
 from __future__ import annotations
@@ -39,9 +42,11 @@ from collections.abc import Sequence
 from typing import Any, TypeGuard
 
 from clestudy.interop._sdtm_dataset import Dataset, Row, build_datasets
+from clestudy.interop._sdtm_meddra import CTCAE_MEDDRA_VERSION, AeCoding, ae_coding_values
 from clestudy.interop._sdtm_rules import ascii_text, short_code, study_day
 from clestudy.interop._sdtm_vars import DOMAINS, DomainSpec, is_numeric, variable_label
 from clestudy.protocol import FieldSpec, FormSpec, Protocol
+from clestudy.protocol._sdtm_mapping import mapped_protocol
 from clestudy.store import RecordState, Store
 
 __all__ = ["Dataset", "reference_dates", "sdtm_datasets", "untabulated_forms"]
@@ -109,8 +114,10 @@ def reference_dates(protocol: Protocol, records: Sequence[RecordState]) -> dict[
 
 
 class _Context:
-    def __init__(self, store: Store) -> None:
-        self.protocol = store.protocol
+    def __init__(self, store: Store, ae_coding: AeCoding | None) -> None:
+        self.ae_coding = ae_coding
+        self.uncoded: set[str] = set()
+        self.protocol = mapped_protocol(store.protocol)
         self.study = ascii_text(self.protocol.id)
         self.records = store.records()
         self.subjects = store.subjects()
@@ -242,6 +249,8 @@ def _event_rows(ctx: _Context, spec_: DomainSpec, forms: list[FormSpec]) -> list
                         common.values[domain + "DOSU"] = ascii_text(spec.unit)
                 else:
                     _supp(supp_rows, spec, value, taken)
+            if domain == "AE":
+                _code_ae(ctx, common.values)
             if not keyed:
                 out.append(common)
             for spec in keyed:
@@ -256,6 +265,29 @@ def _event_rows(ctx: _Context, spec_: DomainSpec, forms: list[FormSpec]) -> list
                     row.values[domain + "DOSU"] = ascii_text(spec.unit)
                 out.append(row)
     return out
+
+
+def _code_ae(ctx: _Context, row: dict[str, Any]) -> None:
+    """The MedDRA variables of an AE row (:func:`~clestudy.interop._sdtm_meddra.ae_coding_values`),
+    codes as numbers; a reported term left without ``AEDECOD`` is noted for the manifest."""
+    term = str(row.get("AETERM", ""))
+    for name, value in ae_coding_values(term, ctx.ae_coding).items():
+        row[name] = float(value) if is_numeric(name) else ascii_text(value)
+    if term and not row.get("AEDECOD"):
+        ctx.uncoded.add(term)
+
+
+def _meddra(ctx: _Context, datasets: list[Dataset]) -> None:
+    """Name the MedDRA version of the AE dictionary variables (Define-XML ``ExternalCodeList``)
+    and the reported terms left uncoded."""
+    ae = next((d for d in datasets if d.name == "AE"), None)
+    if ae is None:
+        return
+    version = ctx.ae_coding.meddra_version if ctx.ae_coding else CTCAE_MEDDRA_VERSION
+    for name in ("AELLT", "AEDECOD", "AESOC", "AEBODSYS"):
+        if name in ae.frame.columns and (ae.frame[name] != "").any():
+            ae.external[name] = ("MEDDRA", version)
+    ae.uncoded_terms = sorted(ctx.uncoded)
 
 
 def _finding(ctx: _Context, domain: str, record: RecordState, date: Any) -> dict[str, Any]:
@@ -348,13 +380,14 @@ def _finding_rows(ctx: _Context, spec_: DomainSpec, forms: list[FormSpec]) -> li
 
 
 def untabulated_forms(protocol: Protocol) -> list[str]:
-    """Forms whose domain tag clestudy does not tabulate (or that have none)."""
-    return [f.id for f in protocol.forms if f.domain not in DOMAINS]
+    """Forms whose domain (after the protocol's ``sdtm:`` block) clestudy does not tabulate."""
+    return [f.id for f in mapped_protocol(protocol).forms if f.domain not in DOMAINS]
 
 
 def _codelists(protocol: Protocol, datasets: list[Dataset]) -> None:
     """Attach each coded field's codes to the variable it fills (for the Define-XML): a single
-    choice its choices, a boolean the ``NY`` values ``Y``/``N``."""
+    choice its choices, a boolean the ``NY`` values ``Y``/``N``, ``AGEU`` its unit and a findings
+    ``--TESTCD`` its test codes."""
     by_name = {d.name: d for d in datasets}
     for form in protocol.forms:
         dataset = by_name.get(form.domain or "")
@@ -367,11 +400,20 @@ def _codelists(protocol: Protocol, datasets: list[Dataset]) -> None:
                 dataset.codelists.setdefault(name, {}).update(codes)
             elif spec.type == "boolean":
                 dataset.codelists[name] = {"Y": "Yes", "N": "No"}
+    dm = by_name.get("DM")
+    if dm is not None and "AGEU" in dm.frame.columns:  # assigned, not collected: no decode
+        dm.codelists["AGEU"] = dict.fromkeys(sorted(set(dm.frame["AGEU"]) - {""}), "")
+    for dataset in datasets:  # each findings test code, decoded by its test name
+        testcd, test = f"{dataset.name}TESTCD", f"{dataset.name}TEST"
+        if testcd in dataset.frame.columns and test in dataset.frame.columns:
+            pairs = dataset.frame.drop_duplicates(testcd).sort_values(testcd)
+            dataset.codelists[testcd] = dict(zip(pairs[testcd], pairs[test], strict=True))
 
 
-def sdtm_datasets(store: Store) -> list[Dataset]:
-    """Every SDTM dataset of the study that has rows, in domain order (DM first)."""
-    ctx = _Context(store)
+def sdtm_datasets(store: Store, *, ae_coding: AeCoding | None = None) -> list[Dataset]:
+    """Every SDTM dataset of the study that has rows, in domain order (DM first); ``ae_coding``
+    is the sponsor's MedDRA coding of the reported AE terms, if any."""
+    ctx = _Context(store, ae_coding)
     out: list[Dataset] = []
     for name, spec in DOMAINS.items():
         forms = [f for f in ctx.protocol.forms if f.domain == name]
@@ -386,4 +428,5 @@ def sdtm_datasets(store: Store) -> list[Dataset]:
         if rows:
             out += build_datasets(spec, rows, ctx.study)
     _codelists(ctx.protocol, out)
+    _meddra(ctx, out)
     return out

@@ -5,7 +5,9 @@ Each dataset of :func:`clestudy.interop._sdtm.sdtm_datasets` is checked against 
 ``NAME.xpt`` in version 5 (``file_format_version=5``: the version FDA's Data Standards Catalog
 accepts; pyreadstat's default is 8), with its dataset label and variable labels. ``define.xml``
 (:mod:`clestudy.interop._define_xml`) describes them, and ``manifest.json`` names the SDTMIG
-version, the CDISC CT package and the forms not tabulated.
+version, the CDISC CT package, where its NCI codes were read and the codelists written without
+them, the forms not tabulated, the long texts continued in SUPP-- and the adverse-event terms
+left without a MedDRA coding.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ import pyreadstat
 from clestudy.errors import ClestudyError
 from clestudy.interop._manifest import staged_output, write_manifest
 from clestudy.interop._sdtm import Dataset, sdtm_datasets, untabulated_forms
+from clestudy.interop._sdtm_meddra import CTCAE_MEDDRA_VERSION, AeCoding, read_ae_coding
 from clestudy.interop._sdtm_rules import dataset_problems
+from clestudy.interop._sdtm_terminology import CODE_SOURCE, missing_codes
 from clestudy.interop._sdtm_vars import CT_VERSION, SDTMIG_VERSION
 from clestudy.store import Store
 from clestudy.store._service import utc_timestamp
 
-__all__ = ["export_sdtm", "write_xpt"]
+__all__ = ["export_sdtm", "read_ae_coding", "write_xpt"]
 
 
 def write_xpt(dataset: Dataset, path: Path) -> None:
@@ -48,11 +52,29 @@ def write_xpt(dataset: Dataset, path: Path) -> None:
     )
 
 
-def export_sdtm(store: Store, out_dir: Path, *, created: str | None = None) -> tuple[Path, ...]:
-    """Write ``NAME.xpt`` per dataset, ``define.xml`` and ``manifest.json`` into ``out_dir``."""
+def _ae_coding_note(datasets: list[Dataset], coding: AeCoding | None) -> dict[str, object]:
+    """The manifest's account of the MedDRA coding (:mod:`clestudy.interop._sdtm_meddra`)."""
+    source = (
+        f"sponsor coding file {Path(coding.source).name}"
+        if coding
+        else "none given: AELLT/AELLTCD from CTCAE v5.0 terms only"
+    )
+    return {
+        "dictionary": "MedDRA",
+        "version": coding.meddra_version if coding else CTCAE_MEDDRA_VERSION,
+        "source": source,
+        "uncoded_terms": [t for d in datasets for t in d.uncoded_terms],
+    }
+
+
+def export_sdtm(
+    store: Store, out_dir: Path, *, created: str | None = None, ae_coding: AeCoding | None = None
+) -> tuple[Path, ...]:
+    """Write ``NAME.xpt`` per dataset, ``define.xml`` and ``manifest.json`` into ``out_dir``;
+    ``ae_coding`` is the sponsor's MedDRA coding file (:func:`read_ae_coding`), if any."""
     from clestudy.interop._define_xml import define_document
 
-    datasets = sdtm_datasets(store)
+    datasets = sdtm_datasets(store, ae_coding=ae_coding)
     created = created or utc_timestamp(store.clock())
     with staged_output(out_dir) as scratch:
         written = []
@@ -65,13 +87,21 @@ def export_sdtm(store: Store, out_dir: Path, *, created: str | None = None) -> t
             str(define), xml_declaration=True, encoding="UTF-8", pretty_print=True
         )
         written.append(define)
+        without_code = [
+            f"{d.name}.{note}"
+            for d in datasets
+            for name, codes in d.codelists.items()
+            for note in missing_codes(name, codes)
+        ]
         notes = {
             "sdtm": {
                 "sdtmig_version": SDTMIG_VERSION,
                 "controlled_terminology": f"CDISC SDTM CT {CT_VERSION}",
                 "datasets": [d.name for d in datasets],
                 "forms_not_tabulated": untabulated_forms(store.protocol),
-                "truncated_values": [note for d in datasets for note in d.truncated],
+                "nci_codes": {"source": CODE_SOURCE.as_dict(), "without_code": without_code},
+                "long_text_in_supp": [note for d in datasets for note in d.long_text],
+                "ae_coding": _ae_coding_note(datasets, ae_coding),
             }
         }
         write_manifest(scratch, store, export_format="sdtm", files=written, notes=notes)

@@ -76,7 +76,7 @@ DOMAINS: Mapping[str, DomainSpec] = MappingProxyType(
 )  # fmt: skip
 
 NUMERIC = frozenset({"AGE", "VISITNUM", "--SEQ", "--DOSE", "--STRESN", "--DY", "--STDY",
-                     "--ENDY"})  # fmt: skip
+                     "--ENDY", "--LLTCD", "--PTCD", "--SOCCD", "--BDSYCD"})  # fmt: skip
 """Variables stored as numbers (the rest are character), by name or ``--`` suffix."""
 
 _LABELS: Mapping[str, str] = MappingProxyType(
@@ -103,6 +103,13 @@ _LABELS: Mapping[str, str] = MappingProxyType(
         "VISIT": "Visit Name",
         "AETERM": "Reported Term for the Adverse Event",
         "AEDECOD": "Dictionary-Derived Term",
+        "AELLT": "Lowest Level Term",
+        "AELLTCD": "Lowest Level Term Code",
+        "AEPTCD": "Preferred Term Code",
+        "AESOC": "Primary System Organ Class",
+        "AESOCCD": "Primary System Organ Class Code",
+        "AEBODSYS": "Body System or Organ Class",
+        "AEBDSYCD": "Body System or Organ Class Code",
         "AESER": "Serious Event",
         "AEACN": "Action Taken with Study Treatment",
         "AEREL": "Causality",

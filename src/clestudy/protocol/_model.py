@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from clestudy.instruments._settings import settings_problems
+from clestudy.protocol._sdtm_mapping import SdtmMapping
 
 __all__ = [
     "AnalysisSpec",
@@ -389,6 +390,10 @@ class Protocol(_Strict):
     randomization: RandomizationSpec | None = Field(
         default=None, description="Randomized allocation to the arms; none: assigned at enrolment"
     )
+    sdtm: SdtmMapping | None = Field(
+        default=None,
+        description="SDTM targets overriding the CDASH-driven ones (clestudy.protocol._sdtm_mapping)",
+    )
     settings: dict[str, str | int | float | bool] = Field(
         default_factory=dict,
         description="Study-level settings, each checked by the instrument that reads it "
@@ -406,8 +411,9 @@ class Protocol(_Strict):
         # a study without randomization serialises as before the section existed, so the
         # snapshots (and their SHA-256) of existing studies stay the same
         data: dict[str, object] = handler(self)
-        if data.get("randomization", True) is None:
-            del data["randomization"]
+        for optional in ("randomization", "sdtm"):  # likewise a study without an sdtm: block
+            if data.get(optional, True) is None:
+                del data[optional]
         return data
 
     @field_validator("settings")

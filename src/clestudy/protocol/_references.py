@@ -15,6 +15,7 @@ from clestudy.instruments import InputSpec, InstrumentInputError, instrument_inp
 from clestudy.protocol._expressions import CONTEXT_NAMES, expression_problems, trial_problem
 from clestudy.protocol._model import FieldSpec, Protocol
 from clestudy.protocol._quality import quality_rule_errors
+from clestudy.protocol._sdtm_mapping import sdtm_mapping_errors
 from clestudy.protocol._show_if import show_if_errors
 
 __all__ = ["CDISC_SEX_CODES", "Loc", "reference_errors"]
@@ -72,6 +73,7 @@ def reference_errors(p: Protocol) -> Iterator[tuple[Loc, str]]:
     yield from _randomization_errors(p)
     yield from show_if_errors(p)
     yield from quality_rule_errors(p)
+    yield from sdtm_mapping_errors(p)
     visit_ids = [v.id for v in p.visits]
     endpoint_ids = [e.id for e in p.endpoints]
     for ai, analysis in enumerate(p.analysis_plan):
