@@ -151,3 +151,15 @@ def test_audit_verify_expect_head_shows_events_cut_from_the_end(
         f"error: the expected head hash {newer} is not in the chain of 2 events: events were "
         "deleted or rewritten (the chain cannot tell which), or this is another database\n"
     )
+
+
+def test_empty_input_says_what_to_give(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing piped in is named as such, not as JSON "Expecting value" at line 1."""
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n"))
+    assert main(["score", "clasi"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: <stdin>: empty: give one JSON document"), err

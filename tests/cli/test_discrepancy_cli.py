@@ -62,3 +62,24 @@ def test_discrepancy_list_and_resolve(db: str, tmp_path: Path, capsys: Capsys) -
     )  # fmt: skip
     code, _, err = _run(capsys, "discrepancy", "list", "--study", STUDY, "--status", "closed")
     assert (code, err) == (2, "error: discrepancy status 'closed' is not 'open' or 'resolved'\n")
+
+
+def test_a_discrepancy_of_a_locked_record_is_resolved_and_the_record_stays_locked(
+    db: str, tmp_path: Path, capsys: Capsys
+) -> None:
+    """A lock refuses data changes; resolving records a review and changes no value (the same
+    rule as queries: docs/data-management.md, "Verification and locking")."""
+    assert _save(capsys, tmp_path, "week_0", "vs", {"vsdat": "2025-01-06"})[0] == 0
+    assert _save(capsys, tmp_path, "week_12", "vs", {"vsdat": "2025-01-01"})[0] == 0
+    where = ("--study", STUDY, "--subject", "L01", "--visit", "week_12", "--form", "vs")
+    code, _, err = _run(capsys, "lock", "visit", *where[:-2], "--reason", "monitoring visit")
+    assert (code, err) == (0, "")
+    assert _run(capsys, "discrepancy", "resolve", "builtin.visit_window", *where, "--reason",
+                "visit moved by the sponsor") == (
+        0, "resolved builtin.visit_window on L01/week_12/vs\n", "",
+    )  # fmt: skip
+    values = tmp_path / "values.json"
+    values.write_text(json.dumps({"vsdat": "2025-04-01"}), encoding="utf-8")
+    code, _, err = _run(capsys, "record", "save", str(values), *where, "--expected-version", "1",
+                        "--reason", "visit date corrected")  # fmt: skip
+    assert code == 2 and "is locked (visit week_12 of L01 is locked)" in err, err

@@ -14,10 +14,10 @@ import pytest
 from clestudy.cli import main
 from clestudy.demo._open_label import populate_open_label
 from clestudy.demo._run import DEMO_SEED
-from clestudy.errors import InputError
+from clestudy.errors import AuditChainError, InputError
 from clestudy.protocol import AnalysisSpec
 from clestudy.report import write_report
-from clestudy.report._asof import parse_as_of
+from clestudy.report._asof import audit_cut, parse_as_of, replay_study
 from clestudy.report._provenance import _json
 from clestudy.store import audit_events, open_store, verify_audit
 
@@ -96,8 +96,17 @@ def test_as_of_refuses_a_protocol_snapshot_its_audit_event_does_not_vouch_for(
     with sqlite3.connect(tmp_path / "study.db") as conn:  # the 1.3 snapshot edited afterwards
         conn.execute("UPDATE protocol_snapshot SET protocol_json = replace(protocol_json, "
                      "'Lenalidomide', 'Thalidomide') WHERE version = '1.3'")  # fmt: skip
-    with pytest.raises(InputError, match=r"snapshot of protocol version 1\.3 .* is not the one"):
+    # audit verify, run before every replay, checks every protocol snapshot against its event
+    with pytest.raises(
+        AuditChainError, match=rf"protocol snapshot {STUDY}@1\.3: the row's sha256 .* differs"
+    ):
         write_report(url, tmp_path / "r.html", as_of=cut)
+    # and the replay itself refuses the snapshot too, verified or not
+    with (
+        open_store(url, STUDY, actor="test") as store,
+        pytest.raises(InputError, match=r"snapshot of protocol version 1\.3 .* is not the one"),
+    ):
+        replay_study(store, audit_cut(url, cut))
 
 
 def test_as_of_through_the_cli_and_its_errors(tmp_path: Path) -> None:

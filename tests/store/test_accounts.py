@@ -250,7 +250,7 @@ def test_every_refusal_has_the_same_message_and_its_reason_is_audited(
     assert reasons == ["unknown_user", "bad_password", "suspended"]
     failures = [e for e in accounts.account_events() if e.action == "login_failure"]
     assert [(e.username, e.detail["reason"]) for e in failures] == [
-        ("nobody", "unknown_user"),
+        ("(unknown)", "unknown_user"),  # never the name as typed
         ("alice", "bad_password"),
         ("sam", "suspended"),
     ]

@@ -51,6 +51,11 @@ def read_json_input(source: str | None) -> Any:
             name, text = source, path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             raise InputError(f"{source}: byte {exc.start}: not UTF-8 text ({exc.reason})") from None
+    if not text.strip():  # e.g. `clestudy score clasi` with nothing piped in
+        raise InputError(
+            f"{name}: empty: give one JSON document, in a file or piped to stdin "
+            "(echo '{...}' | clestudy ... -)"
+        )
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

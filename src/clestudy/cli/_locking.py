@@ -21,7 +21,8 @@ from clestudy.errors import InputError
 __all__ = ["lock_app", "register", "unlock_app"]
 
 lock_app = typer.Typer(
-    help="Lock forms, visits or subjects (every write refused until unlocked); list the status."
+    help="Lock forms, visits or subjects (every change of their data refused until unlocked; "
+    "queries and discrepancy resolutions still allowed); list the status."
 )
 unlock_app = typer.Typer(help="Unlock forms, visits or subjects (a reason is required).")
 

@@ -228,7 +228,7 @@ record_app.command("verify")(
 record_app.command("lock")(
     _status_command(
         "lock",
-        "Lock a record: every write is refused until it is unlocked (audited).",
+        "Lock a record: every change of its data is refused until it is unlocked (audited).",
         typer.Option(None, "--reason"),
     )
 )

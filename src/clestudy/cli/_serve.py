@@ -22,7 +22,8 @@ def serve(
     db: str = typer.Option(
         "sqlite:///clestudy-demo/clestudy.db",
         "--db",
-        help="Database URL (sqlite:/// or postgresql+psycopg://).",
+        help="Database URL (sqlite:///file.db, postgresql+psycopg://...) or a path to a SQLite "
+        "file.",
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
@@ -36,9 +37,17 @@ def serve(
     from clestudy.errors import InputError
     from clestudy.store import upgrade_database
 
+    db = db if "://" in db else f"sqlite:///{db}"  # a path, as every other command takes
     if workers > 1 and db.startswith("sqlite"):
         raise InputError(
             "--workers: a SQLite database serves one worker (one site); use PostgreSQL for several"
+        )
+    path = db.removeprefix("sqlite:///")
+    if db.startswith("sqlite:///") and not os.path.exists(path):
+        # serving would create an empty database nobody can sign in to
+        raise InputError(
+            f"--db: no database file at {path}: run `make demo` (or `clestudy demo`) for the "
+            "demo study, or `clestudy study init` and `clestudy user add` for your own"
         )
     upgrade_database(db)  # migrate once, before the workers start
     os.environ[_DB_ENV] = db

@@ -14,6 +14,7 @@ from clestudy.randomization._blocks import Allocation, list_sha256, permuted_blo
 from clestudy.randomization._strata import (
     NO_STRATA,
     missing_strata_fields,
+    strata_fields,
     strata_of,
     stratum_key,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "parse_allocation_table",
     "permuted_blocks",
     "seed_commitment",
+    "strata_fields",
     "strata_of",
     "stratum_key",
 ]

@@ -16,7 +16,14 @@ Security choices (docs/security.md, "Accounts and sessions"):
   15 minutes). Every refusal -- unknown user, wrong password, suspended, locked -- raises the same
   :class:`AuthenticationError` message, so a caller cannot tell which accounts exist; the real
   reason goes to the account event trail only. An unknown user's attempt still runs one argon2
-  verification, so its timing does not tell either.
+  computation, so its timing does not tell either.
+* An attempt naming no account is recorded as :data:`UNKNOWN_USER`, never with the name as
+  typed: people type their password into the username box, and the OWASP Logging Cheat Sheet
+  (https://cheatsheetseries.owasp.org/cheatsheets/Logging_Cheat_Sheet.html, "Data to exclude")
+  says never to record passwords. The event keeps ``typed``, an argon2id tag of the text under
+  the database's random salt (migration 0010), and the attempt's ``source`` when the caller
+  gives one, so an admin can see the same text tried again without the trail holding it; the
+  tag costs a guesser the same argon2id work per guess as a stored password hash.
 * Suspension ends the user's open sessions and revokes their API tokens in the same transaction;
   a password reset ends the open sessions.
 * A session ends after ``idle_timeout`` without use (30 minutes by default), and at the latest
@@ -47,6 +54,7 @@ from typing import Any, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from argon2.low_level import hash_secret_raw
 from sqlalchemy import Engine, bindparam, select, text
 from sqlalchemy.orm import Session
 
@@ -59,6 +67,7 @@ from clestudy.store._accounts_events import (
 from clestudy.store._engine import READ_ONLY_OPTION, is_postgres
 from clestudy.store._schema import (
     AccountEventRow,
+    AccountSettingRow,
     ApiTokenRow,
     SessionRow,
     UserRow,
@@ -70,6 +79,7 @@ __all__ = [
     "MAX_PASSWORD_LENGTH",
     "MIN_PASSWORD_LENGTH",
     "ROLES",
+    "UNKNOWN_USER",
     "Accounts",
     "AuthenticationError",
     "User",
@@ -88,6 +98,13 @@ MAX_PASSWORD_LENGTH = 1024
 
 #: The one message of every refused sign-in, session or token.
 GENERIC_REFUSAL = "invalid username or password"
+
+#: The actor and user of an attempt naming no account (not a valid username, so no account
+#: can be confused with it); the text typed is never stored.
+UNKNOWN_USER = "(unknown)"
+
+#: The ``account_setting`` row holding the salt of :meth:`Accounts.typed_tag` (migration 0010).
+UNKNOWN_USER_SALT = "unknown_user_salt"
 
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
 _SITE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -315,9 +332,32 @@ class Accounts:
         return self.hasher.hash(normalise_password(password))
 
     @functools.cached_property
-    def _dummy_hash(self) -> str:
-        """A hash to verify against for an unknown user, so the refusal takes as long."""
-        return self.hasher.hash(secrets.token_urlsafe(16))
+    def _unknown_user_salt(self) -> bytes:
+        with self._read() as session:
+            found = session.get(AccountSettingRow, UNKNOWN_USER_SALT)
+        if found is None:  # pragma: no cover - migration 0010 writes it
+            raise ClestudyError("database: the account settings lack the unknown-user salt")
+        return bytes.fromhex(found.value)
+
+    def typed_tag(self, typed: str) -> str:
+        """The tag under which a sign-in naming no account records what was typed.
+
+        argon2id ([RFC 9106]) of the text under this database's random salt, at the password
+        hasher's parameters, truncated to 64 bits: the same text gives the same tag in this
+        database, so repeated attempts can be correlated, and recovering the text takes the same
+        work per guess as cracking a stored password hash. Computing it costs what verifying a
+        password costs, so a refusal of an unknown user takes as long as a wrong password.
+        """
+        raw = hash_secret_raw(
+            typed.encode("utf-8", "surrogatepass"),
+            self._unknown_user_salt,
+            time_cost=self.hasher.time_cost,
+            memory_cost=self.hasher.memory_cost,
+            parallelism=self.hasher.parallelism,
+            hash_len=32,
+            type=self.hasher.type,
+        )
+        return f"argon2{self.hasher.type.name.lower()}:{raw.hex()[:16]}"
 
     def _verify(self, stored: str, password: str) -> bool:
         try:
@@ -523,8 +563,12 @@ class Accounts:
 
     # -- sign-in ---------------------------------------------------------------------------
 
-    def authenticate(self, username: str, password: str) -> User:
+    def authenticate(self, username: str, password: str, *, source: str | None = None) -> User:
         """Check a username and password; count failures and lock after ``max_failures``.
+
+        ``source`` (e.g. the client's address) is recorded in the event when given. An attempt
+        naming no account is recorded as :data:`UNKNOWN_USER` with :meth:`typed_tag` of the text,
+        never the text.
 
         Raises
         ------
@@ -532,7 +576,7 @@ class Accounts:
             With the one message :data:`GENERIC_REFUSAL` for an unknown user, a wrong password,
             a suspended or a locked account; the reason goes to the account event trail.
         """
-        return self._check_password(username, password, "login")
+        return self._check_password(username, password, "login", source)
 
     def check_password_for_signing(self, username: str, password: str) -> User:
         """Check the password a user re-enters to sign electronically (21 CFR 11.200(a)(1)).
@@ -550,31 +594,38 @@ class Accounts:
             With :data:`GENERIC_REFUSAL` for an unknown user, a wrong password, a suspended or
             a locked account.
         """
-        return self._check_password(username, password, "signing")
+        return self._check_password(username, password, "signing", None)
 
-    def _check_password(self, username: str, password: str, purpose: str) -> User:
+    def _check_password(
+        self, username: str, password: str, purpose: str, source: str | None
+    ) -> User:
         """Sign-in (``purpose="login"``) or signing (``"signing"``): the one password check,
         its counter and its events ``PURPOSE_success`` / ``PURPOSE_failure``."""
-        with self._read() as session:
-            found = self._row(session, username) if isinstance(username, str) else None
-            stored = None if found is None else found.password_hash
-        # the slow hash runs outside the write lock; an unknown user costs the same work
-        matches = self._verify(stored or self._dummy_hash, password) and stored is not None
-        now = self._now()
         name = username if isinstance(username, str) else ""
+        with self._read() as session:
+            found = self._row(session, name)
+            stored = None if found is None else found.password_hash
+        # the slow hash runs outside the write lock; an unknown user costs the same work: its
+        # tag instead of a verification
+        matches = stored is not None and self._verify(stored, password)
+        tag = self.typed_tag(name) if stored is None else None
+        extra: dict[str, Any] = {} if source is None else {"source": str(source)[:256]}
+        now = self._now()
         with self._write() as session:
             row = self._row(session, name)
             reason = self._refusal(row, stored, matches, now)
             if row is None or reason is not None:
                 failure = reason or "unknown_user"
-                self._record_failure(session, row, name, failure, now, f"{purpose}_failure")
+                if row is None:
+                    extra["typed"] = tag or self.typed_tag(name)
+                self._record_failure(session, row, name, failure, now, f"{purpose}_failure", extra)
                 user = None
             else:
                 row.failed_attempts, row.locked_until = 0, None
                 if self.hasher.check_needs_rehash(row.password_hash):
                     row.password_hash = self._hash(password)
                     row.updated_at = _timestamp(now)
-                self._event(session, now, name, f"{purpose}_success", name)
+                self._event(session, now, name, f"{purpose}_success", name, **extra)
                 user = self._user(session, row)
         if user is None:
             raise AuthenticationError(reason or "unknown_user")
@@ -595,9 +646,11 @@ class Accounts:
 
     def _record_failure(
         self, session: Session, row: UserRow | None, name: str, reason: str, now: dt.datetime,
-        action: str,
+        action: str, extra: dict[str, Any],
     ) -> None:  # fmt: skip
-        detail: dict[str, Any] = {"reason": reason}
+        detail: dict[str, Any] = {"reason": reason, **extra}
+        if row is None:  # never the text typed: it may be a password
+            name = UNKNOWN_USER
         locked = False
         if row is not None and reason == "bad_password":
             if row.locked_until is not None:  # an expired lock starts a fresh count
@@ -609,9 +662,9 @@ class Accounts:
                 locked = True
         self._event(session, now, name, action, name, **detail)
         if locked and row is not None and row.locked_until is not None:
-            extra: dict[str, Any] = {}
+            ended: dict[str, Any] = {}
             if action == "signing_failure":  # guessing at an open session: sign it out
-                extra["sessions_ended"] = self._end_sessions(session, row, now)
+                ended["sessions_ended"] = self._end_sessions(session, row, now)
             self._event(
                 session,
                 now,
@@ -620,7 +673,7 @@ class Accounts:
                 name,
                 until=row.locked_until,
                 after_failures=self.max_failures,
-                **extra,
+                **ended,
             )
 
     # -- sessions --------------------------------------------------------------------------

@@ -58,6 +58,7 @@ from clestudy.store._engine import is_postgres
 from clestudy.store._lab_context import lab_context
 from clestudy.store._locking import check_batch
 from clestudy.store._query_hooks import raise_queries_from_checks
+from clestudy.store._randomization import StratumGuard
 from clestudy.store._rows import RecordSlot, RecordState, check_edit, record_key
 from clestudy.store._save_read import read_edit_details, read_save_state
 from clestudy.store._schema import Base, DiscrepancyRow
@@ -153,6 +154,7 @@ class _Batch:
         self.signed: set[int] = set()
         #: the verification marks of the records read for editing (:meth:`_read_details`)
         self.marks: list[tuple[str, int, str, str]] = []
+        self.strata = StratumGuard(store.protocol, self.conn, store.study_pk)
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -246,6 +248,10 @@ class _Batch:
             self.plan, self.places, self.today, subject_values, item.visit_id, form, values
         )
         warnings = run_checks(self.plan, context, form, values, problems, where)
+        warnings += self.strata.findings(
+            [s.pk for s in self.subjects.values()], subject.pk, item.visit_id, item.form_id,
+            instance, values,
+        )  # fmt: skip
         missing = self.plan.missing(form, values, hidden)  # as validated: the same fields hide
         derived = {} if missing else derive_scores(
             self.protocol, item.form_id,

@@ -165,7 +165,11 @@ def resolve_discrepancy(
     store: Store, subject_id: str, visit_id: str, form_id: str, check_id: str, *,
     reason: str, actor: str, instance: int = 1,
 ) -> DiscrepancyState:  # fmt: skip
-    """Resolve an open discrepancy with a reason (audited ``resolve``)."""
+    """Resolve an open discrepancy with a reason (audited ``resolve``).
+
+    Allowed on a locked record, like a query: resolving records a judgement about a value and
+    changes none; a lock holds the data (docs/data-management.md, "Verification and locking").
+    """
     where = record_key(subject_id, visit_id, form_id, instance)
     if not actor:
         raise InputError("every change needs an actor (who made it)")

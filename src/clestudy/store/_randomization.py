@@ -19,6 +19,25 @@
 * **Audit.** ``allocation_table`` (``generate``/``upload``, key: the study), ``randomization``
   (key ``STUDY/SUBJECT/randomization``) with a subject ``update`` event that sets the arm, and
   ``unblinding`` (key ``STUDY/SUBJECT/unblinding``, with its reason).
+* **The scheme is frozen by the first randomization** (:func:`scheme_changes`): an amendment may
+  then change ``blinded_roles`` only. Every other key of the section (method, ratio, visit, form,
+  strata, block sizes), and the strata the stratification fields' codes define, describe how the
+  assignments already made were generated; the allocation list cannot be replaced any more, so a
+  changed scheme would leave the protocol misdescribing the list in use (ICH E9 section 2.3.2:
+  the randomisation schedule documents the allocation; CONSORT 2010 items 8b and 3b: the type of
+  randomisation and any restriction are reported, and a change of methods after the trial began
+  is reported with its reason: Schulz KF, Altman DG, Moher D, BMJ 2010;340:c332,
+  doi:10.1136/bmj.c332). A new scheme needs a new list, i.e. a new study.
+* **Stratification errors are recorded, not corrected** (:class:`StratumGuard`): a save that
+  changes a randomized subject's stratification field so that its stratum differs from the one
+  it was randomized in keeps the assignment and the stored stratum, and opens the warning
+  discrepancy ``randomization.stratum`` ("stratum at randomization was ..."). Yelland LN et al.,
+  "Applying the intention-to-treat principle in practice: guidance on handling randomisation
+  errors", Clin Trials 2015;12(4):418-423, doi:10.1177/1740774515588097: when a participant is
+  randomised with incorrect baseline information, accept the randomisation and record the
+  correct baseline data; Yelland LN et al., Stat Med 2023;42(19):3529-3546,
+  doi:10.1002/sim.9818, table 5: record the updated strata in a new field and leave the
+  randomisation strata unchanged.
 """
 
 from __future__ import annotations
@@ -26,19 +45,22 @@ from __future__ import annotations
 import json
 import secrets
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from clestudy.errors import InputError, NotFoundError
+from clestudy.protocol import EditFinding
 from clestudy.randomization import (
     Allocation,
     list_sha256,
     parse_allocation_table,
     permuted_blocks,
     seed_commitment,
+    strata_fields,
     strata_of,
     stratum_key,
 )
@@ -46,20 +68,31 @@ from clestudy.store._chain import lock_subjects
 from clestudy.store._schema import AllocationRow, RecordRow, SubjectRow
 
 if TYPE_CHECKING:
-    from clestudy.protocol import RandomizationSpec
+    from clestudy.protocol import Protocol, RandomizationSpec
     from clestudy.store._service import Store
 
 __all__ = [
+    "STRATUM_CHECK",
     "AllocationSummary",
     "ArmBalance",
     "RandomizationMixin",
+    "StratumGuard",
     "SubjectRandomization",
     "allocation_rows",
     "randomization_number",
+    "randomized_count",
+    "scheme_changes",
 ]
 
 #: The arm of a subject of a randomized study who is enrolled but not yet randomized.
 NOT_RANDOMIZED = ""
+
+#: The discrepancy a stratification value changed after randomization opens.
+STRATUM_CHECK = "randomization.stratum"
+
+#: The one key of the randomization section an amendment may change once a subject is randomized:
+#: who is blinded changes no assignment.
+_AMENDABLE_AFTER_RANDOMIZATION = frozenset({"blinded_roles"})
 
 
 @dataclass(frozen=True)
@@ -115,6 +148,125 @@ def allocation_rows(session: Session, study_pk: int) -> list[Allocation]:
         Allocation(r.stratum, r.sequence, r.arm, r.block, r.block_size)
         for r in session.scalars(query.order_by(AllocationRow.stratum, AllocationRow.sequence))
     ]
+
+
+def randomized_count(session: Session, study_pk: int) -> int:
+    """How many subjects of the study are randomized (used rows of its allocation list)."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(AllocationRow)
+            .where(AllocationRow.study_id == study_pk, AllocationRow.subject_id.is_not(None))
+        )
+        or 0
+    )
+
+
+def scheme_changes(old: Protocol, new: Protocol) -> list[str]:
+    """What ``new`` changes in ``old``'s randomization that could alter an assignment.
+
+    Everything but ``blinded_roles``: the section's other keys, and the strata (the product of
+    the stratification fields' codes, which a change of a field's choices alters). Empty when
+    ``old`` is not randomized. See the module docstring for the sources.
+
+    >>> from clestudy.protocol import load_protocol
+    >>> p = load_protocol("pediatric-cle-chart-review")
+    >>> scheme_changes(p, p)
+    []
+    """
+    before = old.randomization
+    if before is None:
+        return []
+    after = new.randomization
+    if after is None:
+        return ["the randomization section is removed"]
+    keys = sorted(
+        name
+        for name in type(before).model_fields
+        if name not in _AMENDABLE_AFTER_RANDOMIZATION
+        and getattr(before, name) != getattr(after, name)
+    )
+    found = [f"changes {', '.join(keys)}"] if keys else []
+    try:
+        old_strata, new_strata = strata_of(old), strata_of(new)
+    except InputError as exc:
+        return [*found, str(exc)]
+    if old_strata != new_strata:
+        found.append(f"turns strata {', '.join(old_strata)} into {', '.join(new_strata)}")
+    return found
+
+
+def _stratum_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class StratumGuard:
+    """The stratification-error check of a save (see the module docstring).
+
+    A batch save makes one; :meth:`findings` reads the batch's randomized subjects once (one
+    query, only when a record of the stratification form is saved in a randomized study) and
+    returns the ``randomization.stratum`` warning of a record whose stratification values no
+    longer give the stratum its subject was randomized in. Like any warning, it opens a
+    discrepancy, and a later save where it no longer fires resolves it.
+    """
+
+    def __init__(self, protocol: Protocol, conn: Connection, study_pk: int) -> None:
+        self.protocol, self.conn, self.study_pk = protocol, conn, study_pk
+        self.spec = protocol.randomization
+        self._taken: dict[int, tuple[str, int]] | None = None
+
+    def findings(
+        self, batch_subjects: list[int], subject_pk: int, visit_id: str, form_id: str,
+        instance: int, values: Mapping[str, object],
+    ) -> list[EditFinding]:  # fmt: skip
+        """The warning for one record about to be saved (empty for most saves)."""
+        spec = self.spec
+        if spec is None or (visit_id, form_id, instance) != (spec.visit, spec.form, 1):
+            return []
+        if self._taken is None:
+            query = select(
+                AllocationRow.subject_id, AllocationRow.stratum, AllocationRow.sequence
+            ).where(
+                AllocationRow.study_id == self.study_pk,
+                AllocationRow.subject_id.in_(batch_subjects),
+            )
+            self._taken = {
+                pk: (stratum, seq)
+                for pk, stratum, seq in self.conn.execute(query)
+                if pk is not None
+            }
+        taken = self._taken.get(subject_pk)
+        if taken is None:
+            return []
+        stratum, sequence = taken
+        at_randomization = dict(part.split("=", 1) for part in stratum.split(";") if "=" in part)
+        fields = strata_fields(self.protocol)
+        changed = [
+            f.id
+            for f in fields
+            if f.id in at_randomization
+            and _stratum_text(values.get(f.id)) != at_randomization[f.id]
+        ]
+        if not changed:
+            return []
+        empty = [name for name in changed if values.get(name) is None]
+        now = (
+            f"{', '.join(empty)} now hold{'s' if len(empty) == 1 else ''} no value"
+            if empty
+            else "the values now give "
+            + ";".join(f"{f.id}={_stratum_text(values.get(f.id))}" for f in fields)
+        )
+        number = randomization_number(strata_of(self.protocol), stratum, sequence)
+        message = (
+            f"stratum at randomization was {stratum} (number {number}); {now}: the assignment "
+            "stands and the stratum it was made in is kept (a stratification error is "
+            "recorded, not corrected)"
+        )
+        return [EditFinding(STRATUM_CHECK, "warning", message, tuple(changed))]
 
 
 class RandomizationMixin:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "AccountEventRow",
+    "AccountSettingRow",
     "AllocationRow",
     "ApiTokenRow",
     "AuditRow",
@@ -249,6 +250,15 @@ class AccountEventRow(Base):
     detail_json: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AccountSettingRow(Base):
+    """A setting of the accounts store, written by a migration (``unknown_user_salt``: the
+    random salt of the tags under which sign-ins naming no account are recorded)."""
+
+    __tablename__ = "account_setting"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
 
 
 # -- electronic signatures (migration 0007; store/_signatures.py) --------------------------------

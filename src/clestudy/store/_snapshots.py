@@ -7,7 +7,9 @@ they were last saved under (``form_record.protocol_version``).
 An amendment is a new version of the same study. It is refused when it would orphan saved data
 (a form, visit or field that it removes, or a form it no longer collects at a visit, while
 records hold values there), unless it is forced with a reason; the audit event then lists what
-was orphaned. Events: ``entity_type = "protocol"``, ``entity_key = STUDY@VERSION``, actions
+was orphaned. Once a subject is randomized, an amendment that changes the randomization scheme
+(anything but ``blinded_roles``, or the strata) is refused, forced or not
+(:func:`clestudy.store._randomization.scheme_changes`, with its sources). Events: ``entity_type = "protocol"``, ``entity_key = STUDY@VERSION``, actions
 ``register`` and ``amend``, ``after = {"version", "sha256"}`` (docs/architecture.md, "Agreed
 shapes").
 """
@@ -25,6 +27,7 @@ from clestudy.errors import InputError
 from clestudy.protocol import Protocol
 from clestudy.protocol._missing_codes import RESERVED_KEYS, coded_fields
 from clestudy.store._audit import snapshot_sha256
+from clestudy.store._randomization import randomized_count, scheme_changes
 from clestudy.store._schema import ProtocolSnapshotRow, RecordRow, StudyRow
 
 if TYPE_CHECKING:
@@ -150,6 +153,16 @@ def amend_protocol(
             raise InputError(
                 f"study '{new.id}': protocol version {new.version!r} is already stored; an "
                 "amendment needs a new version"
+            )
+        changes = scheme_changes(store.protocol, new)
+        randomized = randomized_count(session, study.id) if changes else 0
+        if randomized:
+            raise InputError(
+                f"study '{new.id}': amendment to version {new.version} {'; '.join(changes)} "
+                f"of the randomization, but {randomized} subject"
+                f"{' is' if randomized == 1 else 's are'} randomized: the scheme is frozen by the "
+                "first randomization (only blinded_roles may change; a new scheme needs a new "
+                "allocation list, i.e. a new study)"
             )
         orphans = orphaned_data(store, session, new)
         if orphans and not (force and reason and reason.strip()):

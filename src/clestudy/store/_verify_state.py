@@ -10,8 +10,9 @@ must name, and the soft-delete flag). The generic comparison then reports, first
 * an entity whose events exist but whose row is gone (deleted outside clestudy).
 
 Adding a table means adding one checker to :data:`CHECKERS` (docs/security.md says how).
-The stored protocol snapshot is checked against the SHA-256 its newest ``study``/``protocol``
-event records.
+The study's current protocol (its JSON, version and current-snapshot pointer) is checked against
+its newest ``study``/``protocol`` event, and every ``protocol_snapshot`` row (each version the
+study ever ran on) against its own ``register``/``amend`` event.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from clestudy.store._schema import (
     DerivedRow,
     DiscrepancyRow,
     FieldVerificationRow,
+    ProtocolSnapshotRow,
     QualityExclusionRow,
     QualityRunRow,
     RecordRow,
@@ -322,13 +324,73 @@ def _check_studies(session: Session, events: Sequence[AuditRow]) -> Found | None
                 f"the stored protocol snapshot differs from the one its newest protocol event "
                 f"({seq}) records (SHA-256): edited outside clestudy",
             )
+        version = after.get("version")
+        if version is not None and study.protocol_version != version:
+            return (
+                "study",
+                study.study_key,
+                f"its protocol version {study.protocol_version} differs from the version "
+                f"{version} its newest protocol event ({seq}) records: edited outside clestudy",
+            )
+        current = (
+            None
+            if study.current_snapshot_id is None
+            else session.get(ProtocolSnapshotRow, study.current_snapshot_id)
+        )
+        if version is not None and (current is None or current.version != version):
+            named = "missing" if current is None else f"version {current.version}"
+            return (
+                "study",
+                study.study_key,
+                f"its current protocol snapshot is {named} but its newest protocol event "
+                f"({seq}) records version {version}: edited outside clestudy",
+            )
     return None
+
+
+#: Who :mod:`migration 0002 <clestudy.store.migrations>` names as the author of the snapshots it
+#: backfilled for studies registered before protocol events recorded a snapshot hash.
+_BACKFILL_AUTHOR = "migration 0002"
+
+
+def _check_snapshots(
+    session: Session, events: Sequence[AuditRow], newest: dict[tuple[str, str], AuditRow]
+) -> Found | None:
+    """Every ``protocol_snapshot`` row (each version a study ever ran on, the ones
+    ``report --as-of`` reads) against its own ``register``/``amend`` event (``STUDY@VERSION``):
+    its recomputed SHA-256, its version and its author. A row no event records, and an event
+    whose row is gone, are reported as for any other table."""
+    legacy = {
+        row.entity_key
+        for row in events
+        if row.entity_type == "study" and row.format_version == 1 and row.action == "register"
+    }
+    query = select(StudyRow.study_key, ProtocolSnapshotRow).join(
+        StudyRow, ProtocolSnapshotRow.study_id == StudyRow.id
+    )
+    rows: list[LiveRow] = []
+    for study_key, row in session.execute(query.order_by(ProtocolSnapshotRow.id)):
+        key = f"{study_key}@{row.version}"
+        if (
+            ("protocol", key) not in newest
+            and study_key in legacy
+            and row.created_by == _BACKFILL_AUTHOR
+        ):
+            continue  # backfilled for a study registered before snapshot hashes were recorded
+        content = snapshot_sha256(row.protocol_json)
+        # the stored column must agree too: a state that cannot match reports either edit
+        sha = content if row.sha256 == content else f"{content} (stored column: {row.sha256})"
+        rows.append(LiveRow(key, {"version": row.version, "sha256": sha}, row.created_by))
+    checker = RowChecker("protocol snapshot", "protocol", lambda _: iter(rows))
+    return _check_table(session, checker, newest)
 
 
 def check_state(session: Session, events: Sequence[AuditRow]) -> Found | None:
     """The first row that disagrees with its audit trail, as ``(kind, key, problem)``."""
     found = _check_studies(session, events)
     newest = _newest(events)
+    if found is None:
+        found = _check_snapshots(session, events, newest)
     for checker in CHECKERS:
         if found is not None:
             break

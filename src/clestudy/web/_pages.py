@@ -80,7 +80,8 @@ async def login(request: Request, _: Public) -> Response:
     target = _safe_next(str(form.get("next") or ""))
     accounts = request.app.state.web.accounts
     try:
-        user = await run_in_threadpool(accounts.authenticate, username, password)
+        source = request.client.host if request.client else None
+        user = await run_in_threadpool(accounts.authenticate, username, password, source=source)
         token = await run_in_threadpool(accounts.create_session, user.username)
     except ClestudyError:
         secret = request.cookies.get(LOGIN_COOKIE) or new_login_secret()
