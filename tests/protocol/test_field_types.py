@@ -59,3 +59,29 @@ def test_export_names_are_those_of_redcap_and_odm() -> None:
     for entry in FIELD_TYPES.values():
         assert entry.redcap[0] in redcap_types
         assert entry.odm in odm_types
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [(0, 10), (0.5, 9.5), (-0.5, 0.1), (1e23, 1e23), (-1e23, 2.0), (None, 3.0), (-3.0, None),
+     (float("-inf"), float("inf"))],
+)  # fmt: skip
+def test_integer_range_agrees_with_the_decimal_the_limit_reads_as(
+    low: float | None, high: float | None
+) -> None:
+    # The integer path compares with integer ceilings and floors of the limits; the rule is that
+    # of a decimal value: the limit as the decimal its text reads as (1e23 is 10**23 exactly, not
+    # the binary float 99999999999999991611392).
+    spec = FieldSpec.model_validate(
+        {"id": "n", "label": "N", "type": "integer", "min": low, "max": high}
+    )
+    lo = None if low is None else Decimal(str(low))
+    hi = None if high is None else Decimal(str(high))
+    near = {-11, -1, 0, 1, 3, 4, 9, 10, 11, 10**23 - 1, 10**23, 10**23 + 1, -(10**23)}
+    for n in sorted(near | {99999999999999991611392}):
+        inside = (lo is None or n >= lo) and (hi is None or n <= hi)
+        if inside:
+            assert FIELD_TYPES["integer"].parse(spec, n, "R") == n
+        else:
+            with pytest.raises(RecordValidationError, match=r"^R: field 'n': .* is out of range"):
+                FIELD_TYPES["integer"].parse(spec, n, "R")

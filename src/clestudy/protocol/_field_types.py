@@ -26,11 +26,12 @@ REDCap and ODM names are those of the REDCap data dictionary (``field_type``,
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from types import MappingProxyType
 
 from clestudy.errors import RecordValidationError
@@ -90,9 +91,45 @@ def _fmt_bound(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-def _check_range(field: FieldSpec, number: Decimal, raw: object, where: str) -> None:
-    too_low = field.min is not None and number < Decimal(str(field.min))
-    too_high = field.max is not None and number > Decimal(str(field.max))
+@functools.lru_cache(maxsize=1024)
+def _bound(limit: float) -> Decimal:
+    """A field's ``min``/``max`` as the decimal it reads as (``0.1`` is 0.1, not the binary float).
+
+    Made once per distinct limit: a CLASI form checks 55 values against the same few limits.
+    """
+    return Decimal(str(limit))
+
+
+@functools.lru_cache(maxsize=1024)
+def _integer_limits(limit: float) -> tuple[int, int] | None:
+    """(ceiling, floor) of :func:`_bound` of ``limit``; ``None`` when it is not finite.
+
+    An integer ``n`` is below the limit exactly when ``n < ceiling`` and above it exactly when
+    ``n > floor``: an integer value's range check needs no decimal arithmetic.
+    """
+    bound = _bound(limit)
+    if not bound.is_finite():
+        return None
+    return int(bound.to_integral_value(ROUND_CEILING)), int(bound.to_integral_value(ROUND_FLOOR))
+
+
+def _integer_in_range(field: FieldSpec, value: int) -> bool:
+    """Whether ``value`` is surely within the field's limits (``False``: ask :func:`_check_range`)."""
+    if field.min is not None:
+        low = _integer_limits(field.min)
+        if low is None or value < low[0]:
+            return False
+    if field.max is not None:
+        high = _integer_limits(field.max)
+        if high is None or value > high[1]:
+            return False
+    return True
+
+
+def _check_range(field: FieldSpec, number: Decimal | int, raw: object, where: str) -> None:
+    # Decimal compares exactly with Decimal and int, so an integer needs no conversion.
+    too_low = field.min is not None and number < _bound(field.min)
+    too_high = field.max is not None and number > _bound(field.max)
     if too_low or too_high:
         lo = "-inf" if field.min is None else _fmt_bound(field.min)
         hi = "inf" if field.max is None else _fmt_bound(field.max)
@@ -122,7 +159,8 @@ def _parse_integer(field: FieldSpec, raw: object, where: str) -> StoredValue:
         value = int(text)
     else:
         raise _bad(field, raw, where, "an integer")
-    _check_range(field, Decimal(value), raw, where)
+    if not _integer_in_range(field, value):
+        _check_range(field, value, raw, where)
     if field.allowed and value not in field.allowed:
         allowed = ", ".join(map(str, field.allowed))
         raise RecordValidationError(

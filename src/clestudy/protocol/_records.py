@@ -15,10 +15,21 @@ from collections.abc import Collection, Mapping
 from clestudy.errors import RecordValidationError
 from clestudy.protocol._field_types import FIELD_TYPES, StoredValue
 from clestudy.protocol._missing_codes import RESERVED_KEYS, check_reserved
-from clestudy.protocol._model import FormSpec
+from clestudy.protocol._model import FieldSpec, FormSpec, IdentityCache
 from clestudy.protocol._show_if import hidden_fields
 
 __all__ = ["StoredValue", "check_values", "validate_values"]
+
+#: A form's field ids, made once per fields tuple (a CLASI save checks 55 keys against them).
+_FIELD_IDS: IdentityCache[tuple[FieldSpec, ...], frozenset[str]] = IdentityCache(
+    lambda fields: frozenset(f.id for f in fields), 1024
+)
+
+
+def _field_ids(form: FormSpec) -> frozenset[str]:
+    if type(form.fields) is not tuple:  # a model built without validation: no identity to key on
+        return frozenset(f.id for f in form.fields)
+    return _FIELD_IDS.get(form.fields)
 
 
 def check_values(
@@ -54,8 +65,9 @@ def check_values(
     """
     out: dict[str, StoredValue] = {}
     problems: list[str] = []
-    for key in values:
-        if form.field(key) is None and key not in RESERVED_KEYS:
+    field_ids = _field_ids(form)
+    for key in values if not field_ids.issuperset(values) else ():  # in order, only when needed
+        if key not in field_ids and key not in RESERVED_KEYS:
             known = ", ".join(f.id for f in form.fields)
             problems.append(
                 f"{where}: '{key}' is not a field of form '{form.id}' (fields: {known})"
