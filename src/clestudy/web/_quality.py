@@ -5,6 +5,10 @@ data-quality run's findings, each linked to its form. Every role that reads subj
 limited to the subjects of its sites (admins: all); ``dq-run`` (admin, monitor) starts a run and
 ``dq-exclude`` (admin, monitor) excludes a finding confirmed correct, or revokes an exclusion,
 each with a reason. An exclusion of another site's finding gets the same 404 as an unknown one.
+``discrepancy-resolve`` (admin, investigator, coordinator) resolves an open save-time
+discrepancy with a reason (:meth:`Store.resolve_discrepancy`); its route addresses the record and
+the check, and takes :class:`~clestudy.web._queries.SiteScoped`, so another site's subject gets
+the same 404 as an unknown one before the body is read.
 Roles have no per-form access today, so the list is scoped by site only.
 """
 
@@ -13,18 +17,20 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from clestudy.errors import InputError, NotFoundError
 from clestudy.store import Store
+from clestudy.store._discrepancies import DiscrepancyState
 from clestudy.store._quality import QualityItem, QualityRun, quality_csv
 from clestudy.web._access import SubjectNotFoundError
 from clestudy.web._api import ErrorOut, ValidationOut
 from clestudy.web._auth import Permission, Principal
-from clestudy.web._rules import DQ_EXCLUDE, DQ_RUN, READ
+from clestudy.web._queries import SiteScoped
+from clestudy.web._rules import DQ_EXCLUDE, DQ_RESOLVE, DQ_RUN, READ
 from clestudy.web._views import RECORD, Reader, render, study_store
 
 __all__ = ["api_router", "router"]
@@ -43,6 +49,12 @@ Excluder = Annotated[Principal, Depends(Permission(DQ_EXCLUDE))]
 ApiReader = Annotated[Principal, Depends(Permission(READ, api=True))]
 ApiRunner = Annotated[Principal, Depends(Permission(DQ_RUN, api=True))]
 ApiExcluder = Annotated[Principal, Depends(Permission(DQ_EXCLUDE, api=True))]
+Resolver = Annotated[Principal, Depends(SiteScoped(DQ_RESOLVE))]
+ApiResolver = Annotated[Principal, Depends(SiteScoped(DQ_RESOLVE, api=True))]
+Instance = Annotated[int, Path(ge=1, le=100_000)]
+
+#: A save-time discrepancy: its record and its check id.
+DISCREPANCY = "/studies/{study}/discrepancies/{subject}/{visit}/{form}/{instance}/{check}"
 
 _FILTERS = ("site", "subject", "form", "rule", "status", "source")
 
@@ -90,7 +102,8 @@ def _page(
         request, "quality.html", principal, status, title=f"{store.protocol.title}: data quality",
         protocol=store.protocol, study=study, items=items, run=_latest(store), filters=filters,
         may_run=DQ_RUN.allows(principal.user.role),
-        may_exclude=DQ_EXCLUDE.allows(principal.user.role), link=record_link, error=error,
+        may_exclude=DQ_EXCLUDE.allows(principal.user.role),
+        may_resolve=DQ_RESOLVE.allows(principal.user.role), link=record_link, error=error,
         notice=notice, sites=[s.id for s in store.protocol.sites if principal.sees_site(s.id)],
         csv_query=str(request.url.query),
     )  # fmt: skip
@@ -159,6 +172,32 @@ async def revoke(request: Request, study: str, principal: Excluder) -> Response:
     return await _exclusion(request, study, principal, "revoke")
 
 
+@router.post(DISCREPANCY + "/resolve", response_class=HTMLResponse)
+async def resolve(
+    request: Request, study: str, subject: str, visit: str, form: str, instance: int,
+    check: str, principal: Resolver,
+) -> Response:  # fmt: skip
+    """Resolve an open save-time discrepancy with a reason (a missing reason: 422, the form)."""
+    store = study_store(request, study)
+    posted = await request.form()
+    reason = str(posted.get("reason") or "")
+    try:
+        await run_in_threadpool(
+            lambda: store.resolve_discrepancy(
+                subject, visit, form, check, reason=reason, actor=principal.username,
+                instance=instance,
+            )
+        )  # fmt: skip
+    except NotFoundError:
+        raise SubjectNotFoundError(f"{subject}/{visit}/{form}/{check}") from None
+    except InputError as exc:
+        error = f"Not done: {exc}"
+        return await run_in_threadpool(
+            lambda: _page(request, study, principal, status=422, error=error)
+        )
+    return RedirectResponse(f"/studies/{study}/quality", status_code=303)
+
+
 # -- the JSON API -------------------------------------------------------------------------------
 
 
@@ -211,6 +250,31 @@ class ExclusionIn(_Model):
 
     key: str = Field(min_length=1)
     reason: str
+
+
+class ResolveIn(_Model):
+    """Why the discrepancy's value stands (required)."""
+
+    reason: str = Field(min_length=1)
+
+
+class DiscrepancyOut(_Model):
+    """A save-time discrepancy as stored (``record`` is ``SUBJECT/VISIT/FORM[#N]``)."""
+
+    record: str
+    check_id: str
+    severity: str
+    fields: list[str]
+    message: str
+    status: str
+    resolution: str | None
+    opened_at: str
+    updated_at: str
+    updated_by: str
+
+
+def _discrepancy_out(d: DiscrepancyState) -> DiscrepancyOut:
+    return DiscrepancyOut(**{**d.__dict__, "fields": list(d.fields)})
 
 
 def _run_out(run: QualityRun) -> QualityRunOut:
@@ -293,3 +357,27 @@ def api_revoke(request: Request, study: str, body: ExclusionIn, principal: ApiEx
     except InputError as exc:
         return _problem(str(exc), "reason")
     return Response(status_code=204)
+
+
+@api_router.post(
+    DISCREPANCY + "/resolve", response_model=DiscrepancyOut,
+    responses={409: {"model": ErrorOut, "description": "Already resolved"}},
+)  # fmt: skip
+def api_resolve(
+    request: Request, study: str, subject: str, visit: str, form: str, instance: Instance,
+    check: str, body: ResolveIn, principal: ApiResolver,
+) -> Any:  # fmt: skip
+    """Resolve an open save-time discrepancy with a reason (audited ``resolve``)."""
+    store = study_store(request, study)
+    try:
+        done = store.resolve_discrepancy(
+            subject, visit, form, check, reason=body.reason, actor=principal.username,
+            instance=instance,
+        )  # fmt: skip
+    except NotFoundError:
+        raise SubjectNotFoundError(f"{subject}/{visit}/{form}/{check}") from None
+    except InputError as exc:
+        if "already resolved" in str(exc):
+            return JSONResponse({"error": str(exc)}, status_code=409)
+        return _problem(str(exc), "reason")
+    return _discrepancy_out(done)

@@ -18,6 +18,7 @@ __all__ = [
     "ADMIN",
     "AUTHENTICATED",
     "DQ_EXCLUDE",
+    "DQ_RESOLVE",
     "DQ_RUN",
     "ENROL",
     "ENTER",
@@ -100,6 +101,8 @@ QUERY_CLOSE = Rule("query-close", ("admin", "monitor"), site_scoped=True)
 # another site's finding is the same 404 as an unknown one)
 DQ_RUN = Rule("dq-run", ("admin", "monitor"))
 DQ_EXCLUDE = Rule("dq-exclude", ("admin", "monitor"), site_scoped=True)
+# resolve a save-time discrepancy with a reason (docs/security.md, permission table)
+DQ_RESOLVE = Rule("discrepancy-resolve", ("admin", "investigator", "coordinator"), site_scoped=True)
 
 #: Every rule by name.
 RULES = {
@@ -111,4 +114,4 @@ RULES = {
 }
 RULES[UNLOCK.name] = UNLOCK
 RULES.update({r.name: r for r in (QUERY_VIEW, QUERY_RAISE, QUERY_ANSWER, QUERY_CLOSE)})
-RULES |= {r.name: r for r in (DQ_RUN, DQ_EXCLUDE)}
+RULES |= {r.name: r for r in (DQ_RUN, DQ_EXCLUDE, DQ_RESOLVE)}
