@@ -107,18 +107,26 @@ def _records(session: Session) -> Iterator[LiveRow]:
         yield LiveRow(key, state, row.updated_by, row.deleted, frozenset({"status"}))
 
 
-def _discrepancies(session: Session) -> Iterator[LiveRow]:
+def _per_record(
+    session: Session, table: type[DiscrepancyRow] | type[FieldVerificationRow]
+) -> Iterator[tuple[str, Any]]:
+    """Each row of a table that hangs off a form record, with its record's entity key."""
     query = (
-        select(StudyRow.study_key, SubjectRow.subject_key, RecordRow, DiscrepancyRow)
-        .join(RecordRow, DiscrepancyRow.record_id == RecordRow.id)
+        select(StudyRow.study_key, SubjectRow.subject_key, RecordRow, table)
+        .join(RecordRow, table.record_id == RecordRow.id)
         .join(SubjectRow, RecordRow.subject_id == SubjectRow.id)
         .join(StudyRow, RecordRow.study_id == StudyRow.id)
-        .order_by(DiscrepancyRow.id)
+        .order_by(table.id)
     )
     for study_key, subject_key, record, row in session.execute(query):
         key = record_entity_key(
             study_key, subject_key, record.visit_key, record.form_key, record.instance
         )
+        yield key, row
+
+
+def _discrepancies(session: Session) -> Iterator[LiveRow]:
+    for key, row in _per_record(session, DiscrepancyRow):
         state = {
             "check": row.check_id,
             "severity": row.severity,
@@ -152,17 +160,7 @@ def _randomizations(session: Session) -> Iterator[LiveRow]:
 
 
 def _verifications(session: Session) -> Iterator[LiveRow]:
-    query = (
-        select(StudyRow.study_key, SubjectRow.subject_key, RecordRow, FieldVerificationRow)
-        .join(RecordRow, FieldVerificationRow.record_id == RecordRow.id)
-        .join(SubjectRow, RecordRow.subject_id == SubjectRow.id)
-        .join(StudyRow, RecordRow.study_id == StudyRow.id)
-        .order_by(FieldVerificationRow.id)
-    )
-    for study_key, subject_key, record, row in session.execute(query):
-        key = record_entity_key(
-            study_key, subject_key, record.visit_key, record.form_key, record.instance
-        )
+    for key, row in _per_record(session, FieldVerificationRow):
         yield LiveRow(key, {"fields": json.loads(row.fields_json)}, row.updated_by)
 
 
