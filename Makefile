@@ -14,9 +14,10 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Every extra the README tour uses: FlowKit for `clestudy flow`, the web extra for `clestudy serve`,
-# WeasyPrint for `clestudy report --pdf`.
+# WeasyPrint for `clestudy report --pdf`, pyreadstat/pyarrow/lxml for `clestudy export` (XPT, ODM,
+# Define-XML) and `clestudy import`.
 $(STAMP_RUN): pyproject.toml | $(BIN)/python $(VENDOR_JS)
-	$(BIN)/python -m pip install --quiet -e '.[flow,web,report]'
+	$(BIN)/python -m pip install --quiet -e '.[flow,web,report,interop]'
 	$(MAKE) --no-print-directory report-deps
 	touch $@
 

@@ -100,3 +100,18 @@ def test_key_file_verifies_keyed_events_and_refuses_short_keys(
     )
     assert main(["audit", "anchor", "--db", str(db), "--key-file", str(key_file)]) == 0
     assert json.loads(capsys.readouterr().out)["events"] == 3
+
+
+def test_audit_log_says_when_no_event_matches(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "study.db"
+    _study(db)
+    assert main(["audit", "log", "--db", str(db), "--entity", f"{STUDY}/P99/"]) == 0
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == (
+        "",
+        f"no audit events whose entity starts with '{STUDY}/P99/'\n",
+    )
+    assert main(["audit", "log", "--db", str(db), "--entity", f"{STUDY}/P99/", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []  # JSON stays one clean document

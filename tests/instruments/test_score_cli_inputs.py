@@ -178,3 +178,18 @@ def test_deeply_nested_json_exits_2(
     assert err == (
         "error: <stdin>: invalid JSON: nested too deeply; allowed: one JSON object of item values\n"
     )
+
+
+class _UnreadableStdin(io.StringIO):
+    def read(self, size: int | None = -1) -> str:
+        raise AssertionError("stdin was read before the instrument name was checked")
+
+
+def test_an_unknown_instrument_is_refused_before_stdin_is_read(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", _UnreadableStdin())
+    code = main(["score", "pasi", "--json"])
+    err = as_text_error(capsys.readouterr().err)
+    assert code == 2
+    assert err.startswith("error: <stdin>: score: instrument: got 'pasi'; allowed: clasi, crcl")

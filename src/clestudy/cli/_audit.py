@@ -136,6 +136,9 @@ def log(
     if as_json:
         echo_json(events)
         return
+    if not events:  # say so on stderr: an empty stdout alone reads like a hang or a crash
+        what = f"whose entity starts with {entity!r}" if entity else "in this database"
+        typer.echo(f"no audit events {what}", err=True)
     for e in events:
         reason = f" -- {e['reason']}" if e["reason"] else ""
         typer.echo(f"{e['seq']:>6} {e['occurred_at']} {e['actor']} {e['action']} "

@@ -35,9 +35,13 @@ def score(
     ),
 ) -> None:
     """Score one JSON object with a validated clinical instrument (see docs/instruments.md)."""
-    from clestudy.instruments import score_payload
+    from clestudy.instruments import get_instrument, score_payload
 
     name = "<stdin>" if source == "-" else source
+    try:  # the name first: an unknown instrument must not sit waiting for stdin
+        get_instrument(instrument, item="score: instrument")
+    except InputError as exc:
+        raise type(exc)(f"{name}: {exc}") from None
     try:
         payload = read_json_input(source)
     except RecursionError:  # json.loads on e.g. 100 000 nested '['
