@@ -46,6 +46,7 @@ from clestudy.interop._sdtm_meddra import CTCAE_MEDDRA_VERSION, AeCoding, ae_cod
 from clestudy.interop._sdtm_rules import ascii_text, short_code, study_day
 from clestudy.interop._sdtm_vars import DOMAINS, DomainSpec, is_numeric, variable_label
 from clestudy.protocol import FieldSpec, FormSpec, Protocol
+from clestudy.protocol._missing_codes import coded_fields
 from clestudy.protocol._sdtm_mapping import mapped_protocol
 from clestudy.store import RecordState, Store
 
@@ -124,6 +125,7 @@ class _Context:
         self.rfst = reference_dates(self.protocol, self.records)
         self.visit_num = {v.id: float(n) for n, v in enumerate(self.protocol.visits, 1)}
         self.visit_name = {v.id: ascii_text(v.name) for v in self.protocol.visits}
+        self.code_labels = {c.code: c.label for c in self.protocol.missing_codes}
 
     def base(self, domain: str, subject: str) -> dict[str, Any]:
         return {"STUDYID": self.study, "DOMAIN": domain, "USUBJID": f"{self.study}-{subject}"}
@@ -310,6 +312,19 @@ def _result(row: dict[str, Any], domain: str, value: Any, unit: str | None) -> N
     row[f"{domain}ORRESU"] = row[f"{domain}STRESU"] = ascii_text(unit or "")
 
 
+NOT_DONE = "NOT DONE"
+"""``--STAT`` of a test not done: the one term of the CDISC CT codelist ``ND`` ("Not Done")."""
+
+
+def _not_done(row: dict[str, Any], domain: str, reason: str) -> None:
+    """A test not done (SDTMIG v3.3 section 4.5.1.2): no result, ``--STAT`` ``NOT DONE`` and the
+    reason in ``--REASND``."""
+    row[f"{domain}ORRES"] = row[f"{domain}STRESC"] = ""
+    row[f"{domain}STRESN"] = None
+    row[f"{domain}ORRESU"] = row[f"{domain}STRESU"] = ""
+    row[f"{domain}STAT"], row[f"{domain}REASND"] = NOT_DONE, ascii_text(reason)
+
+
 def _test_codes(domain: str, forms: list[FormSpec]) -> dict[tuple[str, str], str]:
     codes: dict[tuple[str, str], str] = {}
     taken: set[str] = set()
@@ -347,15 +362,21 @@ def _finding_rows(ctx: _Context, spec_: DomainSpec, forms: list[FormSpec]) -> li
             date = _record_date(form, record)
             grades = {k: v for s in record.derived.values() if s["instrument"] == "ctcaelabs"
                       for k, v in s["values"].items()}  # fmt: skip
+            coded = coded_fields(record.values)
             for spec in form.fields:
                 value = record.values.get(spec.id)
-                if value is None or (form.id, spec.id) not in codes:
+                if (value is None and spec.id not in coded) or (form.id, spec.id) not in codes:
                     continue
                 row = _finding(ctx, domain, record, date)
                 code = codes[(form.id, spec.id)]
                 row.update({f"{domain}TESTCD": code, f"{domain}TEST": ascii_text(spec.label)[:40]})
                 if category:
                     row[f"{domain}CAT"] = category
+                if value is None:
+                    missing = coded[spec.id]
+                    _not_done(row, domain, ctx.code_labels.get(missing, missing))
+                    out.append(Row(row))
+                    continue
                 _result(row, domain, value, spec.unit)
                 grade = grades.get(f"{code.lower()}_grade")
                 if domain == "LB" and grade is not None:
@@ -400,6 +421,9 @@ def _codelists(protocol: Protocol, datasets: list[Dataset]) -> None:
                 dataset.codelists.setdefault(name, {}).update(codes)
             elif spec.type == "boolean":
                 dataset.codelists[name] = {"Y": "Yes", "N": "No"}
+    for dataset in datasets:  # a test not done: the one term of codelist ND, no decode
+        if f"{dataset.name}STAT" in dataset.frame.columns:
+            dataset.codelists[f"{dataset.name}STAT"] = {NOT_DONE: ""}
     dm = by_name.get("DM")
     if dm is not None and "AGEU" in dm.frame.columns:  # assigned, not collected: no decode
         dm.codelists["AGEU"] = dict.fromkeys(sorted(set(dm.frame["AGEU"]) - {""}), "")

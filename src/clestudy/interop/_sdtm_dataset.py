@@ -35,6 +35,8 @@ _ASSIGNED = frozenset({"STUDYID", "DOMAIN", "USUBJID", "SUBJID", "SITEID", "ARMC
                        "IDVAR", "QORIG"})  # fmt: skip
 _DICTIONARY = frozenset({"AEDECOD", "AEPTCD", "AELLT", "AELLTCD", "AESOC", "AESOCCD", "AEBODSYS",
                          "AEBDSYCD"})  # fmt: skip
+_RESULT = frozenset({"ORRES", "ORRESU", "STRESC", "STRESN", "STRESU"})
+_AFTER_RESULT = ("STAT", "REASND")
 _BACK = ("VISITNUM", "VISIT", "DTC", "STDTC", "ENDTC", "DY", "STDY", "ENDY")
 
 
@@ -73,7 +75,16 @@ def _ordered_columns(columns: list[str], domain: str) -> list[str]:
             return (2, _BACK.index(role if role in _BACK else name))
         return (1, columns.index(name))
 
-    return sorted(columns, key=rank)
+    ordered = sorted(columns, key=rank)
+    # a test not done's status and reason follow the result variables, whichever row came first
+    # (SDTMIG v3.3 findings order: ... --STRESU, ..., --STAT, --REASND, ..., --TOXGR, VISITNUM)
+    moved = [f"{domain}{role}" for role in _AFTER_RESULT if f"{domain}{role}" in ordered]
+    if not moved:
+        return ordered
+    rest = [c for c in ordered if c not in moved]
+    results = [i for i, c in enumerate(rest) if c[len(domain) :] in _RESULT]
+    at = max(results) + 1 if results else len(rest)
+    return rest[:at] + moved + rest[at:]
 
 
 def build_datasets(spec: DomainSpec, rows: list[Row], study: str) -> list[Dataset]:

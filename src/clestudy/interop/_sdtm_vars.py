@@ -158,6 +158,8 @@ _LABELS: Mapping[str, str] = MappingProxyType(
         "--STRESC": "Character Result/Finding in Std Format",
         "--STRESN": "Numeric Result/Finding in Standard Units",
         "--STRESU": "Standard Units",
+        "--STAT": "Completion Status",
+        "--REASND": "Reason Test Not Done",
         "--DY": "Study Day of Visit/Collection/Exam",
     }
 )
