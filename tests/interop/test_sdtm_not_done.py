@@ -84,9 +84,9 @@ def test_the_xpt_and_define_xml_carry_the_status_and_its_codelist(tmp_path: Path
     assert "LBREASND" in names
     code_list = define.find(f"{ODM}Study/{ODM}MetaDataVersion/{ODM}CodeList[@OID='CL.LB.LBSTAT']")
     assert code_list is not None, "LBSTAT has its codelist"
-    assert [e.get("CodedValue") for e in code_list] == ["NOT DONE"]
+    assert [e.get("CodedValue") for e in code_list.iter(f"{ODM}EnumeratedItem")] == ["NOT DONE"]
+    # CDISC codelist ND and its one term, as read in SEND_CT_2024-03-29.csv (CODE_SOURCE)
+    nci = [a.get("Name") for a in code_list.iter(f"{ODM}Alias")]
+    assert nci == ["C49484", "C66789"]  # the term's code, then the codelist's
     manifest = json.loads((tmp_path / "sdtm" / "manifest.json").read_text())
-    assert (
-        "LB.LBSTAT: no CDISC codelist with NCI codes in the reference table"
-        in (manifest["sdtm"]["nci_codes"]["without_code"])
-    )
+    assert not [n for n in manifest["sdtm"]["nci_codes"]["without_code"] if "LBSTAT" in n]

@@ -60,6 +60,35 @@ def test_every_nci_code_in_define_is_in_the_reference_table(
     if demo_store.protocol.id == "lenalidomide-cle-open-label":  # the study with the labs form
         assert coded["CL.LB.LBTESTCD"] == "C65047"  # Laboratory Test Code
         assert "LB.LBTESTCD: term 'DSDNAAB' has no NCI code in codelist C65047" in uncoded
+        assert "LB.LBORRESU: term 'fold change' has no NCI code in codelist C71620" in uncoded
+    # both demo studies weigh their subjects, dose in mg and measure labs in 10^9/L
+    assert (coded["CL.VS.VSTESTCD"], coded["CL.VS.VSORRESU"]) == ("C66741", "C66770")
+    assert coded["CL.LB.LBORRESU"] == coded["CL.LB.LBSTRESU"] == coded["CL.EX.EXDOSU"] == "C71620"
+    manifest_text = (tmp_path / "manifest.json").read_text(encoding="utf-8")
+    for variable in ("VSTESTCD", "VSORRESU", "VSSTRESU", "LBORRESU", "EXDOSU"):
+        assert f"{variable}: no CDISC codelist" not in manifest_text
+
+
+def test_define_writes_the_codes_read_from_the_send_csv(demo_store: Store, tmp_path: Path) -> None:
+    """Term codes as read in SEND_CT_2024-03-29.csv (CODE_SOURCE): each pair below is that
+    file's "Code" column of the row whose "Codelist Code" and "CDISC Submission Value" name it."""
+    export_sdtm(demo_store, tmp_path)
+    root = etree.parse(str(tmp_path / "define.xml")).getroot()
+    terms = {
+        (str(code_list.get("OID")), item.get("CodedValue")): _aliases(item)
+        for code_list in root.iter(f"{ODM}CodeList")
+        for item in code_list.iter(f"{ODM}CodeListItem", f"{ODM}EnumeratedItem")
+    }
+    assert terms[("CL.VS.VSTESTCD", "WEIGHT")] == ["C25208"]  # C66741 row WEIGHT
+    assert terms[("CL.VS.VSORRESU", "kg")] == ["C28252"]  # C66770 row kg
+    assert terms[("CL.EX.EXDOSU", "mg")] == ["C28253"]  # C71620 row mg
+    assert terms[("CL.LB.LBORRESU", "10^9/L")] == ["C67255"]  # C71620 row 10^9/L
+    assert terms[("CL.LB.LBSTRESU", "g/dL")] == ["C64783"]  # C71620 row g/dL
+    if demo_store.protocol.id == "lenalidomide-cle-open-label":
+        assert terms[("CL.VS.VSTESTCD", "HEIGHT")] == ["C25347"]  # C66741 row HEIGHT
+        assert terms[("CL.LB.LBORRESU", "cells/mm2")] == []  # not a term of UNIT: none made up
+    else:
+        assert terms[("CL.CM.CMDOSU", "mg/day")] == ["C67399"]  # C71620 row mg/day
 
 
 def test_codelists_without_codes_are_listed_in_the_manifest(

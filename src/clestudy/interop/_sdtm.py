@@ -407,8 +407,9 @@ def untabulated_forms(protocol: Protocol) -> list[str]:
 
 def _codelists(protocol: Protocol, datasets: list[Dataset]) -> None:
     """Attach each coded field's codes to the variable it fills (for the Define-XML): a single
-    choice its choices, a boolean the ``NY`` values ``Y``/``N``, ``AGEU`` its unit and a findings
-    ``--TESTCD`` its test codes."""
+    choice its choices, a boolean the ``NY`` values ``Y``/``N``, ``AGEU`` its unit, ``--STAT``
+    ``NOT DONE``, ``--ORRESU``/``--STRESU``/``--DOSU`` the units written (no decode) and a
+    findings ``--TESTCD`` its test codes."""
     by_name = {d.name: d for d in datasets}
     for form in protocol.forms:
         dataset = by_name.get(form.domain or "")
@@ -424,6 +425,9 @@ def _codelists(protocol: Protocol, datasets: list[Dataset]) -> None:
     for dataset in datasets:  # a test not done: the one term of codelist ND, no decode
         if f"{dataset.name}STAT" in dataset.frame.columns:
             dataset.codelists[f"{dataset.name}STAT"] = {NOT_DONE: ""}
+        for unit in (f"{dataset.name}{s}" for s in ("ORRESU", "STRESU", "DOSU")):  # the units
+            if unit in dataset.frame.columns and (units := set(dataset.frame[unit]) - {""}):
+                dataset.codelists[unit] = dict.fromkeys(sorted(units), "")
     dm = by_name.get("DM")
     if dm is not None and "AGEU" in dm.frame.columns:  # assigned, not collected: no decode
         dm.codelists["AGEU"] = dict.fromkeys(sorted(set(dm.frame["AGEU"]) - {""}), "")

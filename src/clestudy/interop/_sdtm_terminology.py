@@ -15,12 +15,18 @@ repository ``rubentalstra/Trial-Submission-Studio``, file
 ``8753b121aaa8370978b2c144e70485bef840e1c5`` (:data:`CODE_SOURCE`). The codelists below are the
 SDTM codelists that publishing set carries unchanged (their NCI preferred terms read "CDISC SDTM
 Sex of Individual Terminology", "CDISC SDTM Age Unit Terminology", "CDISC SDTM Yes No Unknown or
-Not Applicable Response Terminology", "CDISC SDTM Laboratory Test Code Terminology"). A codelist is one NCI Thesaurus subset, published
-unchanged in every publishing set of a release that uses it, so these are the codes of the SDTM
-CT 2024-03-29 package the Define-XML names. The SDTM publishing set's own file could not be read
-offline; the codelists it holds and the SEND set does not (``RACE``, ``ETHNIC``, ``OUT``,
-``ACN``, ``VSTESTCD``, ``UNIT``, ``TOXGRV5``) are therefore written without codes
-until a source for them is added here, with its provenance.
+Not Applicable Response Terminology", "CDISC SDTM Laboratory Test Code Terminology", "CDISC SDTM
+Not Done Terminology", "CDISC SDTM Unit of Measure Terminology", "CDISC SDTM Unit for Vital Sign
+Result Terminology", "CDISC SDTM Vital Sign Test Code Terminology"). A codelist is one NCI
+Thesaurus subset, published unchanged in every publishing set of a release that uses it, so these
+are the codes of the SDTM CT 2024-03-29 package the Define-XML names. The SDTM publishing set's
+own file could not be read offline; the codelists it holds and the SEND set does not are written
+without codes until a source for them is added here, with its provenance. Those the built-in
+studies use are ``RACE`` (Race), ``ETHNIC`` (Ethnic Group), ``OUT`` (Outcome of Event), ``ACN``
+(Action Taken with Study Treatment) and ``TOXGRV5``: the SEND CSV, sorted by codelist name, has
+none of them where they would sort (its first codelist is "Age Estimation Method Response", so no
+"Action Taken ..."; "Organ Measurement Test Name" is followed by "Pharmaceutical Dosage Form", so
+no "Outcome of Event").
 """
 
 from __future__ import annotations
@@ -106,27 +112,63 @@ CODELISTS: Mapping[str, Codelist] = MappingProxyType(
         "SEX": Codelist("C66731", "Sex", "SEX", False, MappingProxyType({
             "F": "C16576", "INTERSEX": "C45908", "M": "C20197", "U": "C17998",
         })),
+        # "C66789",,"No","Not Done","ND",... and its one term (CODE_SOURCE): --STAT
+        "ND": Codelist("C66789", "Not Done", "ND", False, MappingProxyType({
+            "NOT DONE": "C49484",
+        })),
+        # "C71620",,"Yes","Unit","UNIT",... and the units the built-in protocols use that are
+        # terms of it (CODE_SOURCE); the protocols' other units ("cells/mm2", "fold change",
+        # "fraction", "MFI", "% of CD3+ T cells", ...) are not submission values of this release
+        # and are written without a code
+        "UNIT": Codelist("C71620", "Unit", "UNIT", True, MappingProxyType({
+            "10^9/L": "C67255", "IU/mL": "C67377", "U/L": "C67456", "cm": "C49668",
+            "g/dL": "C64783", "kg": "C28252", "mg": "C28253", "mg/dL": "C67015",
+            "mg/day": "C67399", "mm/h": "C67419",
+        })),
+        # "C66770",,"Yes","Units for Vital Signs Results","VSRESU",... and the two units the
+        # built-in protocols use (CODE_SOURCE)
+        "VSRESU": Codelist("C66770", "Units for Vital Signs Results", "VSRESU", True,
+                           MappingProxyType({"cm": "C49668", "kg": "C28252"})),
+        # "C66741",,"Yes","Vital Signs Test Code","VSTESTCD",... and the two tests the built-in
+        # protocols use (CODE_SOURCE)
+        "VSTESTCD": Codelist("C66741", "Vital Signs Test Code", "VSTESTCD", True,
+                             MappingProxyType({"HEIGHT": "C25347", "WEIGHT": "C25208"})),
     }
 )  # fmt: skip
 """The codelists whose NCI codes clestudy writes, by submission value."""
 
-_VARIABLE_CODELISTS: Mapping[str, str] = MappingProxyType(
-    {"SEX": "SEX", "AGEU": "AGEU", "LBTESTCD": "LBTESTCD"}
+_VARIABLE_CODELISTS: Mapping[str, str] = MappingProxyType({
+    "SEX": "SEX", "AGEU": "AGEU", "LBTESTCD": "LBTESTCD", "VSTESTCD": "VSTESTCD",
+    "VSORRESU": "VSRESU", "VSSTRESU": "VSRESU",
+})  # fmt: skip
+"""Variables with a codelist of their own (SDTMIG v3.3 domain tables)."""
+
+_SUFFIX_CODELISTS: Mapping[str, str] = MappingProxyType(
+    {"ORRESU": "UNIT", "STRESU": "UNIT", "DOSU": "UNIT", "STAT": "ND"}
 )
+"""Codelists of a ``--`` variable in every domain (SDTMIG v3.3: ``--ORRESU``, ``--STRESU`` and
+``--DOSU`` take ``UNIT``, except the vital signs units above; ``--STAT`` takes ``ND``)."""
 
 
 def codelist_for(variable: str, values: Mapping[str, str]) -> Codelist | None:
     """The CDISC codelist of ``variable`` whose codes are in :data:`CODELISTS`, or ``None``.
 
-    ``SEX``, ``AGEU`` and ``LBTESTCD`` have their own codelists (SDTMIG v3.3); a variable coded ``Y``/``N``
-    (a CDASH boolean) takes ``NY``, the codelist of the SDTMIG's yes/no variables.
+    ``SEX``, ``AGEU``, ``LBTESTCD``, ``VSTESTCD`` and the vital signs units (``VSRESU``) have
+    their own codelists, a domain's ``--ORRESU``, ``--STRESU`` and ``--DOSU`` take ``UNIT`` and
+    its ``--STAT`` takes ``ND`` (SDTMIG v3.3); a variable coded ``Y``/``N`` (a CDASH boolean)
+    takes ``NY``, the codelist of the SDTMIG's yes/no variables.
 
     >>> codelist_for("SEX", {"F": "Female"}).code, codelist_for("AESER", {"Y": "Yes"}).code
     ('C66731', 'C66742')
+    >>> [codelist_for(v, {}).name for v in ("LBORRESU", "EXDOSU", "VSORRESU", "LBSTAT")]
+    ['Unit', 'Unit', 'Units for Vital Signs Results', 'Not Done']
     >>> codelist_for("AEREL", {"RELATED": "Related"}) is None
     True
     """
     name = _VARIABLE_CODELISTS.get(variable)
+    if name is None:
+        name = next((codelist for suffix, codelist in _SUFFIX_CODELISTS.items()
+                     if len(variable) == 2 + len(suffix) and variable.endswith(suffix)), None)  # fmt: skip
     if name is None and values and set(values) <= {"Y", "N"}:
         name = "NY"
     return CODELISTS.get(name) if name else None

@@ -9,8 +9,8 @@ Controlled terminology: the values clestudy writes for coded variables are the p
 codes, which the built-in protocols take from CDISC CT submission values (``SEX`` F/M/U, ``NY``
 Y/N, ``AGEU`` YEARS, ``VSTESTCD`` WEIGHT/HEIGHT, ``LBTESTCD`` from the CDASH annotations). The
 CT package named in the output is :data:`CT_VERSION`. The NCI concept codes (C-codes) of the
-codelists and terms are not written: clestudy's references do not list them, and a code is never
-invented, so every codelist in the Define-XML is given with its submission values and decodes
+codelists and terms are written only where :mod:`clestudy.interop._sdtm_terminology` holds them
+(a code is never invented); any other codelist is given with its submission values and decodes
 only. Test codes for items that have no CDISC code (the CLASI's items, the immune profile) are
 sponsor-defined (``short_code``), as the SDTMIG allows for QRS instruments without a CDISC
 supplement.
