@@ -24,9 +24,13 @@ own file could not be read offline; the codelists it holds and the SEND set does
 without codes until a source for them is added here, with its provenance. Those the built-in
 studies use are ``RACE`` (Race), ``ETHNIC`` (Ethnic Group), ``OUT`` (Outcome of Event), ``ACN``
 (Action Taken with Study Treatment) and ``TOXGRV5``: the SEND CSV, sorted by codelist name, has
-none of them where they would sort (its first codelist is "Age Estimation Method Response", so no
-"Action Taken ..."; "Organ Measurement Test Name" is followed by "Pharmaceutical Dosage Form", so
-no "Outcome of Event").
+none of them where they would sort. Its first codelist is "Age Estimation Method Response" (no
+"Action Taken ..."), and these pairs are adjacent: "ECG Test Name", "Expected Onset of Rad/Nuc
+Targeted Injury Response" (no "Ethnic Group"); "Organ Measurement Test Name", "Pharmaceutical
+Dosage Form" (no "Outcome of Event"); "Pregnancy Status Response", "Rad/Nuc Agent Ionizing
+Radiation Type Response" (no "Race"); "Collected Summarized Value Type Response", "Consciousness
+State" and "Test Site Activity Response", "Toxicokinetic Description Response" (no "Common
+Terminology Criteria ..." nor "Toxicity Grade ...").
 """
 
 from __future__ import annotations
