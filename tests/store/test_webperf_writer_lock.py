@@ -8,10 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from clestudy.store import Store, make_engine
-from clestudy.store._engine import _HELD_LOCK, _writer_lock, single_read
+from clestudy.store._engine import _HELD_LOCK, _writer_lock, is_postgres, single_read
 
 OpenStudy = Callable[..., Store]
 STUDY = "lenalidomide-cle-open-label"
@@ -113,3 +113,19 @@ def test_concurrent_saves_lose_no_update(open_study: OpenStudy, sqlite_url: str)
     saved = {(r.subject_id, r.instance) for r in setup.records(form_id="ae")}
     assert saved == {(s, n) for s in subjects for n in (1, 2, 3)}
     assert not _writer_lock(sqlite_url.removeprefix("sqlite:///")).locked()
+
+
+def test_a_single_read_runs_without_begin_and_never_waits_for_a_writer(db_url: str) -> None:
+    engine = make_engine(db_url)
+    _table(engine)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with engine.begin() as writer:
+        writer.execute(text("INSERT INTO t VALUES (1)"))  # holds the write lock, uncommitted
+        with single_read(engine) as conn:
+            assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+    with single_read(engine) as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 1
+    if not is_postgres(engine):  # PostgreSQL's BEGIN is the driver's: autocommit has none
+        assert [s for s in statements if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]
+    engine.dispose()

@@ -17,8 +17,8 @@ taken before ``BEGIN IMMEDIATE`` and released once the transaction has committed
 a writer starts as soon as the previous one ends. ``busy_timeout`` still covers other processes.
 
 A read that needs no transaction (the web layer's token check and subject read, one statement
-each) uses :func:`single_read`: autocommit on PostgreSQL (no ``BEGIN``/``ROLLBACK`` round trips),
-a deferred transaction on SQLite.
+each) uses :func:`single_read`: no ``BEGIN`` and no ``ROLLBACK`` (autocommit on PostgreSQL, two
+round trips fewer; on SQLite each statement's own read transaction).
 
 Readers that must see one consistent state (``audit verify``, ``audit anchor``) use
 :func:`snapshot_reader`: one ``REPEATABLE READ READ ONLY`` transaction on PostgreSQL, one deferred
@@ -54,6 +54,10 @@ AUDIT_LOCK_KEY = 0x636C6573
 
 #: Execution option of a connection that only reads (SQLite: a deferred ``BEGIN``).
 READ_ONLY_OPTION = "clestudy_read_only"
+
+#: Execution option of a SQLite connection whose statements run without a ``BEGIN`` (each one in
+#: its own implicit transaction: :func:`single_read`).
+_NO_TRANSACTION_OPTION = "clestudy_no_transaction"
 
 #: How long a SQLite connection waits for another writer's lock before failing.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -154,7 +158,10 @@ def _configure_sqlite(engine: Engine, writer_lock: threading.Lock | None) -> Non
     def _on_begin(conn: Any) -> None:
         # a reader (audit verify) takes a deferred BEGIN: in WAL mode its first read fixes one
         # snapshot for the whole transaction, and it never blocks a writer
-        read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
+        options = conn.get_execution_options()
+        if options.get(_NO_TRANSACTION_OPTION, False):
+            return  # its rollback is then a no-op: sqlite3 sees no transaction open
+        read_only = options.get(READ_ONLY_OPTION, False)
         if read_only or writer_lock is None:
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
             return
@@ -237,12 +244,13 @@ def snapshot_reader(engine: Engine) -> Iterator[Connection]:
 def single_read(engine: Engine) -> Iterator[Connection]:
     """A connection for reads that need no transaction of their own (one statement each).
 
-    On PostgreSQL it runs in autocommit: no ``BEGIN`` before the statement and no ``ROLLBACK``
-    after it, two round trips fewer. On SQLite it takes a deferred ``BEGIN``, which in WAL mode
-    never waits for a writer.
+    Each statement runs in a transaction of its own, so two statements may see different states:
+    on PostgreSQL in autocommit (no ``BEGIN`` before the statement and no ``ROLLBACK`` after it, two
+    round trips fewer); on SQLite without a ``BEGIN`` (the statement's implicit read transaction,
+    which in WAL mode never waits for a writer).
     """
     with engine.connect() as conn:
         if is_postgres(engine):
             yield conn.execution_options(isolation_level="AUTOCOMMIT")
         else:
-            yield conn.execution_options(**{READ_ONLY_OPTION: True})
+            yield conn.execution_options(**{_NO_TRANSACTION_OPTION: True})

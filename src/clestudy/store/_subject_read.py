@@ -3,9 +3,9 @@
 :meth:`Store.subject <clestudy.store.Store.subject>` answers the same question through an ORM
 session, which on SQLite also opens a ``BEGIN IMMEDIATE`` transaction (the store's default) and so
 waits for every writer. :func:`read_subject` reads the subject's four columns with a statement
-built once, on a :func:`~clestudy.store._engine.single_read` connection (a deferred ``BEGIN`` on
-SQLite: in WAL mode it never waits for a writer; autocommit on PostgreSQL: no ``BEGIN`` and
-``ROLLBACK`` round trips), which is what a request that only needs the subject's site can use.
+built once, on a :func:`~clestudy.store._engine.single_read` connection (no ``BEGIN``: on SQLite
+the statement's own read transaction, which in WAL mode never waits for a writer; autocommit on
+PostgreSQL, no ``BEGIN`` and ``ROLLBACK`` round trips), which is what a request that only needs the subject's site can use.
 """
 
 from __future__ import annotations
