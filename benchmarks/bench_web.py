@@ -3,7 +3,8 @@
 Run with ``python benchmarks/bench_web.py [--saves 400] [--clients 8] [--chunk 50] [--pg URL]``
 (not part of pytest).
 
-Both servers run as their own uvicorn process (one worker) on loopback over a fresh SQLite file
+Both servers run as their own uvicorn process (one worker, log level ``warning``: no access-log
+line per request) on loopback over a fresh SQLite file
 (WAL, ``synchronous=NORMAL``, as the store sets it), and the same client drives both: ``--clients``
 threads, each with a keep-alive ``httpx2.Client``, PUT ``--saves`` complete CLASI forms in all, each
 a new record (a subject × visit of its own), after a warm-up of ``--warmup`` saves per client.
@@ -289,7 +290,7 @@ def _clestudy(
     token = _seed_clestudy(db, subjects)
     port = _free_port()
     cli = [sys.executable, "-c", "import sys; from clestudy.cli import main; sys.exit(main())"]
-    command = [*cli, "serve", "--db", db, "--port", str(port)]
+    command = [*cli, "serve", "--db", db, "--port", str(port), "--log-level", "warning"]
     if workers > 1:
         command += ["--workers", str(workers)]
     with Server(command, port, folder / "clestudy.log") as server:

@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from clestudy.cli import main
 from clestudy.store import open_store
 
@@ -73,3 +75,25 @@ def test_serve_answers_http(tmp_path: Path) -> None:
         server.wait(timeout=30)
         assert server.stdout is not None
         server.stdout.close()
+
+
+def test_log_level_reaches_uvicorn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    url = f"sqlite:///{tmp_path / 'quiet.db'}"
+    open_store(url, "lenalidomide-cle-open-label").close()
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))
+    monkeypatch.delenv("CLESTUDY_WEB_DB", raising=False)
+    assert main(["serve", "--db", url, "--log-level", "warning"]) == 0
+    assert main(["serve", "--db", url]) == 0
+    assert [call["log_level"] for call in calls] == ["warning", "info"]
+
+
+def test_an_unknown_log_level_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    assert main(["serve", "--db", url, "--log-level", "loud"]) == 2
+    err = capsys.readouterr().err
+    assert "--log-level: 'loud' is not one of critical, error, warning, info, debug" in err

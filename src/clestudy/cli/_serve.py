@@ -10,6 +10,9 @@ __all__ = ["app_factory", "register"]
 
 _DB_ENV = "CLESTUDY_WEB_DB"
 
+#: uvicorn's log levels, most quiet first (``warning`` drops the access log line per request).
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
 
 def app_factory() -> object:
     """Build the app for uvicorn's factory mode (each worker process calls it once)."""
@@ -30,6 +33,12 @@ def serve(
     workers: int = typer.Option(
         1, "--workers", min=1, help="Worker processes (several only on PostgreSQL; SQLite: 1)."
     ),
+    log_level: str = typer.Option(
+        "info",
+        "--log-level",
+        help="uvicorn's log level: critical, error, warning, info (the default: one access-log "
+        "line per request) or debug.",
+    ),
 ) -> None:
     """Serve the web app: login, subjects, visit schedules, data entry, dashboard, /api/v1."""
     import uvicorn  # imported here: keeps `clestudy --help` fast
@@ -37,6 +46,8 @@ def serve(
     from clestudy.errors import InputError
     from clestudy.store import upgrade_database
 
+    if log_level not in LOG_LEVELS:
+        raise InputError(f"--log-level: {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
     db = db if "://" in db else f"sqlite:///{db}"  # a path, as every other command takes
     if workers > 1 and db.startswith("sqlite"):
         raise InputError(
@@ -59,7 +70,7 @@ def serve(
         port=port,
         workers=workers,
         proxy_headers=True,
-        log_level="info",
+        log_level=log_level,
     )
 
 

@@ -64,7 +64,7 @@ from clestudy.store._accounts_events import (
     AccountEvent,
     account_event,
 )
-from clestudy.store._engine import READ_ONLY_OPTION, is_postgres
+from clestudy.store._engine import READ_ONLY_OPTION, is_postgres, single_read
 from clestudy.store._schema import (
     AccountEventRow,
     AccountSettingRow,
@@ -829,7 +829,7 @@ class Accounts:
             When the token is unknown or revoked, or its user is suspended.
         """
         digest = hash_token(token) if isinstance(token, str) else ""
-        with self.engine.connect().execution_options(**{READ_ONLY_OPTION: True}) as conn:
+        with single_read(self.engine) as conn:
             rows = conn.execute(_TOKEN_USER, {"digest": digest}).all()
         if not rows or not hmac.compare_digest(rows[0].token_sha256, digest):
             raise AuthenticationError("unknown_token")

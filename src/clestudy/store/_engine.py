@@ -10,6 +10,16 @@ PostgreSQL: a write transaction takes ``pg_advisory_xact_lock`` on each audit ch
 (one chain per subject, see ``_chain.py``), so no chain forks (§5.3: 200/200 appends, 0 forks)
 while writers to different subjects proceed in parallel.
 
+SQLite allows one writer at a time, and a writer that finds the file locked sleeps in SQLite's busy
+handler (a backoff of up to 100 ms a try) although a save holds the lock for a few milliseconds.
+So the threads of one process queue on a Python lock per database file (:func:`_writer_lock`),
+taken before ``BEGIN IMMEDIATE`` and released once the transaction has committed or rolled back:
+a writer starts as soon as the previous one ends. ``busy_timeout`` still covers other processes.
+
+A read that needs no transaction (the web layer's token check and subject read, one statement
+each) uses :func:`single_read`: no ``BEGIN`` and no ``ROLLBACK`` (autocommit on PostgreSQL, two
+round trips fewer; on SQLite each statement's own read transaction).
+
 Readers that must see one consistent state (``audit verify``, ``audit anchor``) use
 :func:`snapshot_reader`: one ``REPEATABLE READ READ ONLY`` transaction on PostgreSQL, one deferred
 transaction on SQLite (WAL gives it a snapshot).
@@ -17,7 +27,9 @@ transaction on SQLite (WAL gives it a snapshot).
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +40,14 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from clestudy.errors import ClestudyError, InputError
 
-__all__ = ["AUDIT_LOCK_KEY", "READ_ONLY_OPTION", "is_postgres", "make_engine", "snapshot_reader"]
+__all__ = [
+    "AUDIT_LOCK_KEY",
+    "READ_ONLY_OPTION",
+    "is_postgres",
+    "make_engine",
+    "single_read",
+    "snapshot_reader",
+]
 
 #: The advisory-lock key of the audit chain ("cles" in ASCII).
 AUDIT_LOCK_KEY = 0x636C6573
@@ -36,8 +55,37 @@ AUDIT_LOCK_KEY = 0x636C6573
 #: Execution option of a connection that only reads (SQLite: a deferred ``BEGIN``).
 READ_ONLY_OPTION = "clestudy_read_only"
 
+#: Execution option of a SQLite connection whose statements run without a ``BEGIN`` (each one in
+#: its own implicit transaction: :func:`single_read`).
+_NO_TRANSACTION_OPTION = "clestudy_no_transaction"
+
 #: How long a SQLite connection waits for another writer's lock before failing.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+#: Connection pools: enough connections that the web server's threads (40 in anyio's pool) never
+#: wait for one; PostgreSQL's are real server processes, so fewer.
+SQLITE_POOL = {"pool_size": 40, "max_overflow": 10}
+POSTGRES_POOL = {"pool_size": 15, "max_overflow": 5}
+
+#: The key in a pooled connection's ``info`` of the writer lock its transaction holds.
+_HELD_LOCK = "clestudy_writer_lock"
+
+_writer_locks: dict[str, threading.Lock] = {}
+_writer_locks_guard = threading.Lock()
+
+
+def _writer_lock(path: str) -> threading.Lock:
+    """The one in-process writer lock of the SQLite file ``path`` (shared by every engine)."""
+    key = os.path.realpath(path)
+    with _writer_locks_guard:
+        return _writer_locks.setdefault(key, threading.Lock())
+
+
+def _sqlite_file(database: str | None) -> str | None:
+    """The file of a SQLite URL's database, or ``None`` for an in-memory database."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
 
 
 def is_postgres(engine: Engine | Connection) -> bool:
@@ -63,14 +111,18 @@ def make_engine(url: str) -> Engine:
             f"database URL {url!r}: unsupported database '{backend}' (use sqlite:/// or "
             "postgresql+psycopg://)"
         )
+    file = _sqlite_file(parsed.database) if backend == "sqlite" else None
+    pool: dict[str, int] = (
+        POSTGRES_POOL if backend == "postgresql" else SQLITE_POOL if file is not None else {}
+    )
     try:
-        engine = create_engine(parsed, pool_pre_ping=backend == "postgresql")
+        engine = create_engine(parsed, pool_pre_ping=backend == "postgresql", **pool)
     except (NoSuchModuleError, ImportError) as exc:
         raise ClestudyError(
             f"database URL {url!r}: driver not installed ({exc}); install clestudy[postgres]"
         ) from None
     if backend == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, None if file is None else _writer_lock(file))
     return engine
 
 
@@ -93,7 +145,7 @@ def _enable_wal(dbapi_conn: Any) -> None:
             time.sleep(0.01)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, writer_lock: threading.Lock | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # stop sqlite3's own implicit BEGIN
@@ -106,8 +158,72 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         # a reader (audit verify) takes a deferred BEGIN: in WAL mode its first read fixes one
         # snapshot for the whole transaction, and it never blocks a writer
-        read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        options = conn.get_execution_options()
+        if options.get(_NO_TRANSACTION_OPTION, False):
+            return  # its rollback is then a no-op: sqlite3 sees no transaction open
+        read_only = options.get(READ_ONLY_OPTION, False)
+        if read_only or writer_lock is None:
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+            return
+        # wait no longer than busy_timeout would have: a thread that already writes on another
+        # connection to the file then fails as it did before, instead of waiting on itself
+        acquired = writer_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            if acquired:
+                writer_lock.release()
+            raise
+        if acquired:
+            conn.info[_HELD_LOCK] = writer_lock
+
+    if writer_lock is not None:
+        _release_after_transactions(engine)
+
+
+def _release_writer_lock(connection: Any) -> None:
+    """Release the writer lock ``connection`` (a pooled connection or its record) holds, if any."""
+    try:
+        info = connection.info
+    except NotImplementedError:  # the ad-hoc connection of the dialect's first connect
+        return
+    held = info.pop(_HELD_LOCK, None)
+    if held is not None:
+        held.release()
+
+
+def _release_after_transactions(engine: Engine) -> None:
+    """Release a connection's writer lock once its transaction has ended.
+
+    The engine's ``commit`` and ``rollback`` events run *before* the database commits, so the
+    engine's dialect (its own instance) is wrapped instead; the pool's ``checkin`` and
+    ``invalidate`` events release a lock a connection still holds when it leaves use.
+    """
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def do_commit(dbapi_connection: Any) -> None:
+        try:
+            commit(dbapi_connection)
+        finally:
+            _release_writer_lock(dbapi_connection)
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        try:
+            rollback(dbapi_connection)
+        finally:
+            _release_writer_lock(dbapi_connection)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        _release_writer_lock(record)
+
+    @event.listens_for(engine, "invalidate")
+    def _on_invalidate(_dbapi_conn: Any, record: Any, _exc: Any) -> None:
+        _release_writer_lock(record)
 
 
 @contextmanager
@@ -122,3 +238,19 @@ def snapshot_reader(engine: Engine) -> Iterator[Connection]:
             conn = conn.execution_options(**{READ_ONLY_OPTION: True})
         with conn.begin():
             yield conn
+
+
+@contextmanager
+def single_read(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads that need no transaction of their own (one statement each).
+
+    Each statement runs in a transaction of its own, so two statements may see different states:
+    on PostgreSQL in autocommit (no ``BEGIN`` before the statement and no ``ROLLBACK`` after it, two
+    round trips fewer); on SQLite without a ``BEGIN`` (the statement's implicit read transaction,
+    which in WAL mode never waits for a writer).
+    """
+    with engine.connect() as conn:
+        if is_postgres(engine):
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            yield conn.execution_options(**{_NO_TRANSACTION_OPTION: True})

@@ -3,15 +3,16 @@
 :meth:`Store.subject <clestudy.store.Store.subject>` answers the same question through an ORM
 session, which on SQLite also opens a ``BEGIN IMMEDIATE`` transaction (the store's default) and so
 waits for every writer. :func:`read_subject` reads the subject's four columns with a statement
-built once, on a read-only connection (a deferred ``BEGIN`` on SQLite: in WAL mode it never waits
-for a writer), which is what a request that only needs the subject's site can use.
+built once, on a :func:`~clestudy.store._engine.single_read` connection (no ``BEGIN``: on SQLite
+the statement's own read transaction, which in WAL mode never waits for a writer; autocommit on
+PostgreSQL, no ``BEGIN`` and ``ROLLBACK`` round trips), which is what a request that only needs the subject's site can use.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Engine, bindparam, false, select
 
-from clestudy.store._engine import READ_ONLY_OPTION
+from clestudy.store._engine import single_read
 from clestudy.store._rows import SubjectState
 from clestudy.store._schema import SubjectRow
 
@@ -39,7 +40,7 @@ def read_subject(engine: Engine, study_pk: int, subject_id: str) -> SubjectState
     subject_id : str
         The subject's id as enrolled.
     """
-    with engine.connect().execution_options(**{READ_ONLY_OPTION: True}) as conn:
+    with single_read(engine) as conn:
         row = conn.execute(_SUBJECT_BY_KEY, {"study_pk": study_pk, "subject_key": subject_id})
         found = row.first()
     return None if found is None else SubjectState(found[0], found[1], found[2], found[3])
