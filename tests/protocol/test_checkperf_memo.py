@@ -3,6 +3,7 @@ results of parsing every value afresh, and never serve one form's answer to anot
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from unittest import mock
 
@@ -135,7 +136,7 @@ def test_reserved_keys_absent_is_the_full_check_with_empty_maps() -> None:
                         "system, e.g. REDCap's form status)"]  # fmt: skip
 
 
-def _ungated(form: FormSpec, typed: dict[str, object], context: Any) -> list[Any]:
+def _ungated(form: FormSpec, typed: Mapping[str, object], context: Any) -> list[Any]:
     """Every built-in check run on the form, as if it applied."""
     return [
         *_builtin._visit_window(form, typed, context),
