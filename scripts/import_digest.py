@@ -25,7 +25,7 @@ from clestudy.errors import InputError
 from clestudy.interop import import_redcap
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from bench_interop import generate
+from bench_interop import generate  # type: ignore[import-not-found]
 
 INSTANT = dt.datetime(2026, 12, 4, 12, 0, 0, 123456, tzinfo=dt.UTC)
 
@@ -76,7 +76,7 @@ def main() -> int:
         for project in sorted(args.fixtures.iterdir()):
             if (project / "dictionary.csv").is_file() and (project / "data.csv").is_file():
                 projects[project.name] = (project / "dictionary.csv", project / "data.csv")
-    service.dt = types.SimpleNamespace(**{**vars(dt), "datetime": _StoppedDatetime})  # type: ignore[assignment]
+    service.dt = types.SimpleNamespace(**{**vars(dt), "datetime": _StoppedDatetime})  # type: ignore[attr-defined,assignment]
     for name, (dictionary, records) in projects.items():
         database = folder / f"{name}.db"
         try:
