@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from clestudy.protocol._checks import CheckContext, EditFinding
 from clestudy.protocol._model import FieldSpec, FormSpec, IdentityCache
 
-__all__ = ["BUILTIN_CHECK_IDS", "builtin_findings"]
+__all__ = ["BUILTIN_CHECK_IDS", "builtin_checks_apply", "builtin_findings"]
 
 BUILTIN_CHECK_IDS: tuple[str, ...] = (
     "builtin.visit_window",
@@ -220,11 +220,18 @@ def _adverse_event(form: FormSpec, typed: Mapping[str, object]) -> Iterator[Edit
         )
 
 
+def builtin_checks_apply(form: FormSpec) -> bool:
+    """Whether any built-in check can find something on a record of ``form`` (see
+    :class:`_FormIndex`): ``False`` for a form without date fields, visit date, start/end pairs
+    or adverse-event grade or outcome."""
+    return _index(form).applies
+
+
 def builtin_findings(
     form: FormSpec, typed: Mapping[str, object], context: CheckContext
 ) -> Iterator[EditFinding]:
     """Every built-in finding for one record, in the order of :data:`BUILTIN_CHECK_IDS`."""
-    if not _index(form).applies:
+    if not builtin_checks_apply(form):
         return
     findings = [
         *_visit_window(form, typed, context),
