@@ -4,12 +4,13 @@ Run with ``python benchmarks/bench_interop.py [--subjects 500] [--events 6] [--p
 part of pytest). A generated longitudinal project (10 forms of 5 fields, every form at every
 event, so 500 subjects x 6 events = 30,000 records) is imported with
 ``clestudy.interop.import_redcap`` (one transaction) into a new SQLite database; the baseline
-reads the same CSV with pandas and inserts the same records (subject, event, form, values as
-JSON) into one plain table with ``executemany``, in the same run (three times: the fastest
-counts). The target is 3x; the script prints the ratio of wall times and, because a shared
-machine's wall time is mostly waiting for a CPU, also the ratio of CPU times
-(``time.process_time``: one process, no threads), and with ``--gate`` exits 1 when the wall-time
-ratio is above the target. The gate is opt-in while the import is far slower (see
+reads the same CSV with pandas and inserts the same rows (subject, event, form, instance, values
+as JSON with the form status in ``_imported`` as the import keeps it, status) into one plain table
+with ``executemany``, in the same run (three times: the fastest counts); ``same_rows`` checks that
+both stored the same rows (exit 2 if not). The target is 3x; the script prints the ratio of
+wall times and, because a shared machine's wall time is mostly waiting for a CPU, also the ratio
+of CPU times (``time.process_time``: one process, no threads), and with ``--gate`` exits 1 when
+the wall-time ratio is above the target. The gate is opt-in while the import is far slower (see
 docs/performance.md, "Imports"), because a failing gate would stop ``make bench`` before the
 benchmarks after this one.
 
@@ -77,23 +78,48 @@ def generate(folder: Path, subjects: int, events: int, seed: int = 14) -> tuple[
 
 
 def baseline(records: Path, database: Path) -> tuple[float, float]:
-    """pandas.read_csv and a bulk insert of one row per record (values as JSON): wall and CPU
-    seconds."""
+    """pandas.read_csv and a bulk insert of the rows the import stores, one per record (subject,
+    event, form, instance, values as JSON with the form status kept as the import keeps it, in
+    ``_imported``, and the record's status): wall and CPU seconds."""
     start, cpu = time.perf_counter(), time.process_time()
     frame = pd.read_csv(records, dtype=str)
     rows = []
     for record in frame.to_dict("records"):
         for f in range(FORMS):
-            values = {f"f{f}_v{i}": int(record[f"f{f}_v{i}"]) for i in range(FIELDS)}
-            rows.append(
-                (record["record_id"], record["redcap_event_name"], f"form_{f}", json.dumps(values))
-            )
+            values: dict[str, Any] = {
+                f"f{f}_v{i}": int(record[f"f{f}_v{i}"]) for i in range(FIELDS)
+            }
+            values["_imported"] = {"redcap_complete": record[f"form_{f}_complete"]}
+            text = json.dumps(values, sort_keys=True, separators=(",", ":"))
+            rows.append((record["record_id"], record["redcap_event_name"], f"form_{f}", 1, text,
+                         "complete"))  # fmt: skip
     with sqlite3.connect(database) as connection:
         connection.execute(
-            "CREATE TABLE record (subject TEXT, event TEXT, form TEXT, values_json TEXT)"
+            "CREATE TABLE record (subject TEXT, event TEXT, form TEXT, instance INTEGER, "
+            "values_json TEXT, status TEXT)"
         )
-        connection.executemany("INSERT INTO record VALUES (?, ?, ?, ?)", rows)
+        connection.executemany("INSERT INTO record VALUES (?, ?, ?, ?, ?, ?)", rows)
     return time.perf_counter() - start, time.process_time() - cpu
+
+
+def same_rows(clestudy_db: Path, baseline_db: Path) -> bool:
+    """Whether the import and the baseline stored the same rows: (subject, event, form,
+    instance, values, status) of every record, values compared as JSON."""
+
+    def rows(database: Path, query: str) -> set[tuple[Any, ...]]:
+        with sqlite3.connect(database) as connection:
+            found = set()
+            for *key, values_json, status in connection.execute(query):
+                values = json.dumps(json.loads(values_json), sort_keys=True)
+                found.add((*key, values, status))
+            return found
+
+    stored = rows(clestudy_db, "SELECT s.subject_key, r.visit_key, r.form_key, r.instance, "
+                  "r.values_json, r.status FROM form_record r JOIN subject s "
+                  "ON s.id = r.subject_id")  # fmt: skip
+    inserted = rows(baseline_db, "SELECT subject, event, form, instance, values_json, status "
+                    "FROM record")  # fmt: skip
+    return len(stored) > 0 and stored == inserted
 
 
 #: The timed steps: (module, attribute, label). A step's time excludes the steps inside it.
@@ -160,6 +186,9 @@ def main() -> int:
     # most disturbed by other processes, and the fastest makes the ratio the harder one to meet
     runs = [baseline(records, folder / f"bulk-{n}.db") for n in range(BASELINE_RUNS)]
     bulk_s, bulk_cpu = min(s for s, _ in runs), min(c for _, c in runs)
+    if not same_rows(folder / "clestudy.db", folder / "bulk-0.db"):
+        print("the import and the baseline stored different rows", file=sys.stderr)
+        return 2
     ratio = clestudy_s / bulk_s
     print(f"{len(plan.creates)} records: clestudy import {clestudy_s:.1f} s, "
           f"read_csv + bulk insert {bulk_s:.2f} s, ratio {ratio:.1f}x (target {LIMIT}x); "

@@ -153,3 +153,27 @@ def test_a_refused_enrolment_writes_nothing(
         save_import(store, subjects=subjects, actor="importer", reason="subjects.csv")
     assert [s.subject_id for s in store.subjects()] == ["P000"]
     assert audit_events(db_url) == events
+
+
+def test_an_import_pauses_the_cyclic_collector_and_resumes_it() -> None:
+    import gc
+
+    from clestudy.store._import_batch import collection_paused
+
+    assert gc.isenabled()
+    with collection_paused():
+        assert not gc.isenabled()
+        with collection_paused():  # nested: the outer pause resumes it
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError, match="boom"), collection_paused():
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collection_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # off before: left off
+    finally:
+        gc.enable()

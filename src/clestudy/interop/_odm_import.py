@@ -67,6 +67,7 @@ from clestudy.store import (
     open_store,
     save_import,
 )
+from clestudy.store._import_batch import collection_paused
 
 __all__ = ["OdmContent", "import_odm", "read_odm"]
 
@@ -315,6 +316,7 @@ def _kept_history(url: str, study: str) -> set[tuple[str, str]]:
     }
 
 
+@collection_paused()  # as import_redcap
 def import_odm(
     url: str, path: Path, *, dry_run: bool = False, actor: str, schema: Path | None = None
 ) -> ImportPlan:

@@ -55,10 +55,12 @@ from clestudy.interop._redcap_records import (
 from clestudy.protocol import MissingCode, Protocol
 from clestudy.protocol._missing_codes import IMPORTED_KEY, coded_fields
 from clestudy.store import RecordState, Store, SubjectInput, open_store, save_import
+from clestudy.store._import_batch import collection_paused
 
 __all__ = ["ImportPlan", "export_redcap", "import_redcap"]
 
 
+@collection_paused()  # the file's rows, checked values and plan live until the commit too
 def import_redcap(
     url: str,
     dictionary: Path,

@@ -32,6 +32,7 @@ from pathlib import Path
 from clestudy.errors import InputError
 from clestudy.protocol import FieldSpec, FormSpec, MissingCode, StoredValue
 from clestudy.protocol._missing_codes import IMPORTED_KEY, MISSING_KEY
+from clestudy.protocol._model import IdentityCache
 
 __all__ = [
     "EVENT",
@@ -212,32 +213,74 @@ def _code_of(spec: FieldSpec, raw: str, row: dict[str, str], codes: Sequence[str
     return (ticked[0] if ticked else None), ""
 
 
-def _convert(spec: FieldSpec, raw: str, row: dict[str, str], where: str) -> tuple[object, str]:
-    """The input value of one field (``None`` when blank) and an error message or ``""``."""
+#: How a field's cell becomes its input value (:class:`_FormCells`).
+_TEXT, _STRIPPED, _BOOLEAN, _COMMA_DECIMAL, _CHECKBOXES = range(5)
+
+
+def _mode(spec: FieldSpec) -> int:
     if spec.type == "multiple_choice":
-        chosen = []
-        for choice in spec.choices:
-            cell = row.get(f"{spec.id}___{choice.code.lower()}", "").strip()
-            if cell not in ("", "0", "1"):
-                return (
-                    None,
-                    f"{where}: column '{spec.id}___{choice.code.lower()}': {cell!r} is not 0 or 1",
+        return _CHECKBOXES
+    if spec.type == "boolean":
+        return _BOOLEAN
+    if spec.type == "decimal" and _COMMA in spec.annotations.get(
+        "text_validation_type_or_show_slider_number", ""
+    ):
+        return _COMMA_DECIMAL
+    return _TEXT if spec.type == "text" else _STRIPPED
+
+
+@dataclass(frozen=True)
+class _FormCells:
+    """A form's cells as :func:`row_values` reads them, made once per form object: each field
+    with how its cell converts (and a checkbox's columns), and the status column."""
+
+    fields: tuple[tuple[FieldSpec, int, tuple[tuple[str, str], ...]], ...]
+    status_column: str
+
+    @classmethod
+    def of(cls, form: FormSpec) -> _FormCells:
+        return cls(
+            tuple(
+                (
+                    spec,
+                    _mode(spec),
+                    tuple((f"{spec.id}___{c.code.lower()}", c.code) for c in spec.choices),
                 )
+                for spec in form.fields
+            ),
+            f"{form.id}_complete",
+        )
+
+
+_FORM_CELLS: IdentityCache[FormSpec, _FormCells] = IdentityCache(_FormCells.of, 1024)
+
+
+def _convert(
+    spec: FieldSpec, mode: int, columns: tuple[tuple[str, str], ...], raw: str,
+    row: dict[str, str], where: str,
+) -> tuple[object, str]:  # fmt: skip
+    """The input value of one field (``None`` when blank) and an error message or ``""``."""
+    if mode == _CHECKBOXES:
+        chosen = []
+        for column, code in columns:
+            cell = row.get(column, "").strip()
+            if cell not in ("", "0", "1"):
+                return None, f"{where}: column '{column}': {cell!r} is not 0 or 1"
             if cell == "1":
-                chosen.append(choice.code)
+                chosen.append(code)
         return (chosen or None), ""
     text = raw.strip()
     if text == "":
         return None, ""
-    if spec.type == "boolean":
+    if mode == _STRIPPED:
+        return text, ""
+    if mode == _TEXT:
+        return raw, ""
+    if mode == _BOOLEAN:
         if text not in ("0", "1"):
             return None, f"{where}: field '{spec.id}': {raw!r} is not 0 or 1"
         return text == "1", ""
-    if spec.type == "decimal" and _COMMA in spec.annotations.get(
-        "text_validation_type_or_show_slider_number", ""
-    ):
-        return text.replace(",", "."), ""
-    return raw if spec.type == "text" else text, ""
+    return text.replace(",", "."), ""  # _COMMA_DECIMAL
 
 
 def row_values(
@@ -247,25 +290,27 @@ def row_values(
     with their values (codes in ``_missing``, the status in ``_imported``)."""
     found = []
     for form in forms:
+        cells = _FORM_CELLS.get(form)
         values: dict[str, object] = {}
         coded: dict[str, str] = {}
         errors: list[str] = []
-        for spec in form.fields:
+        for spec, mode, columns in cells.fields:
             raw = row.get(spec.id, "")
             code, error = _code_of(spec, raw, row, codes, where) if codes else (None, "")
-            if code is not None and spec.type != "multiple_choice":
+            if code is not None and mode != _CHECKBOXES:
                 coded[spec.id] = code
                 continue
-            value, error = (None, error) if error else _convert(spec, raw, row, where)
+            value, error = (None, error) if error else _convert(spec, mode, columns, raw, row,
+                                                                where)  # fmt: skip
             if error:
                 errors.append(error)
             elif value is not None:
                 values[spec.id] = value
             if code is not None:  # a ticked code column (validation refuses a value beside it)
                 coded[spec.id] = code
-        status = row.get(f"{form.id}_complete", "").strip()
+        status = row.get(cells.status_column, "").strip()
         if status not in ("", "0", "1", "2"):
-            errors.append(f"{where}: column '{form.id}_complete': {status!r} is not 0, 1 or 2")
+            errors.append(f"{where}: column '{cells.status_column}': {status!r} is not 0, 1 or 2")
         if values or coded or errors or status in ("1", "2"):
             if coded:
                 values[MISSING_KEY] = coded

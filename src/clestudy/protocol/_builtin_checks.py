@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from clestudy.protocol._checks import CheckContext, EditFinding
 from clestudy.protocol._model import FieldSpec, FormSpec, IdentityCache
 
-__all__ = ["BUILTIN_CHECK_IDS", "builtin_findings"]
+__all__ = ["BUILTIN_CHECK_IDS", "builtin_checks_apply", "builtin_findings"]
 
 BUILTIN_CHECK_IDS: tuple[str, ...] = (
     "builtin.visit_window",
@@ -68,12 +68,16 @@ _START = re.compile(r"^([A-Z]{2})STDAT$")
 @dataclass(frozen=True)
 class _FormIndex:
     """What the built-in checks look up in a form, found once per form (not once per record):
-    the first field of each CDASH variable, the date fields, and the start/end date pairs."""
+    the first field of each CDASH variable, the date fields, the start/end date pairs, and
+    whether any built-in check can apply to the form at all (``applies``: every check reads a
+    date field, the visit date or an adverse event's grade or outcome; a form of none of them,
+    such as one of plain numbers, skips the checks)."""
 
     form: FormSpec
     by_cdash: dict[str, FieldSpec]
     dates: tuple[FieldSpec, ...]
     start_end: tuple[tuple[FieldSpec, FieldSpec], ...]
+    applies: bool
 
     @classmethod
     def of(cls, form: FormSpec) -> _FormIndex:
@@ -88,7 +92,14 @@ class _FormIndex:
             if end_field is not None:
                 pairs.append((start_field, end_field))
         dates = tuple(f for f in form.fields if f.type == "date")
-        return cls(form, by_cdash, dates, tuple(pairs))
+        applies = bool(
+            dates
+            or pairs
+            or form.visit_date is not None
+            or "AETOXGR" in by_cdash
+            or "AEOUT" in by_cdash
+        )
+        return cls(form, by_cdash, dates, tuple(pairs), applies)
 
 
 #: Each form's :class:`_FormIndex`, built on its first check.
@@ -209,10 +220,19 @@ def _adverse_event(form: FormSpec, typed: Mapping[str, object]) -> Iterator[Edit
         )
 
 
+def builtin_checks_apply(form: FormSpec) -> bool:
+    """Whether any built-in check can find something on a record of ``form`` (see
+    :class:`_FormIndex`): ``False`` for a form without date fields, visit date, start/end pairs
+    or adverse-event grade or outcome."""
+    return _index(form).applies
+
+
 def builtin_findings(
     form: FormSpec, typed: Mapping[str, object], context: CheckContext
 ) -> Iterator[EditFinding]:
     """Every built-in finding for one record, in the order of :data:`BUILTIN_CHECK_IDS`."""
+    if not builtin_checks_apply(form):
+        return
     findings = [
         *_visit_window(form, typed, context),
         *_date_bounds(form, typed, context),

@@ -93,6 +93,8 @@ def check_reserved(
     >>> check_reserved(form, {"_missing": {"esr": "UNK", "lym": "NA"}}, ["UNK"], (), "P01/labs")
     ({'_missing': {'esr': 'UNK'}}, ["P01/labs: field 'lym': missing-data code 'NA' is not one of the study's codes ['UNK']"])
     """
+    if MISSING_KEY not in values and IMPORTED_KEY not in values:
+        return {}, []  # no reserved key: nothing to check (most records)
     out: dict[str, dict[str, str]] = {}
     problems: list[str] = []
     coded = values.get(MISSING_KEY)

@@ -11,25 +11,69 @@ show-if hides it; a value for a field that the values hide is an error
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import Any
 
 from clestudy.errors import RecordValidationError
-from clestudy.protocol._field_types import FIELD_TYPES, StoredValue
+from clestudy.protocol._field_types import FIELD_TYPES, Parser, StoredValue
 from clestudy.protocol._missing_codes import RESERVED_KEYS, check_reserved
 from clestudy.protocol._model import FieldSpec, FormSpec, IdentityCache
 from clestudy.protocol._show_if import hidden_fields
 
 __all__ = ["StoredValue", "check_values", "validate_values"]
 
-#: A form's field ids, made once per fields tuple (a CLASI save checks 55 keys against them).
-_FIELD_IDS: IdentityCache[tuple[FieldSpec, ...], frozenset[str]] = IdentityCache(
-    lambda fields: frozenset(f.id for f in fields), 1024
-)
+#: The raw values whose parse is remembered: immutable and compared by type and value.
+_MEMO_TYPES = (str, int, float, bool)
+#: The parsed values remembered (immutable: a memo never hands out a list to be changed).
+_MEMO_RESULTS = (str, int, bool)
+#: Parsed values remembered per field; past it, values are parsed and not remembered.
+MEMO_SIZE = 4096
 
 
-def _field_ids(form: FormSpec) -> frozenset[str]:
+class _FieldCheck:
+    """One field's parser and the values it parsed without a problem (``(type, raw)`` -> parsed:
+    ``1``, ``True`` and ``1.0`` are equal as keys but parse differently)."""
+
+    __slots__ = ("field", "memo", "parse")
+
+    def __init__(self, field: FieldSpec) -> None:
+        self.field = field
+        self.parse: Parser = FIELD_TYPES[field.type].parse
+        self.memo: dict[tuple[type, Any], StoredValue] = {}
+
+    def __call__(self, raw: object, where: str) -> StoredValue:
+        kind = type(raw)
+        if kind not in _MEMO_TYPES:
+            return self.parse(self.field, raw, where)
+        key = (kind, raw)
+        found = self.memo.get(key)
+        if found is not None:
+            return found
+        value = self.parse(self.field, raw, where)  # a problem raises: never remembered
+        if type(value) in _MEMO_RESULTS and len(self.memo) < MEMO_SIZE:
+            self.memo[key] = value
+        return value
+
+
+class _FormChecks:
+    """What :func:`check_values` needs of a form, made once per fields tuple: its field ids and
+    each field's :class:`_FieldCheck` in form order."""
+
+    __slots__ = ("field_ids", "fields")
+
+    def __init__(self, fields: tuple[FieldSpec, ...]) -> None:
+        self.field_ids = frozenset(f.id for f in fields)
+        self.fields = tuple(_FieldCheck(f) for f in fields)
+
+
+#: Per fields tuple (a CLASI save checks 55 keys against its ids); each field's parse memo lives
+#: in its entry, so it serves only that form object's fields.
+_FORM_CHECKS: IdentityCache[tuple[FieldSpec, ...], _FormChecks] = IdentityCache(_FormChecks, 1024)
+
+
+def _form_checks(form: FormSpec) -> _FormChecks:
     if type(form.fields) is not tuple:  # a model built without validation: no identity to key on
-        return frozenset(f.id for f in form.fields)
-    return _FIELD_IDS.get(form.fields)
+        return _FormChecks(tuple(form.fields))
+    return _FORM_CHECKS.get(form.fields)
 
 
 def check_values(
@@ -65,7 +109,8 @@ def check_values(
     """
     out: dict[str, StoredValue] = {}
     problems: list[str] = []
-    field_ids = _field_ids(form)
+    checks = _form_checks(form)
+    field_ids = checks.field_ids
     for key in values if not field_ids.issuperset(values) else ():  # in order, only when needed
         if key not in field_ids and key not in RESERVED_KEYS:
             known = ", ".join(f.id for f in form.fields)
@@ -76,7 +121,8 @@ def check_values(
         hidden = hidden_fields(form, values)
     reserved, reserved_problems = check_reserved(form, values, missing_codes, hidden, where)
     coded = reserved.get("_missing", {})
-    for field in form.fields:
+    for check in checks.fields:
+        field = check.field
         raw = values.get(field.id)
         if raw is None or (isinstance(raw, str) and raw.strip() == ""):
             if field.required and require and field.id not in hidden and field.id not in coded:
@@ -91,7 +137,7 @@ def check_values(
             )
             continue
         try:
-            out[field.id] = FIELD_TYPES[field.type].parse(field, raw, where)
+            out[field.id] = check(raw, where)
         except RecordValidationError as exc:
             problems.append(str(exc))
     out.update(reserved)  # maps of text, kept beside the values

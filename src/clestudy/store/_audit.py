@@ -50,6 +50,8 @@ __all__ = [
     "entry_json",
     "hashable",
     "load_audit_key",
+    "plain_json",
+    "plain_json_with",
     "snapshot_sha256",
 ]
 
@@ -94,19 +96,25 @@ def hashable(obj: Any) -> Any:
     raise ClestudyError(f"audit: value of type {type(obj).__name__} cannot be hashed canonically")
 
 
-def _canonical(obj: Any) -> bool:
+def _canonical(obj: Any, normalised: bool = False) -> bool:
     """Whether ``obj`` is of the canonical subset made of exact built-in types only; a fast walk
-    that builds no path (:func:`_check` explains, or accepts a subclass, when it is not)."""
+    that builds no path (:func:`_check` explains, or accepts a subclass, when it is not).
+
+    With ``normalised``, also whether :func:`hashable` leaves ``obj`` as it is: every string
+    ASCII or already in NFC.
+    """
     kind = type(obj)
-    if kind is str or kind is int or kind is bool or obj is None:
+    if kind is str:
+        return not normalised or obj.isascii() or unicodedata.is_normalized("NFC", obj)
+    if kind is int or kind is bool or obj is None:
         return True
     if kind is dict:
         for k, v in obj.items():
-            if type(k) is not str or not k.isascii() or not _canonical(v):
+            if type(k) is not str or not k.isascii() or not _canonical(v, normalised):
                 return False
         return True
     if kind is list:
-        return all(_canonical(v) for v in obj)
+        return all(_canonical(v, normalised) for v in obj)
     return False
 
 
@@ -145,6 +153,38 @@ def canonical_json(obj: Any) -> str:
     """
     _check(obj, "$")
     return _ENCODER.encode(obj)
+
+
+def plain_json(obj: Any) -> str:
+    """``canonical_json(hashable(obj))``, the text an audit event stores and hashes of a state,
+    without building the converted copy when ``obj`` needs no conversion (every record state).
+
+    >>> plain_json({"b": 1.5, "a": [True, None]})
+    '{"a":[true,null],"b":"1.5"}'
+    """
+    if _canonical(obj, normalised=True):
+        return _ENCODER.encode(obj)
+    return canonical_json(hashable(obj))
+
+
+def plain_json_with(obj: dict[str, Any], member: str, value: Any, value_json: str) -> str:
+    """``plain_json({**obj, member: value})`` given ``value_json``, the caller's
+    ``canonical_json(value)`` (a record's ``values_json``): not encoded again when ``value``
+    needs no conversion (else encoded here, so the text is the same either way).
+
+    >>> plain_json_with({"version": 1}, "values", {"x": 2}, '{"x":2}')
+    '{"values":{"x":2},"version":1}'
+    """
+    keys = {*obj, member}
+    if not all(type(k) is str and k.isascii() for k in keys) or not _canonical(value, True):
+        # a key hashable() would convert or canonical_json refuse, or a value to convert
+        return plain_json({**obj, member: value})
+    enc = _ENCODER.encode
+    parts = [
+        f"{enc(key)}:{value_json if key == member else plain_json(obj[key])}"
+        for key in sorted(keys)
+    ]
+    return "{" + ",".join(parts) + "}"
 
 
 def _member_json(value: Any) -> str:

@@ -49,7 +49,7 @@ from clestudy.protocol import (
     run_edit_checks,
 )
 from clestudy.protocol._model import IdentityCache
-from clestudy.store._audit import canonical_json
+from clestudy.store._audit import canonical_json, plain_json_with
 from clestudy.store._chain import prime_heads
 from clestudy.store._checks import SubjectFields, check_context, run_checks
 from clestudy.store._discrepancies import audit_discrepancy, sync_discrepancies
@@ -249,7 +249,7 @@ class _Batch:
         )
         warnings = run_checks(self.plan, context, form, values, problems, where)
         warnings += self.strata.findings(
-            [s.pk for s in self.subjects.values()], subject.pk, item.visit_id, item.form_id,
+            self._subject_pks, subject.pk, item.visit_id, item.form_id,
             instance, values,
         )  # fmt: skip
         missing = self.plan.missing(form, values, hidden)  # as validated: the same fields hide
@@ -301,9 +301,13 @@ class _Batch:
             before=before,
             after=after,
             reason=self.reason,
+            after_json=plain_json_with(after, "values", values, slot.values_json),
         )
         self._discrepancies(slot, where, warnings)
         return slot.state(dict(sorted(values.items())))  # in values_json's key order
+
+    def _subject_pks(self) -> list[int]:
+        return [s.pk for s in self.subjects.values()]
 
     def check(
         self,

@@ -31,12 +31,11 @@ from clestudy.store._audit import (
     AUDIT_FORMAT_VERSION,
     AuditEntry,
     AuditKey,
-    canonical_json,
     chain_genesis,
     chain_hash,
     chain_of,
-    hashable,
     load_audit_key,
+    plain_json,
 )
 from clestudy.store._engine import AUDIT_LOCK_KEY, is_postgres
 from clestudy.store._schema import AuditRow, Base
@@ -59,7 +58,12 @@ _CHUNK = 500
 
 @dataclass(frozen=True)
 class PendingEvent:
-    """An audit event queued in a write transaction, chained when the transaction ends."""
+    """An audit event queued in a write transaction, chained when the transaction ends.
+
+    ``before_json`` and ``after_json`` are the canonical texts of the states
+    (:func:`~clestudy.store._audit.plain_json`, ``"null"`` for ``None``), encoded once when the
+    event is queued; ``before`` and ``after`` are the states as given.
+    """
 
     chain: str
     actor: str
@@ -69,6 +73,8 @@ class PendingEvent:
     before: Any
     after: Any
     reason: str | None
+    before_json: str
+    after_json: str
 
 
 def queue_event(
@@ -81,17 +87,24 @@ def queue_event(
     before: Any,
     after: Any,
     reason: str | None,
+    after_json: str | None = None,
 ) -> PendingEvent:
-    """Queue one event on ``session``; it is chained and written before the commit."""
+    """Queue one event on ``session``; it is chained and written before the commit.
+
+    ``after_json``: ``plain_json(after)`` when the caller has it already
+    (:func:`~clestudy.store._audit.plain_json_with`), else encoded here.
+    """
     event = PendingEvent(
         chain=chain_of(entity_type, entity_key, action),
         actor=actor,
         action=action,
         entity_type=entity_type,
         entity_key=entity_key,
-        before=hashable(before),
-        after=hashable(after),
+        before=before,
+        after=after,
         reason=reason,
+        before_json=plain_json(before),
+        after_json=plain_json(after) if after_json is None else after_json,
     )
     session.info.setdefault(_QUEUE, []).append(event)
     return event
@@ -302,8 +315,7 @@ def _chain_rows(
             chain_seq=position + 1,
             key_id=key_id,
         )
-        before_json = canonical_json(event.before)  # checked once, encoded once
-        after_json = canonical_json(event.after)
+        before_json, after_json = event.before_json, event.after_json  # encoded once, queued
         digest = chain_hash(prev_hash, entry, key, state_json=(before_json, after_json))
         heads[event.chain] = (position + 1, digest, now)
         if event.entity_type == "subject" and event.action == "enroll":

@@ -22,6 +22,7 @@ from typing import Any
 
 from clestudy.errors import RecordValidationError
 from clestudy.protocol import CheckContext, EditFinding, FormSpec, Protocol, run_edit_checks
+from clestudy.protocol._builtin_checks import builtin_checks_apply
 from clestudy.protocol._field_types import stored_date
 from clestudy.store._edits import SavePlan
 
@@ -134,7 +135,10 @@ def run_checks(
         One message listing every field problem of ``problems`` and every ``error`` finding,
         each naming its field(s) and check id.
     """
-    findings = run_edit_checks(plan.protocol, form.id, values, context)
+    if builtin_checks_apply(form) or plan.protocol.checks_for_form(form.id):
+        findings = run_edit_checks(plan.protocol, form.id, values, context)
+    else:  # no check can fire: the values (checked by check_values) need no typed copy
+        findings = []
     errors = [
         f"{where}: {', '.join(f.fields) or form.id}: {f.message} [{f.check_id}]"
         for f in findings

@@ -34,7 +34,9 @@ value that later changed) and cannot be re-run. Keeping it as a frozen event kee
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import gc
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -57,6 +59,7 @@ __all__ = [
     "ImportedEvent",
     "SubjectInput",
     "checked_values",
+    "collection_paused",
     "save_import",
 ]
 
@@ -145,6 +148,27 @@ class ImportedEvent:
     payload: dict[str, Any]
 
 
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for an import's bulk work, and resume it after.
+
+    An import holds every record's input, checked values, state and queued audit event alive
+    until its one commit: hundreds of thousands of containers that each full collection scans
+    again and again without finding garbage (measured: a fifth of a 30,000-record import's CPU
+    time). Reference counting still frees what the import drops; the collector runs again when
+    the outermost pause ends (a pause inside another, or while collection is off, changes
+    nothing).
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def save_import(
     store: Store,
     *,
@@ -173,7 +197,7 @@ def save_import(
     touched = sorted({s.subject_id for s in subjects} | {r.subject_id for r in records}
                      | {h.subject_id for h in history})  # fmt: skip
     try:
-        with store._write() as session:
+        with collection_paused(), store._write() as session:
             lock_subjects(session, study, touched)
             enrol_subjects(store, session, subjects, actor=actor, reason=reason, by="by an import")
             saved = (

@@ -45,7 +45,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
@@ -220,10 +220,14 @@ class StratumGuard:
         self._taken: dict[int, tuple[str, int]] | None = None
 
     def findings(
-        self, batch_subjects: list[int], subject_pk: int, visit_id: str, form_id: str,
-        instance: int, values: Mapping[str, object],
+        self, batch_subjects: Callable[[], list[int]], subject_pk: int, visit_id: str,
+        form_id: str, instance: int, values: Mapping[str, object],
     ) -> list[EditFinding]:  # fmt: skip
-        """The warning for one record about to be saved (empty for most saves)."""
+        """The warning for one record about to be saved (empty for most saves).
+
+        ``batch_subjects`` gives the ids of the batch's subjects; it is called once, by the
+        first save of the randomization form, not by every save.
+        """
         spec = self.spec
         if spec is None or (visit_id, form_id, instance) != (spec.visit, spec.form, 1):
             return []
@@ -232,7 +236,7 @@ class StratumGuard:
                 AllocationRow.subject_id, AllocationRow.stratum, AllocationRow.sequence
             ).where(
                 AllocationRow.study_id == self.study_pk,
-                AllocationRow.subject_id.in_(batch_subjects),
+                AllocationRow.subject_id.in_(batch_subjects()),
             )
             self._taken = {
                 pk: (stratum, seq)

@@ -128,6 +128,7 @@ class Store(
         before: Any,
         after: Any,
         reason: str | None,
+        after_json: str | None = None,
     ) -> PendingEvent:
         return queue_event(
             session,
@@ -138,6 +139,7 @@ class Store(
             before=before,
             after=after,
             reason=reason,
+            after_json=after_json,
         )
 
     # -- subjects -------------------------------------------------------------------------------

@@ -1,0 +1,71 @@
+"""``plain_json`` and ``plain_json_with`` give the bytes of the plain path,
+``canonical_json(hashable(...))``, for any state (the audit hashes depend on them)."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clestudy.errors import ClestudyError
+from clestudy.store._audit import canonical_json, hashable, plain_json, plain_json_with
+
+# text with composed and decomposed accents, so that NFC normalisation matters
+_text = st.lists(
+    st.sampled_from(["a", "Z", " ", '"', "\u00e9", "e\u0301", "\u00c5", "A\u030a"]), max_size=5
+).map("".join)
+_keys = st.text(alphabet="abcxyz_", min_size=1, max_size=6)
+_scalars = st.none() | st.booleans() | st.integers() | _text | st.floats(allow_nan=False)
+_states = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=4),
+    max_leaves=12,
+)
+_values = st.dictionaries(
+    _keys, st.none() | st.booleans() | st.integers() | _text | st.lists(_text), max_size=5
+)
+
+
+def _plain_path(obj: Any) -> str:
+    return canonical_json(hashable(obj))
+
+
+@settings(max_examples=300, derandomize=True)
+@given(_states)
+def test_plain_json_is_the_plain_path(state: Any) -> None:
+    assert plain_json(state) == _plain_path(state)
+
+
+@settings(max_examples=300, derandomize=True)
+@given(st.dictionaries(_keys, _states, max_size=4), _keys, _values)
+def test_plain_json_with_is_the_plain_path(state: dict[str, Any], member: str, values: Any) -> None:
+    values_json = canonical_json(values)  # as a save encodes a record's values_json
+    assert plain_json_with(state, member, values, values_json) == _plain_path(
+        {**state, member: values}
+    )
+
+
+def test_plain_json_with_encodes_a_value_to_normalise() -> None:
+    decomposed = "e\u0301"
+    values = {"name": decomposed}
+    text = plain_json_with({"version": 1}, "values", values, canonical_json(values))
+    assert (
+        text == '{"values":{"name":"' + unicodedata.normalize("NFC", decomposed) + '"},"version":1}'
+    )
+
+
+def test_plain_json_with_reuses_the_given_text() -> None:
+    # the given text stands for the value when the value needs no conversion
+    assert plain_json_with({"status": "complete"}, "values", {"x": 1}, "TEXT") == (
+        '{"status":"complete","values":TEXT}'
+    )
+
+
+def test_plain_json_refuses_what_hashable_refuses() -> None:
+    with pytest.raises(ClestudyError, match="value of type set cannot be hashed canonically"):
+        plain_json({"a": {1, 2}})
+    with pytest.raises(ClestudyError, match="key '\u00e9' at \\$ must be an ASCII string"):
+        plain_json_with({"\u00e9": 1}, "values", {}, "{}")
