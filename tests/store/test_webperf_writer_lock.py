@@ -3,6 +3,7 @@ file (not in SQLite's sleeping busy handler), and every way a transaction ends r
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,12 @@ import pytest
 from sqlalchemy import Engine, event, text
 
 from clestudy.store import Store, make_engine
-from clestudy.store._engine import _HELD_LOCK, _writer_lock, is_postgres, single_read
+from clestudy.store._engine import (
+    _HELD_LOCK,
+    _writer_lock,
+    is_postgres,
+    single_read,
+)
 
 OpenStudy = Callable[..., Store]
 STUDY = "lenalidomide-cle-open-label"
@@ -129,3 +135,17 @@ def test_a_single_read_runs_without_begin_and_never_waits_for_a_writer(db_url: s
     if not is_postgres(engine):  # PostgreSQL's BEGIN is the driver's: autocommit has none
         assert [s for s in statements if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]
     engine.dispose()
+
+
+def test_a_forked_child_finds_the_writer_locks_free(sqlite_url: str) -> None:
+    lock = _writer_lock(sqlite_url.removeprefix("sqlite:///"))
+    lock.acquire()  # as if a thread of the parent were writing when it forked
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: its copy of the lock was released by the fork hook
+            os._exit(0 if not lock.locked() else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert lock.locked()  # the parent's is still held
+    finally:
+        lock.release()

@@ -14,7 +14,8 @@ SQLite allows one writer at a time, and a writer that finds the file locked slee
 handler (a backoff of up to 100 ms a try) although a save holds the lock for a few milliseconds.
 So the threads of one process queue on a Python lock per database file (:func:`_writer_lock`),
 taken before ``BEGIN IMMEDIATE`` and released once the transaction has committed or rolled back:
-a writer starts as soon as the previous one ends. ``busy_timeout`` still covers other processes.
+a writer starts as soon as the previous one ends. ``busy_timeout`` still covers other processes;
+a forked child starts with every lock free.
 
 A read that needs no transaction (the web layer's token check and subject read, one statement
 each) uses :func:`single_read`: no ``BEGIN`` and no ``ROLLBACK`` (autocommit on PostgreSQL, two
@@ -79,6 +80,19 @@ def _writer_lock(path: str) -> threading.Lock:
     key = os.path.realpath(path)
     with _writer_locks_guard:
         return _writer_locks.setdefault(key, threading.Lock())
+
+
+def _release_writer_locks_in_child() -> None:
+    """A forked child has only the forking thread: a writer lock another thread of the parent
+    held would stay taken for ever in the child, so release them all."""
+    global _writer_locks_guard
+    _writer_locks_guard = threading.Lock()
+    for lock in _writer_locks.values():
+        if lock.locked():
+            lock.release()
+
+
+os.register_at_fork(after_in_child=_release_writer_locks_in_child)
 
 
 def _sqlite_file(database: str | None) -> str | None:
