@@ -29,6 +29,7 @@ import json
 import os
 import unicodedata
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,13 @@ def plain_json(obj: Any) -> str:
     >>> plain_json({"b": 1.5, "a": [True, None]})
     '{"a":[true,null],"b":"1.5"}'
     """
+    kind = type(obj)  # the scalars of a state's members first, encoded as the encoder would
+    if obj is None:
+        return "null"
+    if kind is int:
+        return int.__repr__(obj)
+    if kind is str and obj.isascii():
+        return encode_basestring(obj)
     if _canonical(obj, normalised=True):
         return _ENCODER.encode(obj)
     return canonical_json(hashable(obj))
