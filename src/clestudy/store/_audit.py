@@ -187,7 +187,7 @@ def plain_json_with(obj: dict[str, Any], member: str, value: Any, value_json: st
     if not all(type(k) is str and k.isascii() for k in keys) or not _canonical(value, True):
         # a key hashable() would convert or canonical_json refuse, or a value to convert
         return plain_json({**obj, member: value})
-    enc = _ENCODER.encode
+    enc = encode_basestring  # what _ENCODER.encode does with a str, without its checks
     parts = [
         f"{enc(key)}:{value_json if key == member else plain_json(obj[key])}"
         for key in sorted(keys)
@@ -323,7 +323,7 @@ def _format2_json(entry: AuditEntry, before_json: str, after_json: str) -> str |
         or not (entry.key_id is None or type(entry.key_id) is str)
     ):
         return None
-    enc = _ENCODER.encode
+    enc = encode_basestring  # what _ENCODER.encode does with a str, without its checks
     reason = "null" if entry.reason is None else enc(entry.reason)
     key_id = "null" if entry.key_id is None else enc(entry.key_id)
     position = int.__repr__(entry.chain_seq)
