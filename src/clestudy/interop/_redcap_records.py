@@ -213,7 +213,8 @@ def _code_of(spec: FieldSpec, raw: str, row: dict[str, str], codes: Sequence[str
     return (ticked[0] if ticked else None), ""
 
 
-#: How a field's cell becomes its input value (:class:`_FormCells`).
+#: How a field's cell becomes its input value (:class:`_FormCells`; ``_TEXT`` and ``_STRIPPED``
+#: first: :func:`row_values` reads them without a call).
 _TEXT, _STRIPPED, _BOOLEAN, _COMMA_DECIMAL, _CHECKBOXES = range(5)
 
 
@@ -296,6 +297,10 @@ def row_values(
         errors: list[str] = []
         for spec, mode, columns in cells.fields:
             raw = row.get(spec.id, "")
+            if mode <= _STRIPPED and not codes:  # most cells: text as it is, or stripped
+                if raw.strip():
+                    values[spec.id] = raw if mode == _TEXT else raw.strip()
+                continue
             code, error = _code_of(spec, raw, row, codes, where) if codes else (None, "")
             if code is not None and mode != _CHECKBOXES:
                 coded[spec.id] = code

@@ -29,6 +29,7 @@ import json
 import os
 import unicodedata
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,13 @@ def plain_json(obj: Any) -> str:
     >>> plain_json({"b": 1.5, "a": [True, None]})
     '{"a":[true,null],"b":"1.5"}'
     """
+    kind = type(obj)  # the scalars of a state's members first, encoded as the encoder would
+    if obj is None:
+        return "null"
+    if kind is int:
+        return int.__repr__(obj)
+    if kind is str and obj.isascii():
+        return encode_basestring(obj)
     if _canonical(obj, normalised=True):
         return _ENCODER.encode(obj)
     return canonical_json(hashable(obj))
@@ -179,7 +187,7 @@ def plain_json_with(obj: dict[str, Any], member: str, value: Any, value_json: st
     if not all(type(k) is str and k.isascii() for k in keys) or not _canonical(value, True):
         # a key hashable() would convert or canonical_json refuse, or a value to convert
         return plain_json({**obj, member: value})
-    enc = _ENCODER.encode
+    enc = encode_basestring  # what _ENCODER.encode does with a str, without its checks
     parts = [
         f"{enc(key)}:{value_json if key == member else plain_json(obj[key])}"
         for key in sorted(keys)
@@ -315,7 +323,7 @@ def _format2_json(entry: AuditEntry, before_json: str, after_json: str) -> str |
         or not (entry.key_id is None or type(entry.key_id) is str)
     ):
         return None
-    enc = _ENCODER.encode
+    enc = encode_basestring  # what _ENCODER.encode does with a str, without its checks
     reason = "null" if entry.reason is None else enc(entry.reason)
     key_id = "null" if entry.key_id is None else enc(entry.key_id)
     position = int.__repr__(entry.chain_seq)
