@@ -15,7 +15,14 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from argon2 import PasswordHasher, profiles
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 from tests.conftest import missing_input
 from tests.web.browser._serve import serve
 from tests.web.browser._support import (
@@ -32,6 +39,11 @@ from tests.web.browser._support import (
 from tests.web.conftest import two_site_protocol
 
 from clestudy.store import open_accounts, open_store
+
+# A save on a loaded CI machine (two cores shared by the whole suite) can take longer than
+# Playwright's 5 s default for assertions: wait as long as for actions (10 s, below). A writer lock
+# left held would still fail them, since a waiting writer gives up only after 30 s.
+expect.set_options(timeout=10_000)
 
 
 @pytest.fixture(scope="session")
