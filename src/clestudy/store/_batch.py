@@ -54,7 +54,7 @@ from clestudy.store._chain import prime_heads
 from clestudy.store._checks import SubjectFields, check_context, run_checks
 from clestudy.store._discrepancies import audit_discrepancy, sync_discrepancies
 from clestudy.store._edits import RecordInput, SavePlan, derive_scores, merge_for_save
-from clestudy.store._engine import is_postgres
+from clestudy.store._engine import insert_through_driver, is_postgres
 from clestudy.store._lab_context import lab_context
 from clestudy.store._locking import check_batch
 from clestudy.store._query_hooks import raise_queries_from_checks
@@ -69,7 +69,8 @@ if TYPE_CHECKING:
 
 __all__ = ["RecordPreview", "preview_record", "save_batch"]
 
-#: New rows up to which PostgreSQL inserts with ``RETURNING`` (one statement, no id query).
+#: New rows up to which the records are inserted with ``RETURNING`` (one statement, no id query;
+#: above it, ids from PostgreSQL's sequence or one past SQLite's largest).
 _RETURNING_MAX = 50
 
 _T = Base.metadata.tables
@@ -80,6 +81,7 @@ _DISCREPANCY: Table = _T["discrepancy"]
 _NEXT_RECORD_IDS = text(
     "SELECT nextval(pg_get_serial_sequence('form_record', 'id')) FROM generate_series(1, :n)"
 )
+_NEXT_SQLITE_RECORD_ID = "SELECT coalesce(max(id), 0) + 1 FROM form_record"
 
 # the per-save inserts, built once (building a statement costs more than running it on SQLite)
 _INSERT_RECORDS = insert(_RECORD)
@@ -400,6 +402,16 @@ class _Batch:
              "protocol_version": s.protocol_version, "deleted": False}
             for s in self.new
         ]  # fmt: skip
+        if len(rows) > _RETURNING_MAX and not is_postgres(conn):
+            # SQLite, whose BEGIN IMMEDIATE keeps every other writer out until the commit: the
+            # ids SQLite would give (one past the largest: the id is the rowid, without
+            # AUTOINCREMENT), set here, and the rows inserted through the driver, without a
+            # RETURNING row and SQLAlchemy's parameter processing per record
+            first = conn.exec_driver_sql(_NEXT_SQLITE_RECORD_ID).scalar_one()
+            for pk, (slot, row) in enumerate(zip(self.new, rows, strict=True), start=first):
+                slot.pk = row["id"] = pk
+            insert_through_driver(conn, "form_record", rows)
+            return
         if is_postgres(conn) and len(rows) > _RETURNING_MAX:
             # ids from the table's sequence in one query, then a plain executemany: psycopg
             # sends that as one pipeline, where a multi-row INSERT ... RETURNING of thousands of

@@ -37,7 +37,12 @@ from clestudy.store._audit import (
     load_audit_key,
     plain_json,
 )
-from clestudy.store._engine import AUDIT_LOCK_KEY, is_postgres
+from clestudy.store._engine import (
+    AUDIT_LOCK_KEY,
+    insert_through_driver,
+    is_postgres,
+    restore_page_cache,
+)
 from clestudy.store._schema import AuditRow, Base
 
 __all__ = [
@@ -124,8 +129,11 @@ def write_session(
         with Session(engine, expire_on_commit=False) as session, session.begin():
             if global_lock and is_postgres(engine):
                 session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
-            yield session
-            flush_events(session, clock)
+            try:
+                yield session
+                flush_events(session, clock)
+            finally:
+                restore_page_cache(session)  # widened by a bulk write (an import)
     except IntegrityError as exc:
         raise StaleVersionError(
             "a concurrent write saved the same row first; reload and retry "
@@ -296,13 +304,7 @@ def _insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if conn.dialect.name != "sqlite":
         conn.execute(_INSERT_EVENTS, rows)
         return
-    columns = tuple(rows[0])
-    names = ", ".join(columns)
-    marks = ", ".join("?" for _ in columns)
-    conn.exec_driver_sql(
-        f"INSERT INTO audit_event ({names}) VALUES ({marks})",
-        [tuple(row[c] for c in columns) for row in rows],
-    )
+    insert_through_driver(conn, "audit_event", rows)
 
 
 def _chain_rows(

@@ -38,16 +38,20 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.orm import Session
 
 from clestudy.errors import ClestudyError, InputError
 
 __all__ = [
     "AUDIT_LOCK_KEY",
     "READ_ONLY_OPTION",
+    "insert_through_driver",
     "is_postgres",
     "make_engine",
+    "restore_page_cache",
     "single_read",
     "snapshot_reader",
+    "widen_page_cache",
 ]
 
 #: The advisory-lock key of the audit chain ("cles" in ASCII).
@@ -59,6 +63,15 @@ READ_ONLY_OPTION = "clestudy_read_only"
 #: Execution option of a SQLite connection whose statements run without a ``BEGIN`` (each one in
 #: its own implicit transaction: :func:`single_read`).
 _NO_TRANSACTION_OPTION = "clestudy_no_transaction"
+
+#: The page cache of a SQLite bulk write (an import's transaction), in KiB: enough to keep the
+#: audit table's indexes of a 300,000-record import in memory (``hash`` and ``prev_hash`` are
+#: unique and random, so each insert touches a random leaf of each). SQLite allocates it as pages
+#: are used, so a small import does not pay for it.
+BULK_PAGE_CACHE_KIB = 128 * 1024
+
+#: The key in a session's ``info`` of the page-cache size to restore (:func:`widen_page_cache`).
+_CACHE_TO_RESTORE = "clestudy_cache_to_restore"
 
 #: How long a SQLite connection waits for another writer's lock before failing.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -268,3 +281,50 @@ def single_read(engine: Engine) -> Iterator[Connection]:
             yield conn.execution_options(isolation_level="AUTOCOMMIT")
         else:
             yield conn.execution_options(**{_NO_TRANSACTION_OPTION: True})
+
+
+def widen_page_cache(session: Session) -> None:
+    """Give a SQLite write transaction a page cache of :data:`BULK_PAGE_CACHE_KIB`, until
+    :func:`restore_page_cache` (which :func:`~clestudy.store._chain.write_session` calls before
+    it commits or rolls back). Does nothing on PostgreSQL.
+
+    With SQLite's default cache (2 MiB), a large import's inserts into the audit table's unique
+    ``hash`` and ``prev_hash`` indexes (random keys, 24 MiB each at 300,000 events) find their
+    leaf page evicted, spill dirty pages to the WAL mid-transaction and read them back, so the
+    insert grew faster than the number of events. The cache changes no stored byte.
+    """
+    if is_postgres(session.get_bind()) or _CACHE_TO_RESTORE in session.info:
+        return
+    conn = session.connection()
+    size = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    session.info[_CACHE_TO_RESTORE] = (conn, int(size))
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{BULK_PAGE_CACHE_KIB}")
+
+
+def restore_page_cache(session: Session) -> None:
+    """Set the page cache back to what it was before :func:`widen_page_cache`, if it was widened
+    (the connection returns to the pool with its usual size)."""
+    widened: tuple[Connection, int] | None = session.info.pop(_CACHE_TO_RESTORE, None)
+    if widened is not None:
+        # the connection itself, not session.connection(): a failed ORM flush leaves the
+        # session unable to hand it out until the rollback, and the size must be set back first
+        conn, size = widened
+        conn.exec_driver_sql(f"PRAGMA cache_size={size}")
+
+
+def insert_through_driver(conn: Connection, table: str, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (one dict each, all with the keys of the first) into ``table`` with one
+    ``executemany`` of the SQLite driver, without SQLAlchemy's per-row parameter processing.
+
+    For rows of text, integers, booleans and nulls only, which the driver stores as SQLAlchemy
+    would bind them (a boolean as 0 or 1): a large import's audit events and new records.
+    """
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    names = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    conn.exec_driver_sql(
+        f"INSERT INTO {table} ({names}) VALUES ({marks})",
+        [tuple(row[c] for c in columns) for row in rows],
+    )

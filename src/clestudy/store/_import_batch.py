@@ -47,6 +47,7 @@ from clestudy.protocol import FormSpec, StoredValue, check_values
 from clestudy.store._batch import _Batch, save_batch
 from clestudy.store._chain import lock_subjects
 from clestudy.store._edits import RecordInput
+from clestudy.store._engine import widen_page_cache
 from clestudy.store._enrol import SubjectInput, enrol_subjects
 from clestudy.store._rows import RecordState
 
@@ -198,6 +199,7 @@ def save_import(
                      | {h.subject_id for h in history})  # fmt: skip
     try:
         with collection_paused(), store._write() as session:
+            widen_page_cache(session)  # the audit table's random-key indexes, see its docstring
             lock_subjects(session, study, touched)
             enrol_subjects(store, session, subjects, actor=actor, reason=reason, by="by an import")
             saved = (
