@@ -7,8 +7,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+import clestudy.store._chain as chain
 import clestudy.store._import_batch as import_batch
 from clestudy.errors import RecordValidationError
 from clestudy.store import RecordInput, Store, SubjectInput, save_import, verify_audit
@@ -68,4 +70,18 @@ def test_a_failed_import_sets_the_cache_back_too(
     ((size, raw),) = watched
     assert size == -BULK_PAGE_CACHE_KIB
     assert raw.execute("PRAGMA cache_size").fetchone()[0] == SQLITE_DEFAULT_CACHE
+    assert store.records() == []
+
+
+def test_a_connection_that_cannot_set_its_cache_back_does_not_hide_the_failure(
+    open_study: OpenStudy, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_study(sqlite_url, STUDY)
+
+    def broken(session: Session) -> None:
+        raise OperationalError("PRAGMA cache_size=-2000", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(chain, "restore_page_cache", broken)
+    with pytest.raises(RecordValidationError, match="'esr': '400' is out of range"):
+        _import_labs(store, {"lbdat": "2011-03-01", "esr": "400"})
     assert store.records() == []

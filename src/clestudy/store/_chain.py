@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, text, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from clestudy.errors import ClestudyError, StaleVersionError
@@ -132,8 +132,13 @@ def write_session(
             try:
                 yield session
                 flush_events(session, clock)
-            finally:
-                restore_page_cache(session)  # widened by a bulk write (an import)
+            except BaseException:
+                # a connection the failure broke cannot set its cache back (the pool discards
+                # it): the failure itself is the error to report, not that
+                with suppress(DBAPIError):
+                    restore_page_cache(session)
+                raise
+            restore_page_cache(session)  # widened by a bulk write (an import)
     except IntegrityError as exc:
         raise StaleVersionError(
             "a concurrent write saved the same row first; reload and retry "
