@@ -27,7 +27,7 @@ def watched(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, Any]]:
     """The page-cache size each import's transaction saw, with the sqlite3 connection it ran on
     (read when the import takes its subjects' locks, after the cache was widened)."""
     seen: list[tuple[int, Any]] = []
-    lock_subjects = import_batch.lock_subjects
+    lock_subjects = chain.lock_subjects  # what _import_batch imported
 
     def spy(session: Session, study: str, subject_ids: Sequence[str]) -> None:
         conn = session.connection()
