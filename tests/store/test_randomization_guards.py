@@ -17,7 +17,7 @@ import pytest
 
 from clestudy.errors import InputError
 from clestudy.protocol import Choice, Protocol, load_protocol
-from clestudy.store import Store, audit_events, verify_audit
+from clestudy.store import RecordInput, Store, audit_events, verify_audit
 
 OpenStudy = Callable[..., Store]
 PROTOCOL = load_protocol(Path(__file__).parents[1] / "randomization" / "randomized.yaml")
@@ -163,3 +163,16 @@ def test_a_cleared_stratification_value_is_recorded_too(open_study: OpenStudy, d
     (found,) = store.discrepancies(status="open")
     assert "stratum at randomization was sex=F" in found.message
     assert "sex now holds no value" in found.message
+
+
+def test_the_preview_shows_the_stratification_warning_before_the_save(
+    open_study: OpenStudy, db_url: str
+) -> None:
+    store = _randomized(open_study, db_url, sex="F")
+    changed = store.preview_record(RecordInput("R1", "week_0", "dm", {"sex": "M", "age": 40}))
+    (found,) = changed.findings
+    assert (found.check_id, found.fields, found.severity) == (STRATUM_CHECK, ("sex",), "warning")
+    assert "stratum at randomization was sex=F" in found.message
+    same = store.preview_record(RecordInput("R1", "week_0", "dm", {"sex": "F", "age": 41}))
+    assert same.findings == []
+    assert store.discrepancies() == []  # a preview writes nothing

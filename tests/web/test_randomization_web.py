@@ -260,3 +260,15 @@ def test_a_blinded_coordinator_randomizing_sees_only_the_number(rworld: WebWorld
     assert "Randomization number <strong>1-002</strong> · arm blinded" in page.text
     _assert_blind(page.text, "the randomize response")
     _assert_blind(client.get(f"/studies/{blind.id}").text, "the subject list")
+
+
+def test_the_live_preview_warns_of_a_changed_stratification_value(rworld: WebWorld) -> None:
+    client, csrf = rworld.login("coordinator1")
+    rworld.store.randomize("R-01", actor="setup")  # randomized with sex F
+    dm = f"/studies/{STUDY}/subjects/R-01/records/week_0/dm/1/preview"
+    changed = client.post(dm, data={"sex": "M", "age": "50", "csrf_token": csrf})
+    assert changed.status_code == 200, changed.text
+    assert "stratum at randomization was sex=F" in changed.text
+    _assert_blind(changed.text, "the preview's stratification warning")
+    same = client.post(dm, data={"sex": "F", "age": "50", "csrf_token": csrf})
+    assert "stratum at randomization" not in same.text

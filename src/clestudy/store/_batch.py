@@ -539,6 +539,9 @@ def preview_record(store: Store, session: Session, item: RecordInput) -> RecordP
         batch.plan, batch.places, batch.today, subject_values, item.visit_id, form, values
     )
     findings = list(run_edit_checks(store.protocol, form.id, values, context))
+    findings += batch.strata.findings(  # the save's stratification warning, shown before it
+        batch._subject_pks, subject.pk, item.visit_id, item.form_id, instance, values
+    )
     missing = batch.plan.missing(form, values, hidden)
     derived: dict[str, dict[str, Any]] = {}
     if not missing and not problems and all(f.severity != "error" for f in findings):

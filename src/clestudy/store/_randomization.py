@@ -31,7 +31,8 @@
 * **Stratification errors are recorded, not corrected** (:class:`StratumGuard`): a save that
   changes a randomized subject's stratification field so that its stratum differs from the one
   it was randomized in keeps the assignment and the stored stratum, and opens the warning
-  discrepancy ``randomization.stratum`` ("stratum at randomization was ..."). Yelland LN et al.,
+  discrepancy ``randomization.stratum`` ("stratum at randomization was ..."); the live preview
+  of the form (``Store.preview_record``) shows the same warning before the save. Yelland LN et al.,
   "Applying the intention-to-treat principle in practice: guidance on handling randomisation
   errors", Clin Trials 2015;12(4):418-423, doi:10.1177/1740774515588097: when a participant is
   randomised with incorrect baseline information, accept the randomisation and record the
