@@ -64,10 +64,10 @@ from clestudy.store import (
     SubjectInput,
     audit_events,
     checked_values,
+    collection_paused,
     open_store,
     save_import,
 )
-from clestudy.store._import_batch import collection_paused
 
 __all__ = ["OdmContent", "import_odm", "read_odm"]
 

@@ -54,8 +54,14 @@ from clestudy.interop._redcap_records import (
 )
 from clestudy.protocol import MissingCode, Protocol
 from clestudy.protocol._missing_codes import IMPORTED_KEY, coded_fields
-from clestudy.store import RecordState, Store, SubjectInput, open_store, save_import
-from clestudy.store._import_batch import collection_paused
+from clestudy.store import (
+    RecordState,
+    Store,
+    SubjectInput,
+    collection_paused,
+    open_store,
+    save_import,
+)
 
 __all__ = ["ImportPlan", "export_redcap", "import_redcap"]
 

@@ -405,6 +405,11 @@ def untabulated_forms(protocol: Protocol) -> list[str]:
     return [f.id for f in mapped_protocol(protocol).forms if f.domain not in DOMAINS]
 
 
+def _written(dataset: Dataset, column: str) -> dict[str, str]:
+    """The values written in ``column``, sorted, as a codelist without decodes."""
+    return dict.fromkeys(sorted(set(dataset.frame[column]) - {""}), "")
+
+
 def _codelists(protocol: Protocol, datasets: list[Dataset]) -> None:
     """Attach each coded field's codes to the variable it fills (for the Define-XML): a single
     choice its choices, a boolean the ``NY`` values ``Y``/``N``, ``AGEU`` its unit, ``--STAT``
@@ -426,11 +431,11 @@ def _codelists(protocol: Protocol, datasets: list[Dataset]) -> None:
         if f"{dataset.name}STAT" in dataset.frame.columns:
             dataset.codelists[f"{dataset.name}STAT"] = {NOT_DONE: ""}
         for unit in (f"{dataset.name}{s}" for s in ("ORRESU", "STRESU", "DOSU")):  # the units
-            if unit in dataset.frame.columns and (units := set(dataset.frame[unit]) - {""}):
-                dataset.codelists[unit] = dict.fromkeys(sorted(units), "")
+            if unit in dataset.frame.columns and (units := _written(dataset, unit)):
+                dataset.codelists[unit] = units
     dm = by_name.get("DM")
     if dm is not None and "AGEU" in dm.frame.columns:  # assigned, not collected: no decode
-        dm.codelists["AGEU"] = dict.fromkeys(sorted(set(dm.frame["AGEU"]) - {""}), "")
+        dm.codelists["AGEU"] = _written(dm, "AGEU")
     for dataset in datasets:  # each findings test code, decoded by its test name
         testcd, test = f"{dataset.name}TESTCD", f"{dataset.name}TEST"
         if testcd in dataset.frame.columns and test in dataset.frame.columns:

@@ -33,6 +33,7 @@ from clestudy.store._import_batch import (
     ImportedEvent,
     SubjectInput,
     checked_values,
+    collection_paused,
     save_import,
 )
 from clestudy.store._lab_import import save_lab_values
@@ -90,6 +91,7 @@ __all__ = [
     "canonical_json",
     "chain_hash",
     "checked_values",
+    "collection_paused",
     "endpoint_table",
     "list_studies",
     "load_audit_key",

@@ -304,12 +304,10 @@ def _insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
     rows hold only text, integers and nulls, stored as SQLAlchemy would bind them, without its
     per-row parameter processing: a tenth of a large import's CPU); elsewhere through
     SQLAlchemy, whose PostgreSQL dialect batches the rows into multi-row ``INSERT``."""
-    if not rows:
-        return
-    if conn.dialect.name != "sqlite":
+    if is_postgres(conn):
         conn.execute(_INSERT_EVENTS, rows)
-        return
-    insert_through_driver(conn, "audit_event", rows)
+    else:
+        insert_through_driver(conn, "audit_event", rows)
 
 
 def _chain_rows(
