@@ -59,7 +59,7 @@ from clestudy.store._lab_context import lab_context
 from clestudy.store._locking import check_batch
 from clestudy.store._query_hooks import raise_queries_from_checks
 from clestudy.store._randomization import StratumGuard
-from clestudy.store._rows import RecordSlot, RecordState, check_edit, record_key
+from clestudy.store._rows import RecordSlot, RecordState, SubjectScope, check_edit, record_key
 from clestudy.store._save_read import read_edit_details, read_save_state
 from clestudy.store._schema import Base, DiscrepancyRow
 from clestudy.store._signatures_void import void_signatures_of_batch
@@ -133,8 +133,13 @@ def _derived_entry(instrument: str, version: str, values_json: str) -> dict[str,
 class _Batch:
     """One batch save: the rows it read, the states it decided, and the writes they need."""
 
-    def __init__(self, store: Store, session: Session, actor: str, reason: str | None) -> None:
+    def __init__(
+        self, store: Store, session: Session, actor: str, reason: str | None,
+        scope: SubjectScope | None = None,
+    ) -> None:  # fmt: skip
         self.store, self.session, self.actor, self.reason = store, session, actor, reason
+        #: the subjects a site-scoped save may see (``None``: every subject)
+        self.scope = scope
         self.protocol = store.protocol
         lookups = _lookups(store.protocol)
         self.plan, self.places = lookups.plan, lookups.places
@@ -167,9 +172,12 @@ class _Batch:
         state = read_save_state(self.conn, self.store.study_pk, self.protocol.id, keys)
         self.locks, self.signed = state.locks, state.signed
         prime_heads(self.session, state.chains, state.heads, state.enrolled)
+        scope = self.scope
         for row in state.records:
             subject = self.subjects.get(row.t1)
             if subject is None:
+                if scope is not None and not scope.sees(row.t9, deleted=bool(row.b1)):
+                    continue  # save() refuses it as a subject never enrolled
                 subject = self.subjects[row.t1] = _Subject(row.i1, row.t1, bool(row.b1))
             if row.i2 is None:  # a subject without records
                 continue
@@ -560,10 +568,12 @@ def save_batch(
     actor: str,
     reason: str | None,
     kind: type[_Batch] = _Batch,
+    scope: SubjectScope | None = None,
 ) -> list[RecordState]:
     """Save ``items`` in ``session``'s transaction (see the module docstring); ``kind`` is the
-    batch class (an import's trusts the values it checked: :mod:`clestudy.store._import_batch`)."""
-    batch = kind(store, session, actor, reason)
+    batch class (an import's trusts the values it checked: :mod:`clestudy.store._import_batch`);
+    ``scope`` limits the subjects it sees (:class:`~clestudy.store._rows.SubjectScope`)."""
+    batch = kind(store, session, actor, reason, scope)
     batch.read(items)
     saved = [batch.save(item) for item in items]
     batch.refuse_deleted()
