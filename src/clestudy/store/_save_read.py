@@ -49,6 +49,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from clestudy.store._engine import execute_prebuilt
 from clestudy.store._schema import Base
 
 __all__ = ["EditDetails", "SaveState", "read_edit_details", "read_save_state"]
@@ -161,8 +162,9 @@ def read_save_state(
         part = list(subject_keys[start : start + CHUNK])
         chains = [f"{study_key}/{key}" for key in part]
         state.chains.extend(chains)
-        if len(part) == 1:
-            rows = conn.execute(_ONE, {"study": study_pk, "key": part[0], "chain": chains[0]})
+        if len(part) == 1:  # a single save (every web save): its SQL run as it is
+            one = {"study": study_pk, "key": part[0], "chain": chains[0]}
+            rows = execute_prebuilt(conn, _ONE, one)
         else:
             rows = conn.execute(_MANY, {"study": study_pk, "keys": part, "chains": chains})
         for row in rows:
