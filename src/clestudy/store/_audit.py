@@ -28,6 +28,7 @@ import hmac
 import json
 import os
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from pathlib import Path
@@ -45,6 +46,7 @@ __all__ = [
     "AuditKey",
     "canonical_bytes",
     "canonical_json",
+    "canonical_text",
     "chain_genesis",
     "chain_hash",
     "chain_of",
@@ -110,13 +112,28 @@ def _canonical(obj: Any, normalised: bool = False) -> bool:
     if kind is int or kind is bool or obj is None:
         return True
     if kind is dict:
-        for k, v in obj.items():
-            if type(k) is not str or not k.isascii() or not _canonical(v, normalised):
+        for k in obj:
+            if type(k) is not str or not k.isascii():
                 return False
-        return True
+        return _members_canonical(obj.values(), normalised)
     if kind is list:
-        return all(_canonical(v, normalised) for v in obj)
+        return _members_canonical(obj, normalised)
     return False
+
+
+def _members_canonical(members: Iterable[Any], normalised: bool) -> bool:
+    """:func:`_canonical` of every member of a dict or list; the scalars (most of a record's
+    values: integers and ASCII text) decided in this loop, without a call each."""
+    for v in members:
+        kind = type(v)
+        if kind is int or kind is bool or v is None:
+            continue
+        if kind is str:
+            if normalised and not v.isascii() and not unicodedata.is_normalized("NFC", v):
+                return False
+        elif not _canonical(v, normalised):
+            return False
+    return True
 
 
 def _check(obj: Any, path: str) -> None:
@@ -156,6 +173,19 @@ def canonical_json(obj: Any) -> str:
     return _ENCODER.encode(obj)
 
 
+def canonical_text(obj: Any) -> tuple[str, bool]:
+    """``canonical_json(obj)``, and whether :func:`hashable` leaves ``obj`` as it is (every
+    string ASCII or in NFC), found in one walk: a save encodes a record's values once and hands
+    the answer to :func:`plain_json_with` (``plain``), which then does not walk them again.
+
+    >>> canonical_text({"b": 2, "a": "x"})
+    ('{"a":"x","b":2}', True)
+    """
+    if _canonical(obj, normalised=True):
+        return _ENCODER.encode(obj), True
+    return canonical_json(obj), False  # checked (and refused) as canonical_json does
+
+
 def plain_json(obj: Any) -> str:
     """``canonical_json(hashable(obj))``, the text an audit event stores and hashes of a state,
     without building the converted copy when ``obj`` needs no conversion (every record state).
@@ -170,21 +200,29 @@ def plain_json(obj: Any) -> str:
         return int.__repr__(obj)
     if kind is str and obj.isascii():
         return encode_basestring(obj)
+    if kind is dict and not obj:  # a record without derived scores
+        return "{}"
     if _canonical(obj, normalised=True):
         return _ENCODER.encode(obj)
     return canonical_json(hashable(obj))
 
 
-def plain_json_with(obj: dict[str, Any], member: str, value: Any, value_json: str) -> str:
+def plain_json_with(
+    obj: dict[str, Any], member: str, value: Any, value_json: str, *, plain: bool = False
+) -> str:
     """``plain_json({**obj, member: value})`` given ``value_json``, the caller's
     ``canonical_json(value)`` (a record's ``values_json``): not encoded again when ``value``
-    needs no conversion (else encoded here, so the text is the same either way).
+    needs no conversion (else encoded here, so the text is the same either way). ``plain``: the
+    caller knows that ``value`` needs none (:func:`canonical_text` said so), so it is not
+    walked again to find out.
 
     >>> plain_json_with({"version": 1}, "values", {"x": 2}, '{"x":2}')
     '{"values":{"x":2},"version":1}'
     """
     keys = {*obj, member}
-    if not all(type(k) is str and k.isascii() for k in keys) or not _canonical(value, True):
+    if not all(type(k) is str and k.isascii() for k in keys) or not (
+        plain or _canonical(value, True)
+    ):
         # a key hashable() would convert or canonical_json refuse, or a value to convert
         return plain_json({**obj, member: value})
     enc = encode_basestring  # what _ENCODER.encode does with a str, without its checks

@@ -49,7 +49,7 @@ from clestudy.protocol import (
     run_edit_checks,
 )
 from clestudy.protocol._model import IdentityCache
-from clestudy.store._audit import canonical_json, plain_json_with
+from clestudy.store._audit import canonical_text, plain_json_with
 from clestudy.store._chain import prime_heads
 from clestudy.store._checks import SubjectFields, check_context, run_checks
 from clestudy.store._discrepancies import audit_discrepancy, sync_discrepancies
@@ -261,11 +261,13 @@ class _Batch:
             self.plan.derived(item.form_id),
         )  # fmt: skip
         status = "incomplete" if missing else "complete"
+        # one walk of the values: their text, and whether the event's state may reuse it
+        values_json, plain = canonical_text(values)
         if slot is None:
             before = None
             slot = RecordSlot(
                 None, subject.pk, subject.key, item.visit_id, item.form_id, instance,
-                canonical_json(values), status, 1, False, self.now, self.actor,
+                values_json, status, 1, False, self.now, self.actor,
                 self.protocol.version, None, {}, {}, {}, True,
             )  # fmt: skip
             self.new.append(slot)
@@ -276,7 +278,7 @@ class _Batch:
                 raise InputError(
                     f"record {where}: a reason for change is required to edit a saved record"
                 )
-            slot.values_json = canonical_json(values)
+            slot.values_json = values_json
             slot.status = status
             slot.version += 1
             slot.protocol_version = self.protocol.version
@@ -303,7 +305,7 @@ class _Batch:
             before=before,
             after=after,
             reason=self.reason,
-            after_json=plain_json_with(after, "values", values, slot.values_json),
+            after_json=plain_json_with(after, "values", values, values_json, plain=plain),
         )
         self._discrepancies(slot, where, warnings)
         return slot.state(dict(sorted(values.items())))  # in values_json's key order
