@@ -51,11 +51,13 @@ __all__ = [
     "chain_hash",
     "chain_of",
     "entry_json",
+    "format2_text",
     "hashable",
     "load_audit_key",
     "plain_json",
     "plain_json_with",
     "snapshot_sha256",
+    "text_hash",
 ]
 
 AUDIT_FORMAT_VERSION = 2
@@ -320,6 +322,11 @@ def chain_hash(
         text = canonical_bytes(entry.as_dict())
     else:
         text = entry_json(entry, *state_json).encode("utf-8")
+    return text_hash(prev_hash, text, key)
+
+
+def text_hash(prev_hash: str, text: bytes, key: AuditKey | None = None) -> str:
+    """:func:`chain_hash` of an entry whose canonical bytes are ``text``."""
     message = prev_hash.encode("ascii") + text
     if key is None:
         return hashlib.sha256(message).hexdigest()
@@ -348,28 +355,45 @@ def entry_json(entry: AuditEntry, before_json: str, after_json: str) -> str:
 
 def _format2_json(entry: AuditEntry, before_json: str, after_json: str) -> str | None:
     """:func:`entry_json` of a format-2 entry whose members are plain strings, integers and
-    nulls (every event the store writes), put together in one pass: the members of
+    nulls (every event the store writes): :func:`format2_text`. ``None`` for anything else."""
+    if entry.format_version != 2:
+        return None
+    return format2_text(
+        entry.occurred_at, entry.actor, entry.action, entry.entity_type, entry.entity_key,
+        entry.chain, entry.chain_seq, entry.key_id, entry.reason, before_json, after_json,
+    )  # fmt: skip
+
+
+def format2_text(
+    occurred_at: str, actor: str, action: str, entity_type: str, entity_key: str, chain: str,
+    chain_seq: int, key_id: str | None, reason: str | None, before_json: str, after_json: str,
+) -> str | None:  # fmt: skip
+    """:func:`entry_json` of the format-2 :class:`AuditEntry` of these members, put together in
+    one pass when they are plain strings, integers and nulls: the members of
     :meth:`AuditEntry.as_dict` in key order, each encoded as :func:`canonical_json` would
-    (``tests/store/test_canonical.py`` compares the two). ``None`` for anything else."""
-    text = (entry.occurred_at, entry.actor, entry.action, entry.entity_type, entry.entity_key,
-            entry.chain)  # fmt: skip
+    (``tests/store/test_canonical.py`` compares the two). ``None`` for anything else.
+
+    The store chains its events with it without making an :class:`AuditEntry` each.
+    """
     if (
-        entry.format_version != 2
-        or any(type(v) is not str for v in text)
-        or type(entry.chain_seq) is not int
-        or not (entry.reason is None or type(entry.reason) is str)
-        or not (entry.key_id is None or type(entry.key_id) is str)
+        type(occurred_at) is not str
+        or type(actor) is not str
+        or type(action) is not str
+        or type(entity_type) is not str
+        or type(entity_key) is not str
+        or type(chain) is not str
+        or type(chain_seq) is not int
+        or not (reason is None or type(reason) is str)
+        or not (key_id is None or type(key_id) is str)
     ):
         return None
     enc = encode_basestring  # what _ENCODER.encode does with a str, without its checks
-    reason = "null" if entry.reason is None else enc(entry.reason)
-    key_id = "null" if entry.key_id is None else enc(entry.key_id)
-    position = int.__repr__(entry.chain_seq)
     return (
-        f'{{"action":{enc(entry.action)},"actor":{enc(entry.actor)},"after":{after_json},'
-        f'"before":{before_json},"chain":{enc(entry.chain)},"chain_seq":{position},'
-        f'"entity_key":{enc(entry.entity_key)},"entity_type":{enc(entry.entity_type)},'
-        f'"format":2,"key_id":{key_id},"occurred_at":{enc(entry.occurred_at)},"reason":{reason}}}'
+        f'{{"action":{enc(action)},"actor":{enc(actor)},"after":{after_json},'
+        f'"before":{before_json},"chain":{enc(chain)},"chain_seq":{int.__repr__(chain_seq)},'
+        f'"entity_key":{enc(entity_key)},"entity_type":{enc(entity_type)},"format":2,'
+        f'"key_id":{"null" if key_id is None else enc(key_id)},'
+        f'"occurred_at":{enc(occurred_at)},"reason":{"null" if reason is None else enc(reason)}}}'
     )
 
 
