@@ -246,19 +246,23 @@ class _Batch:
         if slot is not None and values == stored and not problems:
             return slot.state()  # no change: nothing written
         subject_values = self.stored.setdefault(subject.pk, {})
-        context = check_context(
-            self.plan, self.places, self.today, subject_values, item.visit_id, form, values
-        )
-        warnings = run_checks(self.plan, context, form, values, problems, where)
+        warnings = run_checks(
+            self.plan,
+            lambda: check_context(
+                self.plan, self.places, self.today, subject_values, item.visit_id, form, values
+            ),
+            form, values, problems, where,
+        )  # fmt: skip
         warnings += self.strata.findings(
             self._subject_pks, subject.pk, item.visit_id, item.form_id,
             instance, values,
         )  # fmt: skip
         missing = self.plan.missing(form, values, hidden)  # as validated: the same fields hide
-        derived = {} if missing else derive_scores(
+        scores = self.plan.derived(item.form_id)
+        derived = {} if missing or not scores else derive_scores(
             self.protocol, item.form_id,
             lab_context(self.protocol, subject_values, item.visit_id, form, values), where,
-            self.plan.derived(item.form_id),
+            scores,
         )  # fmt: skip
         status = "incomplete" if missing else "complete"
         # one walk of the values: their text, and whether the event's state may reuse it
@@ -307,7 +311,8 @@ class _Batch:
             reason=self.reason,
             after_json=plain_json_with(after, "values", values, values_json, plain=plain),
         )
-        self._discrepancies(slot, where, warnings)
+        if warnings or slot.discrepancies:  # else none to open, reopen or resolve
+            self._discrepancies(slot, where, warnings)
         return slot.state(dict(sorted(values.items())))  # in values_json's key order
 
     def _subject_pks(self) -> list[int]:
