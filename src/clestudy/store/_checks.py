@@ -136,10 +136,11 @@ def run_checks(
         One message listing every field problem of ``problems`` and every ``error`` finding,
         each naming its field(s) and check id.
     """
-    if plan.has_checks(form):
-        findings = run_edit_checks(plan.protocol, form.id, values, context())
-    else:  # no check can fire: no context, and the values need no typed copy
-        findings = []
+    if not plan.has_checks(form):  # no check can fire: no context, no typed copy of the values
+        if problems:
+            raise RecordValidationError("\n".join(problems))
+        return []
+    findings = run_edit_checks(plan.protocol, form.id, values, context())
     errors = [
         f"{where}: {', '.join(f.fields) or form.id}: {f.message} [{f.check_id}]"
         for f in findings
