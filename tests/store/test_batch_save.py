@@ -141,3 +141,21 @@ def test_preview_of_an_unknown_subject_is_not_found(open_study: OpenStudy, db_ur
     store = _study(open_study, db_url, "P1")
     with pytest.raises(NotFoundError, match="subject 'P9' is not enrolled"):
         store.preview_record(RecordInput("P9", "week_6", "ae", AE))
+
+
+def test_a_slots_state_is_the_state_its_init_makes() -> None:
+    """``RecordSlot.state`` sets the frozen state's fields at once: equal to the state
+    ``RecordState(...)`` makes, field for field, and as frozen."""
+    import dataclasses
+
+    from clestudy.store._rows import RecordSlot, RecordState
+
+    slot = RecordSlot(7, 1, "P1", "week_6", "ae", 2, '{"aeterm":"rash"}', "complete", 3, False,
+                      "2026-01-01T00:00:00.000000Z", "a", "1.0", 3, {"s": {"values": {}}})  # fmt: skip
+    made = RecordState("P1", "week_6", "ae", 2, {"aeterm": "rash"}, {"s": {"values": {}}}, 3,
+                       "complete", "2026-01-01T00:00:00.000000Z", "a", "1.0")  # fmt: skip
+    for state in (slot.state(), slot.state({"aeterm": "rash"})):
+        assert state == made and dataclasses.astuple(state) == dataclasses.astuple(made)
+        assert vars(state) == vars(made) and state.key == "P1/week_6/ae#2"
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            state.version = 4  # type: ignore[misc]

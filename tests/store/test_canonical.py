@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -164,3 +165,38 @@ def test_entry_text_put_together_equals_the_canonical_text(
     states = (canonical_json(before), canonical_json(after))
     assert entry_json(entry, *states) == canonical_json(entry.as_dict())
     assert chain_hash("a" * 64, entry, state_json=states) == chain_hash("a" * 64, entry)
+
+
+@given(
+    st.one_of(st.none(), values),
+    values,
+    st.text(max_size=8) | st.text(max_size=3).map(_Text),
+    st.one_of(st.none(), st.text(max_size=8)),
+    st.booleans(),
+)
+def test_chained_rows_hash_the_entry_as_chain_hash_does(
+    before: object, after: object, actor: str, reason: str | None, keyed: bool
+) -> None:
+    """The store's chaining (the entry's text put together from its members, no
+    :class:`AuditEntry` made, or the general text for a member that is not a plain string) gives
+    the hash :func:`chain_hash` gives of the entry, and the columns it stores."""
+    from clestudy.store._audit import AUDIT_FORMAT_VERSION, AuditKey, hashable, plain_json
+    from clestudy.store._chain import _EVENT_COLUMNS, PendingEvent, _chain_rows
+
+    key = AuditKey(b"k" * 16) if keyed else None
+    event = PendingEvent("s/P01", actor, "update", "form_record", "s/P01/week_0/clasi", before,
+                         after, reason, plain_json(before), plain_json(after))  # fmt: skip
+    now = "2026-01-01T00:00:00.000000Z"
+    heads = {"s/P01": (3, "a" * 64, now)}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("clestudy.store._chain.load_audit_key", lambda: key)
+        (row,) = _chain_rows([event], heads, {}, now)
+    entry = AuditEntry(0, now, actor, "update", "form_record", "s/P01/week_0/clasi",
+                       hashable(before), hashable(after), reason, AUDIT_FORMAT_VERSION, "s/P01",
+                       4, None if key is None else key.key_id)  # fmt: skip
+    stored = dict(zip(_EVENT_COLUMNS, row, strict=True))
+    assert stored["hash"] == chain_hash("a" * 64, entry, key)
+    assert heads["s/P01"] == (4, stored["hash"], now)
+    assert stored["before_json"] == (None if before is None else plain_json(before))
+    assert stored["after_json"] == (None if after is None else plain_json(after))
+    assert (stored["prev_hash"], stored["chain_seq"], stored["actor"]) == ("a" * 64, 4, actor)

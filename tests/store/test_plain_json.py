@@ -69,3 +69,59 @@ def test_plain_json_refuses_what_hashable_refuses() -> None:
         plain_json({"a": {1, 2}})
     with pytest.raises(ClestudyError, match="key '\u00e9' at \\$ must be an ASCII string"):
         plain_json_with({"\u00e9": 1}, "values", {}, "{}")
+
+
+def _plain_canonical(obj: Any, normalised: bool) -> bool:
+    """``_canonical`` as defined: exact built-in types, ASCII keys, and with ``normalised``
+    every string left unchanged by NFC."""
+    kind = type(obj)
+    if kind is str:
+        return not normalised or unicodedata.normalize("NFC", obj) == obj
+    if obj is None or kind is int or kind is bool:
+        return True
+    if kind is dict:
+        return all(
+            type(k) is str and k.isascii() and _plain_canonical(v, normalised)
+            for k, v in obj.items()
+        )
+    if kind is list:
+        return all(_plain_canonical(v, normalised) for v in obj)
+    return False
+
+
+@settings(max_examples=300, derandomize=True)
+@given(_states | st.dictionaries(_keys | st.integers(), _states, max_size=3), st.booleans())
+def test_canonical_walk_is_its_definition(state: Any, normalised: bool) -> None:
+    from clestudy.store._audit import _canonical
+
+    assert _canonical(state, normalised) == _plain_canonical(state, normalised)
+
+
+@settings(max_examples=300, derandomize=True)
+@given(_values)
+def test_canonical_text_is_canonical_json_and_says_whether_hashable_keeps_it(values: Any) -> None:
+    from clestudy.store._audit import canonical_text
+
+    text, plain = canonical_text(values)
+    assert text == canonical_json(values)
+    assert plain == (hashable(values) == values and canonical_json(hashable(values)) == text)
+
+
+@settings(max_examples=300, derandomize=True)
+@given(st.dictionaries(_keys, _states, max_size=4), _keys, _values)
+def test_plain_json_with_told_plain_is_the_plain_path(
+    state: dict[str, Any], member: str, values: Any
+) -> None:
+    from clestudy.store._audit import canonical_text
+
+    values_json, plain = canonical_text(values)  # as a save encodes a record's values
+    assert plain_json_with(state, member, values, values_json, plain=plain) == _plain_path(
+        {**state, member: values}
+    )
+
+
+def test_canonical_text_refuses_what_canonical_json_refuses() -> None:
+    from clestudy.store._audit import canonical_text
+
+    with pytest.raises(ClestudyError, match=r"float at \$\.x is not canonical"):
+        canonical_text({"x": 1.5})

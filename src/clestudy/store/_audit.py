@@ -28,6 +28,7 @@ import hmac
 import json
 import os
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from pathlib import Path
@@ -45,15 +46,18 @@ __all__ = [
     "AuditKey",
     "canonical_bytes",
     "canonical_json",
+    "canonical_text",
     "chain_genesis",
     "chain_hash",
     "chain_of",
     "entry_json",
+    "format2_text",
     "hashable",
     "load_audit_key",
     "plain_json",
     "plain_json_with",
     "snapshot_sha256",
+    "text_hash",
 ]
 
 AUDIT_FORMAT_VERSION = 2
@@ -110,13 +114,28 @@ def _canonical(obj: Any, normalised: bool = False) -> bool:
     if kind is int or kind is bool or obj is None:
         return True
     if kind is dict:
-        for k, v in obj.items():
-            if type(k) is not str or not k.isascii() or not _canonical(v, normalised):
+        for k in obj:
+            if type(k) is not str or not k.isascii():
                 return False
-        return True
+        return _members_canonical(obj.values(), normalised)
     if kind is list:
-        return all(_canonical(v, normalised) for v in obj)
+        return _members_canonical(obj, normalised)
     return False
+
+
+def _members_canonical(members: Iterable[Any], normalised: bool) -> bool:
+    """:func:`_canonical` of every member of a dict or list; the scalars (most of a record's
+    values: integers and ASCII text) decided in this loop, without a call each."""
+    for v in members:
+        kind = type(v)
+        if kind is int or kind is bool or v is None:
+            continue
+        if kind is str:
+            if normalised and not v.isascii() and not unicodedata.is_normalized("NFC", v):
+                return False
+        elif not _canonical(v, normalised):
+            return False
+    return True
 
 
 def _check(obj: Any, path: str) -> None:
@@ -156,6 +175,19 @@ def canonical_json(obj: Any) -> str:
     return _ENCODER.encode(obj)
 
 
+def canonical_text(obj: Any) -> tuple[str, bool]:
+    """``canonical_json(obj)``, and whether :func:`hashable` leaves ``obj`` as it is (every
+    string ASCII or in NFC), found in one walk: a save encodes a record's values once and hands
+    the answer to :func:`plain_json_with` (``plain``), which then does not walk them again.
+
+    >>> canonical_text({"b": 2, "a": "x"})
+    ('{"a":"x","b":2}', True)
+    """
+    if _canonical(obj, normalised=True):
+        return _ENCODER.encode(obj), True
+    return canonical_json(obj), False  # checked (and refused) as canonical_json does
+
+
 def plain_json(obj: Any) -> str:
     """``canonical_json(hashable(obj))``, the text an audit event stores and hashes of a state,
     without building the converted copy when ``obj`` needs no conversion (every record state).
@@ -170,21 +202,29 @@ def plain_json(obj: Any) -> str:
         return int.__repr__(obj)
     if kind is str and obj.isascii():
         return encode_basestring(obj)
+    if kind is dict and not obj:  # a record without derived scores
+        return "{}"
     if _canonical(obj, normalised=True):
         return _ENCODER.encode(obj)
     return canonical_json(hashable(obj))
 
 
-def plain_json_with(obj: dict[str, Any], member: str, value: Any, value_json: str) -> str:
+def plain_json_with(
+    obj: dict[str, Any], member: str, value: Any, value_json: str, *, plain: bool = False
+) -> str:
     """``plain_json({**obj, member: value})`` given ``value_json``, the caller's
     ``canonical_json(value)`` (a record's ``values_json``): not encoded again when ``value``
-    needs no conversion (else encoded here, so the text is the same either way).
+    needs no conversion (else encoded here, so the text is the same either way). ``plain``: the
+    caller knows that ``value`` needs none (:func:`canonical_text` said so), so it is not
+    walked again to find out.
 
     >>> plain_json_with({"version": 1}, "values", {"x": 2}, '{"x":2}')
     '{"values":{"x":2},"version":1}'
     """
     keys = {*obj, member}
-    if not all(type(k) is str and k.isascii() for k in keys) or not _canonical(value, True):
+    if not all(type(k) is str and k.isascii() for k in keys) or not (
+        plain or _canonical(value, True)
+    ):
         # a key hashable() would convert or canonical_json refuse, or a value to convert
         return plain_json({**obj, member: value})
     enc = encode_basestring  # what _ENCODER.encode does with a str, without its checks
@@ -282,6 +322,11 @@ def chain_hash(
         text = canonical_bytes(entry.as_dict())
     else:
         text = entry_json(entry, *state_json).encode("utf-8")
+    return text_hash(prev_hash, text, key)
+
+
+def text_hash(prev_hash: str, text: bytes, key: AuditKey | None = None) -> str:
+    """:func:`chain_hash` of an entry whose canonical bytes are ``text``."""
     message = prev_hash.encode("ascii") + text
     if key is None:
         return hashlib.sha256(message).hexdigest()
@@ -310,28 +355,45 @@ def entry_json(entry: AuditEntry, before_json: str, after_json: str) -> str:
 
 def _format2_json(entry: AuditEntry, before_json: str, after_json: str) -> str | None:
     """:func:`entry_json` of a format-2 entry whose members are plain strings, integers and
-    nulls (every event the store writes), put together in one pass: the members of
+    nulls (every event the store writes): :func:`format2_text`. ``None`` for anything else."""
+    if entry.format_version != 2:
+        return None
+    return format2_text(
+        entry.occurred_at, entry.actor, entry.action, entry.entity_type, entry.entity_key,
+        entry.chain, entry.chain_seq, entry.key_id, entry.reason, before_json, after_json,
+    )  # fmt: skip
+
+
+def format2_text(
+    occurred_at: str, actor: str, action: str, entity_type: str, entity_key: str, chain: str,
+    chain_seq: int, key_id: str | None, reason: str | None, before_json: str, after_json: str,
+) -> str | None:  # fmt: skip
+    """:func:`entry_json` of the format-2 :class:`AuditEntry` of these members, put together in
+    one pass when they are plain strings, integers and nulls: the members of
     :meth:`AuditEntry.as_dict` in key order, each encoded as :func:`canonical_json` would
-    (``tests/store/test_canonical.py`` compares the two). ``None`` for anything else."""
-    text = (entry.occurred_at, entry.actor, entry.action, entry.entity_type, entry.entity_key,
-            entry.chain)  # fmt: skip
+    (``tests/store/test_canonical.py`` compares the two). ``None`` for anything else.
+
+    The store chains its events with it without making an :class:`AuditEntry` each.
+    """
     if (
-        entry.format_version != 2
-        or any(type(v) is not str for v in text)
-        or type(entry.chain_seq) is not int
-        or not (entry.reason is None or type(entry.reason) is str)
-        or not (entry.key_id is None or type(entry.key_id) is str)
+        type(occurred_at) is not str
+        or type(actor) is not str
+        or type(action) is not str
+        or type(entity_type) is not str
+        or type(entity_key) is not str
+        or type(chain) is not str
+        or type(chain_seq) is not int
+        or not (reason is None or type(reason) is str)
+        or not (key_id is None or type(key_id) is str)
     ):
         return None
     enc = encode_basestring  # what _ENCODER.encode does with a str, without its checks
-    reason = "null" if entry.reason is None else enc(entry.reason)
-    key_id = "null" if entry.key_id is None else enc(entry.key_id)
-    position = int.__repr__(entry.chain_seq)
     return (
-        f'{{"action":{enc(entry.action)},"actor":{enc(entry.actor)},"after":{after_json},'
-        f'"before":{before_json},"chain":{enc(entry.chain)},"chain_seq":{position},'
-        f'"entity_key":{enc(entry.entity_key)},"entity_type":{enc(entry.entity_type)},'
-        f'"format":2,"key_id":{key_id},"occurred_at":{enc(entry.occurred_at)},"reason":{reason}}}'
+        f'{{"action":{enc(action)},"actor":{enc(actor)},"after":{after_json},'
+        f'"before":{before_json},"chain":{enc(chain)},"chain_seq":{int.__repr__(chain_seq)},'
+        f'"entity_key":{enc(entity_key)},"entity_type":{enc(entity_type)},"format":2,'
+        f'"key_id":{"null" if key_id is None else enc(key_id)},'
+        f'"occurred_at":{enc(occurred_at)},"reason":{"null" if reason is None else enc(reason)}}}'
     )
 
 

@@ -49,7 +49,7 @@ from clestudy.protocol import (
     run_edit_checks,
 )
 from clestudy.protocol._model import IdentityCache
-from clestudy.store._audit import canonical_json, plain_json_with
+from clestudy.store._audit import canonical_text, plain_json_with
 from clestudy.store._chain import prime_heads
 from clestudy.store._checks import SubjectFields, check_context, run_checks
 from clestudy.store._discrepancies import audit_discrepancy, sync_discrepancies
@@ -270,26 +270,32 @@ class _Batch:
         if slot is not None and values == stored and not problems:
             return slot.state()  # no change: nothing written
         subject_values = self.stored.setdefault(subject.pk, {})
-        context = check_context(
-            self.plan, self.places, self.today, subject_values, item.visit_id, form, values
-        )
-        warnings = run_checks(self.plan, context, form, values, problems, where)
+        warnings = run_checks(
+            self.plan,
+            lambda: check_context(
+                self.plan, self.places, self.today, subject_values, item.visit_id, form, values
+            ),
+            form, values, problems, where,
+        )  # fmt: skip
         warnings += self.strata.findings(
             self._subject_pks, subject.pk, item.visit_id, item.form_id,
             instance, values,
         )  # fmt: skip
         missing = self.plan.missing(form, values, hidden)  # as validated: the same fields hide
-        derived = {} if missing else derive_scores(
+        scores = self.plan.derived(item.form_id)
+        derived = {} if missing or not scores else derive_scores(
             self.protocol, item.form_id,
             lab_context(self.protocol, subject_values, item.visit_id, form, values), where,
-            self.plan.derived(item.form_id),
+            scores,
         )  # fmt: skip
         status = "incomplete" if missing else "complete"
+        # one walk of the values: their text, and whether the event's state may reuse it
+        values_json, plain = canonical_text(values)
         if slot is None:
             before = None
             slot = RecordSlot(
                 None, subject.pk, subject.key, item.visit_id, item.form_id, instance,
-                canonical_json(values), status, 1, False, self.now, self.actor,
+                values_json, status, 1, False, self.now, self.actor,
                 self.protocol.version, None, {}, {}, {}, True,
             )  # fmt: skip
             self.new.append(slot)
@@ -300,7 +306,7 @@ class _Batch:
                 raise InputError(
                     f"record {where}: a reason for change is required to edit a saved record"
                 )
-            slot.values_json = canonical_json(values)
+            slot.values_json = values_json
             slot.status = status
             slot.version += 1
             slot.protocol_version = self.protocol.version
@@ -327,9 +333,10 @@ class _Batch:
             before=before,
             after=after,
             reason=self.reason,
-            after_json=plain_json_with(after, "values", values, slot.values_json),
+            after_json=plain_json_with(after, "values", values, values_json, plain=plain),
         )
-        self._discrepancies(slot, where, warnings)
+        if warnings or slot.discrepancies:  # else none to open, reopen or resolve
+            self._discrepancies(slot, where, warnings)
         return slot.state(dict(sorted(values.items())))  # in values_json's key order
 
     def _subject_pks(self) -> list[int]:

@@ -16,13 +16,12 @@ database knows (:func:`check_context`):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from clestudy.errors import RecordValidationError
 from clestudy.protocol import CheckContext, EditFinding, FormSpec, Protocol, run_edit_checks
-from clestudy.protocol._builtin_checks import builtin_checks_apply
 from clestudy.protocol._field_types import stored_date
 from clestudy.store._edits import SavePlan
 
@@ -119,7 +118,7 @@ def check_context(
 
 def run_checks(
     plan: SavePlan,
-    context: CheckContext,
+    context: Callable[[], CheckContext],
     form: FormSpec,
     values: Mapping[str, Any],
     problems: list[str],
@@ -127,7 +126,9 @@ def run_checks(
 ) -> list[EditFinding]:
     """Run the edit checks; refuse the save with every field problem and error at once.
 
-    Returns the warnings (each opens a discrepancy).
+    ``context`` makes the record's :class:`~clestudy.protocol.CheckContext`
+    (:func:`check_context`), called only when a check can fire on ``form``
+    (:meth:`SavePlan.has_checks`). Returns the warnings (each opens a discrepancy).
 
     Raises
     ------
@@ -135,10 +136,11 @@ def run_checks(
         One message listing every field problem of ``problems`` and every ``error`` finding,
         each naming its field(s) and check id.
     """
-    if builtin_checks_apply(form) or plan.protocol.checks_for_form(form.id):
-        findings = run_edit_checks(plan.protocol, form.id, values, context)
-    else:  # no check can fire: the values (checked by check_values) need no typed copy
-        findings = []
+    if not plan.has_checks(form):  # no check can fire: no context, no typed copy of the values
+        if problems:
+            raise RecordValidationError("\n".join(problems))
+        return []
+    findings = run_edit_checks(plan.protocol, form.id, values, context())
     errors = [
         f"{where}: {', '.join(f.fields) or form.id}: {f.message} [{f.check_id}]"
         for f in findings

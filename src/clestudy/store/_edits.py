@@ -40,6 +40,7 @@ from clestudy.protocol import (
     Visit,
     hidden_fields,
 )
+from clestudy.protocol._builtin_checks import builtin_checks_apply
 from clestudy.protocol._missing_codes import (
     MISSING_KEY,
     RESERVED_KEYS,
@@ -220,6 +221,7 @@ class SavePlan:
     _needed: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _visits: dict[str, Visit] = field(default_factory=dict)
     _inputs: dict[str, frozenset[str]] = field(default_factory=dict)
+    _checked: dict[str, bool] = field(default_factory=dict)
     _codes: tuple[str, ...] | None = None
 
     def form_of(self, item: RecordInput, where: str) -> FormSpec:
@@ -230,6 +232,16 @@ class SavePlan:
         if form is None:
             form = self._schedule[key] = check_schedule(self.protocol, item, where)
         return form
+
+    def has_checks(self, form: FormSpec) -> bool:
+        """Whether any edit check can find something on a record of ``form``: a built-in
+        check that applies to it, or one of the protocol's checks of the form."""
+        found = self._checked.get(form.id)
+        if found is None:
+            found = self._checked[form.id] = builtin_checks_apply(form) or bool(
+                self.protocol.checks_for_form(form.id)
+            )
+        return found
 
     def visit(self, visit_id: str) -> Visit | None:
         """The protocol's visit ``visit_id``."""

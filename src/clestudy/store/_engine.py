@@ -32,7 +32,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -47,6 +47,7 @@ __all__ = [
     "READ_ONLY_OPTION",
     "execute_prebuilt",
     "insert_through_driver",
+    "insert_tuples_through_driver",
     "is_postgres",
     "make_engine",
     "restore_page_cache",
@@ -323,12 +324,20 @@ def insert_through_driver(conn: Connection, table: str, rows: list[dict[str, Any
     if not rows:
         return
     columns = tuple(rows[0])
+    insert_tuples_through_driver(
+        conn, table, columns, [tuple(row[c] for c in columns) for row in rows]
+    )
+
+
+def insert_tuples_through_driver(
+    conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """:func:`insert_through_driver` of rows given as tuples of ``columns``' values."""
+    if not rows:
+        return
     names = ", ".join(columns)
     marks = ", ".join("?" for _ in columns)
-    conn.exec_driver_sql(
-        f"INSERT INTO {table} ({names}) VALUES ({marks})",
-        [tuple(row[c] for c in columns) for row in rows],
-    )
+    conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
 
 
 #: ``id(statement) -> (SQL text, bound parameter names in order, the statement's own values,

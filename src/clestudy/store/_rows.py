@@ -158,8 +158,15 @@ class RecordSlot:
         }
 
     def state(self, values: dict[str, Any] | None = None) -> RecordState:
-        """The record's :class:`RecordState` now (``values`` as for :meth:`full_state`)."""
-        return RecordState(
+        """The record's :class:`RecordState` now (``values`` as for :meth:`full_state`).
+
+        Made without the frozen dataclass's ``__init__``, which sets each of its eleven fields
+        through ``object.__setattr__`` (a batch makes one state per record): the same fields,
+        set at once, and as frozen as one made by ``__init__`` (``tests/store/test_batch_save``
+        compares the two).
+        """
+        state = object.__new__(RecordState)
+        state.__dict__.update(
             subject_id=self.subject_key,
             visit_id=self.visit_key,
             form_id=self.form_key,
@@ -172,6 +179,7 @@ class RecordSlot:
             updated_by=self.updated_by,
             protocol_version=self.protocol_version,
         )
+        return state
 
 
 def refuse_if_locked(row: RecordRow | RecordSlot, where: str, what: str) -> None:
