@@ -29,10 +29,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clestudy.errors import InputError
-from clestudy.protocol import FieldSpec, FormSpec, MissingCode, StoredValue
+from clestudy.errors import InputError, RecordValidationError
+from clestudy.protocol import FIELD_TYPES, FieldSpec, FormSpec, MissingCode, StoredValue
 from clestudy.protocol._missing_codes import IMPORTED_KEY, MISSING_KEY
 from clestudy.protocol._model import IdentityCache
+from clestudy.protocol._records import MEMO_SIZE
 
 __all__ = [
     "EVENT",
@@ -55,6 +56,9 @@ _SURVEY = re.compile(r"^(redcap_survey_identifier|.+_timestamp)$")
 _COMMA = "comma_decimal"
 #: The imported mark that keeps REDCap's form status (0, 1, 2) on a record.
 STATUS_MARK = "redcap_complete"
+#: Whether :func:`row_values` checks the values it can as it reads them (tests turn it off to
+#: compare with the record check).
+QUICK_CHECK = True
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,9 @@ class RowValues:
     status: str
     instance: int = 1
     errors: list[str] = field(default_factory=list)
+    #: ``values`` as :func:`~clestudy.protocol.check_values` returns them (no problem), found as
+    #: the cells were read; ``None``: check ``values`` (see :func:`row_values`)
+    checked: dict[str, StoredValue] | None = None
 
 
 def read_records(path: Path) -> RecordsFile:
@@ -230,27 +237,42 @@ def _mode(spec: FieldSpec) -> int:
     return _TEXT if spec.type == "text" else _STRIPPED
 
 
+#: A form's fields as :func:`row_values` checks them as it reads them: id, how the cell converts,
+#: whether it is required, the memo (cell text -> input value and stored value), the field.
+_CheckedPlan = tuple[tuple[str, int, bool, dict[str, tuple[object, StoredValue]], FieldSpec], ...]
+
+
 @dataclass(frozen=True)
 class _FormCells:
     """A form's cells as :func:`row_values` reads them, made once per form object: each field
-    with how its cell converts (and a checkbox's columns), and the status column."""
+    with how its cell converts (and a checkbox's columns), and the status column.
+
+    ``checked`` is set for a form whose records :func:`row_values` checks as it reads them: no
+    show-if and no checkbox, so that a record's check is each value's parse and its required
+    fields (:func:`~clestudy.protocol.check_values`). Each field's memo maps a cell's text to its
+    input value and stored value (bounded: past ``MEMO_SIZE``, parsed each time); a cell whose
+    parse fails is not remembered.
+    """
 
     fields: tuple[tuple[FieldSpec, int, tuple[tuple[str, str], ...]], ...]
     status_column: str
+    #: a form checked as it is read: per field (id, mode, required, memo, spec); else ``None``
+    checked: _CheckedPlan | None
 
     @classmethod
     def of(cls, form: FormSpec) -> _FormCells:
-        return cls(
-            tuple(
-                (
-                    spec,
-                    _mode(spec),
-                    tuple((f"{spec.id}___{c.code.lower()}", c.code) for c in spec.choices),
-                )
-                for spec in form.fields
-            ),
-            f"{form.id}_complete",
+        fields = tuple(
+            (
+                spec,
+                _mode(spec),
+                tuple((f"{spec.id}___{c.code.lower()}", c.code) for c in spec.choices),
+            )
+            for spec in form.fields
         )
+        checked: _CheckedPlan | None = tuple((s.id, m, s.required, {}, s) for s, m, _ in fields)
+        if any(s.show_if is not None or m == _CHECKBOXES for s, m, _ in fields):
+            checked = None
+        return cls(fields, f"{form.id}_complete", checked)
 
 
 _FORM_CELLS: IdentityCache[FormSpec, _FormCells] = IdentityCache(_FormCells.of, 1024)
@@ -284,44 +306,115 @@ def _convert(
     return text.replace(",", "."), ""  # _COMMA_DECIMAL
 
 
+def _form_values(cells: _FormCells, row: dict[str, str], where: str, codes: Sequence[str]
+                 ) -> tuple[dict[str, object], dict[str, str], list[str]]:  # fmt: skip
+    """A form's input values in a row, its missing-data codes, and the cells' errors."""
+    values: dict[str, object] = {}
+    coded: dict[str, str] = {}
+    errors: list[str] = []
+    for spec, mode, columns in cells.fields:
+        raw = row.get(spec.id, "")
+        if mode <= _STRIPPED and not codes:  # most cells: text as it is, or stripped
+            if raw.strip():
+                values[spec.id] = raw if mode == _TEXT else raw.strip()
+            continue
+        code, error = _code_of(spec, raw, row, codes, where) if codes else (None, "")
+        if code is not None and mode != _CHECKBOXES:
+            coded[spec.id] = code
+            continue
+        value, error = (None, error) if error else _convert(spec, mode, columns, raw, row,
+                                                            where)  # fmt: skip
+        if error:
+            errors.append(error)
+        elif value is not None:
+            values[spec.id] = value
+        if code is not None:  # a ticked code column (validation refuses a value beside it)
+            coded[spec.id] = code
+    return values, coded, errors
+
+
+def _checked_form_values(plan: _CheckedPlan, row: dict[str, str], where: str
+                         ) -> tuple[dict[str, object], list[str], dict[str, StoredValue] | None]:  # fmt: skip
+    """:func:`_form_values` of a form without show-if, checkbox or missing-data codes, and the
+    stored values ``check_values`` would give (``None`` at a cell error, a value that does not
+    parse, or a required field left blank: the record is checked as a whole, to name them)."""
+    values: dict[str, object] = {}
+    errors: list[str] = []
+    checked: dict[str, StoredValue] | None = {}
+    for name, mode, required, memo, spec in plan:
+        raw = row.get(name, "")
+        known = memo.get(raw)
+        if known is not None:  # a cell read before: its input value and stored value
+            values[name] = known[0]
+            if checked is not None:
+                checked[name] = known[1]
+            continue
+        if mode <= _STRIPPED:
+            value: object = raw if mode == _TEXT else raw.strip()
+        else:
+            value, error = _convert(spec, mode, (), raw, row, where)
+            if error:
+                errors.append(error)
+                checked = None
+                continue
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                checked = None
+            continue
+        values[name] = value
+        stored = _stored(spec, value, memo, raw)
+        if stored is None:
+            checked = None
+        elif checked is not None:
+            checked[name] = stored
+    return values, errors, checked
+
+
+def _stored(spec: FieldSpec, value: object, memo: dict[str, tuple[object, StoredValue]],
+            raw: str) -> StoredValue | None:  # fmt: skip
+    """``value`` parsed as the record check parses it (``None``: it does not parse), remembered
+    with it under its cell's text ``raw``."""
+    try:
+        stored = FIELD_TYPES[spec.type].parse(spec, value, "")
+    except RecordValidationError:
+        return None
+    if type(stored) in (str, int, bool) and len(memo) < MEMO_SIZE:
+        memo[raw] = (value, stored)
+    return stored
+
+
 def row_values(
     forms: Iterable[FormSpec], row: dict[str, str], where: str, codes: Sequence[str] = ()
 ) -> list[RowValues]:
     """The forms a row holds data for (any value or missing-data code, or a status of 1 or 2),
-    with their values (codes in ``_missing``, the status in ``_imported``)."""
+    with their values (codes in ``_missing``, the status in ``_imported``).
+
+    Without missing-data codes, a form with no show-if and no checkbox has its values checked
+    as they are read (each cell's text parsed once per field, :class:`_FormCells`): a record
+    whose every value parses and whose required fields are filled comes with ``checked``, the
+    values :func:`~clestudy.protocol.check_values` would return.
+    """
     found = []
     for form in forms:
         cells = _FORM_CELLS.get(form)
-        values: dict[str, object] = {}
+        checked: dict[str, StoredValue] | None = None
         coded: dict[str, str] = {}
-        errors: list[str] = []
-        for spec, mode, columns in cells.fields:
-            raw = row.get(spec.id, "")
-            if mode <= _STRIPPED and not codes:  # most cells: text as it is, or stripped
-                if raw.strip():
-                    values[spec.id] = raw if mode == _TEXT else raw.strip()
-                continue
-            code, error = _code_of(spec, raw, row, codes, where) if codes else (None, "")
-            if code is not None and mode != _CHECKBOXES:
-                coded[spec.id] = code
-                continue
-            value, error = (None, error) if error else _convert(spec, mode, columns, raw, row,
-                                                                where)  # fmt: skip
-            if error:
-                errors.append(error)
-            elif value is not None:
-                values[spec.id] = value
-            if code is not None:  # a ticked code column (validation refuses a value beside it)
-                coded[spec.id] = code
+        if cells.checked is not None and not codes and QUICK_CHECK:
+            values, errors, checked = _checked_form_values(cells.checked, row, where)
+        else:
+            values, coded, errors = _form_values(cells, row, where, codes)
         status = row.get(cells.status_column, "").strip()
         if status not in ("", "0", "1", "2"):
             errors.append(f"{where}: column '{cells.status_column}': {status!r} is not 0, 1 or 2")
+            checked = None
         if values or coded or errors or status in ("1", "2"):
             if coded:
                 values[MISSING_KEY] = coded
             if status:
                 values[IMPORTED_KEY] = {STATUS_MARK: status}
-            found.append(RowValues(form, values, status, errors=errors))
+                if checked is not None:
+                    checked[IMPORTED_KEY] = {STATUS_MARK: status}
+            found.append(RowValues(form, values, status, errors=errors, checked=checked))
     return found
 
 
