@@ -30,6 +30,8 @@ from clestudy.protocol import MissingCode
 _FIELDS = (
     ("record_id", "vitals", "text", "", "", "", "", "", ""),
     ("n", "vitals", "text", "", "integer", "0", "100", "y", ""),
+    ("m", "vitals", "text", "", "integer", "0", "100", "y", ""),  # n's memo: only id, label differ
+    ("k", "vitals", "text", "", "integer", "0", "10", "y", ""),  # n but for its maximum
     ("w", "vitals", "text", "", "number_1dp_comma_decimal", "0", "9.5", "", ""),
     ("day", "vitals", "text", "", "date_ymd", "", "", "", ""),
     ("sex", "vitals", "radio", "1, Female | 2, Male", "", "", "", "", ""),
@@ -41,7 +43,8 @@ _FIELDS = (
     ("route", "meds", "checkbox", "1, Oral | 2, IV", "", "", "", "", ""),
 )
 COLUMNS = (
-    "record_id", "redcap_event_name", "n", "w", "day", "sex", "ok", "note", "vitals_complete",
+    "record_id", "redcap_event_name", "n", "m", "k", "w", "day", "sex", "ok", "note",
+    "vitals_complete",
     "dose", "given", "why", "route___1", "route___2", "meds_complete",
 )  # fmt: skip
 CODES = (MissingCode(code="UNK", label="Unknown"), MissingCode(code="-999", label="Not done"))
@@ -54,7 +57,7 @@ _cell = st.sampled_from(
 _messy_row = st.tuples(
     st.sampled_from(["S1", "S2", "bad id"]),
     st.sampled_from(["event_1_arm_1", "event_2_arm_1"]),
-    *[_cell] * 6,
+    *[_cell] * 8,
     st.sampled_from(["", "0", "1", "2", "3", " 2"]),
     *[_cell] * 3,
     st.sampled_from(["", "0", "1", "x"]),
@@ -66,6 +69,8 @@ _clean_row = st.tuples(
     st.sampled_from(["S1", "S2"]),
     st.sampled_from(["event_1_arm_1", "event_2_arm_1"]),
     st.sampled_from(["0", "42", " 7 ", "100", "+3", "00"]),
+    st.sampled_from(["0", "42", " 7 ", "100", "+3", "00"]),
+    st.sampled_from(["0", "10", "42", " 7 "]),
     st.sampled_from(["", "1,5", "9,50", "0", " 2 "]),
     st.sampled_from(["", "2024-01-05", " 2024-01-05"]),
     st.sampled_from(["", "1", "2", " 2"]),
@@ -129,13 +134,15 @@ def test_checking_cells_as_read_gives_what_the_record_check_gives(
 
 def test_a_bad_value_is_named_by_file_line_and_field(tmp_path: Path) -> None:
     dictionary = _dictionary(tmp_path)
-    good = ["S1", "event_1_arm_1", "5", "1,5", "2024-01-05", "1", "1", "é", "2"] + [""] * 6
-    rows = [good, [*good[:2], "101", *good[3:]], [*good[:6], "", *good[7:]]]
+    good = ["S1", "event_1_arm_1", "5", "50", "5", "1,5", "2024-01-05", "1", "1", "é", "2"]
+    good += [""] * 6
+    rows = [good, [*good[:2], "101", "50", "50", *good[5:]], [*good[:8], "", *good[9:]]]
     records = _write(tmp_path / "records.csv", list(COLUMNS), rows)
     where = f"{records}: line"
     message = str(_outcome(dictionary, records, ()))
     assert message == (
-        f"2 problems, nothing imported:\n"
+        f"3 problems, nothing imported:\n"
         f"{where} 3 (S1/event_1_arm_1): field 'n': '101' is out of range; allowed 0 to 100\n"
+        f"{where} 3 (S1/event_1_arm_1): field 'k': '50' is out of range; allowed 0 to 10\n"
         f"{where} 4 (S1/event_1_arm_1): field 'ok' is required"
     )

@@ -269,13 +269,31 @@ class _FormCells:
             )
             for spec in form.fields
         )
-        checked: _CheckedPlan | None = tuple((s.id, m, s.required, {}, s) for s, m, _ in fields)
+        checked: _CheckedPlan | None = tuple(
+            (s.id, m, s.required, _memo(s), s) for s, m, _ in fields
+        )
         if any(s.show_if is not None or m == _CHECKBOXES for s, m, _ in fields):
             checked = None
         return cls(fields, f"{form.id}_complete", checked)
 
 
 _FORM_CELLS: IdentityCache[FormSpec, _FormCells] = IdentityCache(_FormCells.of, 1024)
+
+#: The memos of :class:`_FormCells`, one per field definition but its id and label: fields that
+#: differ only in those read a cell alike (a parse reads the id only to name the field in a
+#: problem, and problems are not remembered), so that a project's 0-10 scales or yes/no fields
+#: share one. Bounded: when full, emptied (a form's plan keeps its own memos).
+_MEMOS: dict[str, dict[str, tuple[object, StoredValue]]] = {}
+
+
+def _memo(spec: FieldSpec) -> dict[str, tuple[object, StoredValue]]:
+    key = spec.model_dump_json(exclude={"id", "label"})
+    memo = _MEMOS.get(key)
+    if memo is None:
+        if len(_MEMOS) >= 256:
+            _MEMOS.clear()
+        memo = _MEMOS[key] = {}
+    return memo
 
 
 def _convert(
