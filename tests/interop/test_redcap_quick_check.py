@@ -2,7 +2,7 @@
 record check (``check_values`` per record) gives: the same records, stored values, subjects and
 protocol, or the same problems (file, line, field) in the same order.
 
-``row_values`` checks a form without show-if and checkbox as it reads it (a memo of cell text to
+``row_values`` checks a form without show-if as it reads it (a memo of cell text to
 stored value per field), when the project has no missing-data codes; the general path reads the
 input values and checks each record afterwards. Both run here on generated files: blanks,
 whitespace, values out of range, bad numbers and dates, commas, non-ASCII digits and text,
@@ -37,6 +37,7 @@ _FIELDS = (
     ("sex", "vitals", "radio", "1, Female | 2, Male", "", "", "", "", ""),
     ("ok", "vitals", "yesno", "", "", "", "", "y", ""),
     ("note", "vitals", "notes", "", "", "", "", "", ""),
+    ("sym", "vitals", "checkbox", "1, Itch | 2, Pain", "", "", "", "", ""),
     ("dose", "meds", "text", "", "number", "-1.5", "2", "", ""),
     ("given", "meds", "yesno", "", "", "", "", "", ""),
     ("why", "meds", "text", "", "", "", "", "", "[given] = '1'"),
@@ -44,7 +45,7 @@ _FIELDS = (
 )
 COLUMNS = (
     "record_id", "redcap_event_name", "n", "m", "k", "w", "day", "sex", "ok", "note",
-    "vitals_complete",
+    "sym___1", "sym___2", "vitals_complete",
     "dose", "given", "why", "route___1", "route___2", "meds_complete",
 )  # fmt: skip
 CODES = (MissingCode(code="UNK", label="Unknown"), MissingCode(code="-999", label="Not done"))
@@ -58,6 +59,8 @@ _messy_row = st.tuples(
     st.sampled_from(["S1", "S2", "bad id"]),
     st.sampled_from(["event_1_arm_1", "event_2_arm_1"]),
     *[_cell] * 8,
+    st.sampled_from(["", "0", "1", "x", " 1"]),
+    st.sampled_from(["", "0", "1"]),
     st.sampled_from(["", "0", "1", "2", "3", " 2"]),
     *[_cell] * 3,
     st.sampled_from(["", "0", "1", "x"]),
@@ -75,7 +78,9 @@ _clean_row = st.tuples(
     st.sampled_from(["", "2024-01-05", " 2024-01-05"]),
     st.sampled_from(["", "1", "2", " 2"]),
     st.sampled_from(["0", "1", " 1"]),
-    st.sampled_from(["", "é", "é", " x ", "٣", "42"]),
+    st.sampled_from(["", "é", "e\u0301", " x ", "٣", "42"]),
+    st.sampled_from(["", "0", "1"]),
+    st.sampled_from(["", "0", "1"]),
     st.sampled_from(["", "0", "1", "2"]),
     st.sampled_from(["", "1.5", "-1.5", "2", "0.25", "42"]),
     st.sampled_from(["", "0"]),
@@ -134,8 +139,8 @@ def test_checking_cells_as_read_gives_what_the_record_check_gives(
 
 def test_a_bad_value_is_named_by_file_line_and_field(tmp_path: Path) -> None:
     dictionary = _dictionary(tmp_path)
-    good = ["S1", "event_1_arm_1", "5", "50", "5", "1,5", "2024-01-05", "1", "1", "é", "2"]
-    good += [""] * 6
+    good = ["S1", "event_1_arm_1", "5", "50", "5", "1,5", "2024-01-05", "1", "1", "é", "1", "0"]
+    good += ["2", *[""] * 6]
     rows = [good, [*good[:2], "101", "50", "50", *good[5:]], [*good[:8], "", *good[9:]]]
     records = _write(tmp_path / "records.csv", list(COLUMNS), rows)
     where = f"{records}: line"

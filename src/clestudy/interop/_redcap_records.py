@@ -238,8 +238,12 @@ def _mode(spec: FieldSpec) -> int:
 
 
 #: A form's fields as :func:`row_values` checks them as it reads them: id, how the cell converts,
-#: whether it is required, the memo (cell text -> input value and stored value), the field.
-_CheckedPlan = tuple[tuple[str, int, bool, dict[str, tuple[object, StoredValue]], FieldSpec], ...]
+#: whether it is required, the memo (cell text -> input value and stored value), the field and
+#: a checkbox's columns.
+_CheckedPlan = tuple[
+    tuple[str, int, bool, dict[str, tuple[object, StoredValue]], FieldSpec,
+          tuple[tuple[str, str], ...]], ...
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -248,15 +252,15 @@ class _FormCells:
     with how its cell converts (and a checkbox's columns), and the status column.
 
     ``checked`` is set for a form whose records :func:`row_values` checks as it reads them: no
-    show-if and no checkbox, so that a record's check is each value's parse and its required
-    fields (:func:`~clestudy.protocol.check_values`). Each field's memo maps a cell's text to its
-    input value and stored value (bounded: past ``MEMO_SIZE``, parsed each time); a cell whose
-    parse fails is not remembered.
+    show-if, so that a record's check is each value's parse and its required fields
+    (:func:`~clestudy.protocol.check_values`). Each field's memo maps a cell's text to its input
+    value and stored value (bounded: past ``MEMO_SIZE``, parsed each time); a cell whose parse
+    fails, and a checkbox's list, are not remembered.
     """
 
     fields: tuple[tuple[FieldSpec, int, tuple[tuple[str, str], ...]], ...]
     status_column: str
-    #: a form checked as it is read: per field (id, mode, required, memo, spec); else ``None``
+    #: a form checked as it is read (:data:`_CheckedPlan`); else ``None``
     checked: _CheckedPlan | None
 
     @classmethod
@@ -270,9 +274,9 @@ class _FormCells:
             for spec in form.fields
         )
         checked: _CheckedPlan | None = tuple(
-            (s.id, m, s.required, _memo(s), s) for s, m, _ in fields
+            (s.id, m, s.required, _memo(s), s, columns) for s, m, columns in fields
         )
-        if any(s.show_if is not None or m == _CHECKBOXES for s, m, _ in fields):
+        if any(s.show_if is not None for s, _, _ in fields):
             checked = None
         return cls(fields, f"{form.id}_complete", checked)
 
@@ -353,13 +357,13 @@ def _form_values(cells: _FormCells, row: dict[str, str], where: str, codes: Sequ
 
 def _checked_form_values(plan: _CheckedPlan, row: dict[str, str], where: str
                          ) -> tuple[dict[str, object], list[str], dict[str, StoredValue] | None]:  # fmt: skip
-    """:func:`_form_values` of a form without show-if, checkbox or missing-data codes, and the
-    stored values ``check_values`` would give (``None`` at a cell error, a value that does not
-    parse, or a required field left blank: the record is checked as a whole, to name them)."""
+    """:func:`_form_values` of a form without show-if or missing-data codes, and the stored
+    values ``check_values`` would give (``None`` at a cell error, a value that does not parse, or
+    a required field left blank: the record is checked as a whole, to name them)."""
     values: dict[str, object] = {}
     errors: list[str] = []
     checked: dict[str, StoredValue] | None = {}
-    for name, mode, required, memo, spec in plan:
+    for name, mode, required, memo, spec, columns in plan:
         raw = row.get(name, "")
         known = memo.get(raw)
         if known is not None:  # a cell read before: its input value and stored value
@@ -370,7 +374,7 @@ def _checked_form_values(plan: _CheckedPlan, row: dict[str, str], where: str
         if mode <= _STRIPPED:
             value: object = raw if mode == _TEXT else raw.strip()
         else:
-            value, error = _convert(spec, mode, (), raw, row, where)
+            value, error = _convert(spec, mode, columns, raw, row, where)
             if error:
                 errors.append(error)
                 checked = None
@@ -407,7 +411,7 @@ def row_values(
     """The forms a row holds data for (any value or missing-data code, or a status of 1 or 2),
     with their values (codes in ``_missing``, the status in ``_imported``).
 
-    Without missing-data codes, a form with no show-if and no checkbox has its values checked
+    Without missing-data codes, a form with no show-if has its values checked
     as they are read (each cell's text parsed once per field, :class:`_FormCells`): a record
     whose every value parses and whose required fields are filled comes with ``checked``, the
     values :func:`~clestudy.protocol.check_values` would return.
