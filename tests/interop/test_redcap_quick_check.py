@@ -2,11 +2,12 @@
 record check (``check_values`` per record) gives: the same records, stored values, subjects and
 protocol, or the same problems (file, line, field) in the same order.
 
-``row_values`` checks a form without show-if as it reads it (a memo of cell text to
-stored value per field), when the project has no missing-data codes; the general path reads the
-input values and checks each record afterwards. Both run here on generated files: blanks,
-whitespace, values out of range, bad numbers and dates, commas, non-ASCII digits and text,
-missing-data codes, required fields left empty and bad form statuses.
+``row_values`` checks a form as it reads it (a memo of cell text to stored value per field
+definition, show-ifs and required fields), when the project has no missing-data codes; the
+general path reads the input values and checks each record afterwards. Both run here on
+generated files: blanks, whitespace, values out of range, bad numbers and dates, commas,
+non-ASCII digits and text, missing-data codes, required fields left empty (shown or hidden),
+values of hidden fields and bad form statuses.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ _FIELDS = (
     ("sym", "vitals", "checkbox", "1, Itch | 2, Pain", "", "", "", "", ""),
     ("dose", "meds", "text", "", "number", "-1.5", "2", "", ""),
     ("given", "meds", "yesno", "", "", "", "", "", ""),
-    ("why", "meds", "text", "", "", "", "", "", "[given] = '1'"),
+    ("why", "meds", "text", "", "", "", "", "y", "[given] = '1'"),  # required when shown
     ("route", "meds", "checkbox", "1, Oral | 2, IV", "", "", "", "", ""),
 )
 COLUMNS = (
@@ -83,8 +84,8 @@ _clean_row = st.tuples(
     st.sampled_from(["", "0", "1"]),
     st.sampled_from(["", "0", "1", "2"]),
     st.sampled_from(["", "1.5", "-1.5", "2", "0.25", "42"]),
-    st.sampled_from(["", "0"]),
-    st.just(""),
+    st.sampled_from(["", "0", "1"]),
+    st.sampled_from(["", "x", " "]),
     st.sampled_from(["", "0", "1"]),
     st.sampled_from(["", "0"]),
     st.sampled_from(["", "0", "2"]),
