@@ -50,6 +50,9 @@ COLUMNS = (
     "dose", "given", "why", "route___1", "route___2", "meds_complete",
 )  # fmt: skip
 CODES = (MissingCode(code="UNK", label="Unknown"), MissingCode(code="-999", label="Not done"))
+#: the checkbox's columns of the codes (only in a project that has them)
+CODE_COLUMNS = ("sym___unk", "sym___-999")
+_code_cells = st.tuples(st.sampled_from(["", "0", "1", "x"]), st.sampled_from(["", "0", "1"]))
 
 _cell = st.sampled_from(
     ["", " ", "0", "1", "2", " 7 ", "42", "101", "-1", "1.5", "1,5", "9,50", "x", "2024-01-05",
@@ -123,14 +126,16 @@ def _outcome(dictionary: Path, records: Path, codes: tuple[MissingCode, ...]) ->
 
 @settings(max_examples=300, derandomize=True, deadline=None)
 @given(st.lists(_row, min_size=1, max_size=6) | st.lists(_clean_row, min_size=1, max_size=6),
-       st.booleans())  # fmt: skip
+       st.lists(_code_cells, min_size=6, max_size=6), st.booleans())  # fmt: skip
 def test_checking_cells_as_read_gives_what_the_record_check_gives(
-    rows: list[tuple[str, ...]], with_codes: bool
+    rows: list[tuple[str, ...]], code_cells: list[tuple[str, str]], with_codes: bool
 ) -> None:
     codes = CODES if with_codes else ()
+    header = [*COLUMNS, *CODE_COLUMNS] if with_codes else list(COLUMNS)
+    cells = [[*r, *c] if with_codes else list(r) for r, c in zip(rows, code_cells, strict=False)]
     with tempfile.TemporaryDirectory() as folder:
         dictionary = _dictionary(Path(folder))
-        records = _write(Path(folder) / "records.csv", list(COLUMNS), [list(r) for r in rows])
+        records = _write(Path(folder) / "records.csv", header, cells)
         quick = [_outcome(dictionary, records, codes) for _ in range(2)]  # 2nd: from the memo
         with mock.patch.object(_redcap_records, "QUICK_CHECK", False):
             general = _outcome(dictionary, records, codes)

@@ -7,13 +7,13 @@ codes ticked. With the project's missing-data codes, a cell (or a ticked code co
 is read as the field's code instead (:func:`form_values`).
 
 Checked as read
-    Without missing-data codes, :func:`checked_form_values` also gives the values that
+    :func:`checked_form_values` also gives the values that
     :func:`~clestudy.protocol.check_values` would return for the record, so that the import does
     not check it again: each cell's text is parsed once per field definition (a memo shared by
     the fields that differ only in id and label: a project's scales and yes/no fields), a
     required field must be filled unless its show-if hides it, and a field that its show-if
-    hides must be blank. A record with any problem is not checked here (``None``): the record
-    check names every problem by file, line and field.
+    hides must be blank. A record with any problem, or holding a missing-data code, is not
+    checked here (``None``): the record check names every problem by file, line and field.
 """
 
 from __future__ import annotations
@@ -191,16 +191,19 @@ def form_values(cells: FormCells, row: dict[str, str], where: str, codes: Sequen
     return values, coded, errors
 
 
-def checked_form_values(cells: FormCells, row: dict[str, str], where: str
-                        ) -> tuple[dict[str, object], list[str], dict[str, StoredValue] | None]:  # fmt: skip
-    """:func:`form_values` of a project without missing-data codes, and the stored values
-    ``check_values`` would give (``None`` at a cell error, a value that does not parse, a
-    required field left blank or a field hidden by its show-if holding a value)."""
+def checked_form_values(
+    cells: FormCells, row: dict[str, str], where: str, codes: Sequence[str]
+) -> tuple[dict[str, object], dict[str, str], list[str], dict[str, StoredValue] | None]:
+    """:func:`form_values`, and the stored values ``check_values`` would give (``None`` at a
+    missing-data code, a cell error, a value that does not parse, a required field left blank or
+    a field hidden by its show-if holding a value)."""
     values: dict[str, object] = {}
     errors: list[str] = []
     checked: dict[str, StoredValue] | None = {}
     for name, mode, required, memo, spec, columns in cells.checked:
         raw = row.get(name, "")
+        if codes and _code_of(spec, raw, row, codes, where) != (None, ""):
+            return (*form_values(cells, row, where, codes), None)  # a code (or codes' error)
         known = memo.get(raw)
         if known is not None:  # a cell read before: its input value and stored value
             values[name] = known[0]
@@ -231,7 +234,7 @@ def checked_form_values(cells: FormCells, row: dict[str, str], where: str
             name not in values and name not in hidden for name in cells.required_if_shown
         ):
             checked = None
-    return values, errors, checked
+    return values, {}, errors, checked
 
 
 def _stored(spec: FieldSpec, value: object, memo: dict[str, tuple[object, StoredValue]],

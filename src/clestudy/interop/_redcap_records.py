@@ -211,17 +211,17 @@ def row_values(
     """The forms a row holds data for (any value or missing-data code, or a status of 1 or 2),
     with their values (codes in ``_missing``, the status in ``_imported``).
 
-    Without missing-data codes, the values are checked as they are read
-    (:func:`~clestudy.interop._redcap_cells.checked_form_values`): a record with no problem comes
-    with ``checked``, the values :func:`~clestudy.protocol.check_values` would return.
+    The values are checked as they are read
+    (:func:`~clestudy.interop._redcap_cells.checked_form_values`): a record with no problem and
+    no missing-data code comes with ``checked``, the values
+    :func:`~clestudy.protocol.check_values` would return.
     """
     found = []
     for form in forms:
         cells = form_cells(form)
         checked: dict[str, StoredValue] | None = None
-        coded: dict[str, str] = {}
-        if not codes and QUICK_CHECK:
-            values, errors, checked = checked_form_values(cells, row, where)
+        if QUICK_CHECK:
+            values, coded, errors, checked = checked_form_values(cells, row, where, codes)
         else:
             values, coded, errors = form_values(cells, row, where, codes)
         status = row.get(cells.status_column, "").strip()
