@@ -340,32 +340,36 @@ def insert_tuples_through_driver(
     conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
 
 
-#: ``id(statement) -> (SQL text, bound parameter names in order, the statement's own values,
-#: the names a caller gives)`` of the prebuilt statements :func:`execute_prebuilt` ran on SQLite.
-_PREBUILT: dict[int, tuple[str, tuple[str, ...], dict[str, Any], frozenset[str]]] = {}
+#: ``(id(statement), dialect name) -> (SQL text, bound parameter names in order (``None``: a
+#: named paramstyle), the statement's own values, the names a caller gives)`` of the prebuilt
+#: statements :func:`execute_prebuilt` has run.
+_PREBUILT: dict[
+    tuple[int, str], tuple[str, tuple[str, ...] | None, dict[str, Any], frozenset[str]]
+] = {}
 
 
 def execute_prebuilt(conn: Connection, statement: Any, params: dict[str, Any]) -> Any:
-    """Run ``statement``, one built once at import (a module constant, no expanding ``IN``), with
-    ``params`` (the same names on every call): on SQLite as its SQL text, compiled once, through
-    the driver; elsewhere by ``conn.execute``.
+    """Run ``statement``, one built once at import (a module constant, no expanding ``IN``, no
+    bind or result processing needed: text, integers, booleans, nulls), with ``params`` (the
+    same names on every call) as its SQL text, compiled once per dialect, through the driver.
 
     SQLAlchemy caches a statement's SQL, but finds it by the statement's cache key, computed
     again on every execution by walking the whole statement: for the save's one read (a ``UNION
     ALL`` of five ``SELECT``), a large part of the read's time. The result's rows are the
     driver's, named by the statement's column labels, with no result processing: a boolean
-    column is ``0`` or ``1``.
+    column is ``0`` or ``1`` on SQLite.
     """
-    if is_postgres(conn):
-        return conn.execute(statement, params)
-    found = _PREBUILT.get(id(statement))
+    key = (id(statement), conn.dialect.name)
+    found = _PREBUILT.get(key)
     if found is None:
         compiled = statement.compile(dialect=conn.dialect)
-        found = (compiled.string, tuple(compiled.positiontup or ()),
-                 compiled.construct_params(params), frozenset(params))  # fmt: skip
-        _PREBUILT[id(statement)] = found
-    sql, names, values, given = found
+        order = tuple(compiled.positiontup or ()) if conn.dialect.positional else None
+        found = (compiled.string, order, compiled.construct_params(params), frozenset(params))
+        _PREBUILT[key] = found
+    sql, order, values, given = found
     if params.keys() != given:
         raise ValueError(f"parameters {sorted(params)}; the statement takes {sorted(given)}")
     values = values | params
-    return conn.exec_driver_sql(sql, tuple(values[name] for name in names))
+    if order is None:
+        return conn.exec_driver_sql(sql, values)
+    return conn.exec_driver_sql(sql, tuple(values[name] for name in order))
