@@ -43,11 +43,12 @@ _FIELDS = (
     ("given", "meds", "yesno", "", "", "", "", "", ""),
     ("why", "meds", "text", "", "", "", "", "y", "[given] = '1'"),  # required when shown
     ("route", "meds", "checkbox", "1, Oral | 2, IV", "", "", "", "", ""),
+    ("more", "meds", "text", "", "", "", "", "", "[dose] > 1"),  # reads a stored decimal
 )
 COLUMNS = (
     "record_id", "redcap_event_name", "n", "m", "k", "w", "day", "sex", "ok", "note",
     "sym___1", "sym___2", "vitals_complete",
-    "dose", "given", "why", "route___1", "route___2", "meds_complete",
+    "dose", "given", "why", "route___1", "route___2", "more", "meds_complete",
 )  # fmt: skip
 CODES = (MissingCode(code="UNK", label="Unknown"), MissingCode(code="-999", label="Not done"))
 #: the checkbox's columns of the codes (only in a project that has them)
@@ -69,6 +70,7 @@ _messy_row = st.tuples(
     *[_cell] * 3,
     st.sampled_from(["", "0", "1", "x"]),
     st.sampled_from(["", "0", "1"]),
+    _cell,
     st.sampled_from(["", "0", "2"]),
 )
 #: valid cells (a file of them imports): the values the memo serves
@@ -91,6 +93,7 @@ _clean_row = st.tuples(
     st.sampled_from(["", "x", " "]),
     st.sampled_from(["", "0", "1"]),
     st.sampled_from(["", "0"]),
+    st.sampled_from(["", "x"]),
     st.sampled_from(["", "0", "2"]),
 )
 _row = _clean_row | _messy_row
@@ -146,7 +149,7 @@ def test_checking_cells_as_read_gives_what_the_record_check_gives(
 def test_a_bad_value_is_named_by_file_line_and_field(tmp_path: Path) -> None:
     dictionary = _dictionary(tmp_path)
     good = ["S1", "event_1_arm_1", "5", "50", "5", "1,5", "2024-01-05", "1", "1", "é", "1", "0"]
-    good += ["2", *[""] * 6]
+    good += ["2", *[""] * 7]
     rows = [good, [*good[:2], "101", "50", "50", *good[5:]], [*good[:8], "", *good[9:]]]
     records = _write(tmp_path / "records.csv", list(COLUMNS), rows)
     where = f"{records}: line"

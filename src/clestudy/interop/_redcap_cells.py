@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from clestudy.errors import RecordValidationError
 from clestudy.protocol import FIELD_TYPES, FieldSpec, FormSpec, StoredValue, hidden_fields
@@ -75,11 +76,9 @@ def _mode(spec: FieldSpec) -> int:
 
 
 #: A field as :func:`checked_form_values` reads it: id, mode, whether a blank cell is a problem
-#: (required, and no show-if that could hide it), the memo (cell text -> input value and stored
-#: value), the field and a checkbox's columns.
-_Checked = tuple[
-    str, int, bool, dict[str, tuple[object, StoredValue]], FieldSpec, tuple[tuple[str, str], ...]
-]
+#: (required, and no show-if that could hide it), the memo (cell text -> stored value), the field
+#: and a checkbox's columns.
+_Checked = tuple[str, int, bool, dict[str, StoredValue], FieldSpec, tuple[tuple[str, str], ...]]
 
 
 @dataclass(frozen=True)
@@ -123,10 +122,10 @@ form_cells = IdentityCache(FormCells.of, 1024).get
 #: differ only in those read a cell alike (a parse reads the id only to name the field in a
 #: problem, and problems are not remembered). Bounded: when full, emptied (a form's cells keep
 #: their own memos).
-_MEMOS: dict[str, dict[str, tuple[object, StoredValue]]] = {}
+_MEMOS: dict[str, dict[str, StoredValue]] = {}
 
 
-def _memo(spec: FieldSpec) -> dict[str, tuple[object, StoredValue]]:
+def _memo(spec: FieldSpec) -> dict[str, StoredValue]:
     key = spec.model_dump_json(exclude={"id", "label"})
     memo = _MEMOS.get(key)
     if memo is None:
@@ -194,57 +193,60 @@ def form_values(cells: FormCells, row: dict[str, str], where: str, codes: Sequen
 def checked_form_values(
     cells: FormCells, row: dict[str, str], where: str, codes: Sequence[str]
 ) -> tuple[dict[str, object], dict[str, str], list[str], dict[str, StoredValue] | None]:
-    """:func:`form_values`, and the stored values ``check_values`` would give (``None`` at a
-    missing-data code, a cell error, a value that does not parse, a required field left blank or
-    a field hidden by its show-if holding a value)."""
-    values: dict[str, object] = {}
-    errors: list[str] = []
-    checked: dict[str, StoredValue] | None = {}
+    """:func:`form_values`, and the stored values ``check_values`` would give them.
+
+    A record checked here comes back as its stored values, twice (values and checked: the
+    record check returns stored values unchanged), with no code and no error. Any other record
+    (a missing-data code, a cell error, a value that does not parse, a required field left blank
+    or a field hidden by its show-if holding a value) comes back as :func:`form_values` reads it,
+    with ``None``: the record check names its problems.
+    """
+    checked: dict[str, StoredValue] = {}
     for name, mode, required, memo, spec, columns in cells.checked:
         raw = row.get(name, "")
         if codes and _code_of(spec, raw, row, codes, where) != (None, ""):
-            return (*form_values(cells, row, where, codes), None)  # a code (or codes' error)
-        known = memo.get(raw)
-        if known is not None:  # a cell read before: its input value and stored value
-            values[name] = known[0]
-            if checked is not None:
-                checked[name] = known[1]
+            break  # a code (or the codes' error)
+        stored = memo.get(raw)
+        if stored is not None:  # a cell text read before
+            checked[name] = stored
             continue
         if mode <= _STRIPPED:
             value: object = raw if mode == _TEXT else raw.strip()
         else:
             value, error = _convert(spec, mode, columns, raw, row, where)
             if error:
-                errors.append(error)
-                checked = None
-                continue
+                break
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
-                checked = None
+                break
             continue
-        values[name] = value
         stored = _stored(spec, value, memo, raw)
         if stored is None:
-            checked = None
-        elif checked is not None:
-            checked[name] = stored
-    if checked is not None and cells.shows:
-        hidden = hidden_fields(cells.form, values)
-        if not hidden.keys().isdisjoint(values) or any(
-            name not in values and name not in hidden for name in cells.required_if_shown
-        ):
-            checked = None
-    return values, {}, errors, checked
+            break
+        checked[name] = stored
+    else:  # hidden_fields reads stored values as it reads entered ones
+        if not cells.shows or _shown(cells, checked):
+            return cast("dict[str, object]", checked), {}, [], checked
+    return (*form_values(cells, row, where, codes), None)
 
 
-def _stored(spec: FieldSpec, value: object, memo: dict[str, tuple[object, StoredValue]],
-            raw: str) -> StoredValue | None:  # fmt: skip
+def _shown(cells: FormCells, values: dict[str, StoredValue]) -> bool:
+    """Whether no field that its show-if hides holds a value, and every required field that is
+    not hidden holds one."""
+    hidden = hidden_fields(cells.form, values)
+    return hidden.keys().isdisjoint(values) and all(
+        name in values or name in hidden for name in cells.required_if_shown
+    )
+
+
+def _stored(spec: FieldSpec, value: object, memo: dict[str, StoredValue], raw: str
+            ) -> StoredValue | None:  # fmt: skip
     """``value`` parsed as the record check parses it (``None``: it does not parse), remembered
-    with it under its cell's text ``raw`` (not a checkbox's list: each record has its own)."""
+    under its cell's text ``raw`` (not a checkbox's list: each record has its own)."""
     try:
         stored = FIELD_TYPES[spec.type].parse(spec, value, "")
     except RecordValidationError:
         return None
     if type(stored) in (str, int, bool) and len(memo) < MEMO_SIZE:
-        memo[raw] = (value, stored)
+        memo[raw] = stored
     return stored

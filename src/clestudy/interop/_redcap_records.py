@@ -93,8 +93,9 @@ class RowValues:
     status: str
     instance: int = 1
     errors: list[str] = field(default_factory=list)
-    #: ``values`` as :func:`~clestudy.protocol.check_values` returns them (no problem), found as
-    #: the cells were read; ``None``: check ``values`` (see :func:`row_values`)
+    #: the values as :func:`~clestudy.protocol.check_values` returns them (no problem), found as
+    #: the cells were read (``values`` is then this same map: what the check would return for
+    #: it); ``None``: check ``values`` (see :func:`row_values`)
     checked: dict[str, StoredValue] | None = None
 
 
@@ -226,15 +227,15 @@ def row_values(
             values, coded, errors = form_values(cells, row, where, codes)
         status = row.get(cells.status_column, "").strip()
         if status not in ("", "0", "1", "2"):
+            if checked is not None:  # the record is checked as a whole: its values as read
+                values, coded, errors = form_values(cells, row, where, codes)
+                checked = None
             errors.append(f"{where}: column '{cells.status_column}': {status!r} is not 0, 1 or 2")
-            checked = None
         if values or coded or errors or status in ("1", "2"):
             if coded:
                 values[MISSING_KEY] = coded
             if status:
-                values[IMPORTED_KEY] = {STATUS_MARK: status}
-                if checked is not None:
-                    checked[IMPORTED_KEY] = {STATUS_MARK: status}
+                values[IMPORTED_KEY] = {STATUS_MARK: status}  # checked's too: the same map
             found.append(RowValues(form, values, status, errors=errors, checked=checked))
     return found
 
