@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.orm import Session
 
 from clestudy.errors import ClestudyError, InputError
@@ -145,14 +145,52 @@ def make_engine(url: str) -> Engine:
         POSTGRES_POOL if backend == "postgresql" else SQLITE_POOL if file is not None else {}
     )
     try:
-        engine = create_engine(parsed, pool_pre_ping=backend == "postgresql", **pool)
+        engine = create_engine(parsed, **pool)
     except (NoSuchModuleError, ImportError) as exc:
         raise ClestudyError(
             f"database URL {url!r}: driver not installed ({exc}); install clestudy[postgres]"
         ) from None
     if backend == "sqlite":
         _configure_sqlite(engine, None if file is None else _writer_lock(file))
+    else:
+        _ping_idle_connections(engine)
     return engine
+
+
+#: Seconds a pooled PostgreSQL connection may sit unused before its next checkout pings the
+#: server first (see :func:`_ping_idle_connections`).
+PING_AFTER_IDLE_S = 1.0
+#: The key in a pooled connection's ``info`` of the monotonic time it was last checked in.
+_LAST_USED = "clestudy_last_used"
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Ping a PostgreSQL connection before it is used only when it has sat idle in the pool for
+    :data:`PING_AFTER_IDLE_S` or longer.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: one more round trip for every
+    request (a web save checks out two connections, the token's and the save's). A connection
+    in constant use needs none: a server restart or an idle timeout strikes the connections
+    that sat unused, and one that breaks while in use fails its statement, and SQLAlchemy then
+    discards every connection of the pool made before. So this is SQLAlchemy's documented
+    custom pessimistic check (a ``checkout`` listener raising ``DisconnectionError``, on which
+    the pool replaces the connection and tries again), with the dialect's own ping, for idle
+    connections only.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _stamp(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        last = record.info.get(_LAST_USED)
+        if last is None or time.monotonic() - last < PING_AFTER_IDLE_S:
+            return  # a new connection, or one in constant use
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"an idle pooled connection is gone: {exc}") from exc
 
 
 def _enable_wal(dbapi_conn: Any) -> None:
