@@ -45,7 +45,6 @@ from clestudy.errors import ClestudyError, InputError
 __all__ = [
     "AUDIT_LOCK_KEY",
     "READ_ONLY_OPTION",
-    "insert_through_driver",
     "insert_tuples_through_driver",
     "is_postgres",
     "make_engine",
@@ -313,25 +312,16 @@ def restore_page_cache(session: Session) -> None:
         conn.exec_driver_sql(f"PRAGMA cache_size={size}")
 
 
-def insert_through_driver(conn: Connection, table: str, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` (one dict each, all with the keys of the first) into ``table`` with one
-    ``executemany`` of the SQLite driver, without SQLAlchemy's per-row parameter processing.
-
-    For rows of text, integers, booleans and nulls only, which the driver stores as SQLAlchemy
-    would bind them (a boolean as 0 or 1): a large import's audit events and new records.
-    """
-    if not rows:
-        return
-    columns = tuple(rows[0])
-    insert_tuples_through_driver(
-        conn, table, columns, [tuple(row[c] for c in columns) for row in rows]
-    )
-
-
 def insert_tuples_through_driver(
     conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
 ) -> None:
-    """:func:`insert_through_driver` of rows given as tuples of ``columns``' values."""
+    """Insert ``rows`` (one tuple of ``columns``' values each) into ``table`` with one
+    ``executemany`` of the SQLite driver, without SQLAlchemy's per-row parameter processing.
+
+    For rows of text, integers, booleans and nulls only, which the driver stores as SQLAlchemy
+    would bind them (a boolean as 0 or 1): a large import's audit events and new records, made
+    as tuples in the first place (no dict per row).
+    """
     if not rows:
         return
     names = ", ".join(columns)
