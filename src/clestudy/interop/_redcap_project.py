@@ -53,10 +53,11 @@ from clestudy.protocol import (
     MissingCode,
     Protocol,
     Site,
+    StoredValue,
     Visit,
 )
 from clestudy.protocol._show_if import show_if_cycle
-from clestudy.store import RecordInput, checked_values
+from clestudy.store import CheckedValues, RecordInput, checked_values
 
 __all__ = ["CLASSIC_EVENT", "NO_SITE", "RedcapProject", "read_project", "study_id_for"]
 
@@ -294,6 +295,7 @@ def _inputs(project: Protocol, layout: _Layout, errors: list[str]) -> list[Recor
     forms = {f.id: f for f in project.forms}
     inputs = []
     for row in layout.rows:
+        where = f"{row.where} ({row.subject}/{row.event})"
         for found in row.found:
             form = forms[found.form.id]  # the protocol's (repeating set)
             errors.extend(found.errors)
@@ -302,12 +304,15 @@ def _inputs(project: Protocol, layout: _Layout, errors: list[str]) -> list[Recor
                     f"{row.where}: form '{form.id}' repeats but this row has no {REPEAT_FORM}"
                 )
                 continue
-            # checked once, here: the store saves these values without parsing them again
-            values, problems = checked_values(
-                form, found.values, where=f"{row.where} ({row.subject}/{row.event})",
-                missing_codes=layout.codes,
-            )  # fmt: skip
-            errors.extend(problems)
+            # checked once, here or as the row was read (the same fields, the same check): the
+            # store saves these values without parsing them again
+            if found.checked is not None:
+                values: dict[str, StoredValue] = CheckedValues(form, found.checked)
+            else:
+                values, problems = checked_values(
+                    form, found.values, where=where, missing_codes=layout.codes
+                )
+                errors.extend(problems)
             inputs.append(RecordInput(row.subject, row.event, form.id, values, row.instance))
     return inputs
 

@@ -30,9 +30,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clestudy.errors import InputError
+from clestudy.interop._redcap_cells import (
+    COMMA,
+    checked_form_values,
+    code_columns,
+    form_cells,
+    form_values,
+)
 from clestudy.protocol import FieldSpec, FormSpec, MissingCode, StoredValue
 from clestudy.protocol._missing_codes import IMPORTED_KEY, MISSING_KEY
-from clestudy.protocol._model import IdentityCache
 
 __all__ = [
     "EVENT",
@@ -52,9 +58,11 @@ REPEAT_INSTANCE = "redcap_repeat_instance"
 DAG = "redcap_data_access_group"
 SPECIAL_COLUMNS = (EVENT, REPEAT_FORM, REPEAT_INSTANCE, DAG)
 _SURVEY = re.compile(r"^(redcap_survey_identifier|.+_timestamp)$")
-_COMMA = "comma_decimal"
 #: The imported mark that keeps REDCap's form status (0, 1, 2) on a record.
 STATUS_MARK = "redcap_complete"
+#: Whether :func:`row_values` checks the values it can as it reads them (tests turn it off to
+#: compare with the record check).
+QUICK_CHECK = True
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,9 @@ class RowValues:
     status: str
     instance: int = 1
     errors: list[str] = field(default_factory=list)
+    #: ``values`` as :func:`~clestudy.protocol.check_values` returns them (no problem), found as
+    #: the cells were read; ``None``: check ``values`` (see :func:`row_values`)
+    checked: dict[str, StoredValue] | None = None
 
 
 def read_records(path: Path) -> RecordsFile:
@@ -146,12 +157,6 @@ def parse_missing_codes(text: str, where: str = "--missing-codes") -> tuple[Miss
     return tuple(codes)
 
 
-def _code_columns(spec: FieldSpec, codes: Sequence[str]) -> dict[str, str]:
-    """A checkbox's extra ``f___code`` columns, one per missing-data code, to the code."""
-    taken = {c.code.lower() for c in spec.choices}
-    return {f"{spec.id}___{c.lower()}": c for c in codes if c.lower() not in taken}
-
-
 def form_columns(form: FormSpec, codes: Sequence[str] = ()) -> list[str]:
     """The CSV columns of a form: fields (checkboxes expanded, with one column per missing-data
     code), then ``FORM_complete``."""
@@ -159,7 +164,7 @@ def form_columns(form: FormSpec, codes: Sequence[str] = ()) -> list[str]:
     for spec in form.fields:
         if spec.type == "multiple_choice":
             columns += [f"{spec.id}___{c.code.lower()}" for c in spec.choices]
-            columns += list(_code_columns(spec, codes))
+            columns += list(code_columns(spec, codes))
         else:
             columns.append(spec.id)
     return [*columns, f"{form.id}_complete"]
@@ -200,128 +205,37 @@ def check_columns(
     return errors
 
 
-def _code_of(spec: FieldSpec, raw: str, row: dict[str, str], codes: Sequence[str],
-             where: str) -> tuple[str | None, str]:  # fmt: skip
-    """The missing-data code a field's cells hold (``None``: none), and an error or ``""``."""
-    if spec.type != "multiple_choice":
-        text = raw.strip()
-        return (text if text in codes else None), ""
-    ticked = [code for column, code in _code_columns(spec, codes).items()
-              if row.get(column, "").strip() == "1"]  # fmt: skip
-    if len(ticked) > 1:
-        return None, f"{where}: field '{spec.id}': several missing-data codes ticked {ticked}"
-    return (ticked[0] if ticked else None), ""
-
-
-#: How a field's cell becomes its input value (:class:`_FormCells`; ``_TEXT`` and ``_STRIPPED``
-#: first: :func:`row_values` reads them without a call).
-_TEXT, _STRIPPED, _BOOLEAN, _COMMA_DECIMAL, _CHECKBOXES = range(5)
-
-
-def _mode(spec: FieldSpec) -> int:
-    if spec.type == "multiple_choice":
-        return _CHECKBOXES
-    if spec.type == "boolean":
-        return _BOOLEAN
-    if spec.type == "decimal" and _COMMA in spec.annotations.get(
-        "text_validation_type_or_show_slider_number", ""
-    ):
-        return _COMMA_DECIMAL
-    return _TEXT if spec.type == "text" else _STRIPPED
-
-
-@dataclass(frozen=True)
-class _FormCells:
-    """A form's cells as :func:`row_values` reads them, made once per form object: each field
-    with how its cell converts (and a checkbox's columns), and the status column."""
-
-    fields: tuple[tuple[FieldSpec, int, tuple[tuple[str, str], ...]], ...]
-    status_column: str
-
-    @classmethod
-    def of(cls, form: FormSpec) -> _FormCells:
-        return cls(
-            tuple(
-                (
-                    spec,
-                    _mode(spec),
-                    tuple((f"{spec.id}___{c.code.lower()}", c.code) for c in spec.choices),
-                )
-                for spec in form.fields
-            ),
-            f"{form.id}_complete",
-        )
-
-
-_FORM_CELLS: IdentityCache[FormSpec, _FormCells] = IdentityCache(_FormCells.of, 1024)
-
-
-def _convert(
-    spec: FieldSpec, mode: int, columns: tuple[tuple[str, str], ...], raw: str,
-    row: dict[str, str], where: str,
-) -> tuple[object, str]:  # fmt: skip
-    """The input value of one field (``None`` when blank) and an error message or ``""``."""
-    if mode == _CHECKBOXES:
-        chosen = []
-        for column, code in columns:
-            cell = row.get(column, "").strip()
-            if cell not in ("", "0", "1"):
-                return None, f"{where}: column '{column}': {cell!r} is not 0 or 1"
-            if cell == "1":
-                chosen.append(code)
-        return (chosen or None), ""
-    text = raw.strip()
-    if text == "":
-        return None, ""
-    if mode == _STRIPPED:
-        return text, ""
-    if mode == _TEXT:
-        return raw, ""
-    if mode == _BOOLEAN:
-        if text not in ("0", "1"):
-            return None, f"{where}: field '{spec.id}': {raw!r} is not 0 or 1"
-        return text == "1", ""
-    return text.replace(",", "."), ""  # _COMMA_DECIMAL
-
-
 def row_values(
     forms: Iterable[FormSpec], row: dict[str, str], where: str, codes: Sequence[str] = ()
 ) -> list[RowValues]:
     """The forms a row holds data for (any value or missing-data code, or a status of 1 or 2),
-    with their values (codes in ``_missing``, the status in ``_imported``)."""
+    with their values (codes in ``_missing``, the status in ``_imported``).
+
+    The values are checked as they are read
+    (:func:`~clestudy.interop._redcap_cells.checked_form_values`): a record with no problem and
+    no missing-data code comes with ``checked``, the values
+    :func:`~clestudy.protocol.check_values` would return.
+    """
     found = []
     for form in forms:
-        cells = _FORM_CELLS.get(form)
-        values: dict[str, object] = {}
-        coded: dict[str, str] = {}
-        errors: list[str] = []
-        for spec, mode, columns in cells.fields:
-            raw = row.get(spec.id, "")
-            if mode <= _STRIPPED and not codes:  # most cells: text as it is, or stripped
-                if raw.strip():
-                    values[spec.id] = raw if mode == _TEXT else raw.strip()
-                continue
-            code, error = _code_of(spec, raw, row, codes, where) if codes else (None, "")
-            if code is not None and mode != _CHECKBOXES:
-                coded[spec.id] = code
-                continue
-            value, error = (None, error) if error else _convert(spec, mode, columns, raw, row,
-                                                                where)  # fmt: skip
-            if error:
-                errors.append(error)
-            elif value is not None:
-                values[spec.id] = value
-            if code is not None:  # a ticked code column (validation refuses a value beside it)
-                coded[spec.id] = code
+        cells = form_cells(form)
+        checked: dict[str, StoredValue] | None = None
+        if QUICK_CHECK:
+            values, coded, errors, checked = checked_form_values(cells, row, where, codes)
+        else:
+            values, coded, errors = form_values(cells, row, where, codes)
         status = row.get(cells.status_column, "").strip()
         if status not in ("", "0", "1", "2"):
             errors.append(f"{where}: column '{cells.status_column}': {status!r} is not 0, 1 or 2")
+            checked = None
         if values or coded or errors or status in ("1", "2"):
             if coded:
                 values[MISSING_KEY] = coded
             if status:
                 values[IMPORTED_KEY] = {STATUS_MARK: status}
-            found.append(RowValues(form, values, status, errors=errors))
+                if checked is not None:
+                    checked[IMPORTED_KEY] = {STATUS_MARK: status}
+            found.append(RowValues(form, values, status, errors=errors, checked=checked))
     return found
 
 
@@ -333,7 +247,7 @@ def export_value(
     if spec.type == "multiple_choice":
         chosen = value if isinstance(value, list) else []
         cells = {f"{spec.id}___{c.code.lower()}": str(int(c.code in chosen)) for c in spec.choices}
-        cells.update({col: str(int(c == code)) for col, c in _code_columns(spec, codes).items()})
+        cells.update({col: str(int(c == code)) for col, c in code_columns(spec, codes).items()})
         return cells
     if code is not None:
         return {spec.id: code}
@@ -342,7 +256,7 @@ def export_value(
     if isinstance(value, bool):
         return {spec.id: "1" if value else "0"}
     text = str(value)
-    if spec.type == "decimal" and _COMMA in spec.annotations.get(
+    if spec.type == "decimal" and COMMA in spec.annotations.get(
         "text_validation_type_or_show_slider_number", ""
     ):
         text = text.replace(".", ",")

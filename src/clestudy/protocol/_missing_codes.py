@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
+from typing import TypeGuard
 
 from clestudy.instruments import INSTRUMENT_FIELDS
 from clestudy.instruments._ctcae_labs import PER_LAB_INSTRUMENTS
@@ -93,8 +94,12 @@ def check_reserved(
     >>> check_reserved(form, {"_missing": {"esr": "UNK", "lym": "NA"}}, ["UNK"], (), "P01/labs")
     ({'_missing': {'esr': 'UNK'}}, ["P01/labs: field 'lym': missing-data code 'NA' is not one of the study's codes ['UNK']"])
     """
-    if MISSING_KEY not in values and IMPORTED_KEY not in values:
-        return {}, []  # no reserved key: nothing to check (most records)
+    if MISSING_KEY not in values:
+        if IMPORTED_KEY not in values:
+            return {}, []  # no reserved key: nothing to check (most records)
+        marks = values[IMPORTED_KEY]  # marks only (an import's form status): no code to check
+        if isinstance(marks, dict) and len(marks) == 1 and _marks_ok(marks):
+            return {IMPORTED_KEY: dict(marks)}, []
     out: dict[str, dict[str, str]] = {}
     problems: list[str] = []
     coded = values.get(MISSING_KEY)
@@ -132,9 +137,7 @@ def check_reserved(
         out[MISSING_KEY] = dict(sorted(kept.items(), key=lambda item: order[item[0]]))
     marks = values.get(IMPORTED_KEY)
     if marks is not None:
-        if not isinstance(marks, Mapping) or not all(
-            isinstance(k, str) and _MARK.match(k) and isinstance(v, str) for k, v in marks.items()
-        ):
+        if not _marks_ok(marks):
             problems.append(
                 f"{where}: '{IMPORTED_KEY}' must map lower-case names to text (marks of another "
                 "system, e.g. REDCap's form status)"
@@ -142,3 +145,23 @@ def check_reserved(
         elif marks:
             out[IMPORTED_KEY] = dict(sorted(marks.items()))
     return out, problems
+
+
+#: Mark names that matched ``_MARK`` (an import repeats one name on every record; bounded).
+_GOOD_MARKS: set[str] = set()
+
+
+def _marks_ok(marks: object) -> TypeGuard[Mapping[str, str]]:
+    """Whether ``marks`` maps lower-case names (``_MARK``) to text."""
+    if not isinstance(marks, Mapping):
+        return False
+    for name, text in marks.items():
+        if not isinstance(text, str):
+            return False
+        if type(name) is str and name in _GOOD_MARKS:
+            continue
+        if not isinstance(name, str) or not _MARK.match(name):
+            return False
+        if type(name) is str and len(_GOOD_MARKS) < 1024:
+            _GOOD_MARKS.add(name)
+    return True

@@ -55,14 +55,20 @@ class _FieldCheck:
 
 
 class _FormChecks:
-    """What :func:`check_values` needs of a form, made once per fields tuple: its field ids and
+    """What :func:`check_values` needs of a form, made once per fields tuple: its field ids (and
+    with the reserved keys, the keys a record may hold), whether any field has a show-if, and
     each field's :class:`_FieldCheck` in form order."""
 
-    __slots__ = ("field_ids", "fields")
+    __slots__ = ("field_ids", "fields", "keys", "plan", "shows")
 
     def __init__(self, fields: tuple[FieldSpec, ...]) -> None:
         self.field_ids = frozenset(f.id for f in fields)
+        self.keys = self.field_ids | frozenset(RESERVED_KEYS)
+        #: without a show-if nothing is ever hidden (hidden_fields gives {}: no call needed)
+        self.shows = any(f.show_if is not None for f in fields)
         self.fields = tuple(_FieldCheck(f) for f in fields)
+        #: per field: (id, required, memo, check), read without attribute lookups
+        self.plan = tuple((c.field.id, c.field.required, c.memo, c) for c in self.fields)
 
 
 #: Per fields tuple (a CLASI save checks 55 keys against its ids); each field's parse memo lives
@@ -110,34 +116,39 @@ def check_values(
     out: dict[str, StoredValue] = {}
     problems: list[str] = []
     checks = _form_checks(form)
-    field_ids = checks.field_ids
-    for key in values if not field_ids.issuperset(values) else ():  # in order, only when needed
-        if key not in field_ids and key not in RESERVED_KEYS:
+    for key in values if not checks.keys.issuperset(values) else ():  # in order, when needed
+        if key not in checks.field_ids and key not in RESERVED_KEYS:
             known = ", ".join(f.id for f in form.fields)
             problems.append(
                 f"{where}: '{key}' is not a field of form '{form.id}' (fields: {known})"
             )
     if hidden is None:
-        hidden = hidden_fields(form, values)
+        hidden = hidden_fields(form, values) if checks.shows else {}
     reserved, reserved_problems = check_reserved(form, values, missing_codes, hidden, where)
     coded = reserved.get("_missing", {})
-    for check in checks.fields:
-        field = check.field
-        raw = values.get(field.id)
+    get = values.get
+    for name, required, memo, check in checks.plan:
+        raw = get(name)
         if raw is None or (isinstance(raw, str) and raw.strip() == ""):
-            if field.required and require and field.id not in hidden and field.id not in coded:
-                problems.append(f"{where}: field '{field.id}' is required")
+            if required and require and name not in hidden and name not in coded:
+                problems.append(f"{where}: field '{name}' is required")
             continue
-        if field.id in hidden:
+        if hidden and name in hidden:
             if raw in ([], ()):  # an empty multiple choice: no value, nothing to refuse
                 continue
             problems.append(
-                f"{where}: field '{field.id}' is hidden because its show-if "
-                f"({hidden[field.id]}) is false; a hidden field holds no value, leave it blank"
+                f"{where}: field '{name}' is hidden because its show-if "
+                f"({hidden[name]}) is false; a hidden field holds no value, leave it blank"
             )
             continue
+        kind = type(raw)
+        if kind is str or kind is int:  # the memo's own lookup, without the call (most values)
+            found = memo.get((kind, raw))
+            if found is not None:
+                out[name] = found
+                continue
         try:
-            out[field.id] = check(raw, where)
+            out[name] = check(raw, where)
         except RecordValidationError as exc:
             problems.append(str(exc))
     out.update(reserved)  # maps of text, kept beside the values

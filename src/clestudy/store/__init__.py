@@ -49,6 +49,7 @@ from clestudy.store._queries import (
     QueryTransitionError,
 )
 from clestudy.store._randomization import AllocationSummary, ArmBalance, SubjectRandomization
+from clestudy.store._rows import SubjectScope
 from clestudy.store._service import RecordInput, RecordState, Store, SubjectState
 from clestudy.store._signatures import MEANINGS, SIGNER_ROLES, SignatureState
 from clestudy.store._tables import endpoint_table, tidy_table
@@ -85,6 +86,7 @@ __all__ = [
     "Store",
     "SubjectInput",
     "SubjectRandomization",
+    "SubjectScope",
     "SubjectState",
     "User",
     "audit_events",

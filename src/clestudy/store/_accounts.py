@@ -64,7 +64,7 @@ from clestudy.store._accounts_events import (
     AccountEvent,
     account_event,
 )
-from clestudy.store._engine import READ_ONLY_OPTION, is_postgres, single_read
+from clestudy.store._engine import READ_ONLY_OPTION, execute_prebuilt, is_postgres, single_read
 from clestudy.store._schema import (
     AccountEventRow,
     AccountSettingRow,
@@ -830,7 +830,7 @@ class Accounts:
         """
         digest = hash_token(token) if isinstance(token, str) else ""
         with single_read(self.engine) as conn:
-            rows = conn.execute(_TOKEN_USER, {"digest": digest}).all()
+            rows = execute_prebuilt(conn, _TOKEN_USER, {"digest": digest}).all()
         if not rows or not hmac.compare_digest(rows[0].token_sha256, digest):
             raise AuthenticationError("unknown_token")
         first = rows[0]
@@ -842,7 +842,7 @@ class Accounts:
             username=first.username,
             role=first.role,
             sites=tuple(row.site for row in rows if row.site is not None),
-            suspended=first.suspended,
+            suspended=bool(first.suspended),  # the driver's 0 or 1 on SQLite
             full_name=first.full_name,
         )
 

@@ -17,6 +17,7 @@ from clestudy.store._schema import DerivedRow, DiscrepancyRow, RecordRow
 __all__ = [
     "RecordSlot",
     "RecordState",
+    "SubjectScope",
     "SubjectState",
     "check_edit",
     "derived_of",
@@ -52,6 +53,28 @@ class RecordState:
     def key(self) -> str:
         """``SUBJECT/VISIT/FORM[#INSTANCE]``, the record's name in messages and the audit trail."""
         return record_key(self.subject_id, self.visit_id, self.form_id, self.instance)
+
+
+@dataclass(frozen=True)
+class SubjectScope:
+    """The subjects a save may write to on behalf of a site-scoped user (a web request).
+
+    A subject outside the scope -- deleted, or of a site not in ``sites`` (``None``: every site,
+    an admin's) -- is refused by the save exactly as a subject never enrolled
+    (:class:`~clestudy.errors.NotFoundError`), before anything else about it is checked or
+    written, so the answer does not tell another site's subject from an unknown id.
+
+    >>> SubjectScope(frozenset({"site01"})).sees("site01", deleted=False)
+    True
+    >>> SubjectScope(None).sees("site02", deleted=True)
+    False
+    """
+
+    sites: frozenset[str] | None
+
+    def sees(self, site: str, *, deleted: bool) -> bool:
+        """Whether a subject of ``site`` (``deleted`` or not) is in the scope."""
+        return not deleted and (self.sites is None or site in self.sites)
 
 
 @dataclass(frozen=True)

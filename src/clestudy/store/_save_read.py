@@ -3,7 +3,9 @@
 Before deciding anything, a save (:mod:`clestudy.store._batch`) needs, for the subjects it
 writes to:
 
-* each subject (its primary key, whether it is deleted) and every record of it;
+* each subject (its primary key, site, whether it is deleted) and every record of it (a
+  site-scoped save, :class:`~clestudy.store._rows.SubjectScope`, checks the site here instead of
+  reading the subject once more before its transaction);
 * the visit and subject locks in force (``data_lock``, for :func:`~clestudy.store._locking.check_batch`);
 * which of them have a valid signature (one without a ``signature_void`` row, for
   :func:`~clestudy.store._signatures_void.void_signatures_of_batch`: a save to a subject
@@ -47,6 +49,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from clestudy.store._engine import execute_prebuilt
 from clestudy.store._schema import Base
 
 __all__ = ["EditDetails", "SaveState", "read_edit_details", "read_save_state"]
@@ -100,7 +103,7 @@ def _statement(one: bool) -> Any:
             "i1": s.id, "i2": r.id, "i3": r.instance, "i4": r.version,
             "t1": s.subject_key, "t2": r.visit_key, "t3": r.form_key, "t4": r.values_json,
             "t5": r.status, "t6": r.updated_at, "t7": r.updated_by, "t8": r.protocol_version,
-            "b1": s.deleted, "b2": r.deleted,
+            "t9": s.site, "b1": s.deleted, "b2": r.deleted,
         },
     ).select_from(_SUBJECT.outerjoin(_RECORD, r.subject_id == s.id)).where(of_study, subject_is)  # fmt: skip
     locks = (
@@ -159,8 +162,9 @@ def read_save_state(
         part = list(subject_keys[start : start + CHUNK])
         chains = [f"{study_key}/{key}" for key in part]
         state.chains.extend(chains)
-        if len(part) == 1:
-            rows = conn.execute(_ONE, {"study": study_pk, "key": part[0], "chain": chains[0]})
+        if len(part) == 1:  # a single save (every web save): its SQL run as it is
+            one = {"study": study_pk, "key": part[0], "chain": chains[0]}
+            rows = execute_prebuilt(conn, _ONE, one)
         else:
             rows = conn.execute(_MANY, {"study": study_pk, "keys": part, "chains": chains})
         for row in rows:

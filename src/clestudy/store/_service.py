@@ -42,6 +42,7 @@ from clestudy.store._queries import QueryMixin
 from clestudy.store._randomization import RandomizationMixin
 from clestudy.store._rows import (
     RecordState,
+    SubjectScope,
     SubjectState,
     derived_by_record,
     derived_of,
@@ -179,6 +180,7 @@ class Store(
         expected_version: int | None = None,
         instance: int | Literal["next"] = 1,
         mode: SaveMode = "patch",
+        scope: SubjectScope | None = None,
     ) -> RecordState:
         """Create (``expected_version=None``) or edit one record; see :meth:`save_records`.
 
@@ -186,10 +188,15 @@ class Store(
         (``None`` clears a field); ``mode="replace"`` clears them.
         """
         item = RecordInput(subject_id, visit_id, form_id, values, instance, expected_version, mode)
-        return self.save_records([item], actor=actor, reason=reason)[0]
+        return self.save_records([item], actor=actor, reason=reason, scope=scope)[0]
 
     def save_records(
-        self, records: Sequence[RecordInput], *, actor: str, reason: str | None = None
+        self,
+        records: Sequence[RecordInput],
+        *,
+        actor: str,
+        reason: str | None = None,
+        scope: SubjectScope | None = None,
     ) -> list[RecordState]:
         """Save a batch of records in one transaction (all or nothing).
 
@@ -197,10 +204,15 @@ class Store(
         that lacks any is saved as ``incomplete``, without derived scores. Editing a ``verified``
         record returns it to ``complete`` (or ``incomplete``); a ``locked`` record refuses the save.
 
+        ``scope`` (a web request's user): a subject outside it -- deleted, or of another site --
+        is refused as one never enrolled (:class:`~clestudy.store._rows.SubjectScope`), in the
+        save's own read rather than a read of the subject before the transaction.
+
         Raises
         ------
         RecordValidationError, NotFoundError
-            For a record that does not match the protocol (nothing of the batch is saved).
+            For a record that does not match the protocol, or a subject not enrolled (or outside
+            ``scope``); nothing of the batch is saved.
         StaleVersionError
             When a record's ``expected_version`` is not its current version.
         RecordLockedError
@@ -211,7 +223,7 @@ class Store(
         try:
             with self._write() as session:
                 lock_subjects(session, self.protocol.id, [item.subject_id for item in records])
-                return save_batch(self, session, records, actor, reason)
+                return save_batch(self, session, records, actor, reason, scope=scope)
         except StaleDataError:
             raise StaleVersionError(
                 "a record changed while this batch was being saved; reload and re-apply"

@@ -36,7 +36,7 @@ from clestudy.web._access import (
     subject_records,
     visible_subjects,
 )
-from clestudy.web._auth import Permission, Principal
+from clestudy.web._auth import DeferredPermission, PendingPrincipal, Permission, Principal
 from clestudy.web._rules import ENROL, ENTER, READ, READ_SUBJECT
 
 __all__ = ["router"]
@@ -148,6 +148,8 @@ Reader = Annotated[Principal, Depends(Permission(READ, api=True))]
 SubjectReader = Annotated[Principal, Depends(Permission(READ_SUBJECT, api=True))]
 Enroller = Annotated[Principal, Depends(Permission(ENROL, api=True))]
 Editor = Annotated[Principal, Depends(Permission(ENTER, api=True))]
+#: The record save's check, resolved in the save's worker thread (``clestudy.web._auth``).
+DeferredEditor = Annotated[PendingPrincipal, Depends(DeferredPermission(ENTER))]
 Instance = Annotated[int, Path(ge=1, le=100_000)]
 
 
@@ -302,28 +304,32 @@ def _conflict(
 )
 async def put_record(
     request: Request, study: str, subject: str, visit: str, form: str, instance: Instance,
-    body: RecordPut, principal: Editor,
+    body: RecordPut, pending: DeferredEditor,
 ) -> Any:  # fmt: skip
     """Create (``expected_version`` null) or edit a record; the audit actor is the token's user."""
-    # the site check, the save and the response's JSON in one worker thread: FastAPI would run a
-    # sync route in one and validate and serialise its returned model again in another
+    # the token check, the save (with its site check) and the response's JSON in one worker
+    # thread: FastAPI would check the token in one, run a sync route in another and validate and
+    # serialise its returned model again in a third
     return await run_in_threadpool(
-        _save_record, request, study, subject, visit, form, instance, body, principal
+        _save_record, request, study, subject, visit, form, instance, body, pending
     )
 
 
 def _save_record(
     request: Request, study: str, subject: str, visit: str, form: str, instance: int,
-    body: RecordPut, principal: Principal,
+    body: RecordPut, pending: PendingPrincipal,
 ) -> Response:  # fmt: skip
+    principal = pending.resolve()
     store = _store(request, study)
-    subject_for(store, principal, subject)
     form_at(store, visit, form, instance)
     where = f"{subject}/{visit}/{form}" + (f"#{instance}" if instance != 1 else "")
     try:
+        # the save reads the subject's site and refuses another site's subject, or a deleted
+        # one, as it refuses an unknown id (the NotFoundError below: the one 404)
         saved = store.save_record(
             subject, visit, form, body.values, actor=principal.username, reason=body.reason,
             expected_version=body.expected_version, instance=instance, mode=body.mode,
+            scope=principal.scope,
         )  # fmt: skip
     except StaleVersionError as exc:
         return _conflict(store, subject, visit, form, instance, str(exc))

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clestudy.store import Accounts, open_accounts
 from clestudy.web._access import Studies, StudyNotFoundError, SubjectNotFoundError
-from clestudy.web._auth import ForbiddenError, LoginRequiredError, Permission
+from clestudy.web._auth import ForbiddenError, LoginRequiredError, Permission, resolve_pending
 from clestudy.web._rules import PUBLIC, Rule
 from clestudy.web._settings import WebSettings
 
@@ -129,6 +129,12 @@ def _install_errors(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        try:  # a route that defers its credential check: 401 and 403 before 422
+            await resolve_pending(request)
+        except LoginRequiredError as refused:
+            return await _login(request, refused)
+        except ForbiddenError as refused:
+            return await _forbidden(request, refused)
         errors = [
             {"field": ".".join(str(p) for p in e.get("loc", ())[1:]), "message": e.get("msg", "")}
             for e in exc.errors()

@@ -11,6 +11,13 @@
   no session yet, uses the same HMAC of a random pre-login cookie.
 * **API.** ``/api/v1`` takes ``Authorization: Bearer <token>`` (``Accounts.token_user``) and no
   cookie, so it needs no CSRF token.
+* **Deferred API check.** A busy API route (the record save) declares
+  :class:`DeferredPermission`: the dependency refuses a request without a
+  Bearer token at once (401) and hands the route a :class:`PendingPrincipal`, which the route
+  resolves (token, user, role: the same checks, the same 401 and 403) in the worker thread that
+  then saves, so the request crosses to a worker thread once rather than twice. An invalid
+  body of such a route is answered only after its credentials are checked
+  (:func:`resolve_pending`): 401 and 403 still come before 422.
 
 The permission check is one dependency, :class:`Permission`, which every route declares with its
 :class:`~clestudy.web._rules.Rule`. The user it returns is the only source of the audit actor.
@@ -28,6 +35,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from clestudy.errors import ClestudyError
+from clestudy.store import SubjectScope
 from clestudy.web._rules import Rule
 
 if TYPE_CHECKING:
@@ -41,11 +49,14 @@ __all__ = [
     "CSRF_HEADER",
     "LOGIN_COOKIE",
     "SESSION_COOKIE",
+    "DeferredPermission",
     "ForbiddenError",
     "LoginRequiredError",
+    "PendingPrincipal",
     "Permission",
     "Principal",
     "csrf_token",
+    "resolve_pending",
     "set_cookie",
 ]
 
@@ -54,6 +65,8 @@ LOGIN_COOKIE = "clestudy_login"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: ``request.state`` attribute of a deferred API check not resolved yet (:func:`resolve_pending`).
+_PENDING = "clestudy_pending_principal"
 
 
 class LoginRequiredError(Exception):
@@ -87,6 +100,56 @@ class Principal:
     def sees_site(self, site: str) -> bool:
         """Admins see every site; everyone else the sites of their account."""
         return self.user.role == "admin" or site in self.user.sites
+
+    @property
+    def scope(self) -> SubjectScope:
+        """The subjects the user may save to: not deleted, of their sites (admins: every site)."""
+        return SubjectScope(None if self.user.role == "admin" else frozenset(self.user.sites))
+
+
+def _allowed(rule: Rule, principal: Principal, *, api: bool) -> Principal:
+    if not rule.allows(principal.user.role):
+        raise ForbiddenError(
+            f"your role ({principal.user.role}) may not do this ({rule.name})", api=api
+        )
+    return principal
+
+
+@dataclass(frozen=True)
+class PendingPrincipal:
+    """An API request's Bearer token and its route's rule, not checked yet: :meth:`resolve`
+    checks them (blocking: call it in a worker thread) and gives the :class:`Principal`."""
+
+    accounts: Accounts
+    token: str
+    rule: Rule
+
+    def resolve(self) -> Principal:
+        """The token's user, if the token is active, its user not suspended, and the rule allows
+        the user's role.
+
+        Raises
+        ------
+        LoginRequiredError
+            An unknown, revoked or suspended user's token (401).
+        ForbiddenError
+            A role the rule does not allow (403).
+        """
+        try:
+            user = self.accounts.token_user(self.token)
+        except ClestudyError:
+            raise LoginRequiredError(api=True) from None
+        return _allowed(self.rule, Principal(user), api=True)
+
+
+async def resolve_pending(request: Request) -> None:
+    """Check the credentials of a deferred API route whose request FastAPI refused before the
+    route ran (an invalid body): raises as :meth:`PendingPrincipal.resolve`, so that a request
+    without valid credentials gets 401 (or 403) rather than the body's 422. Does nothing for any
+    other request."""
+    pending: PendingPrincipal | None = getattr(request.state, _PENDING, None)
+    if pending is not None:
+        await run_in_threadpool(pending.resolve)
 
 
 def csrf_token(secret: str) -> str:
@@ -160,31 +223,22 @@ class Permission:
         self.api = api
 
     def __repr__(self) -> str:
-        return f"Permission({self.rule.name!r}, api={self.api})"
+        return f"{type(self).__name__}({self.rule.name!r}, api={self.api})"
 
     async def __call__(self, request: Request) -> Principal | None:
         if self.rule.public:
             if not self.api:
                 await check_csrf(request, request.cookies.get(LOGIN_COOKIE))
             return None
-        principal = await (self._api_user(request) if self.api else self._browser_user(request))
-        if not self.rule.allows(principal.user.role):
-            raise ForbiddenError(
-                f"your role ({principal.user.role}) may not do this ({self.rule.name})",
-                api=self.api,
-            )
-        return principal
+        if self.api:
+            return await run_in_threadpool(self._pending(request).resolve)
+        return _allowed(self.rule, await self._browser_user(request), api=False)
 
-    async def _api_user(self, request: Request) -> Principal:
+    def _pending(self, request: Request) -> PendingPrincipal:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise LoginRequiredError(api=True)
-        accounts: Accounts = request.app.state.web.accounts
-        try:
-            user = await run_in_threadpool(accounts.token_user, token.strip())
-        except ClestudyError:
-            raise LoginRequiredError(api=True) from None
-        return Principal(user)
+        return PendingPrincipal(request.app.state.web.accounts, token.strip(), self.rule)
 
     async def _browser_user(self, request: Request) -> Principal:
         token = request.cookies.get(SESSION_COOKIE)
@@ -199,3 +253,19 @@ class Permission:
             raise LoginRequiredError(api=False) from None
         await check_csrf(request, token)
         return Principal(user, csrf_token(token))
+
+
+class DeferredPermission(Permission):
+    """:class:`Permission` for an API route that checks the credentials in its own worker
+    thread: a request without a Bearer token is refused here (401); any other gets a
+    :class:`PendingPrincipal`, which the route resolves (see the module docstring)."""
+
+    def __init__(self, rule: Rule) -> None:
+        if rule.public:
+            raise ValueError(f"a public route has no credentials to check ({rule.name})")
+        super().__init__(rule, api=True)
+
+    async def __call__(self, request: Request) -> PendingPrincipal:  # type: ignore[override]
+        pending = self._pending(request)
+        setattr(request.state, _PENDING, pending)
+        return pending
