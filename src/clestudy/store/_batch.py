@@ -50,7 +50,7 @@ from clestudy.protocol import (
 )
 from clestudy.protocol._model import IdentityCache
 from clestudy.store._audit import canonical_text, plain_json_with
-from clestudy.store._chain import prime_heads
+from clestudy.store._chain import prime_heads, queue_event
 from clestudy.store._checks import SubjectFields, check_context, run_checks
 from clestudy.store._discrepancies import audit_discrepancy, sync_discrepancies
 from clestudy.store._edits import RecordInput, SavePlan, derive_scores, merge_for_save
@@ -329,7 +329,7 @@ class _Batch:
             after["cleared"] = cleared
         if before is not None and before["status"] == "verified":
             after["verification_reset"] = True
-        self.store._append_audit(
+        queue_event(  # what Store._append_audit does, without its second keyword hop
             self.session,
             actor=self.actor,
             action="create" if before is None else "update",
