@@ -221,18 +221,20 @@ def plain_json_with(
     >>> plain_json_with({"version": 1}, "values", {"x": 2}, '{"x":2}')
     '{"values":{"x":2},"version":1}'
     """
-    keys = {*obj, member}
-    if not all(type(k) is str and k.isascii() for k in keys) or not (
-        plain or _canonical(value, True)
-    ):
-        # a key hashable() would convert or canonical_json refuse, or a value to convert
-        return plain_json({**obj, member: value})
-    enc = encode_basestring  # what _ENCODER.encode does with a str, without its checks
-    parts = [
-        f"{enc(key)}:{value_json if key == member else plain_json(obj[key])}"
-        for key in sorted(keys)
-    ]
-    return "{" + ",".join(parts) + "}"
+    keys = [*obj] if member in obj else [*obj, member]
+    for key in keys:
+        if type(key) is not str or not key.isascii():
+            break  # a key hashable() would convert or canonical_json refuse
+    else:
+        if plain or _canonical(value, True):
+            keys.sort()
+            enc = encode_basestring  # what _ENCODER.encode does with a str, without its checks
+            parts = [
+                f"{enc(key)}:{value_json if key == member else plain_json(obj[key])}"
+                for key in keys
+            ]
+            return "{" + ",".join(parts) + "}"
+    return plain_json({**obj, member: value})  # encoded here, converted as it needs
 
 
 def _member_json(value: Any) -> str:

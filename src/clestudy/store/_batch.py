@@ -50,11 +50,11 @@ from clestudy.protocol import (
 )
 from clestudy.protocol._model import IdentityCache
 from clestudy.store._audit import canonical_text, plain_json_with
-from clestudy.store._chain import prime_heads
+from clestudy.store._chain import prime_heads, queue_event
 from clestudy.store._checks import SubjectFields, check_context, run_checks
 from clestudy.store._discrepancies import audit_discrepancy, sync_discrepancies
 from clestudy.store._edits import RecordInput, SavePlan, derive_scores, merge_for_save
-from clestudy.store._engine import insert_through_driver, is_postgres
+from clestudy.store._engine import insert_through_driver, insert_tuples_through_driver, is_postgres
 from clestudy.store._lab_context import lab_context
 from clestudy.store._locking import check_batch
 from clestudy.store._query_hooks import raise_queries_from_checks
@@ -82,6 +82,11 @@ _NEXT_RECORD_IDS = text(
     "SELECT nextval(pg_get_serial_sequence('form_record', 'id')) FROM generate_series(1, :n)"
 )
 _NEXT_SQLITE_RECORD_ID = "SELECT coalesce(max(id), 0) + 1 FROM form_record"
+#: The columns of a new record row as :meth:`_Batch._insert_new` inserts it on SQLite.
+_RECORD_COLUMNS = (
+    "id", "study_id", "subject_id", "visit_key", "form_key", "instance", "values_json", "status",
+    "version", "created_at", "updated_at", "updated_by", "protocol_version", "deleted",
+)  # fmt: skip
 
 # the per-save inserts, built once (building a statement costs more than running it on SQLite)
 _INSERT_RECORDS = insert(_RECORD)
@@ -316,7 +321,7 @@ class _Batch:
         slot.derived = {
             score: _derived_entry(d["instrument"], d["version"], _derived_json(d["values"]))
             for score, d in derived.items()
-        }
+        } if derived else {}  # fmt: skip
         # the checked values are what values_json encodes (str, int, bool, lists of codes):
         # they go to the event and the result as they are, not decoded again
         after = slot.full_state(values)
@@ -324,7 +329,7 @@ class _Batch:
             after["cleared"] = cleared
         if before is not None and before["status"] == "verified":
             after["verification_reset"] = True
-        self.store._append_audit(
+        queue_event(  # what Store._append_audit does, without its second keyword hop
             self.session,
             actor=self.actor,
             action="create" if before is None else "update",
@@ -425,6 +430,21 @@ class _Batch:
 
     def _insert_new(self, conn: Connection) -> None:
         """Insert the new record rows and learn their ids, in one statement per page of rows."""
+        if len(self.new) > _RETURNING_MAX and not is_postgres(conn):
+            # SQLite, whose BEGIN IMMEDIATE keeps every other writer out until the commit: the
+            # ids SQLite would give (one past the largest: the id is the rowid, without
+            # AUTOINCREMENT), set here, and the rows inserted through the driver as tuples,
+            # without a RETURNING row, a dict per record or SQLAlchemy's parameter processing
+            first = conn.exec_driver_sql(_NEXT_SQLITE_RECORD_ID).scalar_one()
+            study, now = self.store.study_pk, self.now
+            for pk, slot in enumerate(self.new, start=first):
+                slot.pk = pk
+            insert_tuples_through_driver(conn, "form_record", _RECORD_COLUMNS, [
+                (s.pk, study, s.subject_pk, s.visit_key, s.form_key, s.instance, s.values_json,
+                 s.status, s.version, now, s.updated_at, s.updated_by, s.protocol_version, False)
+                for s in self.new
+            ])  # fmt: skip
+            return
         rows = [
             {"study_id": self.store.study_pk, "subject_id": s.subject_pk, "visit_key": s.visit_key,
              "form_key": s.form_key, "instance": s.instance, "values_json": s.values_json,
@@ -433,16 +453,6 @@ class _Batch:
              "protocol_version": s.protocol_version, "deleted": False}
             for s in self.new
         ]  # fmt: skip
-        if len(rows) > _RETURNING_MAX and not is_postgres(conn):
-            # SQLite, whose BEGIN IMMEDIATE keeps every other writer out until the commit: the
-            # ids SQLite would give (one past the largest: the id is the rowid, without
-            # AUTOINCREMENT), set here, and the rows inserted through the driver, without a
-            # RETURNING row and SQLAlchemy's parameter processing per record
-            first = conn.exec_driver_sql(_NEXT_SQLITE_RECORD_ID).scalar_one()
-            for pk, (slot, row) in enumerate(zip(self.new, rows, strict=True), start=first):
-                slot.pk = row["id"] = pk
-            insert_through_driver(conn, "form_record", rows)
-            return
         if is_postgres(conn) and len(rows) > _RETURNING_MAX:
             # ids from the table's sequence in one query, then a plain executemany: psycopg
             # sends that as one pipeline, where a multi-row INSERT ... RETURNING of thousands of

@@ -278,7 +278,7 @@ class SavePlan:
         its value."""
         if hidden is None:
             hidden = hidden_fields(form, values)
-        coded = coded_fields(values)
+        coded = coded_fields(values) if MISSING_KEY in values else {}  # most records: none
         answered = {k for k in coded if k not in self.inputs(form)} if coded else set()
         return [
             name

@@ -353,12 +353,8 @@ def restore_page_cache(session: Session) -> None:
 
 
 def insert_through_driver(conn: Connection, table: str, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` (one dict each, all with the keys of the first) into ``table`` with one
-    ``executemany`` of the SQLite driver, without SQLAlchemy's per-row parameter processing.
-
-    For rows of text, integers, booleans and nulls only, which the driver stores as SQLAlchemy
-    would bind them (a boolean as 0 or 1): a large import's audit events and new records.
-    """
+    """:func:`insert_tuples_through_driver` of rows given as dicts (all with the keys of the
+    first)."""
     if not rows:
         return
     columns = tuple(rows[0])
@@ -370,7 +366,13 @@ def insert_through_driver(conn: Connection, table: str, rows: list[dict[str, Any
 def insert_tuples_through_driver(
     conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
 ) -> None:
-    """:func:`insert_through_driver` of rows given as tuples of ``columns``' values."""
+    """Insert ``rows`` (one tuple of ``columns``' values each) into ``table`` with one
+    ``executemany`` of the SQLite driver, without SQLAlchemy's per-row parameter processing.
+
+    For rows of text, integers, booleans and nulls only, which the driver stores as SQLAlchemy
+    would bind them (a boolean as 0 or 1): a large import's audit events and new records, made
+    as tuples in the first place (no dict per row).
+    """
     if not rows:
         return
     names = ", ".join(columns)
