@@ -8,6 +8,10 @@ line per request) on loopback over a fresh SQLite file
 (WAL, ``synchronous=NORMAL``, as the store sets it), and the same client drives both: ``--clients``
 threads, each with a keep-alive ``httpx2.Client``, PUT ``--saves`` complete CLASI forms in all, each
 a new record (a subject × visit of its own), after a warm-up of ``--warmup`` saves per client.
+With ``--dates schedule`` (the default) each visit is dated on its scheduled day, as a study's
+data entry mostly is; with ``--dates today`` every visit is dated today, so four saves in five
+are out of their visit window and each also opens a visit-window discrepancy (one more row and
+audit event): the runs before 2026-12-04 used that dating.
 With ``--pg URL`` (default ``$CLESTUDY_TEST_DATABASE_URL``) the same run is repeated on PostgreSQL,
 each contender in a new schema of its own (dropped after), with ``--workers`` uvicorn workers for
 both servers (default 1). Both servers run at once and take turns of ``--chunk`` saves (the
@@ -55,8 +59,9 @@ STUDY = "lenalidomide-cle-open-label"
 VISITS = ("week_0", "week_6", "week_12", "week_24", "week_52")
 
 
-def clasi_values() -> dict[str, Any]:
-    """A complete CLASI form: every item answered (a few areas active), dated today."""
+def clasi_values(date: dt.date | None = None) -> dict[str, Any]:
+    """A complete CLASI form: every item answered (a few areas active), dated ``date`` (default
+    today)."""
     from clestudy.protocol import load_protocol
 
     form = load_protocol(STUDY).form("clasi")
@@ -64,13 +69,37 @@ def clasi_values() -> dict[str, Any]:
     values: dict[str, Any] = {}
     for spec in form.fields:
         if spec.type == "date":
-            values[spec.id] = dt.date.today().isoformat()
+            values[spec.id] = (date or dt.date.today()).isoformat()
         elif spec.type == "boolean":
             values[spec.id] = False
         else:
             values[spec.id] = 0
     values |= {"scalp_erythema": 2, "nose_erythema": 3, "nose_scale": 1, "arms_erythema": 1}
     return values
+
+
+#: ``--dates``: how the saves' visits are dated (see the module docstring).
+DATINGS = ("schedule", "today")
+
+
+def visit_bodies(dates: str) -> dict[str, dict[str, Any]]:
+    """The PUT body of each visit's CLASI form.
+
+    ``schedule``: each visit dated on its scheduled day (the protocol's ``day``) after a
+    baseline 400 days ago, as a study's data entry mostly is: no save opens a discrepancy.
+    ``today``: every visit dated today, so each week 6 to 52 save is out of its visit window
+    and also opens a visit-window discrepancy (its row and audit event).
+    """
+    from clestudy.protocol import load_protocol
+
+    days = {v.id: v.day for v in load_protocol(STUDY).visits}
+    baseline = dt.date.today() - dt.timedelta(days=400)
+    return {
+        visit: {"values": clasi_values(
+            baseline + dt.timedelta(days=days[visit]) if dates == "schedule" else None
+        )}
+        for visit in VISITS
+    }  # fmt: skip
 
 
 # -- the bare endpoint --------------------------------------------------------------------------
@@ -185,14 +214,15 @@ class Server:
 
 
 class Clients:
-    """``clients`` threads, each with its own keep-alive ``httpx2.Client``, that PUT ``body`` to
-    ``url_of(job)`` for the jobs they are given; they live as long as the block."""
+    """``clients`` threads, each with its own keep-alive ``httpx2.Client``, that PUT
+    ``body_of(job)`` to ``url_of(job)`` for the jobs they are given; they live as long as the
+    block."""
 
     def __init__(
-        self, url_of: Callable[[int], str], headers: dict[str, str], body: dict[str, Any],
-        clients: int,
+        self, url_of: Callable[[int], str], headers: dict[str, str],
+        body_of: Callable[[int], dict[str, Any]], clients: int,
     ) -> None:  # fmt: skip
-        self.url_of, self.headers, self.body = url_of, headers, body
+        self.url_of, self.headers, self.body_of = url_of, headers, body_of
         self.jobs: queue.SimpleQueue[int | None] = queue.SimpleQueue()
         self.done: queue.SimpleQueue[tuple[float, str]] = queue.SimpleQueue()
         self.threads = [threading.Thread(target=self._client, daemon=True) for _ in range(clients)]
@@ -203,7 +233,7 @@ class Clients:
         with httpx2.Client(headers=self.headers, timeout=120) as http:
             while (job := self.jobs.get()) is not None:
                 began = time.perf_counter()
-                response = http.put(self.url_of(job), json=self.body)
+                response = http.put(self.url_of(job), json=self.body_of(job))
                 took = time.perf_counter() - began
                 failed = "" if response.status_code == 200 else response.text[:300]
                 self.done.put((took, failed and f"{response.status_code} {failed}"))
@@ -318,14 +348,18 @@ def _bare(db: str, workers: int, folder: Path) -> Iterator[Contender]:
 
 def run(
     saves: int, clients: int, warmup: int, backend: str = "sqlite", pg: str | None = None,
-    workers: int = 1, chunk: int = 50,
+    workers: int = 1, chunk: int = 50, dates: str = "schedule",
 ) -> dict[str, Timing]:  # fmt: skip
     """Saves per second, p50 and p95 seconds of each contender.
 
     Both servers run at once; after a warm-up each, they take turns at ``chunk`` saves (the
     order alternating), so both meet the same load over the same minutes.
     """
-    body = {"values": clasi_values()}
+    bodies = visit_bodies(dates)
+
+    def body_of(job: int) -> dict[str, Any]:
+        return bodies[_where(job)[1]]
+
     total = saves + warmup * clients
     jobs = list(range(total))
     folder = Path(tempfile.mkdtemp(prefix="bench_web_"))
@@ -338,7 +372,7 @@ def run(
         ):
             contenders = {"clestudy": clestudy, "bare": bare}
             drivers = {
-                n: Clients(c.url_of, c.headers, body, clients) for n, c in contenders.items()
+                n: Clients(c.url_of, c.headers, body_of, clients) for n, c in contenders.items()
             }
             try:
                 for driver in drivers.values():
@@ -369,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers (PostgreSQL)")
     parser.add_argument("--chunk", type=int, default=50,
                         help="saves per turn (the contenders take turns)")  # fmt: skip
+    parser.add_argument("--dates", choices=DATINGS, default="schedule",
+                        help="visit dates: on schedule (default) or all today")  # fmt: skip
     parser.add_argument("--bare-server", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bare_server:
@@ -380,9 +416,9 @@ def main(argv: list[str] | None = None) -> int:
         workers = args.workers if backend == "postgres" else 1
         print(f"[{backend}] form saves: {args.saves} complete CLASI forms, {args.clients} "
               f"concurrent clients, {workers} uvicorn worker(s) each, turns of {args.chunk} "
-              f"saves; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+              f"saves, visits dated {args.dates}; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
         results = run(args.saves, args.clients, args.warmup, backend, args.pg, workers,
-                      args.chunk)  # fmt: skip
+                      args.chunk, args.dates)  # fmt: skip
         for name, (rate, p50, p95) in results.items():
             print(f"[{backend}] {name:9s} {rate:7.1f} saves/s   p50 {p50 * 1000:7.1f} ms   "
                   f"p95 {p95 * 1000:7.1f} ms")  # fmt: skip
