@@ -94,22 +94,27 @@ _INSERT_RECORDS_RETURNING = insert(_RECORD).returning(
     _RECORD.c.id, _RECORD.c.subject_id, _RECORD.c.visit_key, _RECORD.c.form_key,
     _RECORD.c.instance,
 )  # fmt: skip
+#: One new record on SQLite, its id returned (every web save; no cache lookup or bind processing).
+_INSERT_ONE_RECORD_SQLITE = (
+    f"INSERT INTO form_record ({', '.join(_RECORD_COLUMNS[1:])}) "
+    f"VALUES ({', '.join('?' for _ in _RECORD_COLUMNS[1:])}) RETURNING id"
+)
 _INSERT_DERIVED = insert(_DERIVED)
 _INSERT_DISCREPANCIES = insert(_DISCREPANCY)
 
 
-def _insert_rows(conn: Connection, statement: Any, table: str, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` (text, integers and nulls, every row with the same keys): on SQLite
-    through the driver (:func:`~clestudy.store._engine.insert_through_driver`: the rows stored
-    as SQLAlchemy would bind them, without its statement cache lookup and per-row parameter
-    processing, a tenth of a single form save's CPU time with the record insert), elsewhere by
-    ``statement``, the table's prebuilt ``INSERT``."""
+def _insert_rows(conn: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (text, integers and nulls, every row with the same keys) into the table of
+    ``statement``, its prebuilt ``INSERT``: on SQLite through the driver
+    (:func:`~clestudy.store._engine.insert_through_driver`: the rows stored as SQLAlchemy would
+    bind them, without its statement cache lookup and per-row parameter processing, a tenth of a
+    single form save's CPU time with the record insert), elsewhere by ``statement``."""
     if not rows:
         return
     if is_postgres(conn):
         conn.execute(statement, rows)
     else:
-        insert_through_driver(conn, table, rows)
+        insert_through_driver(conn, statement.table.name, rows)
 
 
 @dataclass(frozen=True)
@@ -467,10 +472,8 @@ class _Batch:
             # one record (every web save): its id from the driver's RETURNING, as above without
             # SQLAlchemy's statement cache lookup and parameter processing
             row = rows[0]
-            names, marks = ", ".join(row), ", ".join("?" for _ in row)
             self.new[0].pk = conn.exec_driver_sql(
-                f"INSERT INTO form_record ({names}) VALUES ({marks}) RETURNING id",
-                tuple(row.values()),
+                _INSERT_ONE_RECORD_SQLITE, tuple(row[c] for c in _RECORD_COLUMNS[1:])
             ).scalar_one()
             return
         # RETURNING names each row by its unique place, so no row order is relied upon (an
@@ -517,7 +520,7 @@ class _Batch:
                 ),
                 changed,
             )
-        _insert_rows(conn, _INSERT_DERIVED, "derived_score", added)
+        _insert_rows(conn, _INSERT_DERIVED, added)
 
     def _write_discrepancies(self, written: list[RecordSlot]) -> None:
         conn = self.conn
@@ -534,7 +537,7 @@ class _Batch:
                 elif row.id in self.changed_discrepancies:
                     changed.append({f"b_{k}": v for k, v in state.items()} | {"b_id": row.id})
         q = _DISCREPANCY.c
-        _insert_rows(conn, _INSERT_DISCREPANCIES, "discrepancy", added)
+        _insert_rows(conn, _INSERT_DISCREPANCIES, added)
         if changed:
             conn.execute(
                 update(_DISCREPANCY)

@@ -129,7 +129,6 @@ class Store(
         before: Any,
         after: Any,
         reason: str | None,
-        after_json: str | None = None,
     ) -> PendingEvent:
         return queue_event(
             session,
@@ -140,7 +139,6 @@ class Store(
             before=before,
             after=after,
             reason=reason,
-            after_json=after_json,
         )
 
     # -- subjects -------------------------------------------------------------------------------
