@@ -130,7 +130,7 @@ _PHASES = (
     (redcap, "open_store", "create and migrate the database, register the study"),
     (redcap, "save_import", "the transaction: BEGIN, lock, commit"),
     (import_batch, "enrol_subjects", "  enrol the subjects"),
-    (batch._Batch, "save", "  decide each record (edit checks, status, audit state)"),
+    (batch._Batch, "decide", "  decide each record (edit checks, status, audit state)"),
     (batch._Batch, "write", "  write the record rows"),
     (chain, "flush_events", "  chain, hash and insert the audit events"),
 )

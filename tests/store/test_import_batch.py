@@ -177,3 +177,38 @@ def test_an_import_pauses_the_cyclic_collector_and_resumes_it() -> None:
         assert not gc.isenabled()  # off before: left off
     finally:
         gc.enable()
+
+
+def test_an_import_without_states_stores_the_same(open_study: OpenStudy, db_url: str) -> None:
+    """``states=False`` builds no record state (an empty list) and writes what the default does:
+    the same records, versions, statuses and audit states, creates and edits alike."""
+    store = open_study(db_url, STUDY)
+    subjects = [SubjectInput(f"{p}{i:03d}", "lenalidomide", "site01") for p in "AB"
+                for i in range(3)]  # fmt: skip
+
+    def records(prefix: str, esr: int, version: int | None) -> list[RecordInput]:
+        return [RecordInput(f"{prefix}{i:03d}", "initiation", "labs",
+                            {"lbdat": "2011-03-01", "esr": str(esr + i)}, 1, version)
+                for i in range(3)]  # fmt: skip
+
+    states = save_import(store, subjects=subjects, records=records("A", 10, None),
+                         actor="importer", reason="r")  # fmt: skip
+    assert [s.values["esr"] for s in states] == [10, 11, 12]
+    assert save_import(store, records=records("B", 10, None), actor="importer", reason="r",
+                       states=False) == []  # fmt: skip
+    save_import(store, records=records("A", 20, 1), actor="importer", reason="fix")
+    assert save_import(store, records=records("B", 20, 1), actor="importer", reason="fix",
+                       states=False) == []  # fmt: skip
+
+    def kept(prefix: str) -> list[tuple[Any, ...]]:
+        return sorted((r.subject_id[1:], r.values["esr"], r.status, r.version)
+                      for r in store.records() if r.subject_id.startswith(prefix))  # fmt: skip
+
+    assert kept("A") == kept("B") == [("000", 20, "complete", 2), ("001", 21, "complete", 2),
+                                      ("002", 22, "complete", 2)]  # fmt: skip
+    afters: dict[str, list[Any]] = {"A": [], "B": []}
+    for event in audit_events(db_url):
+        if event["entity_type"] == "form_record":
+            afters[str(event["entity_key"]).split("/")[1][0]].append(event["after"])
+    assert afters["A"] == afters["B"] and len(afters["A"]) == 6
+    assert verify_audit(db_url).ok

@@ -355,5 +355,5 @@ def import_odm(
     subjects = [s for s in content.subjects if s.subject_id in new]
     with open_store(url, protocol, actor=actor) as target:
         save_import(target, subjects=subjects, records=batch, history=history, actor=actor,
-                    reason=reason)  # fmt: skip
+                    reason=reason, states=False)  # fmt: skip
     return plan

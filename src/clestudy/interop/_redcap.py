@@ -117,7 +117,8 @@ def import_redcap(
     subjects = [SubjectInput(s.subject_id, s.arm, s.site) for s in project.subjects
                 if s.subject_id in new]  # fmt: skip
     with open_store(url, project.protocol, actor=actor) as target:
-        save_import(target, subjects=subjects, records=batch, actor=actor, reason=reason)
+        save_import(target, subjects=subjects, records=batch, actor=actor, reason=reason,
+                    states=False)  # fmt: skip
     return plan
 
 

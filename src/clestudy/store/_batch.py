@@ -256,6 +256,14 @@ class _Batch:
 
     def save(self, item: RecordInput) -> RecordState:
         """Decide one record's save (see the module docstring); returns its new state."""
+        slot, values = self.decide(item)
+        if values is None:
+            return slot.state()  # no change: nothing written
+        return slot.state(dict(sorted(values.items())))  # in values_json's key order
+
+    def decide(self, item: RecordInput) -> tuple[RecordSlot, dict[str, StoredValue] | None]:
+        """Decide one record's save: its slot, and the values it stores (``None``: unchanged,
+        nothing written). :meth:`save` without building the new state."""
         instance = 1 if item.instance == "next" else item.instance
         where = record_key(item.subject_id, item.visit_id, item.form_id, instance)
         form = self.plan.form_of(item, where)
@@ -278,7 +286,7 @@ class _Batch:
         raw, cleared, hidden = merge_for_save(form, stored, item)
         values, problems = self.check(form, raw, item, where, hidden)
         if slot is not None and values == stored and not problems:
-            return slot.state()  # no change: nothing written
+            return slot, None  # no change: nothing written
         subject_values = self.stored.setdefault(subject.pk, {})
         warnings = run_checks(
             self.plan,
@@ -347,7 +355,7 @@ class _Batch:
         )
         if warnings or slot.discrepancies:  # else none to open, reopen or resolve
             self._discrepancies(slot, where, warnings)
-        return slot.state(dict(sorted(values.items())))  # in values_json's key order
+        return slot, values
 
     def _subject_pks(self) -> list[int]:
         return [s.pk for s in self.subjects.values()]
@@ -613,13 +621,25 @@ def save_batch(
     reason: str | None,
     kind: type[_Batch] = _Batch,
     scope: SubjectScope | None = None,
+    *,
+    states: bool = True,
 ) -> list[RecordState]:
     """Save ``items`` in ``session``'s transaction (see the module docstring); ``kind`` is the
     batch class (an import's trusts the values it checked: :mod:`clestudy.store._import_batch`);
-    ``scope`` limits the subjects it sees (:class:`~clestudy.store._rows.SubjectScope`)."""
+    ``scope`` limits the subjects it sees (:class:`~clestudy.store._rows.SubjectScope`).
+
+    Returns each record's new state, in ``items`` order; with ``states=False`` none is built
+    (an empty list), for a caller that does not read them (an import of thousands of records).
+    """
     batch = kind(store, session, actor, reason, scope)
     batch.read(items)
-    saved = [batch.save(item) for item in items]
+    if states:
+        saved = [batch.save(item) for item in items]
+    else:
+        saved = []
+        decide = batch.decide
+        for item in items:
+            decide(item)
     batch.refuse_deleted()
     batch.write()
     return saved

@@ -67,9 +67,9 @@ READ_ONLY_OPTION = "clestudy_read_only"
 _NO_TRANSACTION_OPTION = "clestudy_no_transaction"
 
 #: The page cache of a SQLite bulk write (an import's transaction), in KiB: enough to keep the
-#: audit table's indexes of a 300,000-record import in memory (``hash`` and ``prev_hash`` are
-#: unique and random, so each insert touches a random leaf of each). SQLite allocates it as pages
-#: are used, so a small import does not pay for it.
+#: index pages of a 300,000-record import in memory (before migration 0011 the audit table's
+#: unique ``hash`` and ``prev_hash`` indexes, random keys, made each insert touch a random leaf of
+#: each). SQLite allocates it as pages are used, so a small import does not pay for it.
 BULK_PAGE_CACHE_KIB = 128 * 1024
 
 #: The key in a session's ``info`` of the page-cache size to restore (:func:`widen_page_cache`).
@@ -328,10 +328,11 @@ def widen_page_cache(session: Session) -> None:
     :func:`restore_page_cache` (which :func:`~clestudy.store._chain.write_session` calls before
     it commits or rolls back). Does nothing on PostgreSQL.
 
-    With SQLite's default cache (2 MiB), a large import's inserts into the audit table's unique
-    ``hash`` and ``prev_hash`` indexes (random keys, 24 MiB each at 300,000 events) find their
-    leaf page evicted, spill dirty pages to the WAL mid-transaction and read them back, so the
-    insert grew faster than the number of events. The cache changes no stored byte.
+    With SQLite's default cache (2 MiB), a large import's transaction spills dirty pages to the
+    WAL mid-transaction and reads them back when it touches them again; before migration 0011,
+    the audit table's unique ``hash`` and ``prev_hash`` indexes (random keys, 24 MiB each at
+    300,000 events) made that happen on nearly every insert, so the insert grew faster than the
+    number of events. The cache changes no stored byte.
     """
     if is_postgres(session.get_bind()) or _CACHE_TO_RESTORE in session.info:
         return

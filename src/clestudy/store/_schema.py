@@ -160,7 +160,9 @@ class DiscrepancyRow(Base):
 
 class AuditRow(Base):
     """One append-only, hash-chained audit event. Database triggers refuse UPDATE and DELETE
-    (and TRUNCATE on PostgreSQL); ``(chain, chain_seq)`` is unique, so a chain cannot fork."""
+    (and TRUNCATE on PostgreSQL); ``(chain, chain_seq)`` is unique, so a chain cannot fork.
+    ``hash`` and ``prev_hash`` carry no index (migration 0011): no query reads by them, and
+    ``audit verify`` recomputes every link."""
 
     __tablename__ = "audit_event"
     __table_args__ = (
@@ -177,8 +179,8 @@ class AuditRow(Base):
     before_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     after_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
     chain: Mapped[str] = mapped_column(String(128), server_default="")
     chain_seq: Mapped[int] = mapped_column(Integer, server_default="0")
     key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
