@@ -200,3 +200,23 @@ def test_chained_rows_hash_the_entry_as_chain_hash_does(
     assert stored["before_json"] == (None if before is None else plain_json(before))
     assert stored["after_json"] == (None if after is None else plain_json(after))
     assert (stored["prev_hash"], stored["chain_seq"], stored["actor"]) == ("a" * 64, 4, actor)
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=8), values, max_size=6))
+def test_canonical_text_equals_the_definition(mapping: dict[str, object]) -> None:
+    """``canonical_text`` (a dict through the C encoder made once) gives ``json.dumps``' text
+    with the canonical options, and refuses what ``canonical_json`` refuses."""
+    from clestudy.errors import ClestudyError
+    from clestudy.store._audit import canonical_text
+
+    try:
+        expected: str | None = canonical_json(mapping)
+    except ClestudyError:
+        expected = None
+    if expected is None:
+        with pytest.raises(ClestudyError):
+            canonical_text(mapping)
+        return
+    text, _ = canonical_text(mapping)
+    assert text == expected
+    assert text == json.dumps(mapping, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
