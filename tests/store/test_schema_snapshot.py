@@ -6,8 +6,12 @@ tests check that the snapshot builds exactly what the migrations build, and when
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +127,36 @@ def _no_alembic(*_args: object, **_kwargs: object) -> None:
     raise AssertionError("command.upgrade ran")
 
 
+def _count_snapshots(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The list to which each application of the snapshot is appended (and still applied)."""
+    applied: list[object] = []
+
+    def counted(*args: Any) -> None:
+        applied.append(args)
+        apply_snapshot(*args)
+
+    monkeypatch.setattr(migrate, "apply_snapshot", counted)
+    return applied
+
+
+def _in_two_threads(work: Callable[[], object]) -> list[BaseException]:
+    """Run ``work`` in two threads at once; what either raised."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # reported to the test, with the other thread's
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
 def test_a_new_file_is_made_from_the_snapshot_without_alembic(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -145,8 +179,7 @@ def test_an_older_database_is_still_migrated_by_alembic(
             command.upgrade(config, "0002")
     finally:
         engine.dispose()
-    applied: list[object] = []
-    monkeypatch.setattr(migrate, "apply_snapshot", lambda *args: applied.append(args))
+    applied = _count_snapshots(monkeypatch)
     with open_store(f"sqlite:///{path}", STUDY):
         pass
     assert applied == []
@@ -160,8 +193,7 @@ def test_another_programs_sqlite_file_is_not_made_from_the_snapshot(
     connection = sqlite3.connect(path)
     connection.execute("CREATE VIEW theirs AS SELECT 1 AS x")
     connection.close()
-    applied: list[object] = []
-    monkeypatch.setattr(migrate, "apply_snapshot", lambda *args: applied.append(args))
+    applied = _count_snapshots(monkeypatch)
     with open_store(f"sqlite:///{path}", STUDY):  # migrated by Alembic, as before
         pass
     assert applied == []
@@ -172,8 +204,7 @@ def test_another_programs_sqlite_file_is_not_made_from_the_snapshot(
 def test_a_stale_snapshot_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A migration added without regenerating the snapshot: Alembic runs, the snapshot waits."""
     monkeypatch.setattr(migrate, "_heads", lambda: frozenset({"0011_future"}))
-    applied: list[object] = []
-    monkeypatch.setattr(migrate, "apply_snapshot", lambda *args: applied.append(args))
+    applied = _count_snapshots(monkeypatch)
     upgraded: list[str] = []
     monkeypatch.setattr(command, "upgrade", lambda _config, revision: upgraded.append(revision))
     _new_database(tmp_path / "new.db", use_snapshot=True)
@@ -184,29 +215,75 @@ def test_two_threads_creating_one_new_file_make_its_schema_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(command, "upgrade", _no_alembic)
-    applied: list[object] = []
-
-    def counted(*args: Any) -> None:
-        applied.append(args)
-        apply_snapshot(*args)
-
-    monkeypatch.setattr(migrate, "apply_snapshot", counted)
+    applied = _count_snapshots(monkeypatch)
     url = f"sqlite:///{tmp_path / 'shared.db'}"
-    start = threading.Barrier(2)
-    errors: list[BaseException] = []
+    start = threading.Barrier(2, timeout=30)
 
     def create() -> None:
         start.wait()
-        try:
-            open_store(url, STUDY).close()
-        except BaseException as exc:  # reported below, with the other thread's
-            errors.append(exc)
+        open_store(url, STUDY).close()
 
-    threads = [threading.Thread(target=create) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert _in_two_threads(create) == []
     assert len(applied) == 1
     assert _describe(tmp_path / "shared.db")["rows"]["study"][0][1] == STUDY
+
+
+class _BothCheckedFirst:
+    """In place of the process lock: lets two threads in together, once both have come (each
+    having found the file not at head, outside any transaction)."""
+
+    def __init__(self) -> None:
+        self._barrier = threading.Barrier(2, timeout=30)  # a broken run must never hang
+
+    def __enter__(self) -> None:
+        self._barrier.wait()
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+
+def test_two_processes_creating_one_new_file_make_its_schema_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As two processes would: no shared process lock, and both find the file not at head
+    before either writes; the second's ``BEGIN IMMEDIATE`` waits for the first's commit, then
+    it sees the schema and does nothing."""
+    monkeypatch.setattr(migrate, "_ALEMBIC_LOCK", _BothCheckedFirst())
+    monkeypatch.setattr(command, "upgrade", _no_alembic)
+    at_head = migrate._at_head
+    checks: list[bool] = []
+
+    def counted_at_head(connection: Any) -> bool:
+        checks.append(at_head(connection))
+        return checks[-1]
+
+    monkeypatch.setattr(migrate, "_at_head", counted_at_head)
+    applied = _count_snapshots(monkeypatch)
+    path = tmp_path / "shared.db"
+    # each thread an engine of its own, as a process has
+    assert _in_two_threads(lambda: _new_database(path, use_snapshot=True)) == []
+    assert (len(applied), checks) == (1, [False, False, True])
+    assert _describe(path)["rows"]["alembic_version"] == [(load_snapshot().revision,)]
+
+
+def test_two_real_processes_creating_one_new_file_both_succeed(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    program = (
+        "import sys; from clestudy.store._open import upgrade_database; "
+        "upgrade_database(sys.argv[1])"
+    )
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", program, f"sqlite:///{path}"],
+            env=environment,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [(process.wait(timeout=120), process.communicate()[1]) for process in processes]
+    assert results == [(0, ""), (0, "")]
+    described = _describe(path)
+    assert described["rows"]["alembic_version"] == [(load_snapshot().revision,)]
+    assert len(described["rows"]["account_setting"]) == 1
