@@ -6,6 +6,7 @@ tests check that the snapshot builds exactly what the migrations build, and when
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sqlite3
 import subprocess
@@ -96,6 +97,15 @@ def test_the_snapshot_builds_exactly_what_the_migrations_build(tmp_path: Path) -
     assert made["settings"] == migrated["settings"], HINT
     # the unknown-user salt is random per database, as migration 0010 makes it: never copied
     assert len(salts) == 3 and all(len(salt) == 32 and int(salt, 16) >= 0 for salt in salts)
+
+
+def test_the_packaged_snapshot_is_what_the_script_writes_now() -> None:
+    script = Path(__file__).resolve().parents[2] / "scripts" / "schema_snapshot.py"
+    spec = importlib.util.spec_from_file_location("schema_snapshot", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.SNAPSHOT.read_text() == module.migrated_snapshot(), HINT
 
 
 def test_the_snapshot_is_at_the_migrations_head() -> None:
@@ -282,8 +292,8 @@ def test_two_real_processes_creating_one_new_file_both_succeed(tmp_path: Path) -
         )
         for _ in range(2)
     ]
-    results = [(process.wait(timeout=120), process.communicate()[1]) for process in processes]
-    assert results == [(0, ""), (0, "")]
+    results = [(process.communicate(timeout=120)[1], process.returncode) for process in processes]
+    assert results == [("", 0), ("", 0)]
     described = _describe(path)
     assert described["rows"]["alembic_version"] == [(load_snapshot().revision,)]
     assert len(described["rows"]["account_setting"]) == 1
