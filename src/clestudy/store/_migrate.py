@@ -13,7 +13,7 @@ CI). Three guards, cheapest first:
 
 A brand-new SQLite database is not migrated but made from the schema snapshot
 (``migrations/sqlite_head.sql``, :mod:`clestudy.store._sqlite_snapshot`), generated from the
-migrations: one transaction of some 60 statements instead of Alembic loading 10 scripts and
+migrations: one transaction of some 40 statements instead of Alembic loading 10 scripts and
 compiling their DDL (about 0.1 s of CPU). Only when the dialect is SQLite, the snapshot was made
 at the migrations' head, and ``sqlite_master`` holds no entry at all, checked inside the same
 ``BEGIN IMMEDIATE`` transaction (under guard 2) that writes the schema: of two processes creating
