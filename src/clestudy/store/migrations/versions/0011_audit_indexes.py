@@ -33,15 +33,23 @@ _CONSTRAINTS = (("uq_audit_event_prev_hash", "prev_hash"), ("uq_audit_event_hash
 _VERBS = ("UPDATE", "DELETE")
 
 
-def _sqlite_triggers(action: str) -> None:
-    for verb in _VERBS:
-        if action == "drop":
+def _sqlite_extras(action: str) -> None:
+    """Drop, or make again in a fixed order, the audit table's indexes and triggers around its
+    rebuild (left to the batch, the indexes would be made in a set's order: a schema that
+    differs from one database to the next, and a snapshot that would not be reproducible)."""
+    if action == "drop":
+        for verb in _VERBS:
             op.execute(f"DROP TRIGGER IF EXISTS audit_event_no_{verb.lower()}")
-        else:
-            op.execute(
-                f"CREATE TRIGGER audit_event_no_{verb.lower()} BEFORE {verb} ON audit_event "
-                "BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END;"
-            )
+        op.drop_index("ix_audit_event_entity_key", "audit_event")
+        op.drop_index("ix_audit_event_chain", "audit_event")
+        return
+    op.create_index("ix_audit_event_chain", "audit_event", ["chain", "chain_seq"], unique=True)
+    op.create_index("ix_audit_event_entity_key", "audit_event", ["entity_key"])
+    for verb in _VERBS:
+        op.execute(
+            f"CREATE TRIGGER audit_event_no_{verb.lower()} BEFORE {verb} ON audit_event "
+            "BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END;"
+        )
 
 
 def upgrade() -> None:
@@ -49,11 +57,11 @@ def upgrade() -> None:
         for name, _ in _CONSTRAINTS:
             op.drop_constraint(name, "audit_event", type_="unique")
         return
-    _sqlite_triggers("drop")  # a rebuilt table loses them: made again below
+    _sqlite_extras("drop")  # a rebuilt table loses its triggers: all made again below
     with op.batch_alter_table("audit_event", recreate="always") as batch:
         for name, _ in _CONSTRAINTS:
             batch.drop_constraint(name, type_="unique")
-    _sqlite_triggers("create")
+    _sqlite_extras("create")
 
 
 def downgrade() -> None:
@@ -61,8 +69,8 @@ def downgrade() -> None:
         for name, column in _CONSTRAINTS:
             op.create_unique_constraint(name, "audit_event", [column])
         return
-    _sqlite_triggers("drop")
+    _sqlite_extras("drop")
     with op.batch_alter_table("audit_event", recreate="always") as batch:
         for name, column in _CONSTRAINTS:
             batch.create_unique_constraint(name, [column])
-    _sqlite_triggers("create")
+    _sqlite_extras("create")
