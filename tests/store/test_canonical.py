@@ -220,3 +220,16 @@ def test_canonical_text_equals_the_definition(mapping: dict[str, object]) -> Non
     text, _ = canonical_text(mapping)
     assert text == expected
     assert text == json.dumps(mapping, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"n": 2**70}, {"n": -(2**63) - 1}, {"n": 2**64 - 1}, {"s": "\ud800"}, ["\x7f\u2028\x00"]],
+)
+def test_canonical_text_where_orjson_refuses_or_differs(value: object) -> None:
+    """Integers beyond 64 bits and lone surrogates, which orjson refuses, are encoded by the
+    standard library; control and separator characters are escaped alike."""
+    from clestudy.store._audit import canonical_text
+
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_text(value) == (expected, True)

@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clestudy.errors import ClestudyError
-from clestudy.store._audit import canonical_json, hashable, plain_json, plain_json_with
+from clestudy.store._audit import (
+    canonical_json,
+    canonical_text,
+    hashable,
+    plain_json,
+    plain_json_with,
+)
 
 # text with composed and decomposed accents, so that NFC normalisation matters
 _text = st.lists(
@@ -46,6 +52,19 @@ def test_plain_json_with_is_the_plain_path(state: dict[str, Any], member: str, v
     assert plain_json_with(state, member, values, values_json) == _plain_path(
         {**state, member: values}
     )
+
+
+@settings(max_examples=300, derandomize=True)
+@given(st.dictionaries(_keys, _states, max_size=4), _keys, _values)
+def test_plain_json_with_of_a_state_holding_the_value(
+    state: dict[str, Any], member: str, values: Any
+) -> None:
+    """A save's after-state holds its values itself: encoded whole (orjson) when nothing in it
+    needs a conversion, else as before; the same text either way."""
+    state = {**state, member: values}
+    values_json, plain = canonical_text(values)
+    assert plain_json_with(state, member, values, values_json) == _plain_path(state)
+    assert plain_json_with(state, member, values, values_json, plain=plain) == _plain_path(state)
 
 
 def test_plain_json_with_encodes_a_value_to_normalise() -> None:

@@ -18,7 +18,10 @@ Canonical bytes are a strict, documented subset of RFC 8785 (JCS): only strings,
 booleans, nulls, lists and objects with ASCII-sortable keys are allowed -- never floats, whose text
 form differs between Python and JCS -- and strings are NFC-normalised. Under that subset
 ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` and JCS agree, so the
-standard library is enough and no canonicalisation library is needed.
+standard library is enough and no canonicalisation library is needed. The values a save writes
+are encoded by orjson (``OPT_SORT_KEYS``), which gives that same text several times faster
+(Hypothesis compares the two in ``tests/store/test_canonical.py`` and ``test_plain_json.py``);
+what orjson refuses (integers beyond 64 bits, lone surrogates) goes to the standard library.
 """
 
 from __future__ import annotations
@@ -28,11 +31,13 @@ import hmac
 import json
 import os
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from clestudy.errors import ClestudyError, InputError
 
@@ -165,26 +170,17 @@ def _explain(obj: Any, path: str) -> None:
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _make_encode() -> Callable[[Any], str]:
-    """``_ENCODER.encode`` of a container, through the C encoder made once: ``JSONEncoder``
-    makes a new one (and a dict of the containers seen, for cycles) on every call, 40 % of
-    encoding a record's values. The value has been walked first (:func:`_canonical`), which a
-    cycle would not survive, so no cycle check is needed. Python's own encoder where the C one
-    is missing."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # pragma: no cover - CPython always has _json
-        return _ENCODER.encode
-    c_encode = make(None, _ENCODER.default, encode_basestring, None, ":", ",", True, False, True)
-    join = "".join
-
-    def encode(obj: Any) -> str:
-        return join(c_encode(obj, 0))
-
-    return encode
-
-
-#: :data:`_ENCODER`'s ``encode`` of a dict or list that :func:`_canonical` accepted.
-_encode_walked = _make_encode()
+def _encode_walked(obj: Any) -> str:
+    """``_ENCODER.encode(obj)`` of a value that :func:`_canonical` accepted (exact built-in
+    types: text, integers, booleans, nulls, dicts with text keys and lists), by orjson: the same
+    text (sorted keys, no whitespace, text as UTF-8 with JSON's escapes; compared with
+    ``json.dumps`` by Hypothesis in ``tests/store/test_canonical.py``) in a sixth of the time,
+    the largest part of encoding a record's values. What orjson refuses (an integer beyond
+    64 bits, a lone surrogate) is encoded by the standard library, as before."""
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return _ENCODER.encode(obj)
 
 
 def canonical_json(obj: Any) -> str:
@@ -206,7 +202,7 @@ def canonical_text(obj: Any) -> tuple[str, bool]:
     ('{"a":"x","b":2}', True)
     """
     if _canonical(obj, normalised=True):
-        return (_encode_walked(obj) if type(obj) is dict else _ENCODER.encode(obj)), True
+        return _encode_walked(obj), True
     return canonical_json(obj), False  # checked (and refused) as canonical_json does
 
 
@@ -227,8 +223,21 @@ def plain_json(obj: Any) -> str:
     if kind is dict and not obj:  # a record without derived scores
         return "{}"
     if _canonical(obj, normalised=True):
-        return _ENCODER.encode(obj)
+        return _encode_walked(obj)
     return canonical_json(hashable(obj))
+
+
+_ABSENT = object()
+
+
+def _others_canonical(obj: dict[str, Any], member: str) -> bool:
+    """:func:`_canonical` (normalised) of ``obj`` but for its member ``member``."""
+    for key, value in obj.items():
+        if key == member:
+            continue
+        if type(key) is not str or not key.isascii() or not _canonical(value, True):
+            return False
+    return True
 
 
 def plain_json_with(
@@ -238,11 +247,20 @@ def plain_json_with(
     ``canonical_json(value)`` (a record's ``values_json``): not encoded again when ``value``
     needs no conversion (else encoded here, so the text is the same either way). ``plain``: the
     caller knows that ``value`` needs none (:func:`canonical_text` said so), so it is not
-    walked again to find out.
+    walked again to find out. A state that holds ``value`` itself and needs no conversion at all
+    (every record a save writes) is encoded whole by orjson, which is cheaper than putting the
+    text together around ``value_json``.
 
     >>> plain_json_with({"version": 1}, "values", {"x": 2}, '{"x":2}')
     '{"values":{"x":2},"version":1}'
     """
+    if (
+        type(obj) is dict
+        and obj.get(member, _ABSENT) is value  # a state that holds the value itself (a save's)
+        and (plain or _canonical(value, True))
+        and _others_canonical(obj, member)
+    ):
+        return _encode_walked(obj)  # value_json is the same text: encoding it again is cheaper
     keys = [*obj] if member in obj else [*obj, member]
     for key in keys:
         if type(key) is not str or not key.isascii():
