@@ -1,6 +1,7 @@
 """A kill -9 during a large import leaves nothing half-written: the subjects, records and audit
 events of the import are all there or none are, and the audit trail verifies (the approach of
-the store's own kill -9 test, over a whole REDCap import)."""
+the store's own kill -9 test, over a whole REDCap import), both into a new database (built aside:
+no database at all, or the whole import) and into one that exists (its transaction)."""
 
 from __future__ import annotations
 
@@ -55,13 +56,25 @@ def _project(folder: Path) -> tuple[Path, Path]:
     return dictionary, records
 
 
+@pytest.mark.parametrize("new_database", [True, False], ids=["new-database", "existing"])
 @pytest.mark.parametrize("delay", [0.3, 2.0])
-def test_kill_9_during_an_import_leaves_all_or_nothing(tmp_path: Path, delay: float) -> None:
+def test_kill_9_during_an_import_leaves_all_or_nothing(
+    tmp_path: Path, delay: float, new_database: bool
+) -> None:
     dictionary, records = _project(tmp_path)
     url = f"sqlite:///{tmp_path / 'study.db'}"
+    if not new_database:  # a database with another study: the import goes in place
+        open_store(url, "pediatric-cle-chart-review").close()
     kill_after_saving([_CHILD, url, str(dictionary), str(records)], delay, timeout=60)
-    # the study is registered in its own transaction before the import's one
-    assert list_studies(url) == ["big"]
+    # a new database is built aside and named when complete (store._build_aside): killed before
+    # that, there is none at all (its hidden file is not a database at this name)
+    if not (tmp_path / "study.db").exists():
+        assert {p.name.split("-")[0] for p in tmp_path.glob(".study.db.*")} <= {
+            ".study.db.building"
+        }
+        return
+    # into an existing database, the study is registered in its own transaction first
+    assert "big" in list_studies(url)
     with open_store(url, "big") as store:
         subjects, saved = len(store.subjects()), len(store.records())
     assert (subjects, saved) in ((0, 0), (SUBJECTS, SUBJECTS * EVENTS)), (subjects, saved)

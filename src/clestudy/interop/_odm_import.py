@@ -63,6 +63,7 @@ from clestudy.store import (
     Store,
     SubjectInput,
     audit_events,
+    building_new_database,
     checked_values,
     collection_paused,
     open_store,
@@ -353,7 +354,8 @@ def import_odm(
         return plan
     new = set(plan.new_subjects)
     subjects = [s for s in content.subjects if s.subject_id in new]
-    with open_store(url, protocol, actor=actor) as target:
+    # a new SQLite file is built aside and appears whole, or not at all
+    with building_new_database(url) as into, open_store(into, protocol, actor=actor) as target:
         save_import(target, subjects=subjects, records=batch, history=history, actor=actor,
                     reason=reason, states=False)  # fmt: skip
     return plan

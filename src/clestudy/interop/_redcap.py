@@ -58,6 +58,7 @@ from clestudy.store import (
     RecordState,
     Store,
     SubjectInput,
+    building_new_database,
     collection_paused,
     open_store,
     save_import,
@@ -116,7 +117,9 @@ def import_redcap(
     new = set(plan.new_subjects)
     subjects = [SubjectInput(s.subject_id, s.arm, s.site) for s in project.subjects
                 if s.subject_id in new]  # fmt: skip
-    with open_store(url, project.protocol, actor=actor) as target:
+    # a new SQLite file is built aside and appears whole, or not at all
+    with building_new_database(url) as into, open_store(into, project.protocol,
+                                                        actor=actor) as target:  # fmt: skip
         save_import(target, subjects=subjects, records=batch, actor=actor, reason=reason,
                     states=False)  # fmt: skip
     return plan

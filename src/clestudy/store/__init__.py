@@ -26,6 +26,7 @@ from clestudy.store._accounts_events import AccountEvent
 from clestudy.store._anchor import make_anchor, read_anchor
 from clestudy.store._audit import AuditKey, canonical_json, chain_hash, load_audit_key
 from clestudy.store._batch import RecordPreview
+from clestudy.store._build_aside import building_new_database
 from clestudy.store._engine import make_engine
 from clestudy.store._import_batch import (
     IMPORTED_HISTORY,
@@ -90,6 +91,7 @@ __all__ = [
     "SubjectState",
     "User",
     "audit_events",
+    "building_new_database",
     "canonical_json",
     "chain_hash",
     "checked_values",

@@ -41,6 +41,7 @@ from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.orm import Session
 
 from clestudy.errors import ClestudyError, InputError
+from clestudy.store._build_aside import is_being_built
 
 __all__ = [
     "AUDIT_LOCK_KEY",
@@ -151,7 +152,10 @@ def make_engine(url: str) -> Engine:
             f"database URL {url!r}: driver not installed ({exc}); install clestudy[postgres]"
         ) from None
     if backend == "sqlite":
-        _configure_sqlite(engine, None if file is None else _writer_lock(file))
+        _configure_sqlite(
+            engine, None if file is None else _writer_lock(file),
+            building=file is not None and is_being_built(file),
+        )  # fmt: skip
     else:
         _ping_idle_connections(engine)
     return engine
@@ -212,13 +216,20 @@ def _enable_wal(dbapi_conn: Any) -> None:
             time.sleep(0.01)
 
 
-def _configure_sqlite(engine: Engine, writer_lock: threading.Lock | None) -> None:
+def _configure_sqlite(
+    engine: Engine, writer_lock: threading.Lock | None, *, building: bool = False
+) -> None:
+    """WAL, ``BEGIN IMMEDIATE`` writers and the pragmas of every connection; ``building``: a new
+    database built aside (:mod:`clestudy.store._build_aside`), kept in rollback-journal mode
+    without a sync per commit until it is synced and given its name."""
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # stop sqlite3's own implicit BEGIN
         dbapi_conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        _enable_wal(dbapi_conn)
-        for pragma in ("foreign_keys=ON", "synchronous=NORMAL"):
+        if not building:
+            _enable_wal(dbapi_conn)
+        for pragma in ("foreign_keys=ON", "synchronous=OFF" if building else "synchronous=NORMAL"):
             dbapi_conn.execute(f"PRAGMA {pragma}")
 
     @event.listens_for(engine, "begin")
