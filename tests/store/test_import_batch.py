@@ -212,3 +212,17 @@ def test_an_import_without_states_stores_the_same(open_study: OpenStudy, db_url:
             afters[str(event["entity_key"]).split("/")[1][0]].append(event["after"])
     assert afters["A"] == afters["B"] and len(afters["A"]) == 6
     assert verify_audit(db_url).ok
+
+
+def test_record_input_new_is_the_dataclass() -> None:
+    """``RecordInput.new`` (an importer's, without the frozen ``__init__``) makes the same, as
+    frozen, record input as the constructor."""
+    import dataclasses
+
+    made = RecordInput.new("P01", "week_0", "labs", {"esr": 26}, 2)
+    assert made == RecordInput("P01", "week_0", "labs", {"esr": 26}, 2)
+    assert dataclasses.asdict(made) == dataclasses.asdict(RecordInput("P01", "week_0", "labs",
+                                                                      {"esr": 26}, 2))  # fmt: skip
+    assert repr(made) == repr(RecordInput("P01", "week_0", "labs", {"esr": 26}, 2))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.instance = 3  # type: ignore[misc]

@@ -144,3 +144,27 @@ def test_canonical_text_refuses_what_canonical_json_refuses() -> None:
 
     with pytest.raises(ClestudyError, match=r"float at \$\.x is not canonical"):
         canonical_text({"x": 1.5})
+
+
+@settings(max_examples=300, derandomize=True)
+@given(
+    _values,
+    st.sampled_from(["complete", "incomplete", "verified", "locked"]) | _text,
+    st.integers(min_value=1, max_value=10**6),
+    st.none() | st.just({}) | st.just({"clasi": {"instrument": "clasi"}}),
+)
+def test_a_record_state_put_together_is_its_plain_text(
+    values: dict[str, Any], status: str, version: int, derived: dict[str, Any] | None
+) -> None:
+    """``RecordSlot.full_state_json`` (a save's after-state without derived scores) is the text
+    ``plain_json`` gives that state, or ``None`` where it does not apply."""
+    from clestudy.store._rows import RecordSlot
+
+    slot = RecordSlot(None, 1, "P01", "week_0", "clasi", 1, "", status, version, False,
+                      "2026-12-04T00:00:00Z", "c", "1.0", None, derived)  # fmt: skip
+    values_json, plain = canonical_text(values)
+    text = slot.full_state_json(values_json)
+    if derived or not status.isascii():
+        assert text is None
+    elif plain:
+        assert text == plain_json(slot.full_state(values))

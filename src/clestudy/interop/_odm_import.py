@@ -194,7 +194,7 @@ class _Reader:
             checked, problems = checked_values(form, values, where=self.lines[
                 (subject, visit, form_id, instance)], require=False)  # fmt: skip
             self.errors += problems
-            yield RecordInput(subject, visit, form_id, checked, instance)
+            yield RecordInput.new(subject, visit, form_id, checked, instance)
 
 
 def _history_path(reader: _Reader, node: etree._Element) -> tuple[str, str | None]:

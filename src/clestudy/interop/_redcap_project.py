@@ -313,7 +313,7 @@ def _inputs(project: Protocol, layout: _Layout, errors: list[str]) -> list[Recor
                     form, found.values, where=where, missing_codes=layout.codes
                 )
                 errors.extend(problems)
-            inputs.append(RecordInput(row.subject, row.event, form.id, values, row.instance))
+            inputs.append(RecordInput.new(row.subject, row.event, form.id, values, row.instance))
     return inputs
 
 

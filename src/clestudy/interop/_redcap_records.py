@@ -84,9 +84,14 @@ class RecordsFile:
         return DAG in self.columns
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RowValues:
-    """The values one CSV row holds for one form (only forms with something in them)."""
+    """The values one CSV row holds for one form (only forms with something in them).
+
+    Not frozen (never changed once made, all the same): a frozen dataclass sets each field
+    through ``object.__setattr__``, which made it twice as costly, and an import makes one per
+    record.
+    """
 
     form: FormSpec
     values: dict[str, object]

@@ -351,7 +351,10 @@ class _Batch:
             before=before,
             after=after,
             reason=self.reason,
-            after_json=plain_json_with(after, "values", values, values_json, plain=plain),
+            after_json=(
+                (plain and len(after) == 4 and slot.full_state_json(values_json))
+                or plain_json_with(after, "values", values, values_json, plain=plain)
+            ),
         )
         if warnings or slot.discrepancies:  # else none to open, reopen or resolve
             self._discrepancies(slot, where, warnings)

@@ -80,6 +80,26 @@ class RecordInput:
     expected_version: int | None = None
     mode: SaveMode = "patch"
 
+    @classmethod
+    def new(
+        cls, subject_id: str, visit_id: str, form_id: str, values: dict[str, Any],
+        instance: Instance = 1,
+    ) -> RecordInput:  # fmt: skip
+        """``RecordInput(subject_id, visit_id, form_id, values, instance)`` (a create, patch
+        mode), equal to it and as frozen, made without the frozen dataclass's ``__init__``,
+        which sets each of its seven fields through ``object.__setattr__``: an importer makes
+        one per record.
+
+        >>> RecordInput.new("P01", "week_0", "vs", {}) == RecordInput("P01", "week_0", "vs", {})
+        True
+        """
+        item = object.__new__(cls)
+        item.__dict__.update(
+            subject_id=subject_id, visit_id=visit_id, form_id=form_id, values=values,
+            instance=instance, expected_version=None, mode="patch",
+        )  # fmt: skip
+        return item
+
 
 def _is_empty(value: object) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")

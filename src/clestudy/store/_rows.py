@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -156,6 +157,19 @@ class RecordSlot:
             "values": json.loads(self.values_json) if values is None else values,
             "derived": self.derived or {},
         }
+
+    def full_state_json(self, values_json: str) -> str | None:
+        """``plain_json(self.full_state(values))`` for a record without derived scores whose
+        status is ASCII, given ``values_json``, the canonical text of values that need no
+        conversion (:func:`~clestudy.store._audit.canonical_text` said so): put together
+        directly, in key order. ``None`` for any other record (encode its state)."""
+        status = self.status
+        if self.derived or type(status) is not str or not status.isascii():
+            return None
+        return (
+            f'{{"derived":{{}},"status":{encode_basestring(status)},"values":{values_json},'
+            f'"version":{int.__repr__(self.version)}}}'
+        )
 
     def state(self, values: dict[str, Any] | None = None) -> RecordState:
         """The record's :class:`RecordState` now (``values`` as for :meth:`full_state`).
